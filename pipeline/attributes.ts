@@ -1,0 +1,92 @@
+/**
+ * The one mapping between FlowRecord fields and wire attribute names, shared by
+ * flow logs, OTLP (both directions) and Prometheus labels (`.` -> `_`).
+ * Names follow OpenTelemetry eBPF Instrumentation's network metrics where one exists.
+ */
+import type { FlowEndpoint, FlowRecord, IpFamily, TrafficClass } from './flow.ts';
+
+export type AttributeValue = string | number | boolean;
+export type FlowAttributes = Record<string, AttributeValue>;
+
+/** Endpoint field -> attribute name, per side. Order is the order keys are written. */
+const ENDPOINT_ATTRIBUTES = (side: 'src' | 'dst') =>
+  [
+    ['address', `${side}.address`],
+    ['port', `${side}.port`],
+    ['namespace', `k8s.${side}.namespace`],
+    ['pod', `k8s.${side}.name`],
+    ['workloadName', `k8s.${side}.owner.name`],
+    ['workloadKind', `k8s.${side}.owner.type`],
+    ['node', `k8s.${side}.node.name`],
+    ['hostNetwork', `k8s.${side}.host_network`],
+    ['zone', `${side}.zone`],
+    ['region', `${side}.region`],
+  ] as const satisfies ReadonlyArray<readonly [keyof FlowEndpoint, string]>;
+
+export const SRC_ATTRIBUTES = ENDPOINT_ATTRIBUTES('src');
+export const DST_ATTRIBUTES = ENDPOINT_ATTRIBUTES('dst');
+export const TRANSPORT = 'transport';
+export const NETWORK_TYPE = 'network.type';
+export const TRAFFIC_CLASS = 'zonetap.traffic.class';
+export const COST_USD = 'zonetap.cost.usd';
+
+/** Every attribute name a flow can carry (not bytes/packets/start/end). */
+export const FLOW_ATTRIBUTE_NAMES: readonly string[] = [
+  ...SRC_ATTRIBUTES.map(([, n]) => n),
+  ...DST_ATTRIBUTES.map(([, n]) => n),
+  TRANSPORT,
+  NETWORK_TYPE,
+  TRAFFIC_CLASS,
+];
+
+function putEndpoint(out: FlowAttributes, ep: FlowEndpoint, names: typeof SRC_ATTRIBUTES | typeof DST_ATTRIBUTES): void {
+  for (const [field, name] of names) {
+    const v = ep[field];
+    if (v === undefined || v === '' || v === false) continue;
+    if (field === 'port' && v === 0) continue;
+    out[name] = v;
+  }
+}
+
+/** Attributes of a record, absent where unknown; bytes, packets and cost are not attributes. */
+export function recordAttributes(r: FlowRecord): FlowAttributes {
+  const out: FlowAttributes = {};
+  putEndpoint(out, r.src, SRC_ATTRIBUTES);
+  putEndpoint(out, r.dst, DST_ATTRIBUTES);
+  out[TRANSPORT] = r.transport;
+  out[NETWORK_TYPE] = r.ipFamily;
+  if (r.trafficClass) out[TRAFFIC_CLASS] = r.trafficClass;
+  return out;
+}
+
+function takeEndpoint(attrs: Readonly<Record<string, unknown>>, names: typeof SRC_ATTRIBUTES | typeof DST_ATTRIBUTES): FlowEndpoint {
+  const ep: FlowEndpoint = { address: '', port: 0 };
+  for (const [field, name] of names) {
+    const v = attrs[name];
+    if (v === undefined || v === null) continue;
+    if (field === 'port') ep.port = Number(v);
+    else if (field === 'hostNetwork') ep.hostNetwork = v === true || v === 'true';
+    else (ep as unknown as Record<string, unknown>)[field] = String(v);
+  }
+  return ep;
+}
+
+/** Inverse of recordAttributes; bytes and packets are supplied by the caller. */
+export function attributesToRecord(attrs: Readonly<Record<string, unknown>>, bytes: number, packets: number): FlowRecord {
+  const src = takeEndpoint(attrs, SRC_ATTRIBUTES);
+  const r: FlowRecord = {
+    src,
+    dst: takeEndpoint(attrs, DST_ATTRIBUTES),
+    transport: attrs[TRANSPORT] === undefined ? 'unknown' : String(attrs[TRANSPORT]),
+    ipFamily: (attrs[NETWORK_TYPE] as IpFamily | undefined) ?? (src.address.includes(':') ? 'ipv6' : 'ipv4'),
+    bytes,
+    packets,
+  };
+  if (attrs[TRAFFIC_CLASS] !== undefined) r.trafficClass = attrs[TRAFFIC_CLASS] as TrafficClass;
+  return r;
+}
+
+/** Prometheus label name for an attribute name. */
+export function labelName(attribute: string): string {
+  return attribute.replace(/[^a-zA-Z0-9_]/g, '_');
+}

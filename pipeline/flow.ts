@@ -1,0 +1,66 @@
+/**
+ * The data model carried by every pipeline: batches of flow records.
+ * See DESIGN.md "Data model". Attribute names on the wire (OTLP, flow logs,
+ * Prometheus labels) are mapped from these fields in pipeline/attributes.ts.
+ */
+
+/** Traffic class of a flow, set by processors/crosszone. */
+export type TrafficClass = 'same_zone' | 'cross_zone' | 'cross_region' | 'internet' | 'unknown';
+
+export const TRAFFIC_CLASSES: readonly TrafficClass[] = ['same_zone', 'cross_zone', 'cross_region', 'internet', 'unknown'];
+
+export type IpFamily = 'ipv4' | 'ipv6';
+
+/** L4 protocol name as in OTel eBPF instrumentation (`tcp`, `udp`, `icmp`, `icmpv6`, or the number as text). */
+export type Transport = string;
+
+/** Kind of the workload that owns a pod, after following owner references. */
+export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'CronJob' | 'Job' | 'ReplicaSet' | 'Pod' | 'Node' | 'External' | string;
+
+/**
+ * One end of a flow. `address` and `port` come from the receiver; every other
+ * field is added by processors (k8sattributes) and is absent when unknown.
+ */
+export interface FlowEndpoint {
+  address: string;
+  /** 0 when the protocol has no ports (ICMP) or after aggregation dropped it. */
+  port: number;
+  namespace?: string;
+  pod?: string;
+  workloadKind?: WorkloadKind;
+  workloadName?: string;
+  node?: string;
+  zone?: string;
+  region?: string;
+  hostNetwork?: boolean;
+}
+
+/** Bytes and packets of one flow over one batch interval (a delta, never a running total). */
+export interface FlowRecord {
+  src: FlowEndpoint;
+  dst: FlowEndpoint;
+  transport: Transport;
+  ipFamily: IpFamily;
+  /** IP packet lengths summed, headers included, as sent on the wire. */
+  bytes: number;
+  packets: number;
+  trafficClass?: TrafficClass;
+  /** Set by processors/cost, in US dollars. */
+  costUsd?: number;
+}
+
+/** The unit that flows through a pipeline: records counted between `start` and `end` (ms since epoch). */
+export interface FlowBatch {
+  start: number;
+  end: number;
+  records: FlowRecord[];
+}
+
+/** Deep copy, for fan-out to a consumer that changes the batch. */
+export function cloneBatch(batch: FlowBatch): FlowBatch {
+  return {
+    start: batch.start,
+    end: batch.end,
+    records: batch.records.map((r) => ({ ...r, src: { ...r.src }, dst: { ...r.dst } })),
+  };
+}

