@@ -29,8 +29,6 @@ export interface ComponentSettings {
   logger: Logger;
   /** For the component's own metrics (self-telemetry), served on service.telemetry.metrics.endpoint. */
   meter: Meter;
-  /** Directory of the first config file: relative paths in a component config resolve against it. */
-  configDir: string;
 }
 
 export interface Component {

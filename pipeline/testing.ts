@@ -4,8 +4,8 @@ import { metrics } from '@opentelemetry/api';
 import type { ComponentKind, ComponentSettings, FlowConsumer } from './component.ts';
 import type { FlowBatch } from './flow.ts';
 
-export function testSettings(id: string, kind: ComponentKind, configDir = process.cwd()): ComponentSettings {
-  return { id, kind, logger: pino({ level: process.env.ZONETAP_TEST_LOG ?? 'silent' }), meter: metrics.getMeter('zonetap-test'), configDir };
+export function testSettings(id: string, kind: ComponentKind): ComponentSettings {
+  return { id, kind, logger: pino({ level: process.env.ZONETAP_TEST_LOG ?? 'silent' }), meter: metrics.getMeter('zonetap-test') };
 }
 
 /** Collects every batch it is given. */

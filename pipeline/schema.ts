@@ -1,0 +1,114 @@
+/**
+ * Field types shared by component config schemas (zod), with messages that say
+ * what was wrong and what is expected. Paths in configs resolve against the
+ * working directory, as in the OpenTelemetry Collector.
+ */
+import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+
+/** Parses `500ms`, `10s`, `2m`, `1h` into milliseconds; undefined when malformed. */
+export function parseDuration(text: string): number | undefined {
+  const m = DURATION.exec(text.trim());
+  if (!m) return undefined;
+  return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
+}
+
+/** A duration like `10s`, as milliseconds. */
+export const duration = () =>
+  z.string({ error: 'expected a duration like 10s, 500ms, 2m or 1h' }).transform((text, ctx) => {
+    const ms = parseDuration(text);
+    if (ms === undefined || ms <= 0) {
+      ctx.addIssue({ code: 'custom', message: `invalid duration "${text}": expected a positive number with a unit (ms, s, m, h), like 10s` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+/** `host:port` or `[v6]:port` with port 0-65535 (0: any free port). */
+export const endpoint = () =>
+  z.string({ error: 'expected an endpoint like 127.0.0.1:9464' }).superRefine((text, ctx) => {
+    if (!parseEndpoint(text)) ctx.addIssue({ code: 'custom', message: `invalid endpoint "${text}": expected host:port, like 127.0.0.1:9464 or [::1]:4317` });
+  });
+
+export function parseEndpoint(text: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s\[\]]+)):(\d{1,5})$/.exec(text);
+  if (!m) return undefined;
+  const port = Number(m[3]);
+  if (port > 65535) return undefined;
+  const host = m[1] ?? m[2]!;
+  if (m[1] && isIP(m[1]) !== 6) return undefined;
+  return { host, port };
+}
+
+export interface Cidr {
+  text: string;
+  family: 4 | 6;
+  /** Network address as a bigint and prefix length. */
+  network: bigint;
+  prefix: number;
+}
+
+export function ipToBigInt(address: string): { value: bigint; family: 4 | 6 } | undefined {
+  const family = isIP(address);
+  if (family === 4) {
+    const parts = address.split('.').map(Number);
+    return { value: BigInt(((parts[0]! << 24) >>> 0) + (parts[1]! << 16) + (parts[2]! << 8) + parts[3]!), family: 4 };
+  }
+  if (family === 6) {
+    let text = address;
+    const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+    if (v4) {
+      const n = ipToBigInt(v4[1]!)!.value;
+      text = text.slice(0, -v4[1]!.length) + `${(n >> 16n).toString(16)}:${(n & 0xffffn).toString(16)}`;
+    }
+    const [head, tail] = text.split('::') as [string, string | undefined];
+    const h = head ? head.split(':') : [];
+    const t = tail ? tail.split(':') : [];
+    const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+    let value = 0n;
+    for (const g of groups) value = (value << 16n) | BigInt(parseInt(g, 16));
+    return { value, family: 6 };
+  }
+  return undefined;
+}
+
+export function parseCidr(text: string): Cidr | undefined {
+  const [addr, len, extra] = text.split('/');
+  if (!addr || extra !== undefined) return undefined;
+  const ip = ipToBigInt(addr);
+  if (!ip) return undefined;
+  const bits = ip.family === 4 ? 32 : 128;
+  const prefix = len === undefined ? bits : /^\d{1,3}$/.test(len) ? Number(len) : NaN;
+  if (!(prefix >= 0 && prefix <= bits)) return undefined;
+  const mask = prefix === 0 ? 0n : ((1n << BigInt(prefix)) - 1n) << BigInt(bits - prefix);
+  return { text, family: ip.family, network: ip.value & mask, prefix };
+}
+
+export function cidrContains(cidr: Cidr, address: string): boolean {
+  const ip = ipToBigInt(address);
+  if (!ip || ip.family !== cidr.family) return false;
+  const bits = cidr.family === 4 ? 32 : 128;
+  const mask = cidr.prefix === 0 ? 0n : ((1n << BigInt(cidr.prefix)) - 1n) << BigInt(bits - cidr.prefix);
+  return (ip.value & mask) === cidr.network;
+}
+
+/** A CIDR block like 10.0.0.0/8 or fd00::/8. */
+export const cidr = () =>
+  z.string({ error: 'expected a CIDR block like 10.0.0.0/8' }).transform((text, ctx) => {
+    const parsed = parseCidr(text);
+    if (!parsed) {
+      ctx.addIssue({ code: 'custom', message: `invalid CIDR "${text}": expected address/prefix, like 10.0.0.0/8 or fd00::/8` });
+      return z.NEVER;
+    }
+    return parsed;
+  });
+
+/** A path to a file that must exist when the config is validated. */
+export const existingFile = () =>
+  z.string({ error: 'expected a file path' }).superRefine((path, ctx) => {
+    if (!existsSync(path)) ctx.addIssue({ code: 'custom', message: `file "${path}" does not exist` });
+  });
