@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { TRAFFIC_CLASSES, type TrafficClass } from './flow.ts';
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
@@ -112,3 +113,14 @@ export const existingFile = () =>
   z.string({ error: 'expected a file path' }).superRefine((path, ctx) => {
     if (!existsSync(path)) ctx.addIssue({ code: 'custom', message: `file "${path}" does not exist` });
   });
+
+/** A non-empty list of traffic classes (`keep:` of crosszone, `classes:` of flowlog); `what` says what leaving it out means. */
+export const trafficClassList = (whenOmitted: string) =>
+  z
+    .array(
+      z.enum(TRAFFIC_CLASSES as readonly TrafficClass[] as [TrafficClass, ...TrafficClass[]], {
+        error: (issue) => `unknown traffic class ${JSON.stringify(issue.input)}: expected one of ${TRAFFIC_CLASSES.join(', ')}`,
+      }),
+      { error: `expected a list of traffic classes (${TRAFFIC_CLASSES.join(', ')})` },
+    )
+    .min(1, `list at least one traffic class, or leave the key out ${whenOmitted}`);

@@ -1,0 +1,111 @@
+/**
+ * exporters/prometheus: consume() cost per record and /metrics render time
+ * for N label sets, against the plain OpenTelemetry SDK path (two counters
+ * with the same attributes, rendered by the same PrometheusExporter) measured
+ * in the same run. Run alone: node bench/prometheus.bench.ts
+ */
+import { createServer } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { MeterProvider, type MetricReader } from '@opentelemetry/sdk-metrics';
+import type { FlowRecord } from '../pipeline/flow.ts';
+import { labelName, recordAttributes } from '../pipeline/attributes.ts';
+import { testSettings } from '../pipeline/testing.ts';
+import { configSchema, PrometheusFlowExporter } from '../exporters/prometheus/index.ts';
+
+function records(n: number, withCost: boolean): FlowRecord[] {
+  return Array.from({ length: n }, (_, i) => ({
+    src: { address: `10.1.${(i >> 8) & 255}.${i & 255}`, port: 40000 + (i % 1000), namespace: `ns-${i % 20}`, pod: `api-${i}`, workloadKind: 'Deployment', workloadName: `api-${i % 500}`, node: `node-${i % 30}`, zone: `zone-${i % 3}`, region: 'region-1' },
+    dst: { address: `10.2.${(i >> 8) & 255}.${i & 255}`, port: 5432, namespace: 'db', pod: `pg-${i % 7}`, workloadKind: 'StatefulSet', workloadName: 'pg', node: `node-${(i + 1) % 30}`, zone: `zone-${(i + 1) % 3}`, region: 'region-1' },
+    transport: 'tcp', ipFamily: 'ipv4', bytes: 1000 + i, packets: 3, trafficClass: 'cross_zone', ...(withCost ? { costUsd: 1e-8 * i } : {}),
+  }));
+}
+
+/** The SDK-only way: counters keyed by the same labels (without addresses and ports, as the exporter does). */
+async function sdkPath(cardinality: number) {
+  const port = await freePort();
+  const reader = new PrometheusExporter({ host: '127.0.0.1', port, withoutScopeInfo: true, withoutTargetInfo: true });
+  await reader.startServer();
+  const provider = new MeterProvider({ readers: [reader as unknown as MetricReader], views: [{ instrumentName: '*', aggregationCardinalityLimit: cardinality + 10 }] });
+  const meter = provider.getMeter('bench');
+  const bytes = meter.createCounter('zonetap.network.flow.bytes', { description: 'IP bytes sent (headers included), by source and destination.' });
+  const packets = meter.createCounter('zonetap.network.flow.packets', { description: 'IP packets sent, by source and destination.' });
+  const consume = (rs: FlowRecord[]) => {
+    for (const r of rs) {
+      const attrs: Record<string, string | number | boolean> = {};
+      for (const [k, v] of Object.entries(recordAttributes(r))) if (!/\.(address|port)$/.test(k)) attrs[labelName(k)] = v;
+      bytes.add(r.bytes, attrs);
+      packets.add(r.packets, attrs);
+    }
+  };
+  return { consume, address: `127.0.0.1:${port}`, shutdown: () => provider.shutdown() };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+const get = async (address: string) => (await fetch(`http://${address}/metrics`)).text();
+
+async function time(fn: () => unknown | Promise<unknown>, minMs = 300): Promise<number> {
+  await fn();
+  let runs = 0;
+  const start = performance.now();
+  do {
+    await fn();
+    runs++;
+  } while (performance.now() - start < minMs);
+  return (performance.now() - start) / runs;
+}
+
+const rows: string[][] = [];
+for (const n of [1_000, 10_000, 50_000]) {
+  // Same work on both sides: bytes and packets per label set, no cost, no kubezonnet metric.
+  const plain = records(n, false);
+  const zonetap = new PrometheusFlowExporter(testSettings('prometheus', 'exporter'), configSchema.parse({ endpoint: '127.0.0.1:0', max_series: n, kubezonnet_compat: false }));
+  await zonetap.start();
+  const sdk = await sdkPath(n);
+  const zConsume = await time(() => zonetap.consume({ start: 0, end: 1, records: plain }));
+  const sConsume = await time(() => sdk.consume(plain));
+  const zRender = await time(() => get(zonetap.address!));
+  const sRender = await time(() => get(sdk.address));
+  const zBody = (await get(zonetap.address!)).length;
+  const zLines = (await get(zonetap.address!)).split('\n').filter((l) => !l.startsWith('#'));
+  const sLines = (await get(sdk.address)).split('\n').filter((l) => !l.startsWith('#'));
+  const labelsOnly = (lines: string[]) => lines.map((l) => l.replace(/ [^ ]+$/, '')).sort().join('\n');
+  if (labelsOnly(zLines) !== labelsOnly(sLines)) throw new Error('zonetap and the SDK baseline render different series');
+  await zonetap.shutdown();
+  await sdk.shutdown();
+
+  // Everything on: cost series and kubezonnet's metric as well.
+  const full = new PrometheusFlowExporter(testSettings('prometheus', 'exporter'), configSchema.parse({ endpoint: '127.0.0.1:0', max_series: n }));
+  await full.start();
+  const costed = records(n, true);
+  const fConsume = await time(() => full.consume({ start: 0, end: 1, records: costed }));
+  const fRender = await time(() => get(full.address!));
+  await full.shutdown();
+
+  rows.push([
+    String(n),
+    `${((zConsume * 1e6) / n).toFixed(0)} ns`,
+    `${((sConsume * 1e6) / n).toFixed(0)} ns`,
+    `${zRender.toFixed(1)} ms`,
+    `${sRender.toFixed(1)} ms`,
+    `${(zBody / 2 ** 20).toFixed(1)} MB`,
+    `${((fConsume * 1e6) / n).toFixed(0)} ns`,
+    `${fRender.toFixed(1)} ms`,
+  ]);
+}
+
+const header = ['label sets', 'consume/rec zonetap', 'consume/rec OTel SDK', 'scrape zonetap', 'scrape OTel SDK', 'body', 'consume/rec all on', 'scrape all on'];
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i]!)).join('  ');
+console.log('exporters/prometheus: zonetap store + MetricProducer vs. the plain OTel SDK counters (baseline, same run).');
+console.log('consume: one batch of <label sets> records, every record an update of a known series; scrape: GET /metrics over loopback.');
+console.log('zonetap and SDK columns do the same work (bytes + packets, identical /metrics body); "all on" adds cost and kubezonnet series.');
+console.log(line(header));
+for (const r of rows) console.log(line(r));

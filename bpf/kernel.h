@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The few kernel types flows.bpf.c reads, declared with only the fields it
+ * uses. preserve_access_index makes every field access a CO-RE relocation, so
+ * libbpf fixes the offsets against the running kernel's BTF at load time: no
+ * generated vmlinux.h, and the object runs on any kernel >= 6.4 with BTF.
+ */
+#ifndef ZONETAP_KERNEL_H
+#define ZONETAP_KERNEL_H
+
+#pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
+
+struct net_device {
+	unsigned int mtu;
+};
+
+struct nf_hook_state {
+	__u8 hook;
+	__u8 pf;
+	struct net_device *in;
+	struct net_device *out;
+};
+
+struct sk_buff {
+	unsigned int len;
+	unsigned char *head;
+	unsigned int end; /* offset of struct skb_shared_info from head (64-bit kernels) */
+	__u16 network_header;
+};
+
+struct skb_shared_info {
+	unsigned short gso_size;
+	unsigned short gso_segs;
+};
+
+/* The netfilter program's context (include/linux/filter.h). */
+struct bpf_nf_ctx {
+	const struct nf_hook_state *state;
+	struct sk_buff *skb;
+};
+
+/* include/net/ipv6.h */
+struct frag_hdr {
+	__u8 nexthdr;
+	__u8 reserved;
+	__be16 frag_off;
+	__be32 identification;
+};
+
+#pragma clang attribute pop
+
+#endif

@@ -1,0 +1,217 @@
+/**
+ * The zonetap command as users run it: bin/zonetap in a child process. Exit
+ * codes, messages, and a real run (replay -> flowlog) that turns ready, then
+ * shuts down on SIGTERM with the flow log flushed.
+ */
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { ERROR_CODES } from '../pipeline/errors.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const zonetap = join(root, 'bin/zonetap');
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(zonetap, args, { cwd: root, timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr });
+    });
+  });
+}
+
+let dir: string;
+let flows: string;
+const RECORDS = 5;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'zt-cli-'));
+  flows = join(dir, 'flows.jsonl');
+  const line = (start: string, end: string, i: number) =>
+    JSON.stringify({ start, end, 'src.address': `10.1.0.${i}`, 'src.port': 40000 + i, 'dst.address': '10.2.0.7', 'dst.port': 5432, transport: 'tcp', bytes: 1000 * i, packets: i });
+  const lines = [1, 2, 3].map((i) => line('2026-11-26T10:00:00.000Z', '2026-11-26T10:00:10.000Z', i));
+  lines.push(...[4, 5].map((i) => line('2026-11-26T10:00:10.000Z', '2026-11-26T10:00:20.000Z', i)));
+  await writeFile(flows, `${lines.join('\n')}\n`);
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function config(name: string, yaml: string): Promise<string> {
+  const file = join(dir, name);
+  await writeFile(file, yaml);
+  return file;
+}
+
+describe('zonetap command line', () => {
+  it('--version prints the package version', async () => {
+    const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
+    assert.deepEqual(await cli(['--version']), { code: 0, stdout: `zonetap ${pkg.version}\n`, stderr: '' });
+  });
+
+  it('--help prints usage', async () => {
+    const r = await cli(['--help']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /^zonetap .*\n\nUsage:\n {2}zonetap run --config FILE/);
+  });
+
+  it('rejects an unknown flag, an unknown command and a missing --config with exit 2', async () => {
+    assert.deepEqual(await cli(['run', '--confg', 'x.yaml']), { code: 2, stdout: '', stderr: 'zonetap: ZT_USAGE: unknown flag --confg; see zonetap run --help\n' });
+    assert.deepEqual(await cli(['serve']), {
+      code: 2,
+      stdout: '',
+      stderr: 'zonetap: ZT_USAGE: unknown command "serve": expected run, validate, components or demo; see zonetap --help\n',
+    });
+    assert.deepEqual(await cli(['validate']), { code: 2, stdout: '', stderr: 'zonetap: ZT_USAGE: zonetap validate needs --config FILE; see zonetap validate --help\n' });
+    assert.deepEqual(await cli(['--verbose']), { code: 2, stdout: '', stderr: 'zonetap: ZT_USAGE: unknown flag --verbose; see zonetap --help\n' });
+  });
+
+  it('validate: a missing file is a clear error with exit 2', async () => {
+    const missing = join(dir, 'missing.yaml');
+    assert.deepEqual(await cli(['validate', '--config', missing]), {
+      code: 2,
+      stdout: '',
+      stderr: `zonetap: ZT_CONFIG_READ: configuration could not be read (1 problem):\n  ${missing}: cannot read configuration file: no such file\n`,
+    });
+  });
+
+  it('validate: exit 0 for a valid configuration, 2 with every problem for an invalid one', async () => {
+    const good = await config(
+      'good.yaml',
+      `receivers: { replay: { path: ${flows}, interval: 1s } }
+exporters: { flowlog: { path: ${join(dir, 'out.jsonl')} } }
+service:
+  pipelines: { flows: { receivers: [replay], exporters: [flowlog] } }
+  telemetry: { metrics: { endpoint: 127.0.0.1:8888 }, logs: { level: info } }
+`,
+    );
+    assert.deepEqual(await cli(['validate', '--config', good]), { code: 0, stdout: 'configuration is valid\n', stderr: '' });
+    const bad = await config(
+      'bad.yaml',
+      `receivers:
+  replay:
+    path: ${flows}
+    intervall: 1s
+exporters:
+  flowlog:
+service:
+  pipelines:
+    flows: { receivers: [replay], exporters: [flowlog, prometheus] }
+`,
+    );
+    assert.deepEqual(await cli(['validate', '-c', bad]), {
+      code: 2,
+      stdout: '',
+      stderr:
+        'zonetap: ZT_CONFIG_INVALID: configuration is invalid (2 problems):\n' +
+        `  ${bad}:4:5: receivers::replay::intervall: unknown key "intervall"; did you mean "interval"?\n` +
+        `  ${bad}:9:56: service::pipelines::flows::exporters::1: references exporter "prometheus", which is not defined under exporters; valid exporters: flowlog\n`,
+    });
+  });
+
+  it('components lists every built-in type with its stability and description', async () => {
+    const r = await cli(['components']);
+    assert.equal(r.code, 0);
+    const lines = r.stdout.trimEnd().split('\n');
+    assert.match(lines[0]!, /^KIND +TYPE +STABILITY +DESCRIPTION$/);
+    assert.ok(lines.some((l) => /^receiver +replay +\w+ +\S/.test(l)), r.stdout);
+    assert.ok(lines.some((l) => /^exporter +flowlog +\w+ +\S/.test(l)), r.stdout);
+  });
+
+  it('the README lists every error code', async () => {
+    const readme = await readFile(join(root, 'cli/README.md'), 'utf8');
+    for (const code of Object.keys(ERROR_CODES)) assert.match(readme, new RegExp(`\\| \`${code}\` \\|`), `${code} missing from cli/README.md`);
+  });
+});
+
+describe('zonetap run', () => {
+  it('turns ready, then on SIGTERM flushes the flow log and exits 0 within the deadline', async () => {
+    const out = join(dir, 'run-out.jsonl');
+    const file = await config(
+      'run.yaml',
+      `receivers: { replay: { path: ${flows}, interval: 50ms } }
+exporters: { flowlog: { path: ${out} } }
+service:
+  pipelines: { flows: { receivers: [replay], exporters: [flowlog] } }
+  telemetry: { metrics: { endpoint: 127.0.0.1:0 } }
+`,
+    );
+    const child = spawn(zonetap, ['run', '--config', file, '--shutdown-timeout', '5s'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+    try {
+      // The telemetry server picks a free port and logs it.
+      let port: number | undefined;
+      while (port === undefined) {
+        assert.equal(child.exitCode, null, `zonetap exited early:\n${stderr}`);
+        const m = /"endpoint":"127\.0\.0\.1:(\d+)","msg":"telemetry server listening/.exec(stderr);
+        if (m) port = Number(m[1]);
+        else await new Promise((r) => setTimeout(r, 50));
+      }
+      const base = `http://127.0.0.1:${port}`;
+      assert.equal((await fetch(`${base}/healthz`)).status, 200);
+      // Ready once every component has started.
+      while ((await fetch(`${base}/readyz`)).status !== 200) await new Promise((r) => setTimeout(r, 50));
+      // Wait until the exporter has been handed every record, then stop.
+      const exported = async () => {
+        const text = await (await fetch(`${base}/metrics`)).text();
+        return Number(/^zonetap_component_records_in_total\{component_id="flowlog",kind="exporter"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+      };
+      while ((await exported()) < RECORDS) await new Promise((r) => setTimeout(r, 50));
+      child.kill('SIGTERM');
+      const [code, signal] = await exited;
+      assert.equal(signal, null);
+      assert.equal(code, 0, stderr);
+      assert.match(stderr, /"msg":"shutting down: flushing exporters"/);
+      assert.match(stderr, /"msg":"zonetap stopped"/);
+      const lines = (await readFile(out, 'utf8')).trimEnd().split('\n');
+      assert.equal(lines.length, RECORDS, 'every record handed to the exporter is in the file');
+      assert.deepEqual(lines.map((l) => (JSON.parse(l) as Record<string, unknown>)['src.address']).sort(), ['10.1.0.1', '10.1.0.2', '10.1.0.3', '10.1.0.4', '10.1.0.5']);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  it('exits 1 naming the component that failed to start', async () => {
+    // Occupy a port so the exporter cannot listen on it.
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const { port } = blocker.address() as AddressInfo;
+    try {
+      const file = await config(
+        'busy.yaml',
+        `receivers: { replay: { path: ${flows} } }
+exporters: { prometheus: { endpoint: 127.0.0.1:${port} } }
+service:
+  pipelines: { flows: { receivers: [replay], exporters: [prometheus] } }
+  telemetry: { metrics: { endpoint: none } }
+`,
+      );
+      const r = await cli(['run', '--config', file]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /"code":"ZT_COMPONENT_START","msg":"failed to start \\"prometheus\\" exporter: [^"]*EADDRINUSE[^"]*"\}\n/);
+      assert.doesNotMatch(r.stderr, /exporter: failed to start/, 'the component is named once');
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('exits 2 without starting anything when the configuration is invalid', async () => {
+    const yaml = `receivers: { replay: { path: ${flows}, interval: soon } }\n`;
+    const file = await config('invalid-run.yaml', yaml);
+    const r = await cli(['run', '--config', file]);
+    assert.equal(r.code, 2);
+    assert.equal(
+      r.stderr,
+      'zonetap: ZT_CONFIG_INVALID: configuration is invalid (2 problems):\n' +
+        `  ${file}:1:1: service: missing required section: add service::pipelines::flows with receivers and exporters\n` +
+        `  ${file}:1:${yaml.indexOf('interval') + 1}: receivers::replay::interval: invalid duration "soon": expected a positive number with a unit (ms, s, m, h), like 10s\n`,
+    );
+  });
+});

@@ -1,0 +1,4 @@
+export { flowlogExporterFactory } from './factory.ts';
+export { flowlogConfigSchema, type FlowlogConfig } from './config.ts';
+export { FlowlogExporter } from './exporter.ts';
+export { flowLogTime, formatFlowLogLine } from './format.ts';

@@ -1,0 +1,124 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { RecordingConsumer, testSettings } from '../../pipeline/testing.ts';
+import type { FlowRecord } from '../../pipeline/flow.ts';
+import { otlpReceiverFactory, type OtlpReceiver } from '../../receivers/otlp/index.ts';
+import { freePort } from '../../receivers/otlp/testing.ts';
+import { FlowTotals, OVERFLOW_ATTRIBUTES, otlpExporterConfigSchema, otlpExporterFactory, type OtlpExporter } from './index.ts';
+
+const testdata = (name: string) => parse(readFileSync(new URL(`testdata/${name}`, import.meta.url), 'utf8'));
+const issues = (name: string) => otlpExporterConfigSchema.safeParse(testdata(name)).error?.issues.map((i) => `${i.path.join('::')}: ${i.message}`);
+
+function flow(i: number, bytes: number): FlowRecord {
+  return { src: { address: `10.0.${i >> 8}.${i & 255}`, port: 1000 + i }, dst: { address: '10.9.9.9', port: 80 }, transport: 'tcp', ipFamily: 'ipv4', bytes, packets: 1 };
+}
+
+describe('otlp exporter config', () => {
+  test('defaults', () => {
+    assert.deepEqual(otlpExporterFactory.createDefaultConfig(), {
+      endpoint: '127.0.0.1:4317',
+      tls: { insecure: false },
+      headers: {},
+      compression: 'gzip',
+      interval: 10_000,
+      timeout: 10_000,
+      retry_on_failure: { initial_interval: 1000, max_interval: 30_000 },
+      series_ttl: 900_000,
+      max_series: 100_000,
+      max_series_per_request: 2000,
+    });
+    assert.equal(otlpExporterConfigSchema.parse(testdata('agent.yaml')).headers.authorization, 'Bearer abc');
+  });
+
+  test('broken configs say what is wrong and where', () => {
+    assert.deepEqual(issues('bad-fields.yaml'), [
+      'endpoint: invalid endpoint "gateway.zonetap.svc": expected host:port, like 127.0.0.1:9464 or [::1]:4317',
+      'compression: expected gzip or none',
+      'interval: invalid duration "10 seconds": expected a positive number with a unit (ms, s, m, h), like 10s',
+    ]);
+    assert.deepEqual(issues('bad-tls.yaml'), ['tls::key_file: cert_file and key_file must be given together']);
+  });
+});
+
+describe('flow totals store', () => {
+  test('a delivered idle series expires; an undelivered one is kept however old', () => {
+    let now = 1_000_000;
+    const totals = new FlowTotals({ ttlMs: 60_000, maxSeries: 10, now: () => now });
+    totals.add({ start: 0, end: 0, records: [flow(1, 10), flow(2, 20)] });
+    const first = totals.snapshot();
+    totals.delivered(first.series.filter((s) => s.attributes['src.address'] === '10.0.0.1'), first.seq);
+    now += 120_000;
+    const later = totals.snapshot();
+    assert.deepEqual(later.series.map((s) => [s.attributes['src.address'], s.bytes]), [['10.0.0.2', 20]]);
+    totals.delivered(later.series, later.seq);
+    assert.equal(totals.snapshot().series.length, 0);
+  });
+
+  test('a change after the snapshot keeps the series undelivered', () => {
+    let now = 0;
+    const totals = new FlowTotals({ ttlMs: 10, maxSeries: 10, now: () => now });
+    totals.add({ start: 0, end: 0, records: [flow(1, 10)] });
+    const snap = totals.snapshot();
+    totals.add({ start: 0, end: 0, records: [flow(1, 5)] });
+    totals.delivered(snap.series, snap.seq);
+    now = 1000;
+    assert.deepEqual(totals.snapshot().series.map((s) => s.bytes), [15]);
+  });
+
+  test('past max_series, new attribute sets fold into one overflow series: totals conserved', () => {
+    const totals = new FlowTotals({ ttlMs: 60_000, maxSeries: 3 });
+    totals.add({ start: 0, end: 0, records: Array.from({ length: 10 }, (_, i) => flow(i, 100)) });
+    const { series } = totals.snapshot();
+    assert.equal(series.length, 4, 'three series and the overflow series');
+    assert.equal(series.reduce((n, s) => n + s.bytes, 0), 1000);
+    assert.deepEqual(series.at(-1)!.attributes, OVERFLOW_ATTRIBUTES);
+    assert.equal(totals.overflowRecords, 7);
+  });
+});
+
+describe('otlp exporter while the gateway is down', () => {
+  test('memory stays bounded by max_series (no queue), and the totals arrive once the gateway is up', async () => {
+    const port = await freePort();
+    const exporter = otlpExporterFactory.create(
+      testSettings('otlp', 'exporter'),
+      otlpExporterConfigSchema.parse({ endpoint: `127.0.0.1:${port}`, tls: { insecure: true }, interval: '50ms', timeout: '500ms', max_series: 200, retry_on_failure: { initial_interval: '20ms', max_interval: '100ms' } }),
+    ) as OtlpExporter;
+    await exporter.start();
+    let sent = 0;
+    for (let round = 0; round < 20; round++) {
+      // Churning pods: every round brings 50 new flows.
+      await exporter.consume({ start: 0, end: 0, records: Array.from({ length: 50 }, (_, i) => flow(round * 50 + i, 10)) });
+      sent += 500;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(exporter.seriesCount, 201, '200 series and the overflow series');
+    const sink = new RecordingConsumer();
+    const receiver = otlpReceiverFactory.create(testSettings('otlp', 'receiver'), otlpReceiverFactory.configSchema.parse({ protocols: { grpc: { endpoint: `127.0.0.1:${port}` } } }), sink) as OtlpReceiver;
+    await receiver.start();
+    try {
+      const deadline = Date.now() + 20_000;
+      while (sink.records.reduce((n, r) => n + r.bytes, 0) < sent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(sink.records.reduce((n, r) => n + r.bytes, 0), sent);
+    } finally {
+      await exporter.shutdown();
+      await receiver.shutdown();
+    }
+  });
+
+  test('shutdown flushes the totals one last time; shutdown without start is safe and idempotent', async () => {
+    const sink = new RecordingConsumer();
+    const receiver = otlpReceiverFactory.create(testSettings('otlp', 'receiver'), otlpReceiverFactory.configSchema.parse({ protocols: { grpc: { endpoint: '127.0.0.1:0' } } }), sink) as OtlpReceiver;
+    await receiver.start();
+    const exporter = otlpExporterFactory.create(testSettings('otlp', 'exporter'), otlpExporterConfigSchema.parse({ endpoint: `127.0.0.1:${receiver.port}`, tls: { insecure: true }, interval: '1h' }));
+    await exporter.start();
+    await exporter.consume({ start: 0, end: 0, records: [flow(1, 77)] });
+    await Promise.all([exporter.shutdown(), exporter.shutdown()]);
+    assert.deepEqual(sink.records.map((r) => r.bytes), [77]);
+    const never = otlpExporterFactory.create(testSettings('otlp', 'exporter'), otlpExporterConfigSchema.parse({}));
+    await never.shutdown();
+    await never.shutdown();
+    await receiver.shutdown();
+  });
+});

@@ -1,0 +1,156 @@
+/**
+ * The `otlp` exporter: adds every batch to zonetap's own cumulative totals and,
+ * every `interval`, sends all live totals to an OTLP/gRPC backend (normally
+ * the zonetap gateway) with the official OTLPMetricExporter. Nothing is queued:
+ * while the backend is down the store is the only memory used, and the next
+ * successful export carries the totals, so an outage loses nothing.
+ */
+import { readFileSync } from 'node:fs';
+import { credentials, Metadata, type ChannelCredentials } from '@grpc/grpc-js';
+import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
+import type { Counter } from '@opentelemetry/api';
+import type { Resource } from '@opentelemetry/resources';
+import type { ComponentSettings, Exporter } from '../../pipeline/component.ts';
+import type { FlowBatch } from '../../pipeline/flow.ts';
+import { ZonetapError } from '../../pipeline/errors.ts';
+import type { OtlpExporterConfig } from './config.ts';
+import { agentResource, flowResourceMetrics } from './metrics.ts';
+import { FlowTotals, type FlowSeries } from './store.ts';
+
+type ExporterOptions = NonNullable<ConstructorParameters<typeof OTLPMetricExporter>[0]>;
+
+/** gRPC channel credentials for the exporter's `tls` options. */
+export function channelCredentials(tls: OtlpExporterConfig['tls']): ChannelCredentials {
+  if (tls.insecure) return credentials.createInsecure();
+  const read = (path: string | undefined) => (path === undefined ? null : readFileSync(path));
+  return credentials.createSsl(read(tls.ca_file), read(tls.key_file), read(tls.cert_file));
+}
+
+export class OtlpExporter implements Exporter {
+  readonly #settings: ComponentSettings;
+  readonly #config: OtlpExporterConfig;
+  readonly #totals: FlowTotals;
+  readonly #resource: Resource;
+  readonly #failures: Counter;
+  readonly #exports: Counter;
+  #exporter: OTLPMetricExporter | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<boolean> | undefined;
+  #consecutiveFailures = 0;
+  #stopped = false;
+  #shutdown: Promise<void> | undefined;
+
+  constructor(settings: ComponentSettings, config: OtlpExporterConfig) {
+    this.#settings = settings;
+    this.#config = Object.freeze(config);
+    this.#totals = new FlowTotals({ ttlMs: config.series_ttl, maxSeries: config.max_series });
+    this.#resource = agentResource();
+    const attrs = { exporter: settings.id };
+    this.#failures = settings.meter.createCounter('zonetap.exporter.export.failures', { description: 'Export attempts that failed (the next export carries the totals)' });
+    this.#exports = settings.meter.createCounter('zonetap.exporter.export.requests', { description: 'Export requests sent successfully' });
+    settings.meter
+      .createObservableGauge('zonetap.exporter.series', { description: 'Flow series held by the exporter' })
+      .addCallback((r) => r.observe(this.#totals.size, attrs));
+    settings.meter
+      .createObservableCounter('zonetap.exporter.series.overflow', { description: 'Records folded into the overflow series because max_series was reached' })
+      .addCallback((r) => r.observe(this.#totals.overflowRecords, attrs));
+  }
+
+  /** Number of flow series currently held (for tests and self-telemetry). */
+  get seriesCount(): number {
+    return this.#totals.size;
+  }
+
+  async start(): Promise<void> {
+    if (this.#exporter || this.#stopped) return;
+    const c = this.#config;
+    const metadata = new Metadata();
+    for (const [k, v] of Object.entries(c.headers)) metadata.set(k.toLowerCase(), v);
+    try {
+      this.#exporter = new OTLPMetricExporter({
+        url: c.endpoint,
+        credentials: channelCredentials(c.tls),
+        metadata,
+        // The exporter's CompressionAlgorithm enum has exactly these string values.
+        compression: c.compression as ExporterOptions['compression'],
+        timeoutMillis: c.timeout,
+      });
+    } catch (err) {
+      throw new ZonetapError('ZT_COMPONENT_START', `failed to start "${this.#settings.id}" exporter: ${(err as Error).message}`, { cause: err });
+    }
+    this.#schedule(c.interval);
+  }
+
+  async consume(batch: FlowBatch): Promise<void> {
+    this.#totals.add(batch);
+  }
+
+  /** Exports the current totals now (also used by tests); resolves true when every request succeeded. */
+  exportNow(): Promise<boolean> {
+    // One export at a time: a second caller waits for the running one, then sends fresh totals.
+    const run = (this.#running ?? Promise.resolve(true)).then(() => this.#exportTotals());
+    this.#running = run;
+    return run;
+  }
+
+  #schedule(delayMs: number): void {
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => void this.#tick(), delayMs);
+  }
+
+  async #tick(): Promise<void> {
+    const ok = await this.exportNow();
+    if (ok) {
+      this.#consecutiveFailures = 0;
+      this.#schedule(this.#config.interval);
+      return;
+    }
+    this.#consecutiveFailures++;
+    const { initial_interval, max_interval } = this.#config.retry_on_failure;
+    const backoff = Math.min(max_interval, initial_interval * 2 ** (this.#consecutiveFailures - 1));
+    this.#schedule(backoff * (0.8 + Math.random() * 0.4));
+  }
+
+  async #exportTotals(): Promise<boolean> {
+    const exporter = this.#exporter;
+    if (!exporter) return false;
+    const { series, seq } = this.#totals.snapshot();
+    const now = Date.now();
+    for (let i = 0; i < series.length; i += this.#config.max_series_per_request) {
+      const chunk = series.slice(i, i + this.#config.max_series_per_request);
+      const error = await this.#send(exporter, chunk, now);
+      if (error) {
+        this.#failures.add(1, { exporter: this.#settings.id });
+        const log = this.#consecutiveFailures === 0 ? 'warn' : 'debug';
+        this.#settings.logger[log]({ err: error.message, endpoint: this.#config.endpoint, series: series.length }, 'OTLP export failed; retrying with backoff (totals are kept, nothing is lost)');
+        return false;
+      }
+      this.#exports.add(1, { exporter: this.#settings.id });
+      this.#totals.delivered(chunk, seq);
+    }
+    if (this.#consecutiveFailures > 0 && series.length > 0) this.#settings.logger.info({ endpoint: this.#config.endpoint }, 'OTLP export recovered');
+    return true;
+  }
+
+  #send(exporter: OTLPMetricExporter, chunk: FlowSeries[], now: number): Promise<Error | undefined> {
+    const metrics = flowResourceMetrics(this.#resource, chunk, now);
+    return new Promise((resolve) => {
+      exporter.export(metrics, (result) => resolve(result.code === 0 ? undefined : (result.error ?? new Error('export failed'))));
+    });
+  }
+
+  shutdown(): Promise<void> {
+    this.#shutdown ??= this.#close();
+    return this.#shutdown;
+  }
+
+  async #close(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    if (!this.#exporter) return;
+    // Flush: one last export of the totals, so a clean stop delivers everything counted.
+    await this.exportNow();
+    await this.#exporter.shutdown();
+    this.#exporter = undefined;
+  }
+}

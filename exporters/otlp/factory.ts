@@ -1,0 +1,13 @@
+import type { ExporterFactory } from '../../pipeline/component.ts';
+import { otlpExporterConfigSchema, type OtlpExporterConfig } from './config.ts';
+import { OtlpExporter } from './exporter.ts';
+
+export const otlpExporterFactory: ExporterFactory<OtlpExporterConfig> = {
+  kind: 'exporter',
+  type: 'otlp',
+  stability: 'alpha',
+  description: 'Sends cumulative flow totals (bytes, packets, cost) over OTLP/gRPC, e.g. from agents to the gateway',
+  configSchema: otlpExporterConfigSchema,
+  createDefaultConfig: () => otlpExporterConfigSchema.parse({}),
+  create: (settings, config) => new OtlpExporter(settings, config),
+};

@@ -1,0 +1,66 @@
+/**
+ * The flow encoding of DESIGN.md "Data model" as the SDK's ResourceMetrics, so
+ * the official OTLP exporter serializes it: monotonic cumulative sums
+ * `zonetap.network.flow.bytes`, `.packets` and (when the cost processor ran)
+ * `.cost_usd`, one data point per flow series.
+ */
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { ValueType, type HrTime } from '@opentelemetry/api';
+import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
+import { AggregationTemporality, DataPointType, type DataPoint, type ResourceMetrics, type SumMetricData } from '@opentelemetry/sdk-metrics';
+import type { FlowSeries } from './store.ts';
+
+export const BYTES_METRIC = 'zonetap.network.flow.bytes';
+export const PACKETS_METRIC = 'zonetap.network.flow.packets';
+export const COST_METRIC = 'zonetap.network.flow.cost_usd';
+export const SCOPE = { name: 'zonetap/exporters/otlp', version: '0.1.0' } as const;
+
+/** One id per process: the gateway tells agents' streams apart by it, and a restart is a new stream. */
+const INSTANCE_ID = randomUUID();
+
+/** service.name=zonetap, a per-process service.instance.id, the host and (on agents) the node name. */
+export function agentResource(): Resource {
+  const attributes: Record<string, string> = {
+    'service.name': 'zonetap',
+    'service.instance.id': INSTANCE_ID,
+    'host.name': hostname(),
+  };
+  if (process.env.NODE_NAME) attributes['k8s.node.name'] = process.env.NODE_NAME;
+  return resourceFromAttributes(attributes);
+}
+
+function msToHrTime(ms: number): HrTime {
+  const seconds = Math.floor(ms / 1000);
+  return [seconds, Math.round((ms - seconds * 1000) * 1e6)];
+}
+
+function sum(name: string, description: string, unit: string, valueType: ValueType, dataPoints: DataPoint<number>[]): SumMetricData {
+  return {
+    descriptor: { name, description, unit, valueType },
+    aggregationTemporality: AggregationTemporality.CUMULATIVE,
+    dataPointType: DataPointType.SUM,
+    isMonotonic: true,
+    dataPoints,
+  };
+}
+
+/** Cumulative totals of `series` as of `nowMs`, values copied (later changes do not leak in). */
+export function flowResourceMetrics(resource: Resource, series: readonly FlowSeries[], nowMs: number): ResourceMetrics {
+  const endTime = msToHrTime(nowMs);
+  const bytes: DataPoint<number>[] = [];
+  const packets: DataPoint<number>[] = [];
+  const cost: DataPoint<number>[] = [];
+  for (const s of series) {
+    const startTime = msToHrTime(s.startMs);
+    bytes.push({ startTime, endTime, attributes: s.attributes, value: s.bytes });
+    packets.push({ startTime, endTime, attributes: s.attributes, value: s.packets });
+    if (s.hasCost) cost.push({ startTime, endTime, attributes: s.attributes, value: s.costUsd });
+  }
+  const metrics: SumMetricData[] = [
+    sum(BYTES_METRIC, 'IP bytes sent by flows, headers included', 'By', ValueType.INT, bytes),
+    sum(PACKETS_METRIC, 'IP packets sent by flows', '{packet}', ValueType.INT, packets),
+  ];
+  if (cost.length > 0) metrics.push(sum(COST_METRIC, 'Cost of the transferred bytes, in US dollars', 'USD', ValueType.DOUBLE, cost));
+  return { resource, scopeMetrics: [{ scope: SCOPE, metrics }] };
+}

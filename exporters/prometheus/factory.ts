@@ -1,0 +1,13 @@
+import type { ExporterFactory } from '../../pipeline/component.ts';
+import { configSchema, createDefaultConfig, type PrometheusExporterConfig } from './config.ts';
+import { PrometheusFlowExporter } from './exporter.ts';
+
+export const prometheusExporterFactory: ExporterFactory<PrometheusExporterConfig> = {
+  kind: 'exporter',
+  type: 'prometheus',
+  stability: 'beta',
+  description: 'Serves flow bytes, packets and cost (and kubezonnet\'s metric) on /metrics for Prometheus, with series expiry.',
+  configSchema,
+  createDefaultConfig,
+  create: (settings, config) => new PrometheusFlowExporter(settings, config),
+};

@@ -1,0 +1,234 @@
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import type { ComponentSettings } from '../../pipeline/component.ts';
+import type { FlowRecord } from '../../pipeline/flow.ts';
+import { testSettings } from '../../pipeline/testing.ts';
+import { configSchema, prometheusExporterFactory, PrometheusFlowExporter, type PrometheusExporterConfig } from './index.ts';
+import { flow, pod, scrape, type Sample } from './testing.ts';
+
+const testdata = (name: string) => parseYaml(readFileSync(join(import.meta.dirname, 'testdata', name), 'utf8'));
+
+function config(overrides: Partial<Record<keyof PrometheusExporterConfig, unknown>> = {}): PrometheusExporterConfig {
+  return configSchema.parse({ endpoint: '127.0.0.1:0', ...overrides });
+}
+
+/** Settings whose meter is read back by the test (self-telemetry). */
+class TestReader extends MetricReader {
+  protected override async onShutdown() {}
+  protected override async onForceFlush() {}
+}
+function observedSettings(): { settings: ComponentSettings; telemetry: () => Promise<ResourceMetrics> } {
+  const reader = new TestReader();
+  const provider = new MeterProvider({ readers: [reader] });
+  const settings = { ...testSettings('prometheus/test', 'exporter'), meter: provider.getMeter('zonetap') };
+  return { settings, telemetry: async () => (await reader.collect()).resourceMetrics };
+}
+
+const running: PrometheusFlowExporter[] = [];
+after(async () => {
+  for (const e of running) await e.shutdown();
+});
+async function started(cfg = config(), now?: () => number, settings = testSettings('prometheus', 'exporter')) {
+  const e = new PrometheusFlowExporter(settings, cfg, now);
+  running.push(e);
+  await e.start();
+  return e;
+}
+const find = (samples: Sample[], name: string, labels: Record<string, string> = {}) =>
+  samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+const batch = (records: FlowRecord[], end = Date.now()) => ({ start: end - 1000, end, records });
+
+const apiA = pod('shop', 'api-7d9f-abcde', 'api', 'node-a1', 'zone-a', 'region-1', '10.1.0.5', 43122);
+const pgB = pod('db', 'pg-0', 'pg', 'node-b1', 'zone-b', 'region-1', '10.2.0.7', 5432);
+const cacheA = pod('shop', 'cache-0', 'cache', 'node-a2', 'zone-a', 'region-1', '10.1.1.9', 6379);
+const internet = { address: '203.0.113.9', port: 443 };
+
+describe('config', () => {
+  test('defaults', () => {
+    assert.deepEqual(configSchema.parse({}), {
+      endpoint: '127.0.0.1:9464', series_ttl: 15 * 60_000, max_series: 50_000, kubezonnet_compat: true, address_labels: 'none', port_labels: false,
+    });
+    assert.deepEqual(configSchema.parse(prometheusExporterFactory.createDefaultConfig()), configSchema.parse({}));
+    assert.deepEqual(configSchema.parse(testdata('full.yaml')), {
+      endpoint: '0.0.0.0:9464', series_ttl: 5 * 60_000, max_series: 20_000, kubezonnet_compat: false, address_labels: 'unresolved', port_labels: true,
+    });
+  });
+
+  for (const [file, path, message] of [
+    ['bad-series-ttl.yaml', 'series_ttl', 'invalid duration "15 minutes": expected a positive number with a unit (ms, s, m, h), like 10s'],
+    ['bad-endpoint.yaml', 'endpoint', 'invalid endpoint "localhost": expected host:port, like 127.0.0.1:9464 or [::1]:4317'],
+    ['bad-max-series.yaml', 'max_series', 'max_series must be at least 1'],
+    ['unknown-key.yaml', '', 'Unrecognized key: "series_tll"'],
+  ] as const) {
+    test(`rejects testdata/${file}`, () => {
+      const result = configSchema.safeParse(testdata(file));
+      assert.equal(result.success, false);
+      assert.deepEqual(result.error!.issues.map((i) => [i.path.join('::'), i.message]), [[path, message]]);
+    });
+  }
+});
+
+describe('series', () => {
+  test('carry the record attributes as labels, without addresses and ports by default', async () => {
+    const e = await started();
+    await e.consume(batch([flow(apiA, pgB, 1000, 10, 'cross_zone', 0.002)]));
+    const samples = await scrape(e.address!);
+    const [bytes] = find(samples, 'zonetap_network_flow_bytes_total');
+    assert.deepEqual(bytes, {
+      name: 'zonetap_network_flow_bytes_total',
+      labels: {
+        k8s_src_namespace: 'shop', k8s_src_name: 'api-7d9f-abcde', k8s_src_owner_name: 'api', k8s_src_owner_type: 'Deployment', k8s_src_node_name: 'node-a1', src_zone: 'zone-a', src_region: 'region-1',
+        k8s_dst_namespace: 'db', k8s_dst_name: 'pg-0', k8s_dst_owner_name: 'pg', k8s_dst_owner_type: 'Deployment', k8s_dst_node_name: 'node-b1', dst_zone: 'zone-b', dst_region: 'region-1',
+        transport: 'tcp', network_type: 'ipv4', zonetap_traffic_class: 'cross_zone',
+      },
+      value: 1000,
+    });
+    assert.equal(find(samples, 'zonetap_network_flow_packets_total')[0]?.value, 10);
+    assert.equal(find(samples, 'zonetap_network_flow_cost_usd_total')[0]?.value, 0.002);
+    // No scope or target_info labels: the README's PromQL sees only flow labels.
+    assert.deepEqual(new Set(samples.map((s) => s.name)), new Set([
+      'zonetap_network_flow_bytes_total', 'zonetap_network_flow_packets_total', 'zonetap_network_flow_cost_usd_total', 'pod_cross_zone_network_traffic_bytes_total',
+    ]));
+  });
+
+  test('are cumulative across batches, and cost appears only for label sets that have one', async () => {
+    const e = await started();
+    await e.consume(batch([flow(apiA, pgB, 1000, 10, 'cross_zone'), flow(apiA, cacheA, 300, 3, 'same_zone')]));
+    await e.consume(batch([flow(apiA, pgB, 500, 5, 'cross_zone'), flow(apiA, cacheA, 200, 2, 'same_zone', 0)]));
+    await e.consume(batch([flow({ ...apiA, port: 50000 }, pgB, 1, 1, 'cross_zone')]));
+    const samples = await scrape(e.address!);
+    assert.equal(find(samples, 'zonetap_network_flow_bytes_total', { zonetap_traffic_class: 'cross_zone' })[0]?.value, 1501, 'another source port is the same label set');
+    assert.equal(find(samples, 'zonetap_network_flow_packets_total', { zonetap_traffic_class: 'cross_zone' })[0]?.value, 16);
+    assert.equal(find(samples, 'zonetap_network_flow_bytes_total', { zonetap_traffic_class: 'same_zone' })[0]?.value, 500);
+    assert.deepEqual(find(samples, 'zonetap_network_flow_cost_usd_total').map((s) => [s.labels.zonetap_traffic_class, s.value]), [['same_zone', 0]]);
+  });
+
+  test('address_labels and port_labels add addresses and ports when asked', async () => {
+    const unresolved = await started(config({ address_labels: 'unresolved' }));
+    await unresolved.consume(batch([flow(apiA, internet, 70, 1, 'internet'), flow(apiA, pgB, 1, 1, 'cross_zone')]));
+    const u = find(await scrape(unresolved.address!), 'zonetap_network_flow_bytes_total');
+    assert.deepEqual(u.map((s) => [s.labels.src_address, s.labels.dst_address, s.labels.dst_port]), [[undefined, '203.0.113.9', undefined], [undefined, undefined, undefined]]);
+
+    const all = await started(config({ address_labels: 'all', port_labels: true }));
+    await all.consume(batch([flow(apiA, pgB, 1, 1, 'cross_zone')]));
+    const [s] = find(await scrape(all.address!), 'zonetap_network_flow_bytes_total');
+    assert.deepEqual([s?.labels.src_address, s?.labels.src_port, s?.labels.dst_address, s?.labels.dst_port], ['10.1.0.5', '43122', '10.2.0.7', '5432']);
+  });
+
+  test('expire after series_ttl without flows, while active ones stay', async () => {
+    let now = 1_000_000;
+    const e = await started(config({ series_ttl: '1m' }), () => now);
+    await e.consume(batch([flow(apiA, pgB, 100, 1, 'cross_zone'), flow(cacheA, pgB, 100, 1, 'cross_zone')]));
+    now += 45_000;
+    await e.consume(batch([flow(cacheA, pgB, 50, 1, 'cross_zone')]));
+    now += 30_000; // api -> pg: 75 s idle; cache -> pg: 30 s
+    const samples = await scrape(e.address!);
+    assert.deepEqual(find(samples, 'zonetap_network_flow_bytes_total').map((s) => [s.labels.k8s_src_owner_name, s.value]), [['cache', 150]]);
+    assert.deepEqual(find(samples, 'pod_cross_zone_network_traffic_bytes_total').map((s) => [s.labels.pod, s.value]), [['cache-0', 150]]);
+    assert.equal(e.flows.expiredSeries, 1);
+  });
+
+  test('expire from consume() too, when nobody scrapes', async () => {
+    let now = 0;
+    const e = new PrometheusFlowExporter(testSettings('prometheus', 'exporter'), config({ series_ttl: '1m' }), () => now);
+    running.push(e);
+    for (let i = 0; i < 100; i++) {
+      await e.consume(batch([flow(pod('shop', `job-${i}`, 'job', 'node-a1', 'zone-a'), pgB, 1, 1, 'cross_zone')]));
+      now += 10_000;
+    }
+    assert.ok(e.flows.size <= 8, `${e.flows.size} series kept for a 1m ttl at one new pod per 10 s`);
+  });
+
+  test('past max_series, new label sets are summed into the overflow series and reported in self-telemetry', async () => {
+    const { settings, telemetry } = observedSettings();
+    const e = await started(config({ max_series: 3 }), undefined, settings);
+    const records = Array.from({ length: 5 }, (_, i) => flow(pod('shop', `api-${i}`, 'api', 'node-a1', 'zone-a'), pgB, 100 + i, 1, 'cross_zone'));
+    await e.consume(batch(records));
+    const samples = await scrape(e.address!);
+    const bytes = find(samples, 'zonetap_network_flow_bytes_total');
+    assert.equal(bytes.length, 4);
+    assert.deepEqual(find(samples, 'zonetap_network_flow_bytes_total', { otel_metric_overflow: 'true' }).map((s) => [s.labels, s.value]), [[{ otel_metric_overflow: 'true' }, 103 + 104]]);
+    assert.equal(bytes.reduce((sum, s) => sum + s.value, 0), 100 + 101 + 102 + 103 + 104, 'totals conserved');
+    const kz = find(samples, 'pod_cross_zone_network_traffic_bytes_total');
+    assert.equal(kz.length, 4);
+    assert.equal(kz.reduce((sum, s) => sum + s.value, 0), 510);
+
+    const metrics = (await telemetry()).scopeMetrics.flatMap((s) => s.metrics);
+    const point = (name: string, family: string) =>
+      metrics.find((m) => m.descriptor.name === name)?.dataPoints.find((p) => p.attributes.family === family && p.attributes.exporter === 'prometheus/test')?.value;
+    assert.equal(point('zonetap.exporter.series.overflow', 'flow'), 2);
+    assert.equal(point('zonetap.exporter.series.overflow', 'kubezonnet'), 2);
+    assert.equal(point('zonetap.exporter.series', 'flow'), 4);
+  });
+});
+
+describe('pod_cross_zone_network_traffic_bytes_total (kubezonnet)', () => {
+  test('counts source-pod bytes of pod-to-pod flows between different zones, as kubezonnet does', async () => {
+    const e = await started();
+    const apiB = pod('shop', 'api-2', 'api', 'node-b2', 'zone-b', 'region-1');
+    const farC = pod('shop', 'far-0', 'far', 'node-c1', 'zone-c', 'region-2');
+    const hostA = { address: '10.9.0.1', port: 0, node: 'node-a1', zone: 'zone-a', region: 'region-1', hostNetwork: true, workloadKind: 'Node' };
+    const aggregated = { address: '10.1.0.5', port: 0, namespace: 'shop', workloadKind: 'Deployment', workloadName: 'api', zone: 'zone-a', region: 'region-1' };
+    await e.consume(batch([
+      flow(apiA, pgB, 1000, 1, 'cross_zone'), // counted on shop/api-7d9f-abcde
+      flow(apiA, cacheA, 500, 1, 'same_zone'), // same zone: no
+      flow(apiA, internet, 400, 1, 'internet'), // destination is no pod: no
+      flow(apiB, farC, 300, 1, 'cross_region'), // different zones (and regions): yes
+      flow(hostA, pgB, 200, 1, 'cross_zone'), // node / hostNetwork source: _node_/node-a1
+      flow(aggregated, pgB, 100, 1, 'cross_zone'), // pod name aggregated away: cannot be charged to a pod
+      flow(apiA, pgB, 10, 1), // zones decide, not the traffic class
+    ]));
+    const kz = find(await scrape(e.address!), 'pod_cross_zone_network_traffic_bytes_total').map((s) => [s.labels.namespace, s.labels.pod, s.value]);
+    assert.deepEqual(kz.sort(), [['_node_', 'node-a1', 200], ['shop', 'api-2', 300], ['shop', 'api-7d9f-abcde', 1010]]);
+  });
+
+  test('is absent with kubezonnet_compat: false', async () => {
+    const e = await started(config({ kubezonnet_compat: false }));
+    await e.consume(batch([flow(apiA, pgB, 1000, 1, 'cross_zone')]));
+    const samples = await scrape(e.address!);
+    assert.equal(find(samples, 'pod_cross_zone_network_traffic_bytes_total').length, 0);
+    assert.equal(find(samples, 'zonetap_network_flow_bytes_total').length, 1);
+  });
+});
+
+describe('lifecycle', () => {
+  test('shutdown is idempotent and safe without start', async () => {
+    const e = new PrometheusFlowExporter(testSettings('prometheus', 'exporter'), config());
+    await e.shutdown();
+    await e.shutdown();
+  });
+
+  test('start fails with the component name when the endpoint is taken', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const e = new PrometheusFlowExporter(testSettings('prometheus/busy', 'exporter'), config({ endpoint: `127.0.0.1:${port}` }));
+      await assert.rejects(e.start(), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'ZT_COMPONENT_START');
+        assert.match(err.message, new RegExp(`^failed to start "prometheus/busy" exporter: cannot serve /metrics on 127.0.0.1:${port}: .*EADDRINUSE`));
+        return true;
+      });
+      await e.shutdown();
+    } finally {
+      blocker.close();
+    }
+  });
+
+  test('serves only /metrics, and shutdown closes the server even with a keep-alive client', async () => {
+    const e = await started();
+    const address = e.address!;
+    assert.equal((await fetch(`http://${address}/`)).status, 404);
+    assert.equal((await fetch(`http://${address}/metrics`, { method: 'POST' })).status, 405);
+    const empty = await fetch(`http://${address}/metrics`);
+    assert.equal(empty.status, 200);
+    assert.equal(await empty.text(), '# no registered metrics');
+    await e.shutdown();
+    await assert.rejects(fetch(`http://${address}/metrics`), /fetch failed/);
+  });
+});

@@ -1,0 +1,84 @@
+/**
+ * Soak: pods churn (every batch brings new pod names), series_ttl is short,
+ * /metrics is scraped every second over HTTP. Series count and heap must stay
+ * flat, long-lived series must keep exact totals, and expiry must keep up so
+ * that the cardinality cap is never reached although far more label sets than
+ * max_series pass through. Bounded: ZONETAP_SOAK_SECONDS (default 40).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { testSettings } from '../../pipeline/testing.ts';
+import { configSchema, PrometheusFlowExporter } from './index.ts';
+import { flow, pod, scrape } from './testing.ts';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+const SECONDS = Number(process.env.ZONETAP_SOAK_SECONDS ?? 40);
+const TICK_MS = 100;
+const NEW_PODS_PER_TICK = 200;
+const TTL_MS = 2000;
+const STABLE = 50;
+
+function heapMb(): number {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed / 2 ** 20;
+}
+
+test(`series and heap stay flat over ${SECONDS}s of pod churn`, { timeout: (SECONDS + 60) * 1000 }, async () => {
+  const maxSeries = 20_000;
+  const e = new PrometheusFlowExporter(testSettings('prometheus', 'exporter'), configSchema.parse({ endpoint: '127.0.0.1:0', series_ttl: `${TTL_MS}ms`, max_series: maxSeries }));
+  await e.start();
+  try {
+    const db = pod('db', 'pg-0', 'pg', 'node-b', 'zone-b');
+    const stable = Array.from({ length: STABLE }, (_, i) => pod('shop', `api-${i}`, 'api', 'node-a', 'zone-a'));
+    const started = Date.now();
+    const warmAt = started + Math.min(15_000, (SECONDS * 1000) / 3);
+    let ticks = 0;
+    let maxSeen = 0;
+    let warmHeap: number | undefined;
+    let nextScrape = started;
+    const heap: number[] = [];
+    while (Date.now() - started < SECONDS * 1000) {
+      ticks++;
+      const records = stable.map((src) => flow(src, db, 10, 1, 'cross_zone'));
+      for (let k = 0; k < NEW_PODS_PER_TICK; k++) records.push(flow(pod('batch', `job-${ticks}-${k}`, `job-${ticks % 7}`, 'node-a', 'zone-a'), db, 100, 1, 'cross_zone'));
+      await e.consume({ start: Date.now() - TICK_MS, end: Date.now(), records });
+      maxSeen = Math.max(maxSeen, e.flows.size);
+      if (Date.now() >= nextScrape) {
+        nextScrape += 1000;
+        const samples = await scrape(e.address!);
+        assert.ok(samples.length > 0);
+        if (Date.now() >= warmAt) {
+          warmHeap ??= heapMb();
+          heap.push(heapMb());
+        }
+      }
+      await sleep(TICK_MS);
+    }
+    const endHeap = heapMb();
+    const passedThrough = ticks * NEW_PODS_PER_TICK;
+    // New label sets live at most ttl + the expiry period (ttl/4) + a tick; allow 2x for slow machines.
+    const bound = STABLE + (NEW_PODS_PER_TICK * 2 * (TTL_MS * 1.25 + TICK_MS)) / TICK_MS;
+    console.log(`soak: ${ticks} batches, ${passedThrough} churned label sets, max ${maxSeen} live (bound ${bound}), heap ${warmHeap?.toFixed(1)} MB after warm-up -> ${endHeap.toFixed(1)} MB at end (min ${Math.min(...heap).toFixed(1)}, max ${Math.max(...heap).toFixed(1)})`);
+
+    assert.ok(passedThrough > maxSeries, `${passedThrough} label sets passed through, more than max_series ${maxSeries}`);
+    assert.ok(maxSeen <= bound, `at most ${bound} live series, saw ${maxSeen}`);
+    assert.equal(e.flows.overflowRecords, 0, 'expiry kept the store under max_series');
+    assert.ok(e.flows.expiredSeries >= passedThrough - bound, `${e.flows.expiredSeries} expired`);
+    assert.ok(warmHeap !== undefined);
+    assert.ok(endHeap - warmHeap < 16, `heap grew from ${warmHeap.toFixed(1)} MB to ${endHeap.toFixed(1)} MB`);
+
+    // Long-lived series kept exact totals through all the churn.
+    const samples = await scrape(e.address!);
+    const api = samples.filter((s) => s.name === 'zonetap_network_flow_bytes_total' && s.labels.k8s_src_owner_name === 'api');
+    assert.equal(api.length, STABLE);
+    for (const s of api) assert.equal(s.value, 10 * ticks);
+  } finally {
+    await e.shutdown();
+  }
+});

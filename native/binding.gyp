@@ -1,0 +1,14 @@
+{
+  "targets": [
+    {
+      "target_name": "zonetap_native",
+      "sources": ["zonetap_native.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "../bpf"],
+      "libraries": ["-lbpf"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
+      "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=9"]
+    }
+  ]
+}

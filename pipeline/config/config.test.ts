@@ -1,0 +1,203 @@
+/**
+ * Configuration loading and validation, against small factories shaped like the
+ * real ones (test-factories.ts) so these tests do not depend on every component.
+ * Each broken config in testdata/ asserts its exact messages, line:column included.
+ */
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import { ZonetapError } from '../errors.ts';
+import { loadConfig } from './load.ts';
+import { ConfigError, editDistance, nearest } from './problems.ts';
+import { testRegistry } from './test-factories.ts';
+
+// Paths in testdata (replay's `path`) and in messages are relative to the repository root.
+process.chdir(fileURLToPath(new URL('../..', import.meta.url)));
+const data = (name: string) => `pipeline/config/testdata/${name}`;
+
+async function problemsOf(files: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: string; lines: readonly string[] }> {
+  try {
+    await loadConfig(files, testRegistry(), { env });
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
+    assert.ok(err instanceof ZonetapError);
+    return { code: err.code, lines: err.lines };
+  }
+  assert.fail(`${files.join(', ')} loaded without errors`);
+}
+
+const BROKEN: Array<{ file: string; code?: 'ZT_CONFIG_READ'; lines: string[] }> = [
+  { file: 'typo-key.yaml', lines: ['typo-key.yaml:4:5: receivers::replay::intervl: unknown key "intervl"; did you mean "interval"?'] },
+  { file: 'wrong-type.yaml', lines: ['wrong-type.yaml:4:5: receivers::replay::loop: expected true or false, got string "yes"'] },
+  {
+    file: 'bad-duration.yaml',
+    lines: ['bad-duration.yaml:4:5: receivers::replay::interval: invalid duration "10 seconds": expected a positive number with a unit (ms, s, m, h), like 10s'],
+  },
+  { file: 'unknown-type.yaml', lines: ['unknown-type.yaml:5:3: processors::costs: unknown processor type "costs"; did you mean "cost"?'] },
+  {
+    file: 'wrong-section.yaml',
+    lines: ['wrong-section.yaml:5:3: processors::flowlog: unknown processor type "flowlog"; "flowlog" is an exporter: move it under exporters'],
+  },
+  {
+    file: 'undefined-reference.yaml',
+    lines: [
+      'undefined-reference.yaml:11:28: service::pipelines::flows::exporters::1: references exporter "prometheus/locl", which is not defined under exporters; did you mean "prometheus/local"?',
+    ],
+  },
+  { file: 'missing-env.yaml', lines: ['missing-env.yaml:6:11: exporters::flowlog::path: environment variable "ZONETAP_TEST_UNSET_DIR" is not set'] },
+  { file: 'duplicate-in-pipeline.yaml', lines: ['duplicate-in-pipeline.yaml:14:11: service::pipelines::flows::processors::1: "cost" is listed twice in this pipeline'] },
+  {
+    file: 'empty-pipeline.yaml',
+    lines: ['empty-pipeline.yaml:11:5: service::pipelines::flows/spare: pipeline is empty: it needs at least one receiver and one exporter'],
+  },
+  { file: 'no-exporters.yaml', lines: ['no-exporters.yaml:8:5: service::pipelines::flows::exporters: a pipeline needs at least one exporter'] },
+  {
+    file: 'bad-endpoint.yaml',
+    lines: ['bad-endpoint.yaml:6:5: exporters::prometheus::endpoint: invalid endpoint "localhost": expected host:port, like 127.0.0.1:9464 or [::1]:4317'],
+  },
+  {
+    file: 'bad-cidr.yaml',
+    lines: ['bad-cidr.yaml:8:9: processors::crosszone::internal_cidrs::1: invalid CIDR "10.0.0.0/33": expected address/prefix, like 10.0.0.0/8 or fd00::/8'],
+  },
+  {
+    file: 'bad-pipeline-name.yaml',
+    lines: ['bad-pipeline-name.yaml:8:5: service::pipelines::metrics: invalid pipeline name "metrics": expected flows or flows/<name> (zonetap has one signal, flows)'],
+  },
+  {
+    file: 'not-a-map.yaml',
+    lines: ['not-a-map.yaml:1:1: expected a map with receivers, processors, exporters and service at the top level, got a sequence'],
+  },
+  {
+    file: 'yaml-syntax.yaml',
+    code: 'ZT_CONFIG_READ',
+    lines: ['yaml-syntax.yaml:6:1: invalid YAML: flow map in block collection must be sufficiently indented and end with a }'],
+  },
+  { file: 'duplicate-yaml-key.yaml', code: 'ZT_CONFIG_READ', lines: ['duplicate-yaml-key.yaml:6:1: invalid YAML: duplicate key: YAML map keys must be unique'] },
+  { file: 'invalid-option.yaml', lines: ['invalid-option.yaml:6:5: processors::cost::provider: invalid option "gpc": expected one of gcp|aws|azure|custom'] },
+  {
+    file: 'bad-component-id.yaml',
+    lines: [
+      'bad-component-id.yaml:2:3: receivers::replay/: invalid component ID "replay/": expected type or type/name, like otlp or otlp/gateway',
+      'bad-component-id.yaml:9:19: service::pipelines::flows::receivers::0: references receiver "replay", which is not defined under receivers; no receivers are defined',
+    ],
+  },
+  {
+    file: 'bad-telemetry.yaml',
+    lines: [
+      'bad-telemetry.yaml:13:7: service::telemetry::metrics::endpoint: expected an endpoint like 127.0.0.1:8888, or none, got number 8888',
+      'bad-telemetry.yaml:15:7: service::telemetry::logs::level: invalid option "verbose": expected one of trace|debug|info|warn|error|fatal|silent',
+    ],
+  },
+  { file: 'missing-service.yaml', lines: ['missing-service.yaml:1:1: service: missing required section: add service::pipelines::flows with receivers and exporters'] },
+  { file: 'missing-required-key.yaml', lines: ['missing-required-key.yaml:2:3: receivers::replay::path: missing required key (expected a file path)'] },
+  {
+    file: 'missing-file.yaml',
+    lines: ['missing-file.yaml:3:5: receivers::replay::path: file "pipeline/config/testdata/no-such-flows.jsonl" does not exist'],
+  },
+  { file: 'too-small.yaml', lines: ['too-small.yaml:6:5: exporters::prometheus::max_series: number 0 must be at least 1'] },
+  {
+    file: 'unknown-top-level.yaml',
+    lines: [
+      'unknown-top-level.yaml:1:1: recievers: unknown key "recievers"; did you mean "receivers"?',
+      'unknown-top-level.yaml:9:19: service::pipelines::flows::receivers::0: references receiver "replay", which is not defined under receivers; no receivers are defined',
+    ],
+  },
+  {
+    file: 'many-errors.yaml',
+    lines: [
+      'many-errors.yaml:4:5: receivers::replay::interval: invalid duration "soon": expected a positive number with a unit (ms, s, m, h), like 10s',
+      'many-errors.yaml:7:5: processors::cost::provider: invalid option "gpc": expected one of gcp|aws|azure|custom',
+      'many-errors.yaml:9:7: processors::cost::prices::cross_zone: expected a number, got string "cheap"',
+      'many-errors.yaml:12:5: exporters::flowlog::pth: unknown key "pth"; did you mean "path"?',
+      'many-errors.yaml:13:3: exporters::unused/one: unknown exporter type "unused"; valid exporter types: flowlog, prometheus',
+      'many-errors.yaml:17:27: service::pipelines::flows::receivers::1: references receiver "otlp", which is not defined under receivers; valid receivers: replay',
+    ],
+  },
+];
+
+describe('broken configurations: every problem, with file:line:column', () => {
+  assert.ok(BROKEN.length >= 15);
+  for (const { file, code, lines } of BROKEN) {
+    it(file, async () => {
+      const got = await problemsOf([data(file)]);
+      assert.equal(got.code, code ?? 'ZT_CONFIG_INVALID');
+      assert.deepEqual(got.lines, lines.map((l) => `pipeline/config/testdata/${l}`));
+    });
+  }
+
+  it('a file that does not exist', async () => {
+    const got = await problemsOf([data('valid.yaml'), data('no-such-config.yaml')]);
+    assert.equal(got.code, 'ZT_CONFIG_READ');
+    assert.deepEqual(got.lines, ['pipeline/config/testdata/no-such-config.yaml: cannot read configuration file: no such file']);
+  });
+
+  it('no file at all', async () => {
+    const got = await problemsOf([]);
+    assert.deepEqual(got.lines, ['no configuration file given: pass --config FILE']);
+  });
+
+  it('the error message lists every problem, and the code is stable', async () => {
+    try {
+      await loadConfig([data('bad-telemetry.yaml')], testRegistry());
+      assert.fail('loaded');
+    } catch (err) {
+      assert.ok(err instanceof ZonetapError);
+      assert.equal(err.code, 'ZT_CONFIG_INVALID');
+      assert.equal(
+        err.message,
+        'configuration is invalid (2 problems):\n' +
+          '  pipeline/config/testdata/bad-telemetry.yaml:13:7: service::telemetry::metrics::endpoint: expected an endpoint like 127.0.0.1:8888, or none, got number 8888\n' +
+          '  pipeline/config/testdata/bad-telemetry.yaml:15:7: service::telemetry::logs::level: invalid option "verbose": expected one of trace|debug|info|warn|error|fatal|silent',
+      );
+    }
+  });
+});
+
+describe('several files', () => {
+  it('a later file overrides keys of an earlier one, and its problems point into it', async () => {
+    const got = await problemsOf([data('override-base.yaml'), data('override-bad.yaml')]);
+    assert.deepEqual(got.lines, [
+      'pipeline/config/testdata/override-bad.yaml:4:5: receivers::replay::interval: invalid duration "fast": expected a positive number with a unit (ms, s, m, h), like 10s',
+    ]);
+  });
+
+  it('merges maps deeply, replaces lists, substitutes ${env:NAME} (typed when the whole value) and keeps $$ literal', async () => {
+    const config = await loadConfig([data('override-base.yaml'), data('override-good.yaml')], testRegistry(), {
+      env: { ZONETAP_TEST_LOOP: 'true', ZONETAP_TEST_DIR: '/var/zt' },
+    });
+    assert.deepEqual(config.receivers.get('replay')?.config, { path: 'pipeline/config/testdata/flows.jsonl', interval: 5000, loop: true });
+    assert.deepEqual(config.exporters.get('flowlog')?.config, { path: '/var/zt/out-${HOME}.jsonl' });
+    assert.deepEqual([...config.pipelines.keys()], ['flows', 'flows/metrics']);
+    assert.deepEqual(config.pipelines.get('flows/metrics'), { id: 'flows/metrics', receivers: ['replay'], processors: [], exporters: ['prometheus'] });
+    assert.deepEqual(config.telemetry, { metricsEndpoint: null, logLevel: 'debug' });
+    assert.deepEqual(config.files, [data('override-base.yaml'), data('override-good.yaml')]);
+  });
+});
+
+describe('a valid configuration', () => {
+  it('has defaults applied, frozen, and unused components only warned about', async () => {
+    const config = await loadConfig([data('valid.yaml')], testRegistry());
+    assert.deepEqual(config.processors.get('cost')?.config, { provider: 'aws', prices: {} });
+    assert.deepEqual(config.exporters.get('prometheus')?.config, { endpoint: '127.0.0.1:9464', max_series: 10000 });
+    assert.ok(Object.isFrozen(config.processors.get('cost')?.config));
+    assert.deepEqual(config.telemetry, { metricsEndpoint: '127.0.0.1:8888', logLevel: 'info' });
+    assert.deepEqual(config.warnings, []);
+
+    const many = await problemsOf([data('many-errors.yaml')]);
+    assert.equal(many.lines.length, 6);
+  });
+
+  it('warns about a component no pipeline uses', async () => {
+    const config = await loadConfig([data('valid.yaml'), data('unused.yaml')], testRegistry());
+    assert.deepEqual(config.warnings, ['pipeline/config/testdata/unused.yaml:3:3: processors::crosszone: not used by any pipeline']);
+  });
+});
+
+describe('nearest valid name', () => {
+  it('edit distance and plausible typos only', () => {
+    assert.equal(editDistance('intervl', 'interval'), 1);
+    assert.equal(editDistance('', 'abc'), 3);
+    assert.equal(nearest('recievers', ['receivers', 'processors', 'exporters', 'service']), 'receivers');
+    assert.equal(nearest('zzzzzz', ['receivers', 'service']), undefined);
+  });
+});

@@ -1,0 +1,52 @@
+/** loadConfig: read, merge, substitute and validate configuration files, reporting every problem at once. */
+import type { FactoryRegistry } from '../registry.ts';
+import { mergeConfigs } from './merge.ts';
+import { ConfigError, sortProblems } from './problems.ts';
+import type { ConfigProblem } from './problems.ts';
+import { isPlainMap, pathKey, readConfigFile } from './source.ts';
+import type { LocatedConfig } from './source.ts';
+import type { ServiceConfig } from './types.ts';
+import { validateConfig } from './validate.ts';
+
+export interface LoadOptions {
+  /** Where `${env:NAME}` is looked up; default process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Loads one or more YAML files (later files win; maps merge deeply) and
+ * validates them against the registry's factories.
+ * @throws ConfigError (a ZonetapError, code ZT_CONFIG_READ or ZT_CONFIG_INVALID) listing every problem.
+ */
+export async function loadConfig(paths: readonly string[], registry: FactoryRegistry, options: LoadOptions = {}): Promise<ServiceConfig> {
+  if (paths.length === 0) throw new ConfigError('ZT_CONFIG_READ', [{ path: [], message: 'no configuration file given: pass --config FILE' }]);
+  const read = await Promise.all(paths.map((p) => readConfigFile(p, options.env)));
+  const readProblems: ConfigProblem[] = read.flatMap((r) => r.problems);
+  const unreadable = read.some((r) => !r.config);
+  if (unreadable) throw new ConfigError('ZT_CONFIG_READ', sortProblems(readProblems, paths));
+
+  const files: LocatedConfig[] = [];
+  for (const { config } of read) {
+    const c = config!;
+    if (c.value === null) continue; // an empty file adds nothing
+    if (!isPlainMap(c.value)) {
+      const found = Array.isArray(c.value) ? 'a sequence' : `${typeof c.value} ${JSON.stringify(c.value)}`;
+      readProblems.push({
+        path: [],
+        position: c.positions.get(pathKey([])),
+        message: `expected a map with receivers, processors, exporters and service at the top level, got ${found}`,
+      });
+      continue;
+    }
+    files.push(c);
+  }
+  // A file that is not a map cannot be merged: validating the rest would only add misleading problems.
+  if (files.length < read.filter((r) => r.config!.value !== null).length) throw new ConfigError('ZT_CONFIG_INVALID', sortProblems(readProblems, paths));
+  const merged = mergeConfigs(files);
+  const { config, problems } = validateConfig(merged, paths, registry);
+  // A value whose environment variable is missing is reported once, for the variable, not again for its schema.
+  const unresolved = new Set(files.flatMap((f) => [...f.unresolved]));
+  const all = [...readProblems, ...problems.filter((p) => !unresolved.has(pathKey(p.path)))];
+  if (all.length > 0 || !config) throw new ConfigError('ZT_CONFIG_INVALID', sortProblems(all, paths));
+  return config;
+}

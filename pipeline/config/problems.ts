@@ -1,0 +1,110 @@
+/**
+ * Configuration problems and how they are printed. Every problem is one line:
+ *
+ *   FILE:LINE:COLUMN: PATH: MESSAGE
+ *
+ * PATH is the key path joined with `::` (sequence items by index), as in the
+ * OpenTelemetry Collector: `processors::cost::provider`. LINE:COLUMN (1-based)
+ * is where the offending key starts; for a sequence item, where the item starts;
+ * for a missing key, where its parent's key starts. Problems that belong to a
+ * whole file (unreadable file) print as `FILE: MESSAGE`; problems with no
+ * location in any file (a required section missing everywhere) as `PATH: MESSAGE`.
+ */
+import { ZonetapError } from '../errors.ts';
+
+/** Where a key or item was written. Line and column are 1-based. */
+export interface SourcePosition {
+  file: string;
+  line: number;
+  column: number;
+}
+
+export interface ConfigProblem {
+  /** Key path, e.g. ['processors', 'cost', 'provider']; empty for the file itself. */
+  path: readonly (string | number)[];
+  message: string;
+  position?: SourcePosition;
+  /** Only set when no position is known (unreadable file). */
+  file?: string;
+}
+
+export function formatPath(path: readonly (string | number)[]): string {
+  return path.map(String).join('::');
+}
+
+export function formatProblem(p: ConfigProblem): string {
+  const where = p.position ? `${p.position.file}:${p.position.line}:${p.position.column}` : p.file;
+  const parts = [where, p.path.length > 0 ? formatPath(p.path) : undefined, p.message].filter((s) => s !== undefined);
+  return parts.join(': ');
+}
+
+/** Problems in file order (file as listed, then line, column); unlocated ones last. */
+export function sortProblems(problems: readonly ConfigProblem[], files: readonly string[]): ConfigProblem[] {
+  const fileRank = (p: ConfigProblem) => {
+    const f = p.position?.file ?? p.file;
+    const i = f === undefined ? -1 : files.indexOf(f);
+    return i < 0 ? files.length : i;
+  };
+  return problems
+    .map((p, i) => ({ p, i }))
+    .sort(
+      (a, b) =>
+        fileRank(a.p) - fileRank(b.p) ||
+        (a.p.position?.line ?? Infinity) - (b.p.position?.line ?? Infinity) ||
+        (a.p.position?.column ?? 0) - (b.p.position?.column ?? 0) ||
+        a.i - b.i,
+    )
+    .map(({ p }) => p);
+}
+
+/**
+ * Thrown by loadConfig with every problem found. `code` is ZT_CONFIG_READ when a
+ * file could not be read or parsed (validation did not run), else ZT_CONFIG_INVALID.
+ */
+export class ConfigError extends ZonetapError {
+  readonly problems: readonly ConfigProblem[];
+  /** The problems, formatted one per entry (see formatProblem). */
+  readonly lines: readonly string[];
+
+  constructor(code: 'ZT_CONFIG_READ' | 'ZT_CONFIG_INVALID', problems: readonly ConfigProblem[]) {
+    const lines = problems.map(formatProblem);
+    const what = code === 'ZT_CONFIG_READ' ? 'configuration could not be read' : 'configuration is invalid';
+    super(code, `${what} (${problems.length} ${problems.length === 1 ? 'problem' : 'problems'}):\n${lines.map((l) => `  ${l}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+    this.lines = lines;
+  }
+}
+
+/** Levenshtein distance (insert, delete, substitute: 1 each). */
+export function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/** The candidate closest to `word`, if it is close enough to be a plausible typo. */
+export function nearest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [c, d];
+  }
+  const limit = Math.max(2, Math.floor(word.length / 3));
+  return bestDistance <= limit ? best : undefined;
+}
+
+/** `; did you mean "x"?` or `; valid keys: a, b` (or nothing when there are none). */
+export function suggestion(word: string, candidates: readonly string[], noun: string): string {
+  const near = nearest(word, candidates);
+  if (near !== undefined) return `; did you mean "${near}"?`;
+  if (candidates.length === 0) return '';
+  return `; valid ${noun}: ${[...candidates].sort().join(', ')}`;
+}

@@ -1,0 +1,162 @@
+/**
+ * Reads one YAML configuration file into plain values plus the position of
+ * every key and sequence item, and replaces `${env:NAME}` references.
+ */
+import { readFile } from 'node:fs/promises';
+import { LineCounter, isAlias, isMap, isScalar, isSeq, parse as parseYaml, parseDocument } from 'yaml';
+import type { Document, Node as YamlNode } from 'yaml';
+import type { ConfigProblem, SourcePosition } from './problems.ts';
+
+export type ConfigPath = readonly (string | number)[];
+
+/** A parsed file: plain values (maps are plain objects) and where each key was written. */
+export interface LocatedConfig {
+  file: string;
+  value: unknown;
+  /** pathKey(path) -> position of that key (or sequence item). The root is pathKey([]). */
+  positions: Map<string, SourcePosition>;
+  /** pathKey of values holding a reference that could not be replaced (already reported). */
+  unresolved: Set<string>;
+}
+
+export function pathKey(path: ConfigPath): string {
+  return JSON.stringify(path);
+}
+
+/** `$$` is a literal `$`; `${env:NAME}` is replaced; any other `${...}` is an error. */
+const REFERENCE = /\$\$|\$\{([^}]*)\}/g;
+const ENV_REFERENCE = /^env:([A-Za-z_][A-Za-z0-9_]*)$/;
+
+export function isPlainMap(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Sets a key without ever touching the prototype (a YAML key may be `__proto__`). */
+export function defineKey(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+function readErrorMessage(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'cannot read configuration file: no such file';
+  if (code === 'EISDIR') return 'cannot read configuration file: it is a directory';
+  if (code === 'EACCES') return 'cannot read configuration file: permission denied';
+  return `cannot read configuration file: ${(err as Error).message}`;
+}
+
+const YAML_MESSAGES: Record<string, string> = {
+  MULTIPLE_DOCS: 'a configuration file holds one YAML document; found a second one',
+  DUPLICATE_KEY: 'duplicate key: YAML map keys must be unique',
+};
+
+/** The first non-blank offset at or after `offset` (YAML reports some errors at the end of the previous line). */
+function skipSpace(text: string, offset: number): number {
+  let i = offset;
+  while (i < text.length && /\s/.test(text[i]!)) i++;
+  return i < text.length ? i : offset;
+}
+
+/** Reads and parses one file; problems (unreadable, YAML syntax, missing environment variables) are returned, not thrown. */
+export async function readConfigFile(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ config?: LocatedConfig; problems: ConfigProblem[] }> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    return { problems: [{ path: [], file, message: readErrorMessage(err) }] };
+  }
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const at = (offset: number): SourcePosition => {
+    const { line, col } = lines.linePos(offset);
+    return { file, line: Math.max(line, 1), column: col };
+  };
+  if (doc.errors.length > 0) {
+    return {
+      problems: doc.errors.map((e) => ({
+        path: [],
+        position: at(skipSpace(text, e.pos[0])),
+        message: `invalid YAML: ${YAML_MESSAGES[e.code] ?? e.message.replace(/^./, (c) => c.toLowerCase())}`,
+      })),
+    };
+  }
+  const problems: ConfigProblem[] = [];
+  const positions = new Map<string, SourcePosition>();
+  const unresolved = new Set<string>();
+  const root = doc.contents as YamlNode | null;
+  positions.set(pathKey([]), at(root?.range?.[0] ?? 0));
+
+  const substitute = (raw: string, node: YamlNode, path: ConfigPath): unknown => {
+    if (!raw.includes('$')) return raw;
+    const source = node.range ? text.slice(node.range[0], node.range[1]) : '';
+    const whereIn = (ref: string): SourcePosition => {
+      const i = source.indexOf(ref);
+      return at((node.range?.[0] ?? 0) + Math.max(i, 0));
+    };
+    let whole: unknown;
+    const out = raw.replace(REFERENCE, (match, inner: string | undefined) => {
+      if (match === '$$') return '$';
+      const env_ = ENV_REFERENCE.exec(inner ?? '');
+      if (!env_) {
+        unresolved.add(pathKey(path));
+        problems.push({ path, position: whereIn(match), message: `unsupported reference "${match}": use \${env:NAME}, or $$ for a literal $` });
+        return match;
+      }
+      const value = env[env_[1]!];
+      if (value === undefined) {
+        unresolved.add(pathKey(path));
+        problems.push({ path, position: whereIn(match), message: `environment variable "${env_[1]}" is not set` });
+        return match;
+      }
+      if (match === raw) whole = value;
+      return value;
+    });
+    // As in the Collector: a value that is exactly one reference takes the variable's YAML type (number, boolean).
+    if (typeof whole === 'string') {
+      try {
+        const typed = parseYaml(whole) as unknown;
+        if (typeof typed === 'number' || typeof typed === 'boolean') return typed;
+      } catch {
+        // not a YAML scalar: keep the text
+      }
+    }
+    return out;
+  };
+
+  const walk = (node: unknown, path: ConfigPath): unknown => {
+    if (node === null || node === undefined) return null;
+    if (isAlias(node)) return walk(node.resolve(doc as Document), path);
+    if (isMap(node)) {
+      const out: Record<string, unknown> = {};
+      for (const pair of node.items) {
+        const keyNode = pair.key as YamlNode | null;
+        const key = isScalar(keyNode) ? String(keyNode.value) : undefined;
+        if (key === undefined) {
+          problems.push({ path, position: at((keyNode as YamlNode | null)?.range?.[0] ?? node.range?.[0] ?? 0), message: 'map keys must be plain text' });
+          continue;
+        }
+        const childPath = [...path, key];
+        positions.set(pathKey(childPath), at(keyNode!.range?.[0] ?? 0));
+        defineKey(out, key, walk(pair.value, childPath));
+      }
+      return out;
+    }
+    if (isSeq(node)) {
+      return node.items.map((item, i) => {
+        const childPath = [...path, i];
+        const start = (item as YamlNode | null)?.range?.[0] ?? node.range?.[0] ?? 0;
+        positions.set(pathKey(childPath), at(start));
+        return walk(item, childPath);
+      });
+    }
+    if (isScalar(node)) {
+      return typeof node.value === 'string' ? substitute(node.value, node, path) : node.value;
+    }
+    return null;
+  };
+
+  const value = walk(root, []);
+  return { config: { file, value, positions, unresolved }, problems };
+}

@@ -1,0 +1,32 @@
+import type { ComponentSettings, FlowConsumer, Processor } from '../../pipeline/component.ts';
+import type { FlowBatch } from '../../pipeline/flow.ts';
+import type { AggregateConfig } from './config.ts';
+import { rollUp, type AggregationLevel } from './rollup.ts';
+
+/**
+ * Replaces the records of each batch by their roll-up to `by` (rollup.ts).
+ * Each batch is rolled up on its own: no state is kept between batches.
+ */
+export class AggregateProcessor implements Processor {
+  readonly #next: FlowConsumer;
+  readonly #level: AggregationLevel;
+
+  constructor(_settings: ComponentSettings, config: AggregateConfig, next: FlowConsumer) {
+    this.#next = next;
+    this.#level = config.by;
+  }
+
+  async start(): Promise<void> {}
+
+  /** Rolls the batch up in place; exposed for benchmarks and tests. */
+  aggregateBatch(batch: FlowBatch): void {
+    batch.records = rollUp(batch.records, this.#level);
+  }
+
+  async consume(batch: FlowBatch): Promise<void> {
+    this.aggregateBatch(batch);
+    await this.#next.consume(batch);
+  }
+
+  async shutdown(): Promise<void> {}
+}

@@ -1,0 +1,174 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { FlowEndpoint, FlowRecord } from '../../pipeline/flow.ts';
+import { cidrContains, parseCidr } from '../../pipeline/schema.ts';
+import { RecordingConsumer, testSettings } from '../../pipeline/testing.ts';
+import { CrosszoneProcessor, classifyFlow, crosszoneProcessorFactory, ipv4ToNumber, isPublicAddress } from './index.ts';
+
+function processor(config: Record<string, unknown> = {}) {
+  const next = new RecordingConsumer();
+  const p = crosszoneProcessorFactory.create(testSettings('crosszone', 'processor'), crosszoneProcessorFactory.configSchema.parse(config), next) as CrosszoneProcessor;
+  return { p, next };
+}
+
+function flow(src: Partial<FlowEndpoint>, dst: Partial<FlowEndpoint>, extra: Partial<FlowRecord> = {}): FlowRecord {
+  return { src: { address: '10.0.0.1', port: 1000, ...src }, dst: { address: '10.0.0.2', port: 80, ...dst }, transport: 'tcp', ipFamily: 'ipv4', bytes: 100, packets: 1, ...extra };
+}
+
+test('config: defaults and bad values', () => {
+  assert.deepEqual(crosszoneProcessorFactory.configSchema.parse({}), {});
+  assert.deepEqual(crosszoneProcessorFactory.configSchema.parse(crosszoneProcessorFactory.createDefaultConfig()), {});
+  assert.equal(crosszoneProcessorFactory.mutatesData, true);
+  const bad = (input: unknown) => crosszoneProcessorFactory.configSchema.safeParse(input).error!.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  assert.deepEqual(bad({ keep: ['cross-zone'] }), ['keep.0: unknown traffic class "cross-zone": expected one of same_zone, cross_zone, cross_region, internet, unknown']);
+  assert.deepEqual(bad({ keep: [] }), ['keep: list at least one traffic class, or leave the key out to keep every class']);
+  assert.deepEqual(bad({ keep: 'internet' }), ['keep: expected a list of traffic classes (same_zone, cross_zone, cross_region, internet, unknown)']);
+  assert.deepEqual(bad({ classes: ['internet'] }), [': Unrecognized key: "classes"']);
+});
+
+test('lifecycle: create -> shutdown, and start -> shutdown twice', async () => {
+  const idle = processor();
+  await idle.p.shutdown();
+  const { p, next } = processor();
+  await p.start();
+  await p.consume({ start: 0, end: 1, records: [flow({ zone: 'a' }, { zone: 'b' })] });
+  await p.shutdown();
+  await p.shutdown();
+  assert.equal(next.records[0]!.trafficClass, 'cross_zone');
+});
+
+test('ipv4ToNumber reads dotted quads and refuses anything else', () => {
+  assert.equal(ipv4ToNumber('0.0.0.0'), 0);
+  assert.equal(ipv4ToNumber('255.255.255.255'), 4294967295);
+  assert.equal(ipv4ToNumber('10.1.2.3'), 0x0a010203);
+  for (const bad of ['', '1.2.3', '1.2.3.4.5', '256.1.1.1', '1..2.3', '1.2.3.', 'a.b.c.d', '1.2.3.4 ', '1234.1.1.1', '::1']) assert.equal(ipv4ToNumber(bad), -1, bad);
+});
+
+test('isPublicAddress: private, shared, loopback, link-local, ULA, multicast are not internet', () => {
+  const expected: [string, boolean][] = [
+    ['8.8.8.8', true],
+    ['93.184.216.34', true],
+    ['9.255.255.255', true],
+    ['10.0.0.0', false],
+    ['10.255.255.255', false],
+    ['11.0.0.0', true],
+    ['100.63.255.255', true],
+    ['100.64.0.0', false],
+    ['100.127.255.255', false],
+    ['100.128.0.0', true],
+    ['127.0.0.1', false],
+    ['169.254.169.254', false],
+    ['172.15.255.255', true],
+    ['172.16.0.1', false],
+    ['172.31.255.255', false],
+    ['172.32.0.0', true],
+    ['192.168.1.1', false],
+    ['192.169.0.0', true],
+    ['0.0.0.0', false],
+    ['224.0.0.251', false],
+    ['239.255.255.255', false],
+    ['255.255.255.255', false],
+    ['2001:4860:4860::8888', true],
+    ['2001:db8::53', true],
+    ['2600::1', true],
+    ['fc00::1', false],
+    ['fd12:3456::1', false],
+    ['FD00::1', false],
+    ['fe80::1', false],
+    ['febf::1', false],
+    ['fec0::1', true],
+    ['fbff::1', true],
+    ['fc0::1', true], // 0x0fc0: not in fc00::/7
+    ['ff02::1', false],
+    ['::1', false],
+    ['::', false],
+    ['::ffff:8.8.8.8', true],
+    ['::ffff:10.0.0.1', false],
+    ['not-an-address', false],
+    ['', false],
+  ];
+  for (const [address, isPublic] of expected) assert.equal(isPublicAddress(address), isPublic, address);
+});
+
+test('isPublicAddress agrees with pipeline/schema.ts cidrContains on the listed ranges', () => {
+  const ranges = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16'].map((c) => parseCidr(c)!);
+  let state = 12345;
+  for (let i = 0; i < 20_000; i++) {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    const a = state >>> 24;
+    const address = `${a === 0 || a >= 224 ? 10 : a}.${(state >>> 16) & 255}.${(state >>> 8) & 255}.${state & 255}`;
+    const inRange = ranges.some((r) => cidrContains(r, address));
+    assert.equal(isPublicAddress(address), !inRange, address);
+  }
+});
+
+test('classifyFlow: zones, regions, internet, unknown', () => {
+  const cases: [string, FlowRecord, string][] = [
+    ['same zone', flow({ zone: 'a', region: 'r1' }, { zone: 'a', region: 'r1' }), 'same_zone'],
+    ['zones differ, same region', flow({ zone: 'a', region: 'r1' }, { zone: 'b', region: 'r1' }), 'cross_zone'],
+    ['zones differ, region unknown', flow({ zone: 'a' }, { zone: 'b' }), 'cross_zone'],
+    ['zones differ, one region unknown', flow({ zone: 'a', region: 'r1' }, { zone: 'b' }), 'cross_zone'],
+    ['regions differ', flow({ zone: 'a', region: 'r1' }, { zone: 'c', region: 'r2' }), 'cross_region'],
+    ['regions differ, zones unknown (external block with a region)', flow({ zone: 'a', region: 'r1' }, { region: 'r2', workloadName: 'db' }), 'cross_region'],
+    ['public destination, unresolved', flow({ zone: 'a', namespace: 'shop' }, { address: '8.8.8.8' }), 'internet'],
+    ['public IPv6 destination', flow({ zone: 'a' }, { address: '2001:4860:4860::8888' }, { ipFamily: 'ipv6' }), 'internet'],
+    ['public destination, source unresolved too', flow({}, { address: '1.1.1.1' }), 'internet'],
+    ['public destination resolved to a node', flow({ zone: 'a' }, { address: '34.1.2.3', node: 'node-b' }), 'unknown'],
+    ['public destination that is an external block with a zone', flow({ zone: 'a' }, { address: '34.1.2.3', zone: 'b' }), 'cross_zone'],
+    ['private destination nobody claims', flow({ zone: 'a' }, { address: '10.9.9.9' }), 'unknown'],
+    ['link-local destination', flow({ zone: 'a' }, { address: '169.254.169.254' }), 'unknown'],
+    ['source zone unknown', flow({}, { zone: 'b' }), 'unknown'],
+  ];
+  for (const [name, record, cls] of cases) assert.equal(classifyFlow(record), cls, name);
+});
+
+test('consume sets the class on every record and hands the same batch on', async () => {
+  const { p, next } = processor();
+  const batch = {
+    start: 0,
+    end: 1,
+    records: [flow({ zone: 'a' }, { zone: 'a' }), flow({ zone: 'a' }, { zone: 'b' }), flow({ zone: 'a' }, { address: '8.8.8.8' }), flow({ zone: 'a' }, { address: '10.1.1.1' })],
+  };
+  await p.consume(batch);
+  assert.equal(next.batches[0], batch);
+  assert.deepEqual(
+    next.records.map((r) => r.trafficClass),
+    ['same_zone', 'cross_zone', 'internet', 'unknown'],
+  );
+});
+
+test('keep: only the listed classes pass, in order', async () => {
+  const { p, next } = processor({ keep: ['cross_zone', 'internet'] });
+  await p.consume({
+    start: 0,
+    end: 1,
+    records: [
+      flow({ zone: 'a' }, { zone: 'b' }, { bytes: 1 }),
+      flow({ zone: 'a' }, { zone: 'a' }, { bytes: 2 }),
+      flow({ zone: 'a' }, { address: '8.8.8.8' }, { bytes: 3 }),
+      flow({ zone: 'a' }, { address: '10.1.1.1' }, { bytes: 4 }),
+      flow({ zone: 'a' }, { zone: 'c' }, { bytes: 5 }),
+    ],
+  });
+  assert.deepEqual(
+    next.records.map((r) => [r.bytes, r.trafficClass]),
+    [
+      [1, 'cross_zone'],
+      [3, 'internet'],
+      [5, 'cross_zone'],
+    ],
+  );
+});
+
+test('a class set upstream survives when zones say nothing, and is replaced when they do', async () => {
+  const { p, next } = processor();
+  await p.consume({
+    start: 0,
+    end: 1,
+    records: [flow({}, {}, { trafficClass: 'cross_region' }), flow({ zone: 'a' }, { zone: 'a' }, { trafficClass: 'cross_zone' })],
+  });
+  assert.deepEqual(
+    next.records.map((r) => r.trafficClass),
+    ['cross_region', 'same_zone'],
+  );
+});

@@ -1,0 +1,41 @@
+/** Config of the k8sattributes processor: schema, defaults and cross-field checks. */
+import { z } from 'zod';
+import { duration } from '../../pipeline/schema.ts';
+
+export const configSchema = z
+  .strictObject({
+    /** Where pods and nodes come from: the Kubernetes API or a static inventory file. */
+    source: z.enum(['kubernetes', 'static'], { error: 'expected "kubernetes" or "static"' }).default('kubernetes'),
+    /** Kubeconfig file; default: in-cluster, then $KUBECONFIG, then ~/.kube/config. */
+    kubeconfig: z.string({ error: 'expected a file path' }).optional(),
+    /** Inventory YAML (source: static). Reloaded when it changes. */
+    inventory: z.string({ error: 'expected a file path' }).optional(),
+    /** Set on agents: keep only flows whose source is on this node. */
+    node_name: z.string({ error: 'expected a node name' }).min(1, 'node_name must not be empty').optional(),
+    /** `all`: watch every pod (names both ends); `local`: only this node's pods (needs node_name). */
+    resolve: z.enum(['all', 'local'], { error: 'expected "all" or "local"' }).default('all'),
+    /** A deleted pod's addresses keep resolving to it for this long (unless a new pod takes them). */
+    pod_delete_grace: duration().default(120_000),
+    /** How long start() waits for the first list of pods and nodes before starting unready. */
+    sync_timeout: duration().default(30_000),
+  })
+  .superRefine((c, ctx) => {
+    if (c.source === 'static' && !c.inventory) {
+      ctx.addIssue({ code: 'custom', path: ['inventory'], message: 'source: static needs an inventory file (inventory: path/to/inventory.yaml)' });
+    }
+    if (c.source === 'kubernetes' && c.inventory) {
+      ctx.addIssue({ code: 'custom', path: ['inventory'], message: 'inventory is only used with source: static' });
+    }
+    if (c.source === 'static' && c.kubeconfig) {
+      ctx.addIssue({ code: 'custom', path: ['kubeconfig'], message: 'kubeconfig is only used with source: kubernetes' });
+    }
+    if (c.resolve === 'local' && !c.node_name) {
+      ctx.addIssue({ code: 'custom', path: ['resolve'], message: 'resolve: local watches only this node\'s pods and needs node_name (e.g. node_name: ${env:NODE_NAME})' });
+    }
+  });
+
+export type K8sAttributesConfig = z.output<typeof configSchema>;
+
+export function createDefaultConfig(): K8sAttributesConfig {
+  return configSchema.parse({});
+}

@@ -1,0 +1,299 @@
+/**
+ * The address directory: every pod, node and external address the processor
+ * knows, indexed by address text in one Map so that resolving a flow end is a
+ * single lookup. Sources (Kubernetes informers or a static inventory) write
+ * into it; the processor only reads.
+ *
+ * Rules (see README):
+ * - a node's InternalIP/ExternalIP resolves to the node (hostNetwork pods share
+ *   it and are not indexed themselves);
+ * - when several pods claim one address, a live pod beats a deleted one and the
+ *   newest (creationTimestamp) beats the older;
+ * - a deleted pod keeps its addresses for `graceMs`, then they are released.
+ * Zone and region live on the shared NodeEntry and workload on the shared
+ * WorkloadEntry, so relabelling a node or learning a ReplicaSet's Deployment
+ * updates every pod at once without touching the pods.
+ */
+
+export const NODE = 0;
+export const POD = 1;
+export const EXTERNAL = 2;
+const CONTESTED = 3;
+
+export interface NodeEntry {
+  readonly kind: typeof NODE;
+  readonly name: string;
+  zone: string | undefined;
+  region: string | undefined;
+  addresses: readonly string[];
+  /** False for a placeholder created because a pod names a node not (yet) seen. */
+  known: boolean;
+}
+
+/** The workload a pod belongs to after following owner references; shared by all its pods. */
+export interface WorkloadEntry {
+  kind: string;
+  name: string;
+  /** Pods pointing at this entry; it is forgotten when 0 and its controller object is gone. */
+  pods: number;
+  /** The controller object (ReplicaSet, Job, ...) is currently known to exist. */
+  live: boolean;
+  readonly key: string;
+}
+
+export interface PodEntry {
+  readonly kind: typeof POD;
+  readonly namespace: string;
+  readonly name: string;
+  readonly node: NodeEntry | undefined;
+  readonly workload: WorkloadEntry | undefined;
+  readonly hostNetwork: boolean;
+  readonly addresses: readonly string[];
+  /** creationTimestamp, ms since epoch. */
+  readonly created: number;
+  /** 0 while the pod exists; the time it was deleted afterwards. */
+  deletedAt: number;
+}
+
+export interface ExternalEntry {
+  readonly kind: typeof EXTERNAL;
+  readonly name: string;
+  readonly zone: string | undefined;
+  readonly region: string | undefined;
+}
+
+export type Claim = NodeEntry | PodEntry;
+export type Resolved = Claim | ExternalEntry;
+
+interface Contested {
+  readonly kind: typeof CONTESTED;
+  readonly claims: Claim[];
+  winner: Claim;
+}
+
+/** Rank of a claim on an address: node > live pod > deleted pod; newer pods first. */
+function better(a: Claim, b: Claim): boolean {
+  if (a.kind !== b.kind) return a.kind === NODE;
+  if (a.kind === NODE) return false;
+  const pb = b as PodEntry;
+  if ((a.deletedAt === 0) !== (pb.deletedAt === 0)) return a.deletedAt === 0;
+  return a.created > pb.created;
+}
+
+function pickWinner(claims: readonly Claim[]): Claim {
+  let w = claims[0]!;
+  for (let i = 1; i < claims.length; i++) if (better(claims[i]!, w)) w = claims[i]!;
+  return w;
+}
+
+export class AddressDirectory {
+  readonly #byAddress = new Map<string, Claim | Contested>();
+  readonly #nodes = new Map<string, NodeEntry>();
+  readonly #pods = new Map<string, PodEntry>();
+  readonly #workloads = new Map<string, WorkloadEntry>();
+  readonly #strings = new Map<string, string>();
+  /** Deleted pods in deletion order, released after graceMs. */
+  #deleted: PodEntry[] = [];
+  #deletedHead = 0;
+  readonly graceMs: number;
+
+  constructor(graceMs: number) {
+    this.graceMs = graceMs;
+  }
+
+  /** The pod, node or (for static sources) nothing that `address` belongs to now. */
+  lookup(address: string): Claim | undefined {
+    const v = this.#byAddress.get(address);
+    if (v === undefined) return undefined;
+    return v.kind === CONTESTED ? v.winner : v;
+  }
+
+  get podCount(): number {
+    return this.#pods.size;
+  }
+
+  get nodeCount(): number {
+    let n = 0;
+    for (const node of this.#nodes.values()) if (node.known) n++;
+    return n;
+  }
+
+  get addressCount(): number {
+    return this.#byAddress.size;
+  }
+
+  /** One shared copy of repeated strings (namespaces, node names, workload names). */
+  intern(s: string): string {
+    const hit = this.#strings.get(s);
+    if (hit !== undefined) return hit;
+    this.#strings.set(s, s);
+    return s;
+  }
+
+  node(name: string): NodeEntry {
+    let n = this.#nodes.get(name);
+    if (!n) {
+      n = { kind: NODE, name: this.intern(name), zone: undefined, region: undefined, addresses: [], known: false };
+      this.#nodes.set(n.name, n);
+    }
+    return n;
+  }
+
+  upsertNode(name: string, zone: string | undefined, region: string | undefined, addresses: readonly string[]): void {
+    const n = this.node(name);
+    n.zone = zone === undefined ? undefined : this.intern(zone);
+    n.region = region === undefined ? undefined : this.intern(region);
+    n.known = true;
+    if (!sameList(n.addresses, addresses)) {
+      for (const a of n.addresses) if (!addresses.includes(a)) this.#unclaim(a, n);
+      for (const a of addresses) if (!n.addresses.includes(a)) this.#claim(a, n);
+      n.addresses = addresses;
+    }
+  }
+
+  deleteNode(name: string): void {
+    const n = this.#nodes.get(name);
+    if (!n) return;
+    for (const a of n.addresses) this.#unclaim(a, n);
+    n.addresses = [];
+    n.known = false;
+  }
+
+  /** The shared workload entry for a controller (e.g. ReplicaSet shop/api-7d9f), created on first use. */
+  workload(namespace: string, kind: string, name: string): WorkloadEntry {
+    const key = `${namespace}/${kind}/${name}`;
+    let w = this.#workloads.get(key);
+    if (!w) {
+      w = { kind: this.intern(kind), name: this.intern(name), pods: 0, live: false, key };
+      this.#workloads.set(key, w);
+    }
+    return w;
+  }
+
+  /** A controller object (ReplicaSet, Job) exists and rolls up to `owner` (its Deployment or CronJob) or to itself. */
+  upsertController(namespace: string, kind: string, name: string, owner: { kind: string; name: string } | undefined): void {
+    const w = this.workload(namespace, kind, name);
+    w.live = true;
+    w.kind = this.intern(owner?.kind ?? kind);
+    w.name = this.intern(owner?.name ?? name);
+  }
+
+  deleteController(namespace: string, kind: string, name: string): void {
+    const w = this.#workloads.get(`${namespace}/${kind}/${name}`);
+    if (!w) return;
+    w.live = false;
+    if (w.pods === 0) this.#workloads.delete(w.key);
+  }
+
+  /**
+   * Adds or replaces the pod `namespace/name`. `workload` MUST come from
+   * workload() (or be undefined for a bare pod, which is its own workload).
+   */
+  upsertPod(p: Omit<PodEntry, 'kind' | 'deletedAt' | 'node' | 'namespace'> & { namespace: string; nodeName: string | undefined }): PodEntry {
+    const key = `${p.namespace}/${p.name}`;
+    const old = this.#pods.get(key);
+    const node = p.nodeName ? this.node(p.nodeName) : undefined;
+    if (
+      old &&
+      old.node === node &&
+      old.workload === p.workload &&
+      old.hostNetwork === p.hostNetwork &&
+      old.created === p.created &&
+      sameList(old.addresses, p.addresses)
+    ) {
+      return old;
+    }
+    const entry: PodEntry = {
+      kind: POD,
+      namespace: this.intern(p.namespace),
+      name: p.name,
+      node,
+      workload: p.workload,
+      hostNetwork: p.hostNetwork,
+      addresses: p.hostNetwork ? [] : p.addresses,
+      created: p.created,
+      deletedAt: 0,
+    };
+    if (entry.workload) entry.workload.pods++;
+    this.#pods.set(key, entry);
+    for (const a of entry.addresses) this.#claim(a, entry);
+    if (old) this.#release(old);
+    return entry;
+  }
+
+  /** The pod is gone; its addresses keep resolving to it for graceMs unless a live pod claims them. */
+  deletePod(namespace: string, name: string, now: number): void {
+    const key = `${namespace}/${name}`;
+    const entry = this.#pods.get(key);
+    if (!entry) return;
+    this.#pods.delete(key);
+    entry.deletedAt = now;
+    if (entry.addresses.length === 0) return this.#releaseWorkload(entry);
+    for (const a of entry.addresses) {
+      const v = this.#byAddress.get(a);
+      if (v !== undefined && v.kind === CONTESTED) v.winner = pickWinner(v.claims);
+    }
+    this.#deleted.push(entry);
+  }
+
+  /** Releases deleted pods whose grace period is over. Cheap when there is nothing to do. */
+  expire(now: number): void {
+    const q = this.#deleted;
+    while (this.#deletedHead < q.length && q[this.#deletedHead]!.deletedAt + this.graceMs <= now) {
+      this.#release(q[this.#deletedHead]!);
+      this.#deletedHead++;
+    }
+    if (this.#deletedHead > 1024 && this.#deletedHead * 2 > q.length) {
+      this.#deleted = q.slice(this.#deletedHead);
+      this.#deletedHead = 0;
+    }
+  }
+
+  /** Live pods, for tests and diagnostics. */
+  pods(): IterableIterator<PodEntry> {
+    return this.#pods.values();
+  }
+
+  #release(entry: PodEntry): void {
+    for (const a of entry.addresses) this.#unclaim(a, entry);
+    this.#releaseWorkload(entry);
+  }
+
+  #releaseWorkload(entry: PodEntry): void {
+    const w = entry.workload;
+    if (w && --w.pods === 0 && !w.live) this.#workloads.delete(w.key);
+  }
+
+  #claim(address: string, claim: Claim): void {
+    const v = this.#byAddress.get(address);
+    if (v === undefined) {
+      this.#byAddress.set(address, claim);
+    } else if (v.kind === CONTESTED) {
+      v.claims.push(claim);
+      if (better(claim, v.winner)) v.winner = claim;
+    } else if (v !== claim) {
+      const claims = [v, claim];
+      this.#byAddress.set(address, { kind: CONTESTED, claims, winner: pickWinner(claims) });
+    }
+  }
+
+  #unclaim(address: string, claim: Claim): void {
+    const v = this.#byAddress.get(address);
+    if (v === undefined) return;
+    if (v === claim) {
+      this.#byAddress.delete(address);
+    } else if (v.kind === CONTESTED) {
+      const i = v.claims.indexOf(claim);
+      if (i < 0) return;
+      v.claims.splice(i, 1);
+      if (v.claims.length === 1) this.#byAddress.set(address, v.claims[0]!);
+      else v.winner = pickWinner(v.claims);
+    }
+  }
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

@@ -1,0 +1,10 @@
+export { k8sattributesProcessorFactory } from './factory.ts';
+export { configSchema as k8sattributesConfigSchema, createDefaultConfig as createK8sAttributesDefaultConfig } from './config.ts';
+export type { K8sAttributesConfig } from './config.ts';
+export { K8sAttributesProcessor } from './processor.ts';
+export type { K8sAttributesOptions, K8sAttributesStats } from './processor.ts';
+export { AddressDirectory } from './directory.ts';
+export type { NodeEntry, PodEntry, WorkloadEntry, ExternalEntry } from './directory.ts';
+export { parseInventory, readInventory, canonicalAddress } from './inventory.ts';
+export type { Inventory } from './inventory.ts';
+export { loadKubeConfig } from './kubernetes-source.ts';

@@ -1,0 +1,215 @@
+/**
+ * The k8sattributes processor: names both ends of every flow (namespace, pod,
+ * workload, node, zone, region, hostNetwork) from the address directory, in
+ * place, one Map lookup per end. On agents (node_name set) it keeps only flows
+ * whose source is on this node, so each flow is counted once in the cluster.
+ */
+import type { Counter } from '@opentelemetry/api';
+import type { ComponentSettings, FlowConsumer, Processor } from '../../pipeline/component.ts';
+import type { FlowBatch, FlowEndpoint } from '../../pipeline/flow.ts';
+import { ZonetapError } from '../../pipeline/errors.ts';
+import { AddressDirectory, NODE, POD, type ExternalEntry, type Resolved } from './directory.ts';
+import type { K8sAttributesConfig } from './config.ts';
+import { KubernetesSource } from './kubernetes-source.ts';
+import { StaticSource } from './static-source.ts';
+
+/** Test and benchmark knobs that are not user configuration. */
+export interface K8sAttributesOptions {
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+}
+
+/** Counts since start, mirrored in self-telemetry. */
+export interface K8sAttributesStats {
+  unresolvedSrcBytes: number;
+  unresolvedDstBytes: number;
+  /** Flows dropped on an agent because their source is on another node (forwarded through this one). */
+  droppedForwardedFlows: number;
+  /** Flows dropped on an agent because their source address is unknown, so locality cannot be told. */
+  droppedUnknownSourceFlows: number;
+}
+
+/** Writes what is known about `r` into `ep`. */
+function apply(ep: FlowEndpoint, r: Resolved): void {
+  if (r.kind === POD) {
+    ep.namespace = r.namespace;
+    ep.pod = r.name;
+    const w = r.workload;
+    if (w !== undefined) {
+      ep.workloadKind = w.kind;
+      ep.workloadName = w.name;
+    } else {
+      ep.workloadKind = 'Pod';
+      ep.workloadName = r.name;
+    }
+    const node = r.node;
+    if (node !== undefined) {
+      ep.node = node.name;
+      if (node.zone !== undefined) ep.zone = node.zone;
+      if (node.region !== undefined) ep.region = node.region;
+    }
+    ep.hostNetwork = false;
+  } else if (r.kind === NODE) {
+    ep.workloadKind = 'Node';
+    ep.workloadName = r.name;
+    ep.node = r.name;
+    if (r.zone !== undefined) ep.zone = r.zone;
+    if (r.region !== undefined) ep.region = r.region;
+    ep.hostNetwork = true;
+  } else {
+    ep.workloadKind = 'External';
+    ep.workloadName = r.name;
+    if (r.zone !== undefined) ep.zone = r.zone;
+    if (r.region !== undefined) ep.region = r.region;
+  }
+}
+
+export class K8sAttributesProcessor implements Processor {
+  readonly #settings: ComponentSettings;
+  readonly #config: K8sAttributesConfig;
+  readonly #next: FlowConsumer;
+  readonly #kubernetes: KubernetesSource | undefined;
+  readonly #static: StaticSource | undefined;
+  readonly #directory: AddressDirectory | undefined;
+  readonly #nodeName: string | undefined;
+  readonly #unresolvedBytes: Counter;
+  readonly #droppedFlows: Counter;
+  /** Addresses that missed the directory in the current batch -> external block or null. */
+  readonly #externalCache = new Map<string, ExternalEntry | null>();
+  readonly stats: K8sAttributesStats = { unresolvedSrcBytes: 0, unresolvedDstBytes: 0, droppedForwardedFlows: 0, droppedUnknownSourceFlows: 0 };
+  #started = false;
+
+  constructor(settings: ComponentSettings, config: K8sAttributesConfig, next: FlowConsumer, options: K8sAttributesOptions = {}) {
+    this.#settings = settings;
+    this.#config = config;
+    this.#next = next;
+    this.#nodeName = config.node_name;
+    if (config.source === 'static') {
+      this.#static = new StaticSource(config.inventory!, config.pod_delete_grace, settings.logger);
+    } else {
+      this.#directory = new AddressDirectory(config.pod_delete_grace);
+      this.#kubernetes = new KubernetesSource(this.#directory, settings.logger, {
+        kubeconfig: config.kubeconfig,
+        nodeName: config.node_name,
+        localPodsOnly: config.resolve === 'local',
+        syncTimeoutMs: config.sync_timeout,
+        backoffInitialMs: options.backoffInitialMs,
+        backoffMaxMs: options.backoffMaxMs,
+      });
+    }
+    const meter = settings.meter;
+    this.#unresolvedBytes = meter.createCounter('zonetap.processor.k8sattributes.unresolved.bytes', {
+      description: 'Bytes of flows whose source or destination address matched no pod, node or external block (attribute side: src|dst).',
+      unit: 'By',
+    });
+    this.#droppedFlows = meter.createCounter('zonetap.processor.k8sattributes.dropped.flows', {
+      description: 'Flows dropped on an agent because their source is not on this node (reason: forwarded|unknown_source).',
+    });
+    meter
+      .createObservableGauge('zonetap.processor.k8sattributes.pods', { description: 'Pods known to k8sattributes (deleted pods in their grace period excluded).' })
+      .addCallback((r) => r.observe(this.directory?.podCount ?? 0, { processor: settings.id }));
+    meter
+      .createObservableGauge('zonetap.processor.k8sattributes.ready', { description: '1 once pods and nodes have been listed (always 1 for source: static).' })
+      .addCallback((r) => r.observe(this.ready ? 1 : 0, { processor: settings.id }));
+  }
+
+  /** The directory in use (it changes on a static reload). */
+  get directory(): AddressDirectory | undefined {
+    return this.#directory ?? (this.#started ? this.#static?.view.directory : undefined);
+  }
+
+  /** True once the source has its first full view (static: once loaded). */
+  get ready(): boolean {
+    return this.#kubernetes ? this.#kubernetes.ready : this.#started;
+  }
+
+  /** The static source, for tests that wait for reloads. */
+  get staticSource(): StaticSource | undefined {
+    return this.#static;
+  }
+
+  async start(): Promise<void> {
+    try {
+      if (this.#kubernetes) await this.#kubernetes.start();
+      else await this.#static!.start();
+    } catch (err) {
+      if (err instanceof ZonetapError) {
+        throw new ZonetapError(err.code, `failed to start "${this.#settings.id}" processor: ${err.message}`, { cause: err });
+      }
+      throw err;
+    }
+    this.#started = true;
+  }
+
+  async shutdown(): Promise<void> {
+    await this.#kubernetes?.shutdown();
+    await this.#static?.shutdown();
+  }
+
+  async consume(batch: FlowBatch): Promise<void> {
+    const view = this.#static && this.#started ? this.#static.view : undefined;
+    const dir = view ? view.directory : this.#directory!;
+    dir.expire(Date.now());
+    const externals = view?.hasExternal ? view : undefined;
+    const cache = this.#externalCache;
+    cache.clear();
+    const nodeName = this.#nodeName;
+    const records = batch.records;
+    let kept = 0;
+    let unresolvedSrc = 0;
+    let unresolvedDst = 0;
+    let forwarded = 0;
+    let unknownSource = 0;
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
+      let s: Resolved | undefined = dir.lookup(r.src.address);
+      if (s === undefined && externals !== undefined) s = this.#external(externals, r.src.address);
+      if (nodeName !== undefined) {
+        if (s === undefined) {
+          unknownSource++;
+          continue;
+        }
+        const local = s.kind === POD ? s.node !== undefined && s.node.name === nodeName : s.kind === NODE && s.name === nodeName;
+        if (!local) {
+          forwarded++;
+          continue;
+        }
+      }
+      if (s !== undefined) apply(r.src, s);
+      else unresolvedSrc += r.bytes;
+      let d: Resolved | undefined = dir.lookup(r.dst.address);
+      if (d === undefined && externals !== undefined) d = this.#external(externals, r.dst.address);
+      if (d !== undefined) apply(r.dst, d);
+      else unresolvedDst += r.bytes;
+      records[kept++] = r;
+    }
+    records.length = kept;
+    const st = this.stats;
+    if (unresolvedSrc) {
+      st.unresolvedSrcBytes += unresolvedSrc;
+      this.#unresolvedBytes.add(unresolvedSrc, { side: 'src' });
+    }
+    if (unresolvedDst) {
+      st.unresolvedDstBytes += unresolvedDst;
+      this.#unresolvedBytes.add(unresolvedDst, { side: 'dst' });
+    }
+    if (forwarded) {
+      st.droppedForwardedFlows += forwarded;
+      this.#droppedFlows.add(forwarded, { reason: 'forwarded' });
+    }
+    if (unknownSource) {
+      st.droppedUnknownSourceFlows += unknownSource;
+      this.#droppedFlows.add(unknownSource, { reason: 'unknown_source' });
+    }
+    await this.#next.consume(batch);
+  }
+
+  #external(view: { external(a: string): ExternalEntry | undefined }, address: string): ExternalEntry | undefined {
+    let e = this.#externalCache.get(address);
+    if (e === undefined) {
+      e = view.external(address) ?? null;
+      this.#externalCache.set(address, e);
+    }
+    return e ?? undefined;
+  }
+}

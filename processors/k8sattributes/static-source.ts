@@ -1,0 +1,133 @@
+/**
+ * Source `static`: the directory is built from an inventory file and rebuilt
+ * when the file changes (fs.watch on its directory, so editors that replace the
+ * file are seen too). A reload that fails validation keeps the previous
+ * inventory and logs every problem with file:line:column.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import type { Logger } from 'pino';
+import { ipToBigInt } from '../../pipeline/schema.ts';
+import { AddressDirectory, EXTERNAL, type ExternalEntry } from './directory.ts';
+import { canonicalAddress, readInventory, type Inventory } from './inventory.ts';
+
+interface ExternalBlock {
+  entry: ExternalEntry;
+  family: 4 | 6;
+  network: bigint;
+  mask: bigint;
+}
+
+/** What the processor reads: a directory and the external blocks, swapped together on reload. */
+export interface StaticView {
+  directory: AddressDirectory;
+  external(address: string): ExternalEntry | undefined;
+  readonly hasExternal: boolean;
+}
+
+export function buildView(inv: Inventory, graceMs: number): StaticView {
+  const dir = new AddressDirectory(graceMs);
+  const extra = new Map<string, string[]>();
+  for (const p of inv.pods) {
+    if (!p.hostNetwork) continue;
+    const list = extra.get(p.node) ?? [];
+    for (const a of p.addresses) list.push(canonicalAddress(a));
+    extra.set(p.node, list);
+  }
+  for (const n of inv.nodes) {
+    const addresses = [...new Set([...n.addresses.map(canonicalAddress), ...(extra.get(n.name) ?? [])])];
+    dir.upsertNode(n.name, n.zone, n.region, addresses);
+  }
+  inv.pods.forEach((p, i) => {
+    dir.upsertPod({
+      namespace: p.namespace,
+      name: p.name,
+      nodeName: p.node,
+      workload: p.workload ? dir.workload(p.namespace, p.workload.kind, p.workload.name) : undefined,
+      hostNetwork: p.hostNetwork,
+      addresses: p.addresses.map(canonicalAddress),
+      created: i,
+    });
+  });
+  const blocks: ExternalBlock[] = inv.external.flatMap((e) => {
+    const entry: ExternalEntry = { kind: EXTERNAL, name: e.name, zone: e.zone, region: e.region };
+    return e.cidrs.map((c) => {
+      const bits = c.family === 4 ? 32 : 128;
+      const mask = c.prefix === 0 ? 0n : ((1n << BigInt(c.prefix)) - 1n) << BigInt(bits - c.prefix);
+      return { entry, family: c.family, network: c.network, mask };
+    });
+  });
+  // Longest prefix first, so a /28 inside a /16 wins.
+  blocks.sort((a, b) => (b.mask > a.mask ? 1 : b.mask < a.mask ? -1 : 0));
+  return {
+    directory: dir,
+    hasExternal: blocks.length > 0,
+    external(address: string): ExternalEntry | undefined {
+      const ip = ipToBigInt(address);
+      if (!ip) return undefined;
+      for (const b of blocks) if (b.family === ip.family && (ip.value & b.mask) === b.network) return b.entry;
+      return undefined;
+    },
+  };
+}
+
+export class StaticSource {
+  readonly #file: string;
+  readonly #graceMs: number;
+  readonly #logger: Logger;
+  #view: StaticView | undefined;
+  #watcher: FSWatcher | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #reloads = 0;
+  /** Called after each successful reload (tests wait on it). */
+  onReload: ((view: StaticView) => void) | undefined;
+
+  constructor(file: string, graceMs: number, logger: Logger) {
+    this.#file = file;
+    this.#graceMs = graceMs;
+    this.#logger = logger;
+  }
+
+  get view(): StaticView {
+    if (!this.#view) throw new Error('static inventory not loaded: start() first');
+    return this.#view;
+  }
+
+  get reloads(): number {
+    return this.#reloads;
+  }
+
+  /** Loads the inventory (throws ZonetapError with every problem) and watches the file. */
+  async start(): Promise<void> {
+    this.#view = buildView(readInventory(this.#file), this.#graceMs);
+    const name = basename(this.#file);
+    this.#watcher = watch(dirname(this.#file), { persistent: false }, (_event, changed) => {
+      if (changed !== null && changed !== name) return;
+      clearTimeout(this.#timer);
+      this.#timer = setTimeout(() => this.reload(), 50);
+    });
+    this.#watcher.on('error', (err) => this.#logger.error({ err }, `k8sattributes: cannot watch inventory "${this.#file}" for changes`));
+    const d = this.#view.directory;
+    this.#logger.info({ file: this.#file, pods: d.podCount, nodes: d.nodeCount }, 'k8sattributes: static inventory loaded');
+  }
+
+  /** Re-reads the file; on a validation error keeps the current inventory. */
+  reload(): void {
+    if (!this.#watcher) return;
+    try {
+      this.#view = buildView(readInventory(this.#file), this.#graceMs);
+      this.#reloads++;
+      const d = this.#view.directory;
+      this.#logger.info({ file: this.#file, pods: d.podCount, nodes: d.nodeCount }, 'k8sattributes: static inventory reloaded');
+      this.onReload?.(this.#view);
+    } catch (err) {
+      this.#logger.error(`k8sattributes: keeping the previous inventory: ${(err as Error).message}`);
+    }
+  }
+
+  async shutdown(): Promise<void> {
+    clearTimeout(this.#timer);
+    this.#watcher?.close();
+    this.#watcher = undefined;
+  }
+}

@@ -1,0 +1,124 @@
+/** k8sattributes with source: static: the inventory format, its errors, resolution and reload. */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readInventory } from './inventory.ts';
+import { configSchema } from './config.ts';
+import { harness } from './testing.ts';
+import { ZonetapError } from '../../pipeline/errors.ts';
+
+const here = import.meta.dirname;
+const example = join(here, '../../config/inventory.example.yaml');
+const dir = mkdtempSync(join(tmpdir(), 'zt-k8sattr-static-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function rejection(file: string): string {
+  try {
+    readInventory(file);
+  } catch (err) {
+    assert.ok(err instanceof ZonetapError);
+    assert.equal(err.code, 'ZT_INVENTORY_INVALID');
+    return err.message;
+  }
+  assert.fail(`${file} was accepted`);
+}
+
+test('the documented example inventory is valid', () => {
+  const inv = readInventory(example);
+  assert.equal(inv.nodes.length, 2);
+  assert.equal(inv.pods.length, 3);
+  assert.equal(inv.external[0]!.name, 'cloud-sql');
+});
+
+test('a duplicate address is rejected with file:line:column of both places', () => {
+  const file = join(here, 'testdata/duplicate-address.yaml');
+  assert.equal(
+    rejection(file),
+    `invalid inventory ${file}:\n  ${file}:13:27: pods[1].addresses[1]: address 10.1.0.5 is listed twice: by pod shop/api-2 and by pod shop/api-1 (pods[0].addresses[0] at line 9:17)`,
+  );
+});
+
+test('a pod on an unknown node is rejected with its line', () => {
+  const file = join(here, 'testdata/unknown-node.yaml');
+  assert.equal(rejection(file), `invalid inventory ${file}:\n  ${file}:8:11: pods[0].node: pod shop/api-1 is on unknown node "node-z": list it under nodes (known: node-a)`);
+});
+
+test('every field error is listed at once, each with its position', () => {
+  const file = join(here, 'testdata/bad-fields.yaml');
+  const message = rejection(file);
+  assert.match(message, /bad-fields\.yaml:4:5: nodes\[0\]\.adresses: unknown key "adresses" \(expected name, zone, region, addresses\)/);
+  assert.match(message, /bad-fields\.yaml:9:17: pods\[0\]\.addresses\[0\]: invalid IP address "10\.1\.0\.500"/);
+  assert.match(message, /bad-fields\.yaml:10:23: pods\[0\]\.workload\.kind: expected one of Deployment, /);
+  assert.match(message, /bad-fields\.yaml:13:13: external\[0\]\.cidrs\[0\]: invalid CIDR "10\.200\.0\.0\/33"/);
+});
+
+test('config: source static needs an inventory; resolve local needs node_name', () => {
+  const r = configSchema.safeParse({ source: 'static', resolve: 'local' });
+  assert.equal(r.success, false);
+  assert.deepEqual(
+    r.error!.issues.map((i) => [i.path.join('::'), i.message]),
+    [
+      ['inventory', 'source: static needs an inventory file (inventory: path/to/inventory.yaml)'],
+      ['resolve', "resolve: local watches only this node's pods and needs node_name (e.g. node_name: ${env:NODE_NAME})"],
+    ],
+  );
+  assert.deepEqual(configSchema.parse({}), { source: 'kubernetes', resolve: 'all', pod_delete_grace: 120_000, sync_timeout: 30_000 });
+});
+
+test('static source resolves pods, nodes, hostNetwork pods, IPv6 and external blocks', async () => {
+  const h = harness({ source: 'static', inventory: example });
+  await h.processor.start();
+  try {
+    assert.equal(h.processor.ready, true);
+    const [pod, v6, external, internet] = await h.run(['10.1.0.5', '10.2.0.7'], ['FD01:0:0::5', '192.168.50.1'], ['10.1.0.5', '10.200.0.9'], ['10.2.0.7', '1.1.1.1', 70]);
+    assert.deepEqual(pod!.src, { address: '10.1.0.5', port: 40000, namespace: 'shop', pod: 'api-7d9f-abcde', workloadKind: 'Deployment', workloadName: 'api', node: 'node-a', zone: 'zone-a', region: 'region-1', hostNetwork: false });
+    assert.equal(pod!.dst.workloadName, 'db');
+    assert.equal(v6!.src.pod, undefined, 'receivers print canonical IPv6; the inventory is canonicalised the same way, other spellings are not matched');
+    assert.deepEqual(v6!.dst, { address: '192.168.50.1', port: 8080, workloadKind: 'Node', workloadName: 'node-a', node: 'node-a', zone: 'zone-a', region: 'region-1', hostNetwork: true });
+    assert.deepEqual(external!.dst, { address: '10.200.0.9', port: 8080, workloadKind: 'External', workloadName: 'cloud-sql', zone: 'zone-b', region: 'region-1' });
+    assert.deepEqual(internet!.dst, { address: '1.1.1.1', port: 8080 });
+    assert.equal(h.processor.stats.unresolvedDstBytes, 70);
+    const [canonical] = await h.run(['fd01::5', '10.2.0.7']);
+    assert.equal(canonical!.src.pod, 'api-7d9f-abcde');
+  } finally {
+    await h.processor.shutdown();
+  }
+});
+
+test('the inventory is reloaded when the file changes; a bad change keeps the previous one', async () => {
+  const file = join(dir, 'inventory.yaml');
+  copyFileSync(example, file);
+  const h = harness({ source: 'static', inventory: file });
+  await h.processor.start();
+  const reloaded = () => new Promise<void>((resolve) => (h.processor.staticSource!.onReload = () => resolve()));
+  try {
+    assert.equal((await h.run(['10.1.0.5', '10.2.0.7']))[0]!.src.zone, 'zone-a');
+    let done = reloaded();
+    // Written the way editors and ConfigMap updates do it: a new file renamed over the old one.
+    writeFileSync(join(dir, 'next.yaml'), readFileSync(example, 'utf8').replace('zone: zone-a', 'zone: zone-z'));
+    renameSync(join(dir, 'next.yaml'), file);
+    await done;
+    assert.equal((await h.run(['10.1.0.5', '10.2.0.7']))[0]!.src.zone, 'zone-z');
+
+    writeFileSync(file, readFileSync(example, 'utf8').replace('node: node-b', 'node: node-q'));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await h.run(['10.1.0.5', '10.2.0.7']))[0]!.src.zone, 'zone-z', 'kept the previous inventory');
+    assert.ok(h.logs.some((l) => /keeping the previous inventory: invalid inventory .*inventory\.yaml:\\n  .*inventory\.yaml:\d+:\d+: pods\[1\]\.node: pod shop\/db-0 is on unknown node \\"node-q\\"/.test(l)));
+
+    done = reloaded();
+    writeFileSync(file, readFileSync(example, 'utf8').replace('10.1.0.5', '10.1.0.50'));
+    await done;
+    const [moved] = await h.run(['10.1.0.50', '10.1.0.5']);
+    assert.equal(moved!.src.pod, 'api-7d9f-abcde');
+    assert.equal(moved!.dst.pod, undefined);
+  } finally {
+    await h.processor.shutdown();
+  }
+});
+
+test('a missing or broken inventory fails start with the component name', async () => {
+  const h = harness({ source: 'static', inventory: join(dir, 'nope.yaml') });
+  await assert.rejects(h.processor.start(), /failed to start "k8sattributes" processor: cannot read inventory ".*nope\.yaml": ENOENT/);
+});

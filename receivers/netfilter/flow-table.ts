@@ -1,0 +1,120 @@
+/**
+ * The kernel side of the receiver: bpf/flows.bpf.o opened, sized, loaded and
+ * attached at POSTROUTING through the native addon, and its double-buffered
+ * flow table drained. See bpf/README.md for why a drain never loses or
+ * double-counts a packet.
+ */
+import type { FlowRecord, IpFamily } from '../../pipeline/flow.ts';
+import {
+  FLOWS_OBJECT_PATH,
+  NFPROTO_IPV4,
+  NFPROTO_IPV6,
+  bpfError,
+  openBpfObject,
+  type BpfObject,
+  type ProgramInfo,
+} from '../../native/index.ts';
+import { decodeFlows, sumOverflow, type OverflowCounters } from './decode.ts';
+
+const PROGRAM = 'count_flows';
+const OUTER = 'active_flows';
+const TABLES = ['flows_a', 'flows_b'] as const;
+const OVERFLOW = 'overflow';
+/** Keys per lookup-and-delete syscall: bounds each call and the buffers. */
+const DRAIN_BATCH = 4096;
+/** Below NF_IP_PRI_NAT_SRC (100): the program sees pod addresses before source NAT. */
+export const HOOK_PRIORITY = 50;
+
+export interface FlowTableOptions {
+  maxFlows: number;
+  families: readonly IpFamily[];
+  /** Network namespace path to attach in; zonetap's own namespace when absent. */
+  netns?: string;
+  objectPath?: string;
+}
+
+export class KernelFlowTable {
+  readonly #object: BpfObject;
+  readonly #links: number[] = [];
+  /** Index in TABLES of the table the program writes now (the object starts with flows_a). */
+  #active = 0;
+  #closed = false;
+
+  private constructor(object: BpfObject) {
+    this.#object = object;
+  }
+
+  /** Opens, sizes, loads and attaches: open -> configure -> load -> attach, undone on any error. */
+  static open(options: FlowTableOptions): KernelFlowTable {
+    const object = openBpfObject(options.objectPath ?? FLOWS_OBJECT_PATH);
+    const table = new KernelFlowTable(object);
+    try {
+      try {
+        for (const name of TABLES) object.setMaxEntries(name, options.maxFlows);
+      } catch (err) {
+        throw bpfError(`cannot size the flow table to ${options.maxFlows} flows`, err);
+      }
+      try {
+        object.load();
+      } catch (err) {
+        throw bpfError('cannot load the eBPF program', err);
+      }
+      for (const family of options.families) {
+        const pf = family === 'ipv4' ? NFPROTO_IPV4 : NFPROTO_IPV6;
+        const where = options.netns ? `in network namespace ${options.netns}` : 'in zonetap\'s network namespace';
+        try {
+          table.#links.push(object.attachNetfilter(PROGRAM, pf, HOOK_PRIORITY, options.netns));
+        } catch (err) {
+          throw bpfError(`cannot attach the ${family} netfilter hook ${where}`, err);
+        }
+      }
+    } catch (err) {
+      table.close();
+      throw err;
+    }
+    return table;
+  }
+
+  /** Size of each of the two tables. */
+  get maxFlows(): number {
+    return this.#object.mapInfo(TABLES[0]).maxEntries;
+  }
+
+  /**
+   * Swaps tables and drains the retired one: every packet counted before the
+   * swap is in the result, every packet after it in the next drain.
+   */
+  async drain(): Promise<FlowRecord[]> {
+    const next = 1 - this.#active;
+    const raw = await this.#object.swapAndDrain(OUTER, TABLES[next]!, TABLES[this.#active]!, DRAIN_BATCH).catch((err: unknown) => {
+      throw bpfError('cannot drain the flow table', err);
+    });
+    this.#active = next;
+    return decodeFlows(raw);
+  }
+
+  /** Monotonic overflow counters per family since load. */
+  overflow(): Record<IpFamily, OverflowCounters> {
+    return {
+      ipv4: sumOverflow(this.#object.readPerCpu(OVERFLOW, 0)),
+      ipv6: sumOverflow(this.#object.readPerCpu(OVERFLOW, 1)),
+    };
+  }
+
+  programInfo(): ProgramInfo {
+    return this.#object.programInfo(PROGRAM);
+  }
+
+  /** Closes the links: the hooks are gone when this returns; the tables stay readable. */
+  detach(): void {
+    for (const fd of this.#links.splice(0)) this.#object.detach(fd);
+  }
+
+  /** Detaches and frees everything. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#links.length = 0;
+    this.#object.close();
+  }
+}

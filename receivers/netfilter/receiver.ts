@@ -1,0 +1,186 @@
+import { readFileSync } from 'node:fs';
+import type { Attributes, Counter, Histogram } from '@opentelemetry/api';
+import type { ComponentSettings, FlowConsumer, Receiver } from '../../pipeline/component.ts';
+import type { FlowBatch, FlowRecord, IpFamily } from '../../pipeline/flow.ts';
+import { cidrContains, type Cidr } from '../../pipeline/schema.ts';
+import type { NetfilterConfig } from './config.ts';
+import type { OverflowCounters } from './decode.ts';
+import { KernelFlowTable } from './flow-table.ts';
+
+/**
+ * Transport of the record that carries overflow: traffic whose flow found the
+ * kernel table full. Its addresses are '' (unknown) and ports 0; with it the
+ * bytes a batch reports add up to what the hook saw.
+ */
+export const OVERFLOW_TRANSPORT = 'overflow';
+
+/**
+ * Counts flows leaving this node (or the namespace `netns`) with the eBPF
+ * program, and every `interval` hands the deltas on as one FlowBatch.
+ * shutdown() detaches the hooks first, then drains once more, so nothing the
+ * kernel counted is lost.
+ */
+export class NetfilterReceiver implements Receiver {
+  readonly #settings: ComponentSettings;
+  readonly #config: Readonly<NetfilterConfig>;
+  readonly #next: FlowConsumer;
+  readonly #attributes: Attributes;
+  readonly #dropped: Counter;
+  readonly #overflowBytes: Counter;
+  readonly #overflowPackets: Counter;
+  readonly #filtered: Counter;
+  readonly #flowsPerDrain: Histogram;
+  readonly #drainSeconds: Histogram;
+  #table: KernelFlowTable | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #draining: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
+  #lastDrain = 0;
+  #lastOverflow: Record<IpFamily, OverflowCounters> = { ipv4: zero(), ipv6: zero() };
+  #lastProgram = { runCnt: 0n, runTimeNs: 0n };
+  #fillRatio = 0;
+  #nsPerPacket: number | undefined;
+
+  constructor(settings: ComponentSettings, config: NetfilterConfig, next: FlowConsumer) {
+    this.#settings = settings;
+    this.#config = Object.freeze({ ...config });
+    this.#next = next;
+    this.#attributes = { receiver: settings.id };
+    const meter = settings.meter;
+    this.#dropped = meter.createCounter('zonetap.receiver.flows.dropped', {
+      description: 'Packets whose flow found the kernel flow table full (their bytes are reported as overflow, not lost)',
+    });
+    this.#overflowBytes = meter.createCounter('zonetap.receiver.overflow.bytes', { description: 'Bytes counted as overflow because the kernel flow table was full', unit: 'By' });
+    this.#overflowPackets = meter.createCounter('zonetap.receiver.overflow.packets', { description: 'Packets counted as overflow because the kernel flow table was full' });
+    this.#filtered = meter.createCounter('zonetap.receiver.flows.filtered', { description: 'Flow records dropped by include_cidrs / exclude_cidrs' });
+    this.#flowsPerDrain = meter.createHistogram('zonetap.receiver.drain.flows', { description: 'Flows read from the kernel per drain' });
+    this.#drainSeconds = meter.createHistogram('zonetap.receiver.drain.duration', { description: 'Time to swap and drain the kernel flow table', unit: 's' });
+    meter
+      .createObservableGauge('zonetap.receiver.table.fill_ratio', { description: 'Flows in the last drain divided by max_flows' })
+      .addCallback((result) => result.observe(this.#fillRatio, this.#attributes));
+    meter
+      .createObservableGauge('zonetap.receiver.bpf.ns_per_packet', {
+        description: 'Average run time of the eBPF program per hook call over the last interval (needs sysctl kernel.bpf_stats_enabled=1)',
+        unit: 'ns',
+      })
+      .addCallback((result) => {
+        if (this.#nsPerPacket !== undefined) result.observe(this.#nsPerPacket, this.#attributes);
+      });
+  }
+
+  /** Kernel id of the loaded program while started (for `bpftool prog show id N`). */
+  get programId(): number | undefined {
+    return this.#table?.programInfo().id;
+  }
+
+  async start(): Promise<void> {
+    if (this.#table || this.#stopping) return;
+    const { max_flows, ip_families, netns } = this.#config;
+    this.#table = KernelFlowTable.open({ maxFlows: max_flows, families: ip_families, ...(netns ? { netns } : {}) });
+    this.#lastDrain = Date.now();
+    this.#lastOverflow = this.#table.overflow();
+    this.#settings.logger.info({ max_flows, ip_families, netns, interval_ms: this.#config.interval }, 'counting flows at netfilter POSTROUTING');
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    this.#timer = setTimeout(() => {
+      this.#draining = this.#drain()
+        .catch((err: unknown) => this.#settings.logger.error({ err }, 'drain failed; the flows stay in the kernel table for the next drain'))
+        .finally(() => {
+          this.#draining = undefined;
+          if (!this.#stopping) this.#schedule();
+        });
+    }, this.#config.interval);
+  }
+
+  /** One drain: swap tables, read them, add overflow, hand the batch on. */
+  async #drain(): Promise<void> {
+    const table = this.#table;
+    if (!table) return;
+    const started = performance.now();
+    const end = Date.now();
+    const flows = await table.drain();
+    const overflow = table.overflow();
+    this.#drainSeconds.record((performance.now() - started) / 1000, this.#attributes);
+    this.#flowsPerDrain.record(flows.length, this.#attributes);
+    this.#fillRatio = flows.length / this.#config.max_flows;
+    this.#readProgramStats(table);
+
+    const records = this.#filter(flows);
+    for (const ipFamily of ['ipv4', 'ipv6'] as const) {
+      const now = overflow[ipFamily];
+      const before = this.#lastOverflow[ipFamily];
+      const bytes = now.bytes - before.bytes;
+      const packets = now.packets - before.packets;
+      this.#dropped.add(now.failedInserts - before.failedInserts, this.#attributes);
+      if (packets === 0) continue;
+      this.#overflowBytes.add(bytes, this.#attributes);
+      this.#overflowPackets.add(packets, this.#attributes);
+      records.push({ src: { address: '', port: 0 }, dst: { address: '', port: 0 }, transport: OVERFLOW_TRANSPORT, ipFamily, bytes, packets });
+    }
+    this.#lastOverflow = overflow;
+    const batch: FlowBatch = { start: this.#lastDrain, end, records };
+    this.#lastDrain = end;
+    if (records.length === 0) return;
+    try {
+      await this.#next.consume(batch);
+    } catch (err) {
+      this.#settings.logger.warn({ err, records: records.length }, 'next consumer rejected a flow batch');
+    }
+  }
+
+  #filter(flows: FlowRecord[]): FlowRecord[] {
+    const { include_cidrs: include, exclude_cidrs: exclude } = this.#config;
+    if (include.length === 0 && exclude.length === 0) return flows;
+    const touches = (blocks: readonly Cidr[], r: FlowRecord) =>
+      blocks.some((c) => cidrContains(c, r.src.address) || cidrContains(c, r.dst.address));
+    const kept = flows.filter((r) => (include.length === 0 || touches(include, r)) && !touches(exclude, r));
+    this.#filtered.add(flows.length - kept.length, this.#attributes);
+    return kept;
+  }
+
+  #readProgramStats(table: KernelFlowTable): void {
+    if (!bpfStatsEnabled()) {
+      this.#nsPerPacket = undefined;
+      return;
+    }
+    const now = table.programInfo();
+    const runs = now.runCnt - this.#lastProgram.runCnt;
+    if (runs > 0n) this.#nsPerPacket = Number(now.runTimeNs - this.#lastProgram.runTimeNs) / Number(runs);
+    this.#lastProgram = now;
+  }
+
+  async shutdown(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    clearTimeout(this.#timer);
+    await this.#draining;
+    const table = this.#table;
+    if (!table) return;
+    try {
+      table.detach();
+      await this.#drain();
+    } catch (err) {
+      this.#settings.logger.error({ err }, 'final drain failed');
+    } finally {
+      table.close();
+      this.#table = undefined;
+    }
+  }
+}
+
+function zero(): OverflowCounters {
+  return { bytes: 0, packets: 0, failedInserts: 0 };
+}
+
+function bpfStatsEnabled(): boolean {
+  try {
+    return readFileSync('/proc/sys/kernel/bpf_stats_enabled', 'utf8').trim() === '1';
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * Test support: two network namespaces joined by a veth pair, with static
+ * neighbour entries (no ARP or neighbour discovery in the counts) and helpers
+ * to run programs inside them. Only used by this folder's tests and bench/.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+
+export const TRAFFIC_SCRIPT = join(import.meta.dirname, 'testdata', 'traffic.ts');
+
+export const ADDRESSES = {
+  a4: '10.231.0.1',
+  b4: '10.231.0.2',
+  a6: 'fd00:231::1',
+  b6: 'fd00:231::2',
+} as const;
+
+const MAC_A = '02:00:00:00:23:01';
+const MAC_B = '02:00:00:00:23:02';
+
+export function sh(command: string, args: string[]): string {
+  return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export interface InterfaceCounters {
+  txBytes: number;
+  txPackets: number;
+}
+
+export class NetnsPair {
+  readonly a: string;
+  readonly b: string;
+
+  /** Names are unique per process: `<prefix>-<pid>-a` and `-b`; veth `zta0`/`ztb0` inside them. */
+  constructor(prefix: string) {
+    this.a = `${prefix}-${process.pid}-a`;
+    this.b = `${prefix}-${process.pid}-b`;
+  }
+
+  get pathA(): string {
+    return `/run/netns/${this.a}`;
+  }
+
+  create(): this {
+    this.destroy();
+    sh('ip', ['netns', 'add', this.a]);
+    sh('ip', ['netns', 'add', this.b]);
+    // Quiet IPv6: no router solicitations or DAD, so only the tests' traffic leaves A.
+    for (const ns of [this.a, this.b]) {
+      for (const key of ['all', 'default']) {
+        sh('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', `net.ipv6.conf.${key}.router_solicitations=0`, `net.ipv6.conf.${key}.accept_dad=0`]);
+      }
+    }
+    sh('ip', ['link', 'add', 'zta0', 'netns', this.a, 'address', MAC_A, 'type', 'veth', 'peer', 'name', 'ztb0', 'netns', this.b, 'address', MAC_B]);
+    for (const [ns, dev, v4, v6, peer4, peer6, peerMac] of [
+      [this.a, 'zta0', ADDRESSES.a4, ADDRESSES.a6, ADDRESSES.b4, ADDRESSES.b6, MAC_B],
+      [this.b, 'ztb0', ADDRESSES.b4, ADDRESSES.b6, ADDRESSES.a4, ADDRESSES.a6, MAC_A],
+    ] as const) {
+      sh('ip', ['-n', ns, 'addr', 'add', `${v4}/24`, 'dev', dev]);
+      sh('ip', ['-n', ns, 'addr', 'add', `${v6}/64`, 'dev', dev, 'nodad']);
+      sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+      sh('ip', ['-n', ns, 'link', 'set', dev, 'up']);
+      sh('ip', ['-n', ns, 'neigh', 'replace', peer4, 'lladdr', peerMac, 'dev', dev, 'nud', 'permanent']);
+      sh('ip', ['-n', ns, 'neigh', 'replace', peer6, 'lladdr', peerMac, 'dev', dev, 'nud', 'permanent']);
+    }
+    return this;
+  }
+
+  destroy(): void {
+    for (const ns of [this.a, this.b]) {
+      try {
+        sh('ip', ['netns', 'del', ns]);
+      } catch {
+        // not there
+      }
+    }
+  }
+
+  /** Runs a command inside a namespace and returns its stdout. */
+  exec(ns: string, command: string, args: string[]): string {
+    return sh('ip', ['netns', 'exec', ns, command, ...args]);
+  }
+
+  /** Runs the traffic script inside a namespace (asynchronously) and parses its JSON line. */
+  traffic(ns: string, args: string[]): Promise<any> {
+    return new Promise((resolve, reject) => {
+      const child = spawn('ip', ['netns', 'exec', ns, process.execPath, TRAFFIC_SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (err += d));
+      child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`traffic ${args.join(' ')} exited ${code}: ${err}`))));
+    });
+  }
+
+  /** Starts a long-running traffic script mode (a sink) and resolves once it printed its first line. */
+  background(ns: string, args: string[]): Promise<ChildProcess> {
+    return new Promise((resolve, reject) => {
+      const child = spawn('ip', ['netns', 'exec', ns, process.execPath, TRAFFIC_SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+      child.stdout.once('data', () => resolve(child));
+      child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}`)));
+    });
+  }
+
+  /** The veth's transmit counters in namespace A (Ethernet frames: IP length + 14 bytes each). */
+  countersA(): InterfaceCounters {
+    const [link] = JSON.parse(sh('ip', ['-n', this.a, '-j', '-s', 'link', 'show', 'dev', 'zta0']));
+    return { txBytes: link.stats64.tx.bytes, txPackets: link.stats64.tx.packets };
+  }
+
+  /** A's kernel counters from /proc/net/snmp, e.g. snmp('Tcp', 'OutSegs'). */
+  snmp(group: string, field: string): number {
+    const lines = this.exec(this.a, 'cat', ['/proc/net/snmp']).split('\n').filter((l) => l.startsWith(`${group}:`));
+    const names = lines[0]!.split(/\s+/);
+    const values = lines[1]!.split(/\s+/);
+    return Number(values[names.indexOf(field)]);
+  }
+
+  sysctlA(setting: string): void {
+    this.exec(this.a, 'sysctl', ['-q', '-w', setting]);
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * Known traffic for the netfilter receiver's tests and benchmark, run inside a
+ * network namespace with `ip netns exec`. Prints one JSON line describing what
+ * it did (local ports, counts) once everything has been sent.
+ *
+ *   udp   HOST PORT SIZES COUNT          COUNT datagrams of each size (comma list) from one socket
+ *   flows HOST FIRST_PORT N SIZE         one datagram to each of N destination ports (N flows)
+ *   reuse HOST FIRST_DST FLOWS SRC_PORT COUNT SIZE START_MS   from a SO_REUSEPORT socket on SRC_PORT,
+ *                                        COUNT rounds of one datagram to each of FLOWS ports, from START_MS
+ *   flood HOST PORT SIZE SECONDS         as many datagrams as possible for SECONDS
+ *   tcp-sink PORT                        accept TCP connections on [::] and discard the data
+ *   tcp   HOST PORT BYTES                send BYTES over one TCP connection, then close
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { connect, createServer, isIPv6 } from 'node:net';
+
+const [mode, ...args] = process.argv.slice(2);
+
+function udpSocket(host: string, options: { reusePort?: boolean } = {}): Socket {
+  return createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', ...options });
+}
+
+function send(socket: Socket, payload: Buffer, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => socket.send(payload, port, host, (err) => (err ? reject(err) : resolve())));
+}
+
+function bind(socket: Socket, port = 0): Promise<void> {
+  return new Promise((resolve) => socket.bind(port, resolve));
+}
+
+switch (mode) {
+  case 'udp': {
+    const [host, port, sizes, count] = args as [string, string, string, string];
+    const socket = udpSocket(host);
+    await bind(socket);
+    for (const size of sizes.split(',').map(Number)) {
+      for (let i = 0; i < Number(count); i++) await send(socket, Buffer.alloc(size, 7), Number(port), host);
+    }
+    console.log(JSON.stringify({ port: socket.address().port }));
+    socket.close();
+    break;
+  }
+  case 'flows': {
+    const [host, first, n, size] = args.map((a, i) => (i === 0 ? a : Number(a))) as [string, number, number, number];
+    const socket = udpSocket(host);
+    await bind(socket);
+    const payload = Buffer.alloc(size, 1);
+    for (let i = 0; i < n; i++) await send(socket, payload, first + i, host);
+    console.log(JSON.stringify({ port: socket.address().port, flows: n }));
+    socket.close();
+    break;
+  }
+  case 'reuse': {
+    // Several processes run this with the same SRC_PORT (SO_REUSEPORT) and
+    // START_MS, walking the same destination ports in the same order: each new
+    // flow's first packets race on different CPUs to insert it.
+    const [host, firstDst, flows, srcPort, count, size, startAt] = args.map((a, i) => (i === 0 ? a : Number(a))) as [string, ...number[]];
+    const socket = udpSocket(host, { reusePort: true });
+    await bind(socket, srcPort);
+    const payload = Buffer.alloc(size!, 2);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, startAt! - Date.now())));
+    for (let round = 0; round < count!; round++) {
+      for (let i = 0; i < flows!; i++) await send(socket, payload, firstDst! + i, host);
+    }
+    console.log(JSON.stringify({ flows, count }));
+    socket.close();
+    break;
+  }
+  case 'flood': {
+    const [host, port, size, seconds] = args.map((a, i) => (i === 0 ? a : Number(a))) as [string, number, number, number];
+    const socket = udpSocket(host);
+    await bind(socket);
+    socket.connect(port, host);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const payload = Buffer.alloc(size, 3);
+    const until = Date.now() + seconds * 1000;
+    let sent = 0;
+    // Keep a bounded number of sends in flight: fast, without unbounded memory.
+    await new Promise<void>((resolve) => {
+      let inFlight = 0;
+      const pump = () => {
+        while (inFlight < 64 && Date.now() < until) {
+          inFlight++;
+          socket.send(payload, () => {
+            inFlight--;
+            sent++;
+            if (inFlight === 0 && Date.now() >= until) resolve();
+            else pump();
+          });
+        }
+        if (inFlight === 0) resolve();
+      };
+      pump();
+    });
+    console.log(JSON.stringify({ sent }));
+    socket.close();
+    break;
+  }
+  case 'tcp-sink': {
+    const server = createServer((socket) => {
+      socket.resume();
+      socket.on('error', () => socket.destroy());
+    });
+    server.listen({ port: Number(args[0]), host: '::', ipv6Only: false }, () => console.log(JSON.stringify({ ready: true })));
+    break;
+  }
+  case 'tcp': {
+    const [host, port, bytes] = args as [string, string, string];
+    const socket = connect({ host, port: Number(port) });
+    await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    const localPort = socket.localPort;
+    const chunk = Buffer.alloc(64 * 1024, 5);
+    let left = Number(bytes);
+    while (left > 0) {
+      const piece = left >= chunk.length ? chunk : chunk.subarray(0, left);
+      left -= piece.length;
+      if (!socket.write(piece)) await new Promise((resolve) => socket.once('drain', resolve));
+    }
+    socket.end();
+    socket.resume();
+    await new Promise((resolve) => socket.once('close', resolve));
+    console.log(JSON.stringify({ port: localPort }));
+    break;
+  }
+  default:
+    console.error(`unknown mode ${mode}`);
+    process.exit(2);
+}

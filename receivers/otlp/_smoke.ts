@@ -1,0 +1,14 @@
+import { otlpReceiverFactory } from './index.ts';
+import { otlpExporterFactory } from '../../exporters/otlp/index.ts';
+import { testSettings, RecordingConsumer } from '../../pipeline/testing.ts';
+const sink = new RecordingConsumer();
+const rcv = otlpReceiverFactory.create(testSettings('otlp', 'receiver'), otlpReceiverFactory.configSchema.parse({ protocols: { grpc: { endpoint: '127.0.0.1:0' } } }), sink) as any;
+await rcv.start();
+const exp = otlpExporterFactory.create(testSettings('otlp', 'exporter'), otlpExporterFactory.configSchema.parse({ endpoint: `127.0.0.1:${rcv.port}`, tls: { insecure: true }, interval: '1h' })) as any;
+await exp.start();
+await exp.consume({ start: 0, end: 1, records: [{ src: { address: '10.0.0.1', port: 1234, zone: 'a' }, dst: { address: '10.0.0.2', port: 80 }, transport: 'tcp', ipFamily: 'ipv4', bytes: 100, packets: 2, costUsd: 0.5 }] });
+console.log(await exp.exportNow());
+await exp.consume({ start: 0, end: 1, records: [{ src: { address: '10.0.0.1', port: 1234, zone: 'a' }, dst: { address: '10.0.0.2', port: 80 }, transport: 'tcp', ipFamily: 'ipv4', bytes: 50, packets: 1 }] });
+console.log(await exp.exportNow(), await exp.exportNow());
+console.log(JSON.stringify(sink.batches), rcv.counts);
+await exp.shutdown(); await rcv.shutdown();

@@ -1,0 +1,270 @@
+/**
+ * The agent -> gateway link on loopback: the zonetap OTLP exporter (the
+ * official OTLPMetricExporter underneath) against the real gRPC receiver.
+ */
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { Metadata, credentials, status } from '@grpc/grpc-js';
+import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { otlpExporterFactory, type OtlpExporter } from '../../exporters/otlp/index.ts';
+import { RecordingConsumer, testSettings } from '../../pipeline/testing.ts';
+import type { FlowBatch, FlowRecord } from '../../pipeline/flow.ts';
+import { otlpReceiverFactory, type OtlpReceiver } from './index.ts';
+import { encodeRequest, freePort, PausableProxy, rawExport, selfSignedCert, series, totalsByFlow, writeTemp } from './testing.ts';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+async function startReceiver(config: Record<string, unknown> = {}, sink = new RecordingConsumer()): Promise<{ receiver: OtlpReceiver; sink: RecordingConsumer }> {
+  const grpc = { endpoint: '127.0.0.1:0', ...((config.grpc as object) ?? {}) };
+  const { grpc: _, ...rest } = config;
+  const receiver = otlpReceiverFactory.create(testSettings('otlp', 'receiver'), otlpReceiverFactory.configSchema.parse({ protocols: { grpc }, ...rest }), sink) as OtlpReceiver;
+  await receiver.start();
+  cleanups.push(() => receiver.shutdown());
+  return { receiver, sink };
+}
+
+async function startExporter(port: number, config: Record<string, unknown> = {}): Promise<OtlpExporter> {
+  const exporter = otlpExporterFactory.create(
+    testSettings('otlp', 'exporter'),
+    otlpExporterFactory.configSchema.parse({ endpoint: `127.0.0.1:${port}`, tls: { insecure: true }, interval: '1h', ...config }),
+  ) as OtlpExporter;
+  await exporter.start();
+  cleanups.push(() => exporter.shutdown());
+  return exporter;
+}
+
+function flow(i: number, bytes: number, packets: number, extra: Partial<FlowRecord> = {}): FlowRecord {
+  return {
+    src: { address: `10.1.0.${i}`, port: 40000 + i, namespace: 'shop', pod: `api-${i}`, workloadKind: 'Deployment', workloadName: 'api', node: 'node-a', zone: 'zone-a', region: 'r1' },
+    dst: { address: '10.2.0.7', port: 5432, namespace: 'db', pod: 'pg-0', workloadKind: 'StatefulSet', workloadName: 'pg', node: 'node-b', zone: 'zone-b', region: 'r1' },
+    transport: 'tcp',
+    ipFamily: 'ipv4',
+    bytes,
+    packets,
+    trafficClass: 'cross_zone',
+    ...extra,
+  };
+}
+
+function batch(records: FlowRecord[]): FlowBatch {
+  return { start: Date.now() - 1000, end: Date.now(), records };
+}
+
+/** What the agent counted, per flow, to compare with what the gateway produced. */
+class AgentLedger {
+  readonly records: FlowRecord[] = [];
+  async feed(exporter: OtlpExporter, records: FlowRecord[]): Promise<void> {
+    this.records.push(...records.map((r) => ({ ...r })));
+    await exporter.consume(batch(records));
+  }
+  totals() {
+    return totalsByFlow(this.records);
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+describe('otlp exporter -> otlp receiver', () => {
+  test('round trip: exact totals, all attributes, cost, gzip; unchanged totals give no records', async () => {
+    const { receiver, sink } = await startReceiver();
+    const exporter = await startExporter(receiver.port); // default compression: gzip
+    const ledger = new AgentLedger();
+    await ledger.feed(exporter, [flow(1, 1500, 3, { costUsd: 0.25 }), flow(2, 80, 1)]);
+    await ledger.feed(exporter, [flow(1, 500, 1, { costUsd: 0.5 })]);
+    assert.equal(await exporter.exportNow(), true);
+    await ledger.feed(exporter, [flow(2, 20, 2), flow(3, 7, 1)]);
+    assert.equal(await exporter.exportNow(), true);
+    const batchesBefore = sink.batches.length;
+    assert.equal(await exporter.exportNow(), true, 'export of unchanged totals');
+    assert.equal(sink.batches.length, batchesBefore, 'unchanged totals produce no batch');
+
+    assert.deepEqual(totalsByFlow(sink.records), ledger.totals());
+    const first = sink.batches[0]!.records.find((r) => r.src.address === '10.1.0.1')!;
+    assert.deepEqual(first, { ...flow(1, 2000, 4), costUsd: 0.75 }, 'every attribute survives the round trip');
+    assert.equal(sink.batches.length, 2, 'one batch per export request');
+    assert.equal(receiver.counts.invalidRequests, 0);
+  });
+
+  test('the official SDK pipeline as client: flow counters become deltas, other metrics are ignored and counted', async () => {
+    const { receiver, sink } = await startReceiver();
+    const reader = new PeriodicExportingMetricReader({
+      exporter: new OTLPMetricExporter({ url: `http://127.0.0.1:${receiver.port}`, credentials: credentials.createInsecure() }),
+      exportIntervalMillis: 60_000,
+    });
+    const provider = new MeterProvider({ resource: resourceFromAttributes({ 'service.name': 'sdk-agent', 'service.instance.id': 'sdk-1' }), readers: [reader] });
+    const meter = provider.getMeter('test');
+    const bytes = meter.createCounter('zonetap.network.flow.bytes');
+    const packets = meter.createCounter('zonetap.network.flow.packets');
+    const other = meter.createHistogram('http.server.duration');
+    const gauge = meter.createGauge('zonetap.network.flow.bytes.gauge');
+    const attrs = { 'src.address': '10.9.0.1', 'dst.address': '10.9.0.2', 'dst.port': 443, transport: 'tcp', 'network.type': 'ipv4' };
+    bytes.add(1000, attrs);
+    packets.add(10, attrs);
+    other.record(12);
+    gauge.record(5);
+    await reader.forceFlush();
+    bytes.add(234, attrs);
+    await reader.forceFlush();
+    await provider.shutdown();
+    assert.deepEqual(totalsByFlow(sink.records), new Map([['10.9.0.1:0->10.9.0.2:443/tcp', { bytes: 1234, packets: 10 }]]));
+    assert.equal(receiver.counts.ignoredOther, 6, 'one histogram and one gauge point in each of three exports (two flushes, shutdown)');
+  });
+
+  test('gateway unreachable for a while, then back: nothing lost, nothing doubled', async () => {
+    const { receiver, sink } = await startReceiver();
+    const proxy = new PausableProxy(receiver.port);
+    await proxy.up();
+    cleanups.push(() => proxy.down());
+    const exporter = await startExporter(proxy.port, { interval: '100ms', timeout: '1s', retry_on_failure: { initial_interval: '50ms', max_interval: '200ms' } });
+    const ledger = new AgentLedger();
+    await ledger.feed(exporter, [flow(1, 100, 1), flow(2, 200, 2)]);
+    await until('first export', () => sink.records.length >= 2);
+    await proxy.down();
+    for (let i = 0; i < 10; i++) {
+      await ledger.feed(exporter, [flow(1, 10 + i, 1), flow(3 + i, 5, 1)]);
+      await sleep(60);
+    }
+    assert.ok(sink.records.length <= 2 + 2, 'the gateway is unreachable');
+    await proxy.up();
+    const want = ledger.totals();
+    await until('totals to arrive after the outage', () => totalsByFlow(sink.records).get('10.1.0.12:40012->10.2.0.7:5432/tcp') !== undefined);
+    await sleep(300); // a few more exports of unchanged totals must not add anything
+    assert.deepEqual(totalsByFlow(sink.records), want);
+  });
+
+  test('gateway restarted (state lost): its totals restart at the agent totals', async () => {
+    const port = await freePort();
+    const first = await startReceiver({ grpc: { endpoint: `127.0.0.1:${port}` } });
+    const exporter = await startExporter(port, { interval: '100ms', timeout: '1s', retry_on_failure: { initial_interval: '50ms', max_interval: '200ms' } });
+    const ledger = new AgentLedger();
+    await ledger.feed(exporter, [flow(1, 100, 1)]);
+    await until('first export', () => first.sink.records.length >= 1);
+    await first.receiver.shutdown();
+    await ledger.feed(exporter, [flow(1, 50, 1), flow(2, 70, 1)]);
+    await sleep(400);
+    const second = await startReceiver({ grpc: { endpoint: `127.0.0.1:${port}` } });
+    await until('export to the restarted gateway', () => totalsByFlow(second.sink.records).size === 2);
+    await sleep(300);
+    // A fresh gateway (and its fresh Prometheus counters) starts from the agent's cumulative totals.
+    assert.deepEqual(totalsByFlow(second.sink.records), ledger.totals());
+  });
+
+  test('agent restart (new series start time): no negative and no doubled counts', async () => {
+    const { receiver, sink } = await startReceiver();
+    const a = await startExporter(receiver.port);
+    await a.consume(batch([flow(1, 1000, 10)]));
+    assert.ok(await a.exportNow());
+    await a.shutdown();
+    await sleep(5);
+    const b = await startExporter(receiver.port); // same process, same instance id: only the start time tells
+    await b.consume(batch([flow(1, 300, 3)]));
+    assert.ok(await b.exportNow());
+    await b.consume(batch([flow(1, 1, 1)]));
+    assert.ok(await b.exportNow());
+    assert.ok(sink.records.every((r) => r.bytes >= 0 && r.packets >= 0), 'no negative deltas');
+    assert.deepEqual(totalsByFlow(sink.records), new Map([['10.1.0.1:40001->10.2.0.7:5432/tcp', { bytes: 1301, packets: 14 }]]));
+  });
+
+  test('duplicate and out-of-order exports are not counted twice; a stale start time is ignored', async () => {
+    const { receiver, sink } = await startReceiver();
+    const attrs = { 'src.address': '10.3.0.1', 'dst.address': '10.3.0.2', transport: 'udp', 'network.type': 'ipv4' };
+    const t0 = Date.now() - 60_000;
+    const at = (startMs: number, nowMs: number, bytes: number) => encodeRequest('agent-dup', [series(attrs, startMs, bytes, bytes / 10)], nowMs);
+    const r1 = at(t0, t0 + 10_000, 100);
+    const r2 = at(t0, t0 + 20_000, 300);
+    for (const body of [r1, r2, r2, r1, r2]) assert.equal((await rawExport(receiver.port, body)).code, status.OK);
+    assert.deepEqual([...totalsByFlow(sink.records).values()], [{ bytes: 300, packets: 30 }]);
+    // Restart at t0+25s (new start), then a late point from the old series: ignored.
+    assert.equal((await rawExport(receiver.port, at(t0 + 25_000, t0 + 30_000, 40))).code, status.OK);
+    assert.equal((await rawExport(receiver.port, at(t0, t0 + 29_000, 500))).code, status.OK);
+    assert.deepEqual([...totalsByFlow(sink.records).values()], [{ bytes: 340, packets: 34 }]);
+    assert.equal(receiver.counts.ignoredStale, 2 * 3 + 2, 'r2, r1, r2 replays and the stale start, bytes and packets each');
+  });
+
+  test('malformed requests get INVALID_ARGUMENT and change nothing; good agents keep flowing', async () => {
+    const { receiver, sink } = await startReceiver();
+    const attrs = { 'src.address': '10.4.0.1', 'dst.address': '10.4.0.2', transport: 'tcp', 'network.type': 'ipv4' };
+    const t0 = Date.now() - 60_000;
+    assert.equal((await rawExport(receiver.port, encodeRequest('good', [series(attrs, t0, 100, 1)], t0 + 1000))).code, status.OK);
+    const streams = receiver.streamCount;
+
+    const garbage = Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01, 0x02]); // field 1, length far past the end
+    const bad = await rawExport(receiver.port, garbage);
+    assert.equal(bad.code, status.INVALID_ARGUMENT);
+    assert.match(bad.details, /malformed ExportMetricsServiceRequest/);
+
+    // A valid request whose second point has a broken attribute list: the first point must not be applied either.
+    const good = encodeRequest('good', [series(attrs, t0, 150, 2)], t0 + 2000);
+    const broken = encodeRequest('good', [series(attrs, t0, 999, 9), series({ 'src.address': 'AAAAAAAA', 'dst.address': '10.4.0.9' }, t0, 5, 5)], t0 + 2000);
+    const at = Buffer.from(broken).lastIndexOf(Buffer.from('AAAAAAAA'));
+    const corrupt = Buffer.from(broken);
+    corrupt[at - 1] = 0xff; // the string's length prefix now runs past its KeyValue
+    assert.equal((await rawExport(receiver.port, corrupt)).code, status.INVALID_ARGUMENT);
+
+    assert.equal(receiver.streamCount, streams, 'no stream created or changed');
+    assert.equal(receiver.counts.invalidRequests, 2);
+    assert.equal((await rawExport(receiver.port, good)).code, status.OK);
+    assert.deepEqual([...totalsByFlow(sink.records).values()], [{ bytes: 150, packets: 2 }], 'delta taken against the last good point');
+  });
+
+  test('bearer token: missing or wrong gets UNAUTHENTICATED while a good agent keeps flowing', async () => {
+    const tokenFile = writeTemp('token', 's3cret-token\n');
+    const { receiver, sink } = await startReceiver({ grpc: { auth: { bearer_token_file: tokenFile } } });
+    const good = await startExporter(receiver.port, { headers: { authorization: 'Bearer s3cret-token' } });
+    const anonymous = await startExporter(receiver.port);
+    const wrong = await startExporter(receiver.port, { headers: { Authorization: 'Bearer nope' } });
+    await good.consume(batch([flow(1, 10, 1)]));
+    await anonymous.consume(batch([flow(2, 20, 1)]));
+    await wrong.consume(batch([flow(3, 30, 1)]));
+    assert.equal(await anonymous.exportNow(), false);
+    assert.equal(await good.exportNow(), true);
+    assert.equal(await wrong.exportNow(), false);
+    await good.consume(batch([flow(1, 5, 1)]));
+    assert.equal(await good.exportNow(), true);
+    const meta = new Metadata();
+    meta.set('authorization', 'Bearer s3cret-token-but-longer');
+    assert.equal((await rawExport(receiver.port, Buffer.alloc(0), { metadata: meta })).code, status.UNAUTHENTICATED);
+    assert.equal(receiver.counts.unauthenticated, 3);
+    assert.deepEqual(totalsByFlow(sink.records), new Map([['10.1.0.1:40001->10.2.0.7:5432/tcp', { bytes: 15, packets: 2 }]]));
+  });
+
+  test('TLS with a self-signed certificate: a trusting agent gets through, a plain-text one does not', async () => {
+    const tls = selfSignedCert();
+    cleanups.push(() => rmSync(tls.dir, { recursive: true, force: true }));
+    const { receiver, sink } = await startReceiver({ grpc: { tls: { cert_file: tls.cert, key_file: tls.key } } });
+    const secure = await startExporter(receiver.port, { tls: { ca_file: tls.cert } });
+    const plain = await startExporter(receiver.port, { tls: { insecure: true }, timeout: '2s' });
+    await secure.consume(batch([flow(1, 42, 1)]));
+    await plain.consume(batch([flow(2, 43, 1)]));
+    assert.equal(await secure.exportNow(), true);
+    assert.equal(await plain.exportNow(), false);
+    assert.deepEqual(totalsByFlow(sink.records), new Map([['10.1.0.1:40001->10.2.0.7:5432/tcp', { bytes: 42, packets: 1 }]]));
+  });
+
+  test('oversized requests are refused with RESOURCE_EXHAUSTED; smaller ones pass', async () => {
+    const { receiver, sink } = await startReceiver({ grpc: { max_recv_msg_size_mib: 0.05 } }); // 51,200 bytes
+    const t0 = Date.now() - 60_000;
+    const many = Array.from({ length: 400 }, (_, i) => series({ 'src.address': `10.5.${i >> 8}.${i & 255}`, 'dst.address': '10.5.9.9', transport: 'tcp', 'network.type': 'ipv4' }, t0, 10, 1));
+    const big = encodeRequest('big', many, t0 + 1000);
+    assert.ok(big.length > 51_200, `request is ${big.length} bytes`);
+    const refused = await rawExport(receiver.port, big);
+    assert.equal(refused.code, status.RESOURCE_EXHAUSTED);
+    assert.equal(receiver.streamCount, 0);
+    assert.equal((await rawExport(receiver.port, encodeRequest('big', many.slice(0, 10), t0 + 1000))).code, status.OK);
+    assert.equal(sink.records.length, 10);
+  });
+});

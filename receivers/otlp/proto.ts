@@ -1,0 +1,157 @@
+/**
+ * The parts of the OTLP metrics protobuf schema the gateway reads, declared
+ * from opentelemetry-proto (collector/metrics/v1/metrics_service.proto,
+ * metrics/v1/metrics.proto, common/v1/common.proto, resource/v1/resource.proto;
+ * field numbers are the schema's). Undeclared fields (exemplars, ...) are
+ * skipped by the decoder; points of metric types zonetap does not send are
+ * kept as raw bytes, only to be counted.
+ *
+ * One deliberate liberty, for speed (the gateway reads every point of every
+ * agent): Metric.sum is declared as `bytes`, the same wire encoding as the
+ * Sum message, and read by points.ts with protobufjs' Reader without
+ * allocating per point. The raw bytes of a point's attribute list are its
+ * stream key, so a known stream is matched without decoding its ~20
+ * attributes; KeyValues are decoded (PointAttributes below, the attribute
+ * field of NumberDataPoint alone) only for streams seen for the first time.
+ */
+import protobuf from 'protobufjs';
+import type Long from 'long';
+
+const SCHEMA = `
+syntax = "proto3";
+package zonetap.otlp;
+
+message ExportMetricsServiceRequest { repeated ResourceMetrics resource_metrics = 1; }
+message ExportMetricsServiceResponse { ExportMetricsPartialSuccess partial_success = 1; }
+message ExportMetricsPartialSuccess { int64 rejected_data_points = 1; string error_message = 2; }
+
+message ResourceMetrics { Resource resource = 1; repeated ScopeMetrics scope_metrics = 2; string schema_url = 3; }
+message Resource { repeated KeyValue attributes = 1; uint32 dropped_attributes_count = 2; }
+message ScopeMetrics { InstrumentationScope scope = 1; repeated Metric metrics = 2; string schema_url = 3; }
+message InstrumentationScope { string name = 1; string version = 2; repeated KeyValue attributes = 3; uint32 dropped_attributes_count = 4; }
+
+message Metric {
+  string name = 1;
+  string description = 2;
+  string unit = 3;
+  oneof data {
+    OtherPoints gauge = 5;
+    bytes sum = 7;                     // message Sum below, read by points.ts
+    OtherPoints histogram = 9;
+    OtherPoints exponential_histogram = 10;
+    OtherPoints summary = 11;
+  }
+}
+// Metrics zonetap does not read: only their points are counted, left undecoded.
+message OtherPoints { repeated bytes data_points = 1; }
+message Sum {
+  repeated NumberDataPoint data_points = 1;
+  int32 aggregation_temporality = 2;   // enum AggregationTemporality: 1 DELTA, 2 CUMULATIVE
+  bool is_monotonic = 3;
+}
+message NumberDataPoint {
+  repeated KeyValue attributes = 7;
+  fixed64 start_time_unix_nano = 2;
+  fixed64 time_unix_nano = 3;
+  oneof value { double as_double = 4; sfixed64 as_int = 6; }
+  uint32 flags = 8;
+}
+
+// NumberDataPoint with only its attributes declared: decodes a point's attribute list.
+message PointAttributes { repeated KeyValue attributes = 7; }
+
+message KeyValue { string key = 1; AnyValue value = 2; }
+message AnyValue {
+  oneof value {
+    string string_value = 1;
+    bool bool_value = 2;
+    int64 int_value = 3;
+    double double_value = 4;
+    ArrayValue array_value = 5;
+    KeyValueList kvlist_value = 6;
+    bytes bytes_value = 7;
+  }
+}
+message ArrayValue { repeated AnyValue values = 1; }
+message KeyValueList { repeated KeyValue values = 1; }
+`;
+
+export const AGGREGATION_TEMPORALITY_DELTA = 1;
+export const AGGREGATION_TEMPORALITY_CUMULATIVE = 2;
+
+/** 64-bit protobuf integers arrive as Long (protobufjs with the `long` package) or as plain numbers. */
+export type Int64 = Long | number;
+
+export interface KeyValue { key: string; value?: AnyValue | null }
+export interface AnyValue {
+  value?: 'stringValue' | 'boolValue' | 'intValue' | 'doubleValue' | 'arrayValue' | 'kvlistValue' | 'bytesValue';
+  stringValue?: string;
+  boolValue?: boolean;
+  intValue?: Int64;
+  doubleValue?: number;
+  arrayValue?: { values: AnyValue[] };
+  kvlistValue?: { values: KeyValue[] };
+  bytesValue?: Uint8Array;
+}
+export interface Metric {
+  name: string;
+  unit: string;
+  data?: 'gauge' | 'sum' | 'histogram' | 'exponentialHistogram' | 'summary';
+  /** An encoded Sum message (see points.ts). */
+  sum?: Uint8Array | null;
+  gauge?: { dataPoints: Uint8Array[] } | null;
+  histogram?: { dataPoints: Uint8Array[] } | null;
+  exponentialHistogram?: { dataPoints: Uint8Array[] } | null;
+  summary?: { dataPoints: Uint8Array[] } | null;
+}
+export interface ScopeMetrics { metrics: Metric[] }
+export interface ResourceMetrics { resource?: { attributes: KeyValue[] } | null; scopeMetrics: ScopeMetrics[] }
+export interface ExportMetricsServiceRequest { resourceMetrics: ResourceMetrics[] }
+
+const root = protobuf.parse(SCHEMA, { keepCase: false }).root;
+const requestType = root.lookupType('zonetap.otlp.ExportMetricsServiceRequest');
+const pointAttributesType = root.lookupType('zonetap.otlp.PointAttributes');
+const responseType = root.lookupType('zonetap.otlp.ExportMetricsServiceResponse');
+
+/** Decodes a request; throws (protobufjs errors) on malformed input. */
+export function decodeRequest(bytes: Uint8Array): ExportMetricsServiceRequest {
+  return requestType.decode(bytes) as unknown as ExportMetricsServiceRequest;
+}
+
+
+/** An empty ExportMetricsServiceResponse (full success) and one reporting rejected points. */
+export const EMPTY_RESPONSE: Buffer = Buffer.alloc(0);
+export function partialSuccessResponse(rejected: number, message: string): Buffer {
+  return Buffer.from(responseType.encode({ partialSuccess: { rejectedDataPoints: rejected, errorMessage: message } }).finish());
+}
+
+export function int64ToNumber(v: Int64 | null | undefined): number {
+  if (v === undefined || v === null) return 0;
+  return typeof v === 'number' ? v : v.toNumber();
+}
+
+/** A scalar attribute value as JavaScript; arrays, maps and bytes as JSON-ish text (zonetap never sends them). */
+export function anyValueToJs(v: AnyValue | null | undefined): string | number | boolean | undefined {
+  if (!v) return undefined;
+  switch (v.value) {
+    case 'stringValue': return v.stringValue;
+    case 'boolValue': return v.boolValue;
+    case 'intValue': return int64ToNumber(v.intValue);
+    case 'doubleValue': return v.doubleValue;
+    case 'bytesValue': return Buffer.from(v.bytesValue ?? []).toString('base64');
+    case 'arrayValue': return JSON.stringify((v.arrayValue?.values ?? []).map(anyValueToJs));
+    case 'kvlistValue': return JSON.stringify(Object.fromEntries((v.kvlistValue?.values ?? []).map((kv) => [kv.key, anyValueToJs(kv.value)])));
+    default: return undefined;
+  }
+}
+
+/** Attributes of an encoded NumberDataPoint; throws on malformed input. */
+export function decodePointAttributes(point: Uint8Array): Record<string, string | number | boolean> {
+  const { attributes } = pointAttributesType.decode(point) as unknown as { attributes: KeyValue[] };
+  const out: Record<string, string | number | boolean> = {};
+  for (const kv of attributes) {
+    const v = anyValueToJs(kv.value);
+    if (v !== undefined) out[kv.key] = v;
+  }
+  return out;
+}

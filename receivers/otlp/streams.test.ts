@@ -1,0 +1,72 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { decodeRequest, FlowStreams, otlpReceiverConfigSchema, otlpReceiverFactory } from './index.ts';
+import { encodeRequest, series } from './testing.ts';
+
+const attrs = (i: number) => ({ 'src.address': `10.7.0.${i}`, 'dst.address': '10.7.1.1', transport: 'tcp', 'network.type': 'ipv4' });
+const T0 = 1_700_000_000_000;
+
+function ingest(streams: FlowStreams, body: Uint8Array) {
+  return streams.ingest(decodeRequest(body));
+}
+
+describe('cumulative -> delta streams', () => {
+  test('idle streams expire after the TTL; agents are forgotten too', () => {
+    let now = T0;
+    const streams = new FlowStreams({ ttlMs: 60_000, maxStreams: 100, now: () => now });
+    ingest(streams, encodeRequest('a', [series(attrs(1), T0, 100, 1), series(attrs(2), T0, 50, 1)], T0 + 1000));
+    now += 30_000;
+    ingest(streams, encodeRequest('a', [series(attrs(1), T0, 150, 2)], T0 + 31_000));
+    now += 40_000;
+    assert.equal(streams.expire(), 1, 'attrs(2) idle for 70s');
+    assert.equal(streams.size, 1);
+    now += 70_000;
+    assert.equal(streams.expire(), 1);
+    assert.equal(streams.size, 0);
+    assert.equal(streams.agents, 0);
+  });
+
+  test('max_streams: new attribute sets beyond the limit are refused and counted, known ones keep working', () => {
+    const streams = new FlowStreams({ ttlMs: 60_000, maxStreams: 2 });
+    const first = ingest(streams, encodeRequest('a', [series(attrs(1), T0, 10, 1), series(attrs(2), T0, 10, 1), series(attrs(3), T0, 10, 1)], T0 + 1000));
+    assert.equal(first.stats.refused, 2, 'bytes and packets of attrs(3)');
+    assert.equal(first.batch.records.length, 2);
+    const second = ingest(streams, encodeRequest('a', [series(attrs(1), T0, 15, 2)], T0 + 2000));
+    assert.deepEqual(second.batch.records.map((r) => [r.bytes, r.packets]), [[5, 1]]);
+  });
+
+  test('two agents with the same attribute set are separate streams', () => {
+    const streams = new FlowStreams({ ttlMs: 60_000, maxStreams: 100 });
+    ingest(streams, encodeRequest('a', [series(attrs(1), T0, 100, 1)], T0 + 1000));
+    const b = ingest(streams, encodeRequest('b', [series(attrs(1), T0, 40, 1)], T0 + 1000));
+    assert.deepEqual(b.batch.records.map((r) => r.bytes), [40]);
+    const a = ingest(streams, encodeRequest('a', [series(attrs(1), T0, 130, 1)], T0 + 2000));
+    assert.deepEqual(a.batch.records.map((r) => r.bytes), [30]);
+    assert.equal(streams.agents, 2);
+  });
+
+  test('a lower value without a new start time is a reset: the value is the delta', () => {
+    const streams = new FlowStreams({ ttlMs: 60_000, maxStreams: 100 });
+    ingest(streams, encodeRequest('a', [series(attrs(1), T0, 100, 10)], T0 + 1000));
+    const r = ingest(streams, encodeRequest('a', [series(attrs(1), T0, 30, 3)], T0 + 2000));
+    assert.deepEqual(r.batch.records.map((x) => [x.bytes, x.packets]), [[30, 3]]);
+    assert.equal(r.stats.resets, 2);
+  });
+});
+
+describe('otlp receiver config', () => {
+  const testdata = (name: string) => parse(readFileSync(new URL(`testdata/${name}`, import.meta.url), 'utf8'));
+  test('defaults and a gateway config', () => {
+    assert.deepEqual(otlpReceiverFactory.createDefaultConfig(), { protocols: { grpc: { endpoint: '127.0.0.1:4317', max_recv_msg_size_mib: 4 } }, stream_ttl: 900_000, max_streams: 1_000_000 });
+    const c = otlpReceiverConfigSchema.parse(testdata('gateway.yaml'));
+    assert.equal(c.protocols.grpc.max_recv_msg_size_mib, 8);
+    assert.equal(c.stream_ttl, 1_800_000);
+  });
+  test('broken configs say what is wrong and where', () => {
+    const issues = (name: string) => otlpReceiverConfigSchema.safeParse(testdata(name)).error?.issues.map((i) => `${i.path.join('::')}: ${i.message}`);
+    assert.deepEqual(issues('bad-unknown-key.yaml'), ['protocols::grpc: Unrecognized key: "max_recv_msg_size"']);
+    assert.deepEqual(issues('bad-tls.yaml'), ['protocols::grpc::tls::cert_file: file "/nonexistent/zonetap-cert.pem" does not exist', 'protocols::grpc::tls::key_file: expected a file path']);
+  });
+});

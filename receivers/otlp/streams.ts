@@ -1,0 +1,289 @@
+/**
+ * Cumulative -> delta per stream, the heart of the gateway. A stream is one
+ * agent (resource: service.instance.id, else all resource attributes), one
+ * metric and one attribute set; the bytes, packets and cost streams of one
+ * attribute set share an entry, so their deltas become one FlowRecord.
+ *
+ * Per stream the last accepted point (start time, time, value) is kept:
+ * - first point of a stream: the whole value is new (the agent counted it since start time);
+ * - same start time, later time: delta = value - last; a lower value is a reset (delta = value);
+ * - later start time: the agent restarted the series (delta = value); an earlier one is stale;
+ * - same or older time: a duplicate or out-of-order export, ignored.
+ * Times are compared as float nanoseconds (exact to ~256 ns, far below any export interval).
+ *
+ * ingest() validates and plans the whole request before changing anything, so
+ * a request that fails to decode leaves every stream as it was.
+ */
+import { attributesToRecord, type FlowAttributes } from '../../pipeline/attributes.ts';
+import type { FlowBatch, FlowRecord } from '../../pipeline/flow.ts';
+import {
+  AGGREGATION_TEMPORALITY_CUMULATIVE,
+  AGGREGATION_TEMPORALITY_DELTA,
+  anyValueToJs,
+  decodePointAttributes,
+  type ExportMetricsServiceRequest,
+  type KeyValue,
+  type Metric,
+} from './proto.ts';
+import { countSumPoints, SumReader } from './points.ts';
+
+export const FLOW_METRICS = ['zonetap.network.flow.bytes', 'zonetap.network.flow.packets', 'zonetap.network.flow.cost_usd'] as const;
+const BYTES = 0;
+const PACKETS = 1;
+const COST = 2;
+
+interface PointState {
+  startNs: number;
+  timeNs: number;
+  value: number;
+}
+
+/** One attribute set of one agent: its decoded attributes and the state of its three metric streams. */
+interface FlowEntry {
+  attributes: FlowAttributes;
+  points: [PointState | undefined, PointState | undefined, PointState | undefined];
+  seenMs: number;
+}
+
+interface AgentStreams {
+  entries: Map<string, FlowEntry>;
+  seenMs: number;
+}
+
+/** What one request did, for self-telemetry and tests. */
+export interface IngestStats {
+  /** Flow data points read (zonetap's metrics). */
+  points: number;
+  /** Data points of other metrics, or of zonetap's metrics in a shape zonetap does not send (gauge, non-monotonic). */
+  ignoredOther: number;
+  /** Duplicate or out-of-order points (time not after the stream's last point), or stale start times. */
+  ignoredStale: number;
+  /** Points without a time, with a negative value, or without temporality. */
+  invalid: number;
+  /** Points refused because max_streams was reached. */
+  refused: number;
+  /** Streams of agents seen for the first time or after a reset. */
+  resets: number;
+}
+
+/** Planned change for one point, applied only after the whole request decoded. */
+interface PlannedPoint {
+  agentKey: string;
+  attrKey: string;
+  metric: 0 | 1 | 2;
+  startNs: number;
+  timeNs: number;
+  value: number;
+  delta: boolean;
+  /** The entry when it existed at planning time, else the decoded attributes for a new one. */
+  entry: FlowEntry | undefined;
+  attributes: FlowAttributes | undefined;
+}
+
+export interface FlowStreamsOptions {
+  ttlMs: number;
+  maxStreams: number;
+  now?: () => number;
+}
+
+const NS_PER_MS = 1e6;
+
+function newStats(): IngestStats {
+  return { points: 0, ignoredOther: 0, ignoredStale: 0, invalid: 0, refused: 0, resets: 0 };
+}
+
+/** Identity of the agent that sent a ResourceMetrics. */
+function agentKey(attributes: readonly KeyValue[] | undefined): string {
+  if (!attributes || attributes.length === 0) return '';
+  const pairs: [string, unknown][] = [];
+  for (const kv of attributes) {
+    if (kv.key === 'service.instance.id') return `id:${String(anyValueToJs(kv.value))}`;
+    pairs.push([kv.key, anyValueToJs(kv.value)]);
+  }
+  pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return `attrs:${JSON.stringify(pairs)}`;
+}
+
+export class FlowStreams {
+  readonly #agents = new Map<string, AgentStreams>();
+  readonly #ttlMs: number;
+  readonly #maxStreams: number;
+  readonly #now: () => number;
+  #entries = 0;
+
+  constructor(options: FlowStreamsOptions) {
+    this.#ttlMs = options.ttlMs;
+    this.#maxStreams = options.maxStreams;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Attribute sets currently tracked, over all agents. */
+  get size(): number {
+    return this.#entries;
+  }
+
+  get agents(): number {
+    return this.#agents.size;
+  }
+
+  /**
+   * Turns one decoded request into a batch of deltas. Throws (and changes
+   * nothing) when a point or an attribute list cannot be decoded.
+   */
+  ingest(request: ExportMetricsServiceRequest): { batch: FlowBatch; stats: IngestStats } {
+    const stats = newStats();
+    const plan = this.#plan(request, stats);
+    return { batch: this.#apply(plan, stats), stats };
+  }
+
+  #plan(request: ExportMetricsServiceRequest, stats: IngestStats): PlannedPoint[] {
+    const plan: PlannedPoint[] = [];
+    const newAttributes = new Map<string, FlowAttributes>();
+    for (const rm of request.resourceMetrics) {
+      const agent = agentKey(rm.resource?.attributes);
+      const known = this.#agents.get(agent)?.entries;
+      for (const sm of rm.scopeMetrics) {
+        for (const metric of sm.metrics) {
+          const index = FLOW_METRICS.indexOf(metric.name as (typeof FLOW_METRICS)[number]) as -1 | 0 | 1 | 2;
+          if (index === -1 || metric.data !== 'sum' || !metric.sum) {
+            stats.ignoredOther += countPoints(metric);
+            continue;
+          }
+          const sum = new SumReader(metric.sum);
+          if (!sum.monotonic) {
+            stats.ignoredOther += sum.count;
+            continue;
+          }
+          const temporality = sum.temporality;
+          if (temporality !== AGGREGATION_TEMPORALITY_CUMULATIVE && temporality !== AGGREGATION_TEMPORALITY_DELTA) {
+            stats.invalid += sum.count;
+            continue;
+          }
+          while (sum.next()) {
+            stats.points++;
+            const { timeNs, value } = sum;
+            if (timeNs === 0 || !(value >= 0)) {
+              stats.invalid++;
+              continue;
+            }
+            const attrKey = sum.attributesKey();
+            const entry = known?.get(attrKey);
+            let attributes: FlowAttributes | undefined;
+            if (!entry) {
+              const cacheKey = agent + '\u0101' + attrKey;
+              attributes = newAttributes.get(cacheKey);
+              if (!attributes) newAttributes.set(cacheKey, (attributes = decodePointAttributes(sum.pointBytes())));
+            }
+            plan.push({ agentKey: agent, attrKey, metric: index, startNs: sum.startNs, timeNs, value, delta: temporality === AGGREGATION_TEMPORALITY_DELTA, entry, attributes });
+          }
+        }
+      }
+    }
+    return plan;
+  }
+
+  #apply(plan: readonly PlannedPoint[], stats: IngestStats): FlowBatch {
+    const now = this.#now();
+    const pending = new Map<FlowEntry, [number, number, number]>();
+    let startNs = Infinity;
+    let endNs = 0;
+    for (const p of plan) {
+      let agent = this.#agents.get(p.agentKey);
+      if (!agent) this.#agents.set(p.agentKey, (agent = { entries: new Map(), seenMs: now }));
+      agent.seenMs = now;
+      let entry = p.entry ?? agent.entries.get(p.attrKey);
+      if (!entry) {
+        if (this.#entries >= this.#maxStreams) {
+          stats.refused++;
+          continue;
+        }
+        entry = { attributes: p.attributes!, points: [undefined, undefined, undefined], seenMs: now };
+        agent.entries.set(p.attrKey, entry);
+        this.#entries++;
+      }
+      entry.seenMs = now;
+      const last = entry.points[p.metric];
+      let delta: number;
+      let fromNs: number;
+      if (p.delta) {
+        delta = p.value;
+        fromNs = p.startNs || p.timeNs;
+      } else if (!last) {
+        delta = p.value;
+        fromNs = p.startNs || p.timeNs;
+        stats.resets++;
+      } else if (p.startNs === last.startNs) {
+        if (p.timeNs <= last.timeNs) {
+          stats.ignoredStale++;
+          continue;
+        }
+        if (p.value >= last.value) {
+          delta = p.value - last.value;
+        } else {
+          delta = p.value;
+          stats.resets++;
+        }
+        fromNs = last.timeNs;
+      } else if (p.startNs > last.startNs) {
+        delta = p.value;
+        fromNs = p.startNs;
+        stats.resets++;
+      } else {
+        stats.ignoredStale++;
+        continue;
+      }
+      if (!p.delta) {
+        if (last) {
+          last.startNs = p.startNs;
+          last.timeNs = p.timeNs;
+          last.value = p.value;
+        } else {
+          entry.points[p.metric] = { startNs: p.startNs, timeNs: p.timeNs, value: p.value };
+        }
+      }
+      if (delta === 0) continue;
+      let sums = pending.get(entry);
+      if (!sums) pending.set(entry, (sums = [0, 0, 0]));
+      sums[p.metric] += delta;
+      if (fromNs < startNs) startNs = fromNs;
+      if (p.timeNs > endNs) endNs = p.timeNs;
+    }
+    const records: FlowRecord[] = [];
+    for (const [entry, sums] of pending) {
+      const record = attributesToRecord(entry.attributes, sums[BYTES], sums[PACKETS]);
+      if (sums[COST] !== 0) record.costUsd = sums[COST];
+      records.push(record);
+    }
+    const end = endNs > 0 ? Math.round(endNs / NS_PER_MS) : now;
+    return { start: startNs === Infinity ? end : Math.min(end, Math.round(startNs / NS_PER_MS)), end, records };
+  }
+
+  /** Forgets streams (and agents) not updated for the TTL; returns how many attribute sets were dropped. */
+  expire(): number {
+    const cutoff = this.#now() - this.#ttlMs;
+    let dropped = 0;
+    for (const [key, agent] of this.#agents) {
+      if (agent.seenMs < cutoff) {
+        dropped += agent.entries.size;
+        this.#agents.delete(key);
+        continue;
+      }
+      for (const [attrKey, entry] of agent.entries) {
+        if (entry.seenMs < cutoff) {
+          agent.entries.delete(attrKey);
+          dropped++;
+        }
+      }
+    }
+    this.#entries -= dropped;
+    return dropped;
+  }
+}
+
+function countPoints(metric: Metric): number {
+  switch (metric.data) {
+    case 'sum': return metric.sum ? countSumPoints(metric.sum) : 0;
+    case undefined: return 0;
+    default: return metric[metric.data]?.dataPoints.length ?? 0;
+  }
+}

@@ -1,0 +1,117 @@
+/** Test support for the OTLP receiver and exporter: raw gRPC calls, request encoding, a pausable proxy, certificates. */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, credentials, Metadata, type ChannelCredentials } from '@grpc/grpc-js';
+import { ProtobufMetricsSerializer } from '@opentelemetry/otlp-transformer';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { flowResourceMetrics } from '../../exporters/otlp/metrics.ts';
+import type { FlowSeries } from '../../exporters/otlp/store.ts';
+import type { FlowAttributes } from '../../pipeline/attributes.ts';
+import type { FlowRecord } from '../../pipeline/flow.ts';
+import { EXPORT_PATH } from './receiver.ts';
+
+export interface CallResult {
+  code: number;
+  details: string;
+}
+
+/** One MetricsService/Export call with raw request bytes. */
+export function rawExport(port: number, body: Uint8Array, options: { metadata?: Metadata; creds?: ChannelCredentials } = {}): Promise<CallResult> {
+  const client = new Client(`127.0.0.1:${port}`, options.creds ?? credentials.createInsecure());
+  return new Promise((resolve) => {
+    client.makeUnaryRequest(EXPORT_PATH, (b: Buffer) => b, (b: Buffer) => b, Buffer.from(body), options.metadata ?? new Metadata(), (err) => {
+      client.close();
+      resolve(err ? { code: err.code, details: err.details } : { code: 0, details: '' });
+    });
+  });
+}
+
+/** A series as the exporter keeps it, for hand-made requests. */
+export function series(attributes: FlowAttributes, startMs: number, bytes: number, packets: number): FlowSeries {
+  return { attributes, startMs, bytes, packets, costUsd: 0, hasCost: false, updatedMs: startMs, updatedSeq: 1, deliveredSeq: 0 };
+}
+
+/** An ExportMetricsServiceRequest from one agent, encoded by the official serializer. */
+export function encodeRequest(instanceId: string, list: FlowSeries[], nowMs: number): Uint8Array {
+  const resource = resourceFromAttributes({ 'service.name': 'zonetap', 'service.instance.id': instanceId });
+  return ProtobufMetricsSerializer.serializeRequest(flowResourceMetrics(resource, list, nowMs))!;
+}
+
+/** Sums bytes and packets per flow (src -> dst) over records. */
+export function totalsByFlow(records: readonly FlowRecord[]): Map<string, { bytes: number; packets: number }> {
+  const out = new Map<string, { bytes: number; packets: number }>();
+  for (const r of records) {
+    const key = `${r.src.address}:${r.src.port}->${r.dst.address}:${r.dst.port}/${r.transport}`;
+    const t = out.get(key) ?? { bytes: 0, packets: 0 };
+    t.bytes += r.bytes;
+    t.packets += r.packets;
+    out.set(key, t);
+  }
+  return out;
+}
+
+/** A free TCP port on loopback (the listener is closed before returning). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/**
+ * A TCP proxy on loopback that can be cut (listener closed, connections
+ * destroyed) and restored on the same port: a gateway that is unreachable
+ * for a while but keeps its state.
+ */
+export class PausableProxy {
+  readonly #target: number;
+  readonly #sockets = new Set<Socket>();
+  #server: Server | undefined;
+  port = 0;
+
+  constructor(targetPort: number) {
+    this.#target = targetPort;
+  }
+
+  async up(): Promise<void> {
+    const server = createServer((client) => {
+      const upstream = connect(this.#target, '127.0.0.1');
+      for (const s of [client, upstream]) {
+        this.#sockets.add(s);
+        s.on('close', () => this.#sockets.delete(s));
+        s.on('error', () => s.destroy());
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
+    this.port = (server.address() as { port: number }).port;
+    this.#server = server;
+  }
+
+  async down(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    for (const s of this.#sockets) s.destroy();
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+/** A self-signed certificate for 127.0.0.1 (and a CA file = the certificate itself) in a temp dir. */
+export function selfSignedCert(): { dir: string; cert: string; key: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'zt-otlp-tls-'));
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=zonetap-gateway', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
+  return { dir, cert, key };
+}
+
+export function writeTemp(name: string, content: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'zt-otlp-'));
+  const path = join(dir, name);
+  writeFileSync(path, content);
+  return path;
+}

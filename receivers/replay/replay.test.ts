@@ -1,0 +1,171 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FlowBatch } from '../../pipeline/flow.ts';
+import { RecordingConsumer, testSettings } from '../../pipeline/testing.ts';
+import type { FlowConsumer } from '../../pipeline/component.ts';
+import { ReplayReceiver, replayReceiverFactory } from './index.ts';
+
+const testdata = join(import.meta.dirname, 'testdata');
+const FLOWS = join(testdata, 'flows.jsonl');
+const T0 = Date.parse('2026-11-26T10:00:00.000Z');
+
+/** A replay receiver built from a config as a user writes it. */
+function receiver(config: { path: string; interval?: string; loop?: boolean }, next: FlowConsumer = new RecordingConsumer()) {
+  const parsed = replayReceiverFactory.configSchema.parse(config);
+  return { next: next as RecordingConsumer, receiver: replayReceiverFactory.create(testSettings('replay', 'receiver'), parsed, next) as ReplayReceiver };
+}
+
+function messages(input: unknown): string[] {
+  const result = replayReceiverFactory.configSchema.safeParse(input);
+  assert.equal(result.success, false);
+  return result.error!.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+}
+
+async function waitFor(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 2));
+}
+
+test('config: defaults and the documented default config', () => {
+  assert.deepEqual(replayReceiverFactory.configSchema.parse({ path: FLOWS }), { path: FLOWS, interval: 1000, loop: false });
+  assert.deepEqual(replayReceiverFactory.configSchema.parse({ path: FLOWS, ...(replayReceiverFactory.createDefaultConfig() as object) }), { path: FLOWS, interval: 1000, loop: false });
+});
+
+test('config: bad values are rejected with what was wrong', () => {
+  assert.deepEqual(messages({}), ['path: expected a file path']);
+  assert.deepEqual(messages({ path: '/nonexistent/flows.jsonl' }), ['path: file "/nonexistent/flows.jsonl" does not exist']);
+  assert.deepEqual(messages({ path: FLOWS, interval: '10 seconds' }), ['interval: invalid duration "10 seconds": expected a positive number with a unit (ms, s, m, h), like 10s']);
+  assert.deepEqual(messages({ path: FLOWS, loop: 'yes' }), ['loop: expected true or false']);
+  assert.deepEqual(messages({ path: FLOWS, speed: 2 }), [': Unrecognized key: "speed"']);
+});
+
+test('lifecycle: create -> shutdown, and start -> shutdown twice', async () => {
+  const idle = receiver({ path: FLOWS });
+  await idle.receiver.shutdown();
+  await idle.receiver.shutdown();
+  assert.equal(idle.next.batches.length, 0);
+
+  const running = receiver({ path: FLOWS, interval: '1h' });
+  await running.receiver.start();
+  await waitFor(() => running.next.batches.length === 1);
+  await running.receiver.shutdown();
+  await running.receiver.shutdown();
+  // The 1h pause was cut short by shutdown: nothing more was sent.
+  assert.equal(running.next.batches.length, 1);
+  assert.equal(running.receiver.batchesSent, 1);
+});
+
+test('emits one recorded interval per interval, in time order, records as in the file', async () => {
+  const { receiver: r, next } = receiver({ path: FLOWS, interval: '5ms' });
+  await r.start();
+  await r.finished;
+  await r.shutdown();
+  assert.deepEqual(
+    next.batches.map((b) => [b.start - T0, b.end - T0, b.records.length]),
+    [
+      [0, 10_000, 4],
+      [10_000, 20_000, 4],
+      [20_000, 30_000, 2],
+    ],
+  );
+  assert.deepEqual(next.batches[0]!.records[0], {
+    src: { address: '10.1.0.5', port: 43122, namespace: 'shop', pod: 'api-7d9f8b6c5-x2x9k', workloadName: 'api', workloadKind: 'Deployment', node: 'node-a', zone: 'zone-a', region: 'region-1' },
+    dst: { address: '10.2.0.7', port: 5432, namespace: 'shop', pod: 'db-0', workloadName: 'db', workloadKind: 'StatefulSet', node: 'node-b', zone: 'zone-b', region: 'region-1' },
+    transport: 'tcp',
+    ipFamily: 'ipv4',
+    bytes: 18234,
+    packets: 31,
+    trafficClass: 'cross_zone',
+    costUsd: 0.00018234,
+  });
+  const icmp = next.batches[0]!.records[3]!;
+  assert.equal(icmp.transport, 'icmp');
+  assert.equal(icmp.src.port, 0);
+  assert.equal(icmp.src.hostNetwork, true);
+  assert.equal(icmp.costUsd, undefined);
+  const v6 = next.batches[1]!.records[0]!;
+  assert.equal(v6.ipFamily, 'ipv6');
+  assert.equal(v6.dst.address, 'fd00:10:3::9');
+  assert.equal(next.batches[2]!.records[0]!.bytes, 9_000_000_000);
+});
+
+test('each batch is a fresh copy: a consumer changing it does not change the next pass', async () => {
+  const changed: FlowBatch[] = [];
+  const next = {
+    async consume(batch: FlowBatch) {
+      changed.push(batch);
+      for (const r of batch.records) r.bytes = -1;
+    },
+  };
+  const { receiver: r } = receiver({ path: FLOWS, interval: '1ms', loop: true }, next);
+  await r.start();
+  await waitFor(() => changed.length >= 4);
+  await r.shutdown();
+  assert.equal(changed[3]!.records.length, 4);
+  assert.notEqual(changed[3]!.records[0], changed[0]!.records[0]);
+});
+
+test('loop: replays again with timestamps moved forward by the span of the file', async () => {
+  const { receiver: r, next } = receiver({ path: FLOWS, interval: '1ms', loop: true });
+  await r.start();
+  await waitFor(() => next.batches.length >= 7);
+  await r.shutdown();
+  const starts = next.batches.slice(0, 7).map((b) => (b.start - T0) / 1000);
+  assert.deepEqual(starts, [0, 10, 20, 30, 40, 50, 60]);
+  assert.equal(next.batches[3]!.records[0]!.bytes, next.batches[0]!.records[0]!.bytes);
+});
+
+test('a consumer that rejects does not stop the replay', async () => {
+  let calls = 0;
+  const next = {
+    async consume() {
+      calls++;
+      throw new Error('exporter down');
+    },
+  };
+  const { receiver: r } = receiver({ path: FLOWS, interval: '1ms' }, next);
+  await r.start();
+  await r.finished;
+  await r.shutdown();
+  assert.equal(calls, 3);
+});
+
+test('an empty file replays nothing and finishes', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'zt-replay-'));
+  try {
+    const path = join(dir, 'empty.jsonl');
+    writeFileSync(path, '\n\n');
+    const { receiver: r, next } = receiver({ path });
+    await r.start();
+    await r.finished;
+    await r.shutdown();
+    assert.equal(next.batches.length, 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('start() fails fast naming file:line and what is wrong', async (t) => {
+  const cases: [string, string][] = [
+    ['bad-bytes.jsonl', '3: "bytes" must be a whole number >= 0, got "12"'],
+    ['bad-json.jsonl', "2: not valid JSON (Expected ',' or '}' after property value in JSON at position 140 (line 1 column 141))"],
+    ['bad-key.jsonl', '1: unknown key "src.zon" (did you mean "src.zone"?)'],
+    ['bad-time.jsonl', '1: "start" must be an RFC 3339 time like 2026-01-02T03:04:05.000Z, got "26/11/2026 10:00"'],
+    ['bad-address.jsonl', '1: "dst.address" must be an IPv4 or IPv6 address, got "10.0.0.300"'],
+    ['missing-dst.jsonl', '1: missing "dst.address"'],
+    ['bad-class.jsonl', '1: "zonetap.traffic.class" must be one of same_zone, cross_zone, cross_region, internet, unknown, got "crosszone"'],
+    ['mixed-family.jsonl', '1: "src.address" and "dst.address" are of different IP families'],
+    ['not-object.jsonl', '1: expected a JSON object'],
+  ];
+  for (const [file, message] of cases) {
+    await t.test(file, async () => {
+      const path = join(testdata, file);
+      const { receiver: r, next } = receiver({ path });
+      await assert.rejects(r.start(), { message: `${path}:${message}` });
+      await r.shutdown();
+      assert.equal(next.batches.length, 0);
+    });
+  }
+});

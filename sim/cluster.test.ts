@@ -1,0 +1,146 @@
+/** The simulated cluster on the real kernel: addresses, routing, the internet, the inventory, clean-up. */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { privilegeProblem, requirePrivileges } from '../test/privileges.ts';
+import { Cluster, PodProcess, listNetns, loadTopology, parseTopology, removeNamespaces, udpIpBytes, writeInventory } from './index.ts';
+
+const TOPOLOGY = new URL('./topologies/three-zones.yaml', import.meta.url).pathname;
+const scenario = `simt${process.pid % 100000}`;
+const rootLinks = () => execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).split('\n').flatMap((l) => l.split(':')[1]?.trim() || []).sort();
+const inNetns = (netns: string, ...cmd: string[]) => execFileSync('ip', ['netns', 'exec', netns, ...cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const ping = (netns: string, address: string) => inNetns(netns, 'ping', '-c', '1', '-W', '2', address);
+
+test('a topology with a pod on an unknown node or a zone in no region is rejected with the path', () => {
+  assert.throws(
+    () => parseTopology({ name: 'x', regions: { r: ['zone-a'] }, nodes: [{ name: 'n1', zone: 'zone-b' }], pods: [{ namespace: 'ns', name: 'p', node: 'n2' }] }),
+    (e: Error) => e.message.includes('nodes.0.zone: zone "zone-b" is in no region') && e.message.includes('pods.0.node: unknown node "n2"'),
+  );
+});
+
+describe('simulated cluster', { skip: privilegeProblem() !== undefined && !process.env.CI }, () => {
+  let cluster: Cluster;
+  let linksBefore: string[];
+  const dir = mkdtempSync(join(tmpdir(), 'zt-sim-'));
+
+  before(async () => {
+    linksBefore = rootLinks();
+    cluster = await Cluster.build(loadTopology(TOPOLOGY), { scenario });
+  });
+  after(() => {
+    cluster?.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('needs root', (t) => {
+    requirePrivileges(t);
+  });
+
+  test('pods and nodes have their planned dual-stack addresses inside their own namespaces', () => {
+    const api0 = cluster.pod('shop/api-0');
+    const addrs = inNetns(api0.netns, 'ip', '-br', 'addr', 'show', 'eth0');
+    assert.match(addrs, /10\.1\.0\.10\/32/);
+    assert.match(addrs, /fd01:0:0:1::a\/128/);
+    const nodeB = inNetns(cluster.node('node-b').netns, 'ip', '-br', 'addr', 'show', 'ul0');
+    assert.match(nodeB, /10\.255\.0\.2\/24/);
+    assert.match(nodeB, /fd00:ff::2\/64/);
+    assert.equal(inNetns(cluster.node('node-a').netns, 'sysctl', '-n', 'net.ipv4.ip_forward').trim(), '1');
+    // Not one simulation address leaked into the root namespace.
+    assert.doesNotMatch(execFileSync('ip', ['addr'], { encoding: 'utf8' }), /10\.255\.0\.|fd01:0:0:|fd00:ff::/);
+  });
+
+  test('pods reach pods on other nodes over IPv4 and IPv6, and the internet, but nothing outside', () => {
+    const from = cluster.pod('shop/api-0').netns;
+    const postgres = cluster.pod('shop/postgres-0');
+    assert.match(ping(from, postgres.addresses[0]), /1 received/);
+    assert.match(ping(from, postgres.addresses[1]), /1 received/);
+    assert.match(ping(from, cluster.pod('shop/cache-0').addresses[0]), /1 received/); // same node
+    assert.match(ping(from, '203.0.113.77'), /1 received/);
+    assert.match(ping(from, '2001:db8::77'), /1 received/);
+    assert.throws(() => ping(from, '192.0.2.1'), (e: { stdout?: string }) => /0 received/.test(e.stdout ?? ''));
+  });
+
+  test('a pod-to-pod packet is forwarded by the source node, crossing its POSTROUTING hook', () => {
+    // The source node's forwarding counters move; nftables is not needed: the FORWARD path implies POSTROUTING.
+    const nodeA = cluster.node('node-a').netns;
+    const forwarded = () => Number(/Ip:\s+\S+\s+\S+\s+(\d+)/.exec(inNetns(nodeA, 'cat', '/proc/net/snmp').split('\n').filter((l) => l.startsWith('Ip:'))[1]!)![1]);
+    const beforeCount = forwarded();
+    ping(cluster.pod('shop/api-0').netns, cluster.pod('shop/postgres-0').addresses[0]);
+    assert.ok(forwarded() > beforeCount, 'node-a forwarded the ping');
+  });
+
+  test('UDP senders deliver exactly the bytes they report', async () => {
+    const server = new PodProcess(cluster.pod('shop/postgres-0').netns, { udpPort: 7000 });
+    await server.listening;
+    const client = new PodProcess(cluster.pod('shop/api-1').netns, {
+      sends: [
+        { transport: 'udp', to: cluster.pod('shop/postgres-0').addresses[0], port: 7000, size: 1000, rate: 200_000, count: 30 },
+        { transport: 'udp', to: cluster.pod('shop/postgres-0').addresses[1], port: 7000, size: 400, rate: 200_000, count: 10 },
+      ],
+    });
+    assert.deepEqual(await client.done, [
+      { index: 0, messages: 30, payloadBytes: 30_000 },
+      { index: 1, messages: 10, payloadBytes: 4_000 },
+    ]);
+    const received = await server.stop();
+    assert.deepEqual(received, { udpBytes: 34_000, udpDatagrams: 40, tcpBytes: 0 });
+    assert.equal(udpIpBytes(1000, 'ipv4'), 1028);
+    assert.equal(udpIpBytes(1000, 'ipv6'), 1048);
+  });
+
+  test('an ephemeral pod starts, talks and goes away with its namespace and its node-side veth', async () => {
+    const job = cluster.pod('batch/report-28291-x7k2p');
+    assert.equal(listNetns().includes(job.netns), false, 'ephemeral pods are not built up front');
+    await cluster.startPod(job);
+    assert.match(ping(job.netns, cluster.pod('shop/api-0').addresses[1]), /1 received/);
+    cluster.stopPod(job);
+    assert.equal(listNetns().includes(job.netns), false);
+    assert.doesNotMatch(inNetns(cluster.node('node-b').netns, 'ip', '-br', 'link'), new RegExp(`^p${job.index}@`, 'm'));
+  });
+
+  test('the inventory names every node and pod (ephemeral ones too) and not the internet', () => {
+    const path = join(dir, 'inventory.yaml');
+    writeInventory(cluster.plan, path);
+    const inv = parse(readFileSync(path, 'utf8'));
+    assert.deepEqual(inv.nodes[0], { name: 'node-a', zone: 'zone-a', region: 'region-1', addresses: ['10.255.0.1', 'fd00:ff::1'] });
+    assert.deepEqual(
+      inv.pods.map((p: { name: string }) => p.name),
+      ['api-0', 'api-1', 'postgres-0', 'cache-0', 'report-28291-x7k2p'],
+    );
+    assert.deepEqual(inv.pods[4], {
+      namespace: 'batch',
+      name: 'report-28291-x7k2p',
+      workload: { kind: 'CronJob', name: 'report' },
+      node: 'node-b',
+      addresses: ['10.2.0.11', 'fd01:0:0:2::b'],
+    });
+    assert.doesNotMatch(readFileSync(path, 'utf8'), /203\.0\.113|2001:db8/);
+  });
+
+  test('destroy leaves no namespace, link or process behind; a rebuild first removes stale namespaces', async () => {
+    const sleeper = new PodProcess(cluster.pod('shop/cache-0').netns, { udpPort: 7001 });
+    await sleeper.listening;
+    cluster.destroy();
+    cluster.destroy(); // idempotent
+    assert.deepEqual(listNetns().filter((n) => n.startsWith(cluster.prefix)), []);
+    assert.deepEqual(rootLinks(), linksBefore);
+    await new Promise((resolve) => sleeper.child.once('close', resolve));
+    assert.ok(sleeper.child.signalCode === 'SIGKILL' || sleeper.child.exitCode !== null, 'the process inside was ended');
+
+    // A crashed run leaves namespaces behind: the next build removes them first.
+    execFileSync('ip', ['netns', 'add', `${cluster.prefix}n-node-a`]);
+    execFileSync('ip', ['netns', 'add', `${cluster.prefix}stale`]);
+    const again = await Cluster.build(loadTopology(TOPOLOGY), { scenario });
+    try {
+      assert.equal(listNetns().includes(`${cluster.prefix}stale`), false);
+      assert.match(ping(again.pod('shop/api-0').netns, again.pod('shop/postgres-0').addresses[0]), /1 received/);
+    } finally {
+      again.destroy();
+    }
+    assert.deepEqual(removeNamespaces(cluster.prefix), []);
+  });
+});

@@ -1,0 +1,79 @@
+/** `zonetap demo` as a user runs it: output, exit status, and nothing left behind. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { privilegeProblem, requirePrivileges } from '../test/privileges.ts';
+import { listNetns } from './netns.ts';
+
+const ZONETAP = fileURLToPath(new URL('../bin/zonetap', import.meta.url));
+const rootLinks = () => execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).split('\n').flatMap((l) => l.split(':')[1]?.trim() || []).sort();
+const processArgs = () => execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
+
+function run(command: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+test('zonetap demo shows the matrix, the top workloads and the culprits, and leaves nothing behind', { skip: privilegeProblem() !== undefined && !process.env.CI, timeout: 180_000 }, async (t) => {
+  requirePrivileges(t);
+  const linksBefore = rootLinks();
+  const { code, stdout, stderr } = await run(ZONETAP, ['demo'], { DURATION: '15', INTERVAL: '1s', PROVIDER: 'gcp' });
+  assert.equal(code, 0, `exit status; stderr:\n${stderr}\nstdout:\n${stdout}`);
+  assert.match(stdout, /Zone-to-zone traffic \(bytes\/s\)\nfrom \\ to\s+us-central1-a\s+us-central1-b\s+us-central1-c\s+internet/);
+  assert.match(stdout, /Top workloads by cross-zone bytes\/s\n\s+1\. \S+ -> \S+\s+[\d.]+ [KM]B\/s/);
+  assert.match(stdout, /Projected monthly cost .*: \$[\d,.]+\/month at gcp prices/);
+  // The culprits of the story: the database every zone queries, and rule evaluation.
+  const culprits = stdout.slice(stdout.indexOf('Culprits'));
+  const top2 = culprits.split('\n').filter((l) => /^\s+[12]\. /.test(l)).join('\n');
+  assert.match(top2, /shop\/postgres -> shop\/api: \d+%/);
+  assert.match(top2, /monitoring\/metrics-store -> monitoring\/rule-evaluator: \d+%/);
+  assert.match(culprits, /topk\(5, sum by .*zonetap_network_flow_bytes_total/);
+  assert.match(stdout, /CronJob runs: [1-9]/);
+
+  const workdir = /logs in (\/\S+)/.exec(stdout)?.[1];
+  assert.ok(workdir, 'the demo says where its files are');
+  assert.deepEqual(listNetns().filter((n) => n.startsWith('zt-demo-')), []);
+  assert.deepEqual(rootLinks(), linksBefore);
+  const left = processArgs().split('\n').filter((a) => a.includes(workdir) || a.includes('sim/pod-program.ts'));
+  assert.deepEqual(left, []);
+});
+
+test('Ctrl-C stops the demo early with a summary and the same clean-up', { skip: privilegeProblem() !== undefined && !process.env.CI, timeout: 120_000 }, async (t) => {
+  requirePrivileges(t);
+  const linksBefore = rootLinks();
+  const child = spawn(ZONETAP, ['demo'], { env: { ...process.env, DURATION: '120', INTERVAL: '1s' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  child.stderr.resume();
+  const sawFlows = new Promise<void>((resolve) =>
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+      if (/\n\s+1\. \S+ -> \S+\s+[\d.]+ [KM]B\/s/.test(stdout)) resolve();
+    }),
+  );
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  await Promise.race([sawFlows, exited]);
+  child.kill('SIGINT'); // bin/zonetap execs node: this is the demo process itself
+  assert.equal(await exited, 0, stdout);
+  assert.match(stdout, /stopping|Traffic stopped/);
+  assert.match(stdout, /Culprits/);
+  assert.match(stdout, /Summary of (\d+)s/);
+  assert.ok(Number(/Summary of (\d+)s/.exec(stdout)![1]) < 100, 'stopped early');
+  const workdir = /logs in (\/\S+)/.exec(stdout)![1]!;
+  assert.deepEqual(listNetns().filter((n) => n.startsWith('zt-demo-')), []);
+  assert.deepEqual(rootLinks(), linksBefore);
+  assert.deepEqual(processArgs().split('\n').filter((a) => a.includes(workdir) || a.includes('sim/pod-program.ts')), []);
+});
+
+test('zonetap demo without root says what is missing and exits non-zero', { skip: privilegeProblem() !== undefined && !process.env.CI }, async (t) => {
+  requirePrivileges(t);
+  const { code, stderr } = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ZONETAP, 'demo'], {});
+  assert.equal(code, 1, stderr);
+  assert.match(stderr, /zonetap demo cannot run here:\n\s+- it must run as root/);
+});

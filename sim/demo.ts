@@ -1,0 +1,164 @@
+/**
+ * `zonetap demo` (`make demo`): a simulated three-zone cluster in network
+ * namespaces, real eBPF agents on every node and a gateway, the kubezonnet
+ * story's traffic, a live view of where the bytes cross zones and what they
+ * cost, and a closing summary naming the culprits. Cleans up everything.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseDuration } from '../pipeline/schema.ts';
+import { Cluster } from './cluster.ts';
+import { deployZonetap, type Deployment } from './deployment.ts';
+import { scrape } from './exposition.ts';
+import { renderLive, renderSummary, ratesBetween, totalsOf, type TrafficTotals } from './live-view.ts';
+import { demoProblems } from './preflight.ts';
+import { startDemoScenario, type RunningScenario } from './scenario.ts';
+import { loadTopology } from './topology.ts';
+
+const TOPOLOGY = fileURLToPath(new URL('./topologies/demo.yaml', import.meta.url));
+const PROVIDERS = ['gcp', 'aws', 'azure'];
+const REFRESH_MS = 3000;
+
+const USAGE = `usage: zonetap demo
+
+Builds a simulated three-zone cluster in network namespaces on this machine,
+runs a zonetap agent per node (real eBPF) and a gateway, sends the traffic of a
+small shop and its monitoring, and shows live which workloads move bytes across
+zones and what that costs. Needs root, Linux >= 6.4 and kernel BTF.
+
+environment:
+  DURATION   how long the traffic runs: seconds or a duration like 2m (default 60)
+  PROVIDER   whose prices: gcp, aws or azure (default gcp)
+  INTERVAL   the agents' drain and export interval (default 2s)
+`;
+
+interface DemoOptions {
+  durationMs: number;
+  provider: string;
+  interval: string;
+}
+
+function options(env: NodeJS.ProcessEnv): DemoOptions | string {
+  const rawDuration = env.DURATION ?? '60';
+  const durationMs = /^\d+$/.test(rawDuration) ? Number(rawDuration) * 1000 : parseDuration(rawDuration);
+  if (!durationMs || durationMs < 5000) return `DURATION="${rawDuration}": expected at least 5 seconds, like 60 or 2m`;
+  const provider = env.PROVIDER ?? 'gcp';
+  if (!PROVIDERS.includes(provider)) return `PROVIDER="${provider}": expected one of ${PROVIDERS.join(', ')}`;
+  const interval = env.INTERVAL ?? '2s';
+  if (!parseDuration(interval)) return `INTERVAL="${interval}": expected a duration like 2s`;
+  return { durationMs, provider, interval };
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+  });
+
+export async function runDemo(args: string[]): Promise<number> {
+  if (args.includes('-h') || args.includes('--help')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (args.length > 0) {
+    process.stderr.write(`zonetap demo: unexpected argument "${args[0]}"\n\n${USAGE}`);
+    return 2;
+  }
+  const problems = demoProblems();
+  if (problems.length > 0) {
+    process.stderr.write(`zonetap demo cannot run here:\n${problems.map((p) => `  - ${p}\n`).join('')}`);
+    return 1;
+  }
+  const opts = options(process.env);
+  if (typeof opts === 'string') {
+    process.stderr.write(`zonetap demo: ${opts}\n`);
+    return 2;
+  }
+
+  const workdir = mkdtempSync(join(tmpdir(), 'zonetap-demo-'));
+  const interrupted = new AbortController();
+  let cluster: Cluster | undefined;
+  let deployment: Deployment | undefined;
+  let scenario: RunningScenario | undefined;
+  // Last resort (an exception we did not catch, a second Ctrl-C): nothing may outlive us.
+  const onExit = () => {
+    deployment?.killNow();
+    cluster?.destroy();
+  };
+  const onSignal = () => {
+    if (interrupted.signal.aborted) process.exit(130); // the second Ctrl-C: 'exit' cleans up
+    process.stderr.write('\nstopping...\n');
+    interrupted.abort();
+  };
+  process.on('exit', onExit);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let failed = false;
+  try {
+    const topology = loadTopology(TOPOLOGY);
+    const zones = Object.values(topology.regions).flat();
+    process.stdout.write(`Building the simulated cluster (${topology.nodes.length} nodes in ${zones.length} zones, ${topology.pods.length} pods)...\n`);
+    cluster = await Cluster.build(topology);
+    process.stdout.write(`Starting zonetap: a gateway and ${topology.nodes.length} agents (eBPF on each node's POSTROUTING hook); logs in ${workdir}\n`);
+    deployment = await deployZonetap(cluster, { workdir, interval: opts.interval, provider: opts.provider, prometheusPort: 9464, otlpPort: 4317 });
+    if (interrupted.signal.aborted) return 130;
+    scenario = await startDemoScenario(cluster, opts.durationMs);
+    const started = Date.now();
+    const finished = scenario.finished;
+    let done = false;
+    void finished.then(() => (done = true));
+
+    let previous: TrafficTotals | undefined;
+    const tty = process.stdout.isTTY === true;
+    while (!done && !interrupted.signal.aborted) {
+      await sleep(REFRESH_MS, interrupted.signal);
+      if (interrupted.signal.aborted) break;
+      let totals: TrafficTotals;
+      try {
+        totals = totalsOf(await scrape(deployment.metricsUrl));
+      } catch (error) {
+        process.stdout.write(`(could not read ${deployment.metricsUrl}: ${(error as Error).message})\n`);
+        continue;
+      }
+      const view = renderLive(ratesBetween(previous, totals), {
+        provider: opts.provider,
+        zones,
+        elapsedS: (Date.now() - started) / 1000,
+        durationS: opts.durationMs / 1000,
+        metricsUrl: deployment.metricsUrl,
+        jobRuns: scenario.jobRuns,
+      });
+      process.stdout.write(tty ? `\x1b[2J\x1b[H${view}\n` : `\n${'-'.repeat(80)}\n${view}\n`);
+      previous = totals;
+    }
+    const seconds = (Date.now() - started) / 1000;
+    await scenario.stop();
+    // The agents drain every interval and export every interval: wait for the last bytes to arrive.
+    process.stdout.write('\nTraffic stopped; collecting the last intervals...\n');
+    await sleep(2 * (parseDuration(opts.interval) ?? 2000) + 1500, AbortSignal.timeout(60_000));
+    const totals = totalsOf(await scrape(deployment.metricsUrl));
+    process.stdout.write(
+      `\n${renderSummary(totals, { provider: opts.provider, zones, seconds, metricsUrl: deployment.metricsUrl, flowLog: deployment.flowLog })}\n`,
+    );
+    return 0;
+  } catch (error) {
+    failed = true;
+    process.stderr.write(`zonetap demo failed: ${error instanceof Error ? error.message : String(error)}\n(logs kept in ${workdir})\n`);
+    return 1;
+  } finally {
+    await scenario?.stop().catch(() => {});
+    await deployment?.stop();
+    cluster?.destroy();
+    process.stdout.write('Cleaned up: namespaces, links and processes of the demo are gone.\n');
+    if (!failed) {
+      for (const file of ['inventory.yaml', 'gateway.log', ...(cluster?.plan.nodes.map((n) => `agent-${n.name}.log`) ?? [])]) {
+        rmSync(join(workdir, file), { force: true });
+      }
+    }
+    process.off('exit', onExit);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * zonetap deployed on a simulated cluster as on a real one: an agent per node
+ * (in the root namespace, attached inside its node's namespace) sending OTLP to
+ * one gateway that serves Prometheus exposition and writes a flow log. All on
+ * loopback, configured by config/demo-agent.yaml and config/demo-gateway.yaml.
+ */
+import { join } from 'node:path';
+import type { Cluster } from './cluster.ts';
+import { writeInventory } from './inventory.ts';
+import { CONFIG_DIR, ZonetapProcess, freePort, portIsFree } from './zonetap-process.ts';
+
+export interface DeploymentOptions {
+  /** Where the inventory, the logs and the flow log go. */
+  workdir: string;
+  /** Agents' drain and export interval, like `2s`. */
+  interval: string;
+  provider: string;
+  /** Preferred ports; a taken one is replaced by a free one. Default: any free port. */
+  prometheusPort?: number;
+  otlpPort?: number;
+}
+
+export interface Deployment {
+  gateway: ZonetapProcess;
+  agents: ZonetapProcess[];
+  metricsUrl: string;
+  flowLog: string;
+  inventory: string;
+  /** Stops agents first, then the gateway. Idempotent. */
+  stop(): Promise<void>;
+  /** Synchronous, for 'exit' handlers. */
+  killNow(): void;
+}
+
+async function pickPort(preferred: number | undefined): Promise<number> {
+  if (preferred !== undefined && (await portIsFree(preferred))) return preferred;
+  return freePort();
+}
+
+/** Starts the gateway, then an agent per node, and waits until all are ready; on failure stops what it started. */
+export async function deployZonetap(cluster: Cluster, options: DeploymentOptions): Promise<Deployment> {
+  const inventory = join(options.workdir, 'inventory.yaml');
+  writeInventory(cluster.plan, inventory);
+  const prometheusPort = await pickPort(options.prometheusPort);
+  const otlpPort = await pickPort(options.otlpPort);
+  const flowLog = join(options.workdir, 'flows.jsonl');
+  const gatewayEndpoint = `127.0.0.1:${otlpPort}`;
+  const started: ZonetapProcess[] = [];
+  const stopAll = async () => {
+    // Agents first so their last export reaches the gateway.
+    await Promise.all(started.slice(1).map((p) => p.stop()));
+    await started[0]?.stop();
+  };
+  try {
+    const gateway = new ZonetapProcess(
+      'gateway',
+      [join(CONFIG_DIR, 'demo-gateway.yaml')],
+      {
+        ZONETAP_GATEWAY: gatewayEndpoint,
+        ZONETAP_INVENTORY: inventory,
+        ZONETAP_PROMETHEUS: `127.0.0.1:${prometheusPort}`,
+        ZONETAP_FLOWLOG: flowLog,
+        ZONETAP_TELEMETRY: `127.0.0.1:${await freePort()}`,
+        PROVIDER: options.provider,
+      },
+      join(options.workdir, 'gateway.log'),
+    );
+    started.push(gateway);
+    await gateway.ready();
+    const agents: ZonetapProcess[] = [];
+    for (const node of cluster.plan.nodes) {
+      const agent = new ZonetapProcess(
+        `agent on ${node.name}`,
+        [join(CONFIG_DIR, 'demo-agent.yaml')],
+        {
+          ZONETAP_INTERVAL: options.interval,
+          ZONETAP_NETNS: `/run/netns/${node.netns}`,
+          ZONETAP_INVENTORY: inventory,
+          NODE_NAME: node.name,
+          ZONETAP_GATEWAY: gatewayEndpoint,
+          ZONETAP_TELEMETRY: `127.0.0.1:${await freePort()}`,
+        },
+        join(options.workdir, `agent-${node.name}.log`),
+      );
+      started.push(agent);
+      agents.push(agent);
+    }
+    await Promise.all(agents.map((a) => a.ready()));
+    return {
+      gateway,
+      agents,
+      metricsUrl: `http://127.0.0.1:${prometheusPort}/metrics`,
+      flowLog,
+      inventory,
+      stop: stopAll,
+      killNow: () => started.forEach((p) => p.killNow()),
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

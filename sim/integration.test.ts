@@ -1,0 +1,109 @@
+/**
+ * zonetap end to end on a simulated three-zone cluster: an agent per node with
+ * real eBPF, a gateway, and UDP traffic of exactly known size. Bytes per
+ * workload pair at the gateway's Prometheus exposition must equal the bytes
+ * sent at the IP layer, counted once; a short-lived Job's bytes are its own.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { privilegeProblem, requirePrivileges } from '../test/privileges.ts';
+import { Cluster, PodProcess, listNetns, loadTopology, udpIpBytes, type PlannedPod, type Send } from './index.ts';
+import { deployZonetap, type Deployment } from './deployment.ts';
+import { scrape, sumOf, type Sample } from './exposition.ts';
+
+const TOPOLOGY = new URL('./topologies/three-zones.yaml', import.meta.url).pathname;
+const BYTES = 'zonetap_network_flow_bytes_total';
+const PORT = 7000;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const udp = (to: string, size: number, count: number): Send => ({ transport: 'udp', to, port: PORT, size, count, rate: 200_000 });
+const v4 = (pod: PlannedPod) => pod.addresses[0];
+const v6 = (pod: PlannedPod) => pod.addresses[1];
+
+describe('zonetap on a simulated three-zone cluster', { skip: privilegeProblem() !== undefined && !process.env.CI }, () => {
+  let cluster: Cluster;
+  let deployment: Deployment;
+  const workdir = mkdtempSync(join(tmpdir(), 'zt-integration-'));
+
+  before(async () => {
+    cluster = await Cluster.build(loadTopology(TOPOLOGY), { scenario: `zti${process.pid % 100000}` });
+    deployment = await deployZonetap(cluster, { workdir, interval: '1s', provider: 'gcp' });
+  });
+  after(async () => {
+    await deployment?.stop();
+    cluster?.destroy();
+    rmSync(workdir, { recursive: true, force: true });
+  });
+
+  test('bytes per workload pair equal the bytes sent, counted once, and the Job\'s bytes are attributed to it', async (t) => {
+    requirePrivileges(t);
+    const [api0, api1, postgres, cache, job] = ['shop/api-0', 'shop/api-1', 'shop/postgres-0', 'shop/cache-0', 'batch/report-28291-x7k2p'].map((p) => cluster.pod(p)) as [
+      PlannedPod, PlannedPod, PlannedPod, PlannedPod, PlannedPod,
+    ];
+    // Every destination listens, so no ICMP "port unreachable" comes back.
+    const servers = [postgres, cache, api1].map((pod) => new PodProcess(pod.netns, { udpPort: PORT }));
+    servers.push(new PodProcess(cluster.plan.internetNetns, { udpPort: PORT }));
+    await Promise.all(servers.map((s) => s.listening));
+
+    const clients = [
+      new PodProcess(api0.netns, { sends: [udp(v4(postgres), 1000, 200), udp(v4(cache), 500, 50), udp('203.0.113.9', 100, 10)] }),
+      new PodProcess(api1.netns, { sends: [udp(v6(postgres), 700, 100), udp(v6(cache), 300, 40)] }),
+      new PodProcess(postgres.netns, { sends: [udp(v4(api1), 1200, 30)] }),
+    ];
+    await Promise.all(clients.map((c) => c.done));
+
+    // The Job's pod exists only while it sends.
+    await cluster.startPod(job);
+    const jobRun = new PodProcess(job.netns, { sends: [udp(v4(postgres), 900, 80), udp(v6(postgres), 1000, 20)] });
+    assert.deepEqual(await jobRun.done, [
+      { index: 0, messages: 80, payloadBytes: 72_000 },
+      { index: 1, messages: 20, payloadBytes: 20_000 },
+    ]);
+    cluster.stopPod(job);
+    assert.equal(listNetns().includes(job.netns), false);
+    const received = await Promise.all(servers.map((s) => s.stop()));
+    assert.equal(received[0]!.udpDatagrams, 200 + 100 + 80 + 20, 'postgres got every datagram');
+
+    const expected = {
+      'api -> postgres': 200 * udpIpBytes(1000, 'ipv4') + 100 * udpIpBytes(700, 'ipv6'),
+      'api -> cache': 50 * udpIpBytes(500, 'ipv4') + 40 * udpIpBytes(300, 'ipv6'),
+      'postgres -> api': 30 * udpIpBytes(1200, 'ipv4'),
+      'report -> postgres': 80 * udpIpBytes(900, 'ipv4') + 20 * udpIpBytes(1000, 'ipv6'),
+      'api -> internet': 10 * udpIpBytes(100, 'ipv4'),
+      'api -> cache, same zone': 50 * udpIpBytes(500, 'ipv4'),
+      'api -> cache, cross zone': 40 * udpIpBytes(300, 'ipv6'),
+      'report pod, a CronJob\'s': 80 * udpIpBytes(900, 'ipv4') + 20 * udpIpBytes(1000, 'ipv6'),
+    };
+    const measure = (s: Sample[]) => ({
+      'api -> postgres': sumOf(s, BYTES, { k8s_src_owner_name: 'api', k8s_dst_owner_name: 'postgres' }),
+      'api -> cache': sumOf(s, BYTES, { k8s_src_owner_name: 'api', k8s_dst_owner_name: 'cache' }),
+      'postgres -> api': sumOf(s, BYTES, { k8s_src_owner_name: 'postgres', k8s_dst_owner_name: 'api' }),
+      'report -> postgres': sumOf(s, BYTES, { k8s_src_owner_name: 'report', k8s_dst_owner_name: 'postgres' }),
+      'api -> internet': sumOf(s, BYTES, { k8s_src_owner_name: 'api', zonetap_traffic_class: 'internet' }),
+      'api -> cache, same zone': sumOf(s, BYTES, { k8s_src_owner_name: 'api', k8s_dst_owner_name: 'cache', zonetap_traffic_class: 'same_zone' }),
+      'api -> cache, cross zone': sumOf(s, BYTES, { k8s_src_owner_name: 'api', k8s_dst_owner_name: 'cache', zonetap_traffic_class: 'cross_zone' }),
+      'report pod, a CronJob\'s': sumOf(s, BYTES, { k8s_src_namespace: 'batch', k8s_src_name: job.spec.name, k8s_src_owner_type: 'CronJob', k8s_src_owner_name: 'report' }),
+    });
+
+    // Agents drain every second and export every second: wait until the gateway has it all,
+    // then a few intervals more, so that a flow counted twice would show.
+    let measured = measure([]);
+    const deadline = Date.now() + 45_000;
+    while (Date.now() < deadline) {
+      measured = measure(await scrape(deployment.metricsUrl));
+      if (Object.entries(expected).every(([k, v]) => measured[k as keyof typeof measured] >= v)) break;
+      await sleep(1000);
+    }
+    await sleep(4000);
+    const samples = await scrape(deployment.metricsUrl);
+    assert.deepEqual(measure(samples), expected);
+    // Every api -> postgres byte crosses zones (zone-a and zone-b to zone-c) and is priced.
+    assert.equal(sumOf(samples, BYTES, { k8s_src_owner_name: 'api', k8s_dst_owner_name: 'postgres', zonetap_traffic_class: 'cross_zone' }), expected['api -> postgres']);
+    assert.ok(sumOf(samples, 'zonetap_network_flow_cost_usd_total', { k8s_src_owner_name: 'api', k8s_dst_owner_name: 'postgres' }) > 0, 'cross-zone bytes have a cost');
+    // The flow log names the Job's pod too.
+    assert.match(readFileSync(deployment.flowLog, 'utf8'), /"k8s\.src\.owner\.name":"report"/);
+  });
+});

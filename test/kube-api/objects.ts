@@ -1,0 +1,101 @@
+/** Builders for realistic Kubernetes objects, shaped as the real API returns them. */
+import type { KubeObject } from './selectors.ts';
+
+export interface NodeSpec {
+  name: string;
+  zone?: string;
+  region?: string;
+  /** Use the legacy failure-domain.beta.kubernetes.io labels instead of topology.kubernetes.io. */
+  legacyLabels?: boolean;
+  internalIPs?: string[];
+  externalIPs?: string[];
+  labels?: Record<string, string>;
+}
+
+export function makeNode(n: NodeSpec): KubeObject {
+  const labels: Record<string, string> = { 'kubernetes.io/hostname': n.name, 'kubernetes.io/os': 'linux', ...n.labels };
+  const prefix = n.legacyLabels ? 'failure-domain.beta.kubernetes.io' : 'topology.kubernetes.io';
+  if (n.zone) labels[`${prefix}/zone`] = n.zone;
+  if (n.region) labels[`${prefix}/region`] = n.region;
+  return {
+    metadata: { name: n.name, labels },
+    spec: { podCIDR: '10.244.0.0/24' },
+    status: {
+      addresses: [
+        ...(n.internalIPs ?? []).map((address) => ({ type: 'InternalIP', address })),
+        ...(n.externalIPs ?? []).map((address) => ({ type: 'ExternalIP', address })),
+        { type: 'Hostname', address: n.name },
+      ],
+      conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status' }],
+      nodeInfo: { kubeletVersion: 'v1.32.0', osImage: 'Debian GNU/Linux 12', architecture: 'amd64' },
+      capacity: { cpu: '2', memory: '4Gi', pods: '110' },
+    },
+  };
+}
+
+export interface PodSpec {
+  namespace?: string;
+  name: string;
+  node?: string;
+  ips?: string[];
+  hostNetwork?: boolean;
+  owner?: { kind: string; name: string };
+  labels?: Record<string, string>;
+  phase?: string;
+  creationTimestamp?: string;
+}
+
+export function makePod(p: PodSpec): KubeObject {
+  const ips = p.ips ?? [];
+  return {
+    metadata: {
+      name: p.name,
+      namespace: p.namespace ?? 'default',
+      labels: { app: p.name, ...p.labels },
+      ...(p.creationTimestamp ? { creationTimestamp: p.creationTimestamp } : {}),
+      ...(p.owner
+        ? { ownerReferences: [{ apiVersion: p.owner.kind === 'Job' ? 'batch/v1' : 'apps/v1', kind: p.owner.kind, name: p.owner.name, uid: `uid-${p.owner.name}`, controller: true, blockOwnerDeletion: true }] }
+        : {}),
+      annotations: { 'kubectl.kubernetes.io/restartedAt': '2026-01-01T00:00:00Z' },
+    },
+    spec: {
+      ...(p.node ? { nodeName: p.node } : {}),
+      ...(p.hostNetwork ? { hostNetwork: true } : {}),
+      containers: [{ name: 'main', image: 'registry.example/app:1.0', ports: [{ containerPort: 8080, protocol: 'TCP' }], resources: { requests: { cpu: '100m' } } }],
+      restartPolicy: 'Always',
+      schedulerName: 'default-scheduler',
+      serviceAccountName: 'default',
+    },
+    status: {
+      phase: p.phase ?? 'Running',
+      ...(ips.length ? { podIP: ips[0], podIPs: ips.map((ip) => ({ ip })) } : {}),
+      hostIP: '192.168.0.1',
+      containerStatuses: [{ name: 'main', ready: true, restartCount: 0, image: 'registry.example/app:1.0', state: { running: { startedAt: '2026-01-01T00:00:00Z' } } }],
+      conditions: [{ type: 'Ready', status: 'True' }],
+    },
+  };
+}
+
+export function makeReplicaSet(namespace: string, name: string, deployment?: string): KubeObject {
+  return {
+    metadata: {
+      name,
+      namespace,
+      ...(deployment ? { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: deployment, uid: `uid-${deployment}`, controller: true }] } : {}),
+    },
+    spec: { replicas: 1, selector: { matchLabels: { app: name } } },
+    status: { replicas: 1 },
+  };
+}
+
+export function makeJob(namespace: string, name: string, cronJob?: string): KubeObject {
+  return {
+    metadata: {
+      name,
+      namespace,
+      ...(cronJob ? { ownerReferences: [{ apiVersion: 'batch/v1', kind: 'CronJob', name: cronJob, uid: `uid-${cronJob}`, controller: true }] } : {}),
+    },
+    spec: { completions: 1 },
+    status: { active: 1 },
+  };
+}
