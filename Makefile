@@ -11,11 +11,15 @@ setup:
 	@scripts/setup.sh
 
 # ---- eBPF object and native addon (bpf/, native/) ----
-BPF_OBJ := bpf/flows.bpf.o
+# clang -target bpf with Debian's UAPI and libbpf headers; kernel types come from
+# bpf/kernel.h (CO-RE), so no vmlinux.h is generated. The bench/ objects are the
+# benchmark's baselines (no-op and kubezonnet-style reference programs).
+BPF_OBJ := bpf/flows.bpf.o bench/noop.bpf.o bench/reference.bpf.o
 NATIVE_ADDON := native/build/Release/zonetap_native.node
+BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -I/usr/include/$(shell gcc -dumpmachine) -Ibpf
 
-$(BPF_OBJ): bpf/*.c bpf/*.h
-	clang -O2 -g -Wall -target bpf -D__TARGET_ARCH_x86 -I/usr/include/x86_64-linux-gnu -c bpf/flows.bpf.c -o $@
+%.bpf.o: %.bpf.c bpf/*.h
+	clang $(BPF_CFLAGS) -c $< -o $@
 
 $(NATIVE_ADDON): native/*.cc native/binding.gyp bpf/*.h
 	cd native && $(NODE) ../node_modules/node-gyp/bin/node-gyp.js rebuild --nodedir=$(CURDIR)/.tools/node --loglevel=warn

@@ -106,6 +106,42 @@ const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.
 const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i]!)).join('  ');
 console.log('exporters/prometheus: zonetap store + MetricProducer vs. the plain OTel SDK counters (baseline, same run).');
 console.log('consume: one batch of <label sets> records, every record an update of a known series; scrape: GET /metrics over loopback.');
-console.log('zonetap and SDK columns do the same work (bytes + packets, identical /metrics body); "all on" adds cost and kubezonnet series.');
+console.log('zonetap and SDK columns do the same work (bytes + packets; the bench checks both render the same series); "all on" adds cost and kubezonnet series.');
 console.log(line(header));
 for (const r of rows) console.log(line(r));
+
+// Churn: pods come and go (new pod names every batch). zonetap expires idle
+// label sets after series_ttl; SDK counters keep every attribute set forever.
+const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
+const heapMb = () => {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed / 2 ** 20;
+};
+const CHURN_BATCHES = 40;
+const PODS_PER_BATCH = 2_500;
+const churnBatch = (b: number) => records(PODS_PER_BATCH, false).map((r, i) => ({ ...r, src: { ...r.src, pod: `job-${b}-${i}` } }));
+const base = heapMb();
+let now = 0;
+const churned = new PrometheusFlowExporter(testSettings('prometheus', 'exporter'), configSchema.parse({ endpoint: '127.0.0.1:0', series_ttl: '1m', max_series: 1_000_000, kubezonnet_compat: false }), () => now);
+for (let b = 0; b < CHURN_BATCHES; b++) {
+  await churned.consume({ start: now, end: now + 10_000, records: churnBatch(b) });
+  now += 10_000;
+}
+const zHeap = heapMb() - base;
+const zLive = churned.flows.size;
+await churned.shutdown();
+const sdkBase = heapMb();
+const sdk = await sdkPath(CHURN_BATCHES * PODS_PER_BATCH);
+for (let b = 0; b < CHURN_BATCHES; b++) sdk.consume(churnBatch(b));
+const sLive = (await get(sdk.address)).split('\n').filter((l) => l.startsWith('zonetap_network_flow_bytes_total')).length;
+const sHeap = heapMb() - sdkBase;
+await sdk.shutdown();
+console.log(`\nchurn: ${CHURN_BATCHES} batches 10 s apart, ${PODS_PER_BATCH} new pod names each (${CHURN_BATCHES * PODS_PER_BATCH} label sets in all), series_ttl 1m`);
+const churnRows = [
+  ['zonetap (store with expiry)', String(zLive), `${zHeap.toFixed(1)} MB`],
+  ['OTel SDK counters (baseline)', String(sLive), `${sHeap.toFixed(1)} MB`],
+];
+const churnHeader = ['path', 'label sets held at the end', 'heap held'];
+const cw = churnHeader.map((h, i) => Math.max(h.length, ...churnRows.map((r) => r[i]!.length)));
+for (const r of [churnHeader, ...churnRows]) console.log(r.map((c, i) => (i === 0 ? c.padEnd(cw[i]!) : c.padStart(cw[i]!))).join('  '));

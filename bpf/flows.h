@@ -25,13 +25,24 @@ struct flow_key {
 	__u8 family;   /* ZT_FAMILY_IPV4 or ZT_FAMILY_IPV6 */
 	__u8 protocol; /* IPPROTO_*; for IPv6 the last next-header reached */
 	__u8 pad[2];
-};
+} __attribute__((aligned(8))); /* compared as five u64 words */
 
 /* Bytes and packets as sent on the wire: a GSO super-packet or a datagram
  * that IP fragments after the hook counts as the packets it becomes. */
 struct flow_counters {
 	__u64 bytes;
 	__u64 packets;
+};
+
+/* Each CPU's last flow, counted without a hash lookup while its packets
+ * follow each other; written back to the flow table when another flow comes.
+ * busy is set while a run uses the entry: a run that interrupts it on the same
+ * CPU (softirq over process context) goes straight to the table instead. */
+struct flow_cache_entry {
+	struct flow_key key;
+	struct flow_counters counters; /* packets == 0: the entry is empty */
+	__u32 busy;
+	__u32 pad;
 };
 
 /* Traffic whose flow found no room in the table (it is full): counted here so

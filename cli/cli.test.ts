@@ -68,6 +68,7 @@ describe('zonetap command line', () => {
       stderr: 'zonetap: ZT_USAGE: unknown command "serve": expected run, validate, components or demo; see zonetap --help\n',
     });
     assert.deepEqual(await cli(['validate']), { code: 2, stdout: '', stderr: 'zonetap: ZT_USAGE: zonetap validate needs --config FILE; see zonetap validate --help\n' });
+    assert.deepEqual(await cli(['validate', '-c']), { code: 2, stdout: '', stderr: 'zonetap: ZT_USAGE: flag --config needs a value; see zonetap validate --help\n' });
     assert.deepEqual(await cli(['--verbose']), { code: 2, stdout: '', stderr: 'zonetap: ZT_USAGE: unknown flag --verbose; see zonetap --help\n' });
   });
 
@@ -130,53 +131,55 @@ service:
 });
 
 describe('zonetap run', () => {
-  it('turns ready, then on SIGTERM flushes the flow log and exits 0 within the deadline', async () => {
-    const out = join(dir, 'run-out.jsonl');
-    const file = await config(
-      'run.yaml',
-      `receivers: { replay: { path: ${flows}, interval: 50ms } }
+  for (const stopSignal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`turns ready, then on ${stopSignal} flushes the flow log and exits 0 within the deadline`, async () => {
+      const out = join(dir, `run-out-${stopSignal}.jsonl`);
+      const file = await config(
+        `run-${stopSignal}.yaml`,
+        `receivers: { replay: { path: ${flows}, interval: 50ms } }
 exporters: { flowlog: { path: ${out} } }
 service:
   pipelines: { flows: { receivers: [replay], exporters: [flowlog] } }
   telemetry: { metrics: { endpoint: 127.0.0.1:0 } }
 `,
-    );
-    const child = spawn(zonetap, ['run', '--config', file, '--shutdown-timeout', '5s'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-    try {
-      // The telemetry server picks a free port and logs it.
-      let port: number | undefined;
-      while (port === undefined) {
-        assert.equal(child.exitCode, null, `zonetap exited early:\n${stderr}`);
-        const m = /"endpoint":"127\.0\.0\.1:(\d+)","msg":"telemetry server listening/.exec(stderr);
-        if (m) port = Number(m[1]);
-        else await new Promise((r) => setTimeout(r, 50));
+      );
+      const child = spawn(zonetap, ['run', '--config', file, '--shutdown-timeout', '5s'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+      try {
+        // The telemetry server picks a free port and logs it.
+        let port: number | undefined;
+        while (port === undefined) {
+          assert.equal(child.exitCode, null, `zonetap exited early:\n${stderr}`);
+          const m = /"endpoint":"127\.0\.0\.1:(\d+)","msg":"telemetry server listening/.exec(stderr);
+          if (m) port = Number(m[1]);
+          else await new Promise((r) => setTimeout(r, 50));
+        }
+        const base = `http://127.0.0.1:${port}`;
+        assert.equal((await fetch(`${base}/healthz`)).status, 200);
+        // Ready once every component has started.
+        while ((await fetch(`${base}/readyz`)).status !== 200) await new Promise((r) => setTimeout(r, 50));
+        // Wait until the exporter has been handed every record, then stop.
+        const exported = async () => {
+          const text = await (await fetch(`${base}/metrics`)).text();
+          return Number(/^zonetap_component_records_in_total\{component_id="flowlog",kind="exporter"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+        };
+        while ((await exported()) < RECORDS) await new Promise((r) => setTimeout(r, 50));
+        child.kill(stopSignal);
+        const [code, signal] = await exited;
+        assert.equal(signal, null);
+        assert.equal(code, 0, stderr);
+        assert.match(stderr, /"msg":"shutting down: flushing exporters"/);
+        assert.match(stderr, /"msg":"zonetap stopped"/);
+        const lines = (await readFile(out, 'utf8')).trimEnd().split('\n');
+        assert.equal(lines.length, RECORDS, 'every record handed to the exporter is in the file');
+        assert.deepEqual(lines.map((l) => (JSON.parse(l) as Record<string, unknown>)['src.address']).sort(), ['10.1.0.1', '10.1.0.2', '10.1.0.3', '10.1.0.4', '10.1.0.5']);
+      } finally {
+        if (child.exitCode === null) child.kill('SIGKILL');
       }
-      const base = `http://127.0.0.1:${port}`;
-      assert.equal((await fetch(`${base}/healthz`)).status, 200);
-      // Ready once every component has started.
-      while ((await fetch(`${base}/readyz`)).status !== 200) await new Promise((r) => setTimeout(r, 50));
-      // Wait until the exporter has been handed every record, then stop.
-      const exported = async () => {
-        const text = await (await fetch(`${base}/metrics`)).text();
-        return Number(/^zonetap_component_records_in_total\{component_id="flowlog",kind="exporter"\} (\d+)$/m.exec(text)?.[1] ?? 0);
-      };
-      while ((await exported()) < RECORDS) await new Promise((r) => setTimeout(r, 50));
-      child.kill('SIGTERM');
-      const [code, signal] = await exited;
-      assert.equal(signal, null);
-      assert.equal(code, 0, stderr);
-      assert.match(stderr, /"msg":"shutting down: flushing exporters"/);
-      assert.match(stderr, /"msg":"zonetap stopped"/);
-      const lines = (await readFile(out, 'utf8')).trimEnd().split('\n');
-      assert.equal(lines.length, RECORDS, 'every record handed to the exporter is in the file');
-      assert.deepEqual(lines.map((l) => (JSON.parse(l) as Record<string, unknown>)['src.address']).sort(), ['10.1.0.1', '10.1.0.2', '10.1.0.3', '10.1.0.4', '10.1.0.5']);
-    } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
-    }
-  });
+    });
+  }
 
   it('exits 1 naming the component that failed to start', async () => {
     // Occupy a port so the exporter cannot listen on it.

@@ -25,12 +25,12 @@ import { componentTable } from './components.ts';
 const USAGE = `zonetap ${VERSION}: count Kubernetes cross-zone traffic with eBPF, export to Prometheus, OTLP and flow logs.
 
 Usage:
-  zonetap run --config FILE [--config FILE]...   run the pipelines in FILE (later files override earlier ones)
-  zonetap validate --config FILE [--config FILE]... check a configuration and print every problem
-  zonetap components                              list the receivers, processors and exporters built in
-  zonetap demo                                    run the simulated multi-zone cluster demo
-  zonetap --version                               print the version
-  zonetap --help                                  print this help
+  zonetap run --config FILE [--config FILE]...        run the pipelines (later files override earlier ones)
+  zonetap validate --config FILE [--config FILE]...   check a configuration and print every problem
+  zonetap components                                  list the receivers, processors and exporters built in
+  zonetap demo                                        run the simulated multi-zone cluster demo
+  zonetap --version                                   print the version
+  zonetap --help                                      print this help
 
 Options of run and validate:
   -c, --config FILE            configuration file (YAML); repeat to merge several
@@ -60,8 +60,10 @@ function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[]
     switch (e.code) {
       case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
         return usageError(`unknown flag ${quoted}`, command);
-      case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
-        return usageError(`flag ${quoted?.replace(/ <value>$/, '') ?? ''} needs a value`.replace(/ +/g, ' '), command);
+      case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
+        const flag = /--[\w-]+/.exec(quoted ?? '')?.[0] ?? quoted;
+        return usageError(e.message.includes('does not take') ? `flag ${flag} takes no value` : `flag ${flag} needs a value`, command);
+      }
       case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
         return usageError(`unexpected argument "${quoted}"`, command);
       default:
@@ -81,7 +83,7 @@ function logLevel(value: string | undefined, command: string): LogLevel | undefi
   return value as LogLevel;
 }
 
-async function run(args: string[], registry: FactoryRegistry): Promise<number> {
+async function run(args: string[]): Promise<number> {
   const values = parse(args, { ...CONFIG_OPTIONS, 'shutdown-timeout': { type: 'string' } }, 'run');
   if (values.help) return print(USAGE);
   let shutdownTimeoutMs: number | undefined;
@@ -89,15 +91,18 @@ async function run(args: string[], registry: FactoryRegistry): Promise<number> {
     shutdownTimeoutMs = parseDuration(values['shutdown-timeout']);
     if (!shutdownTimeoutMs) usageError(`invalid --shutdown-timeout "${values['shutdown-timeout']}": expected a duration like 10s`, 'run');
   }
-  return runService(configPaths(values, 'run'), registry, { logLevel: logLevel(values['log-level'], 'run'), shutdownTimeoutMs });
+  const paths = configPaths(values, 'run');
+  const level = logLevel(values['log-level'], 'run');
+  return runService(paths, await builtInRegistry(), { logLevel: level, shutdownTimeoutMs });
 }
 
-async function validate(args: string[], registry: FactoryRegistry): Promise<number> {
+async function validate(args: string[]): Promise<number> {
   const values = parse(args, CONFIG_OPTIONS, 'validate');
   if (values.help) return print(USAGE);
   logLevel(values['log-level'], 'validate');
   try {
-    const config = await loadConfig(configPaths(values, 'validate'), registry);
+    const paths = configPaths(values, 'validate');
+    const config = await loadConfig(paths, await builtInRegistry());
     for (const w of config.warnings) process.stderr.write(`warning: ${w}\n`);
     return print('configuration is valid\n');
   } catch (err) {
@@ -132,9 +137,9 @@ export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'run':
-      return run(rest, await builtInRegistry());
+      return run(rest);
     case 'validate':
-      return validate(rest, await builtInRegistry());
+      return validate(rest);
     case 'components':
       if (parse(rest, { help: { type: 'boolean', short: 'h' } }, 'components').help) return print(USAGE);
       return print(componentTable((await builtInRegistry()).all()));

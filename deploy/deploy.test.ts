@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { parse, stringify } from 'yaml';
+import { ADDON_PATH, FLOWS_OBJECT_PATH } from '../native/index.ts';
 import { PROMETHEUS_RULE_FILE, RULES_FILE, prometheusRuleText } from './sync-rules.ts';
 import { promqlNames, substituteGrafanaVariables } from './testing/promql.ts';
 import { DEPLOY, exportedLabelNames, exportedMetricNames, run } from './testing/tools.ts';
@@ -203,11 +204,14 @@ describe('container image (deploy/Dockerfile)', () => {
     assert.match(readFileSync(join(DEPLOY, '..', 'bin', 'zonetap'), 'utf8'), /\|\| node=node/, 'bin/zonetap must fall back to the node on PATH');
   });
 
-  test('copies the eBPF object and the addon that the Makefile builds', () => {
-    const makefile = readFileSync(join(DEPLOY, '..', 'Makefile'), 'utf8');
-    const built = ['BPF_OBJ', 'NATIVE_ADDON'].map((v) => new RegExp(`^${v} := (\\S+)$`, 'm').exec(makefile)![1]!);
-    assert.match(dockerfile, new RegExp(`^RUN make ${built.join(' ')}$`, 'm'));
-    for (const path of built) {
+  test('builds with the Makefile and copies the eBPF object and the addon where native/ loads them', () => {
+    const root = join(DEPLOY, '..');
+    const loaded = [relative(root, FLOWS_OBJECT_PATH), relative(root, ADDON_PATH)];
+    const makefile = readFileSync(join(root, 'Makefile'), 'utf8');
+    const made = ['BPF_OBJ', 'NATIVE_ADDON'].flatMap((v) => new RegExp(`^${v} := (.+)$`, 'm').exec(makefile)![1]!.trim().split(/\s+/));
+    assert.match(dockerfile, new RegExp(`^RUN make ${loaded.join(' ')}$`, 'm'));
+    for (const path of loaded) {
+      assert.ok(made.includes(path), `the Makefile does not build ${path}`);
       assert.ok(copies.some((c) => c.from === 'build' && c.sources[0] === `/src/${path}` && c.target === path), `runtime stage does not copy ${path}`);
     }
   });

@@ -45,11 +45,14 @@ export interface BpfObject {
   /** Every CPU's value for a u32 key of a per-CPU array, CPU after CPU (each rounded up to 8 bytes). */
   readPerCpu(map: string, key: number): Buffer;
   /**
-   * Points slot 0 of `outer` at `next` (the kernel waits for running programs),
-   * then lookup-and-deletes `retired` in batches. Resolves to one record per
-   * flow: struct flow_key, then u64 bytes and u64 packets summed over CPUs.
+   * One drain of bpf/flows.bpf.c's tables, off the main thread: points the
+   * outer maps (`caches[0]`, then `tables[0]`) at the next cache and table (the
+   * kernel waits for running programs), reads and zeroes the retired cache,
+   * lookup-and-deletes the retired table `batchSize` keys per syscall, and
+   * merges the two. Resolves to one record per flow: struct flow_key, then u64
+   * bytes and u64 packets summed over CPUs (host byte order).
    */
-  swapAndDrain(outer: string, next: string, retired: string, batchSize: number): Promise<Buffer>;
+  swapAndDrain(maps: { caches: [outer: string, next: string, retired: string]; tables: [outer: string, next: string, retired: string]; batchSize: number }): Promise<Buffer>;
   /** Closes links, programs and maps. Idempotent. */
   close(): void;
 }
@@ -59,6 +62,7 @@ interface NativeModule {
   flowKeySize: number;
   flowCountersSize: number;
   overflowCountersSize: number;
+  flowCacheEntrySize: number;
 }
 
 /** The error the addon throws: the failed operation, errno and libbpf's messages. */

@@ -101,24 +101,40 @@ int CreateNetfilterLink(int prog_fd, int pf, int priority) {
   return fd < 0 ? -errno : fd;
 }
 
-// Swaps the outer map's slot 0 to the other table (the kernel waits for running
-// programs before the update returns), then lookup-and-deletes the retired
-// table in batches, summing each flow's per-CPU counters. Output: one record per
-// flow, struct flow_key then u64 bytes, u64 packets (host byte order).
+// One drain, off the main thread. The program reads active_cache before
+// active_flows, so: point active_cache at the next cache, then active_flows at
+// the next table (each update returns only after running programs finished:
+// the kernel's synchronize_rcu for map-in-map updates); now nothing writes the
+// retired pair. Read and zero the retired cache (one entry per CPU), then
+// lookup-and-delete the retired table in batches, summing each flow's per-CPU
+// counters and adding the cached ones. Output: one record per flow, struct
+// flow_key then u64 bytes and u64 packets (host byte order).
+struct DrainMaps {
+  int cache_outer, cache_next, cache_retired;
+  int table_outer, table_next, table_retired;
+};
+
 class DrainWorker : public Napi::AsyncWorker {
  public:
-  DrainWorker(Napi::Env env, int outer_fd, int next_fd, int retired_fd, uint32_t batch)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)),
-        outer_fd_(outer_fd), next_fd_(next_fd), retired_fd_(retired_fd), batch_(batch) {}
+  DrainWorker(Napi::Env env, DrainMaps maps, uint32_t batch)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), maps_(maps), batch_(batch) {}
 
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
     uint32_t zero = 0;
-    uint32_t next = next_fd_;
-    if (bpf_map_update_elem(outer_fd_, &zero, &next, BPF_ANY) != 0) return Fail("swap flow tables", errno);
+    uint32_t next_cache = maps_.cache_next, next_table = maps_.table_next;
+    if (bpf_map_update_elem(maps_.cache_outer, &zero, &next_cache, BPF_ANY) != 0) return Fail("swap flow caches", errno);
+    if (bpf_map_update_elem(maps_.table_outer, &zero, &next_table, BPF_ANY) != 0) return Fail("swap flow tables", errno);
     int ncpus = libbpf_num_possible_cpus();
     if (ncpus <= 0) return Fail("count possible CPUs", -ncpus);
+
+    std::vector<flow_cache_entry> cached(ncpus);
+    if (bpf_map_lookup_elem(maps_.cache_retired, &zero, cached.data()) != 0) return Fail("read flow cache", errno);
+    std::vector<flow_cache_entry> empty(ncpus);
+    memset(empty.data(), 0, empty.size() * sizeof(flow_cache_entry));
+    if (bpf_map_update_elem(maps_.cache_retired, &zero, empty.data(), BPF_ANY) != 0) return Fail("reset flow cache", errno);
+
     std::vector<flow_key> keys(batch_);
     std::vector<flow_counters> values(size_t(batch_) * ncpus);
     LIBBPF_OPTS(bpf_map_batch_opts, opts);
@@ -126,7 +142,7 @@ class DrainWorker : public Napi::AsyncWorker {
     bool first = true;
     for (;;) {
       uint32_t count = batch_;
-      int rc = bpf_map_lookup_and_delete_batch(retired_fd_, first ? nullptr : &in_batch, &out_batch,
+      int rc = bpf_map_lookup_and_delete_batch(maps_.table_retired, first ? nullptr : &in_batch, &out_batch,
                                                keys.data(), values.data(), &count, &opts);
       int err = rc ? errno : 0;
       if (rc && err != ENOENT) return Fail("drain flow table", err);
@@ -136,15 +152,13 @@ class DrainWorker : public Napi::AsyncWorker {
           sum.bytes += values[size_t(i) * ncpus + c].bytes;
           sum.packets += values[size_t(i) * ncpus + c].packets;
         }
-        const uint8_t* k = reinterpret_cast<const uint8_t*>(&keys[i]);
-        const uint8_t* v = reinterpret_cast<const uint8_t*>(&sum);
-        records_.insert(records_.end(), k, k + sizeof(flow_key));
-        records_.insert(records_.end(), v, v + sizeof(flow_counters));
+        Append(keys[i], sum);
       }
       if (err == ENOENT) break;
       in_batch = out_batch;
       first = false;
     }
+    MergeCached(cached);
   }
 
   void OnOK() override {
@@ -153,13 +167,56 @@ class DrainWorker : public Napi::AsyncWorker {
   void OnError(const Napi::Error&) override { deferred_.Reject(SyscallError(Env(), op_, err_).Value()); }
 
  private:
+  static constexpr size_t kRecord = sizeof(flow_key) + sizeof(flow_counters);
+
+  void Append(const flow_key& key, const flow_counters& counters) {
+    const uint8_t* k = reinterpret_cast<const uint8_t*>(&key);
+    const uint8_t* v = reinterpret_cast<const uint8_t*>(&counters);
+    records_.insert(records_.end(), k, k + sizeof(flow_key));
+    records_.insert(records_.end(), v, v + sizeof(flow_counters));
+  }
+
+  // Adds each CPU's cached flow to its record (or a new one). At most one
+  // entry per CPU, so one pass over the records per distinct cached flow.
+  void MergeCached(const std::vector<flow_cache_entry>& cached) {
+    std::vector<flow_cache_entry> flows;
+    for (const auto& e : cached) {
+      if (e.counters.packets == 0) continue;
+      bool merged = false;
+      for (auto& f : flows) {
+        if (memcmp(&f.key, &e.key, sizeof(flow_key)) == 0) {
+          f.counters.bytes += e.counters.bytes;
+          f.counters.packets += e.counters.packets;
+          merged = true;
+          break;
+        }
+      }
+      if (!merged) flows.push_back(e);
+    }
+    size_t drained = records_.size();
+    for (const auto& f : flows) {
+      bool found = false;
+      for (size_t off = 0; off < drained; off += kRecord) {
+        if (memcmp(records_.data() + off, &f.key, sizeof(flow_key)) != 0) continue;
+        flow_counters c;
+        memcpy(&c, records_.data() + off + sizeof(flow_key), sizeof c);
+        c.bytes += f.counters.bytes;
+        c.packets += f.counters.packets;
+        memcpy(records_.data() + off + sizeof(flow_key), &c, sizeof c);
+        found = true;
+        break;
+      }
+      if (!found) Append(f.key, f.counters);
+    }
+  }
+
   void Fail(const char* op, int err) {
     op_ = op;
     err_ = err;
     SetError(op);
   }
   Napi::Promise::Deferred deferred_;
-  int outer_fd_, next_fd_, retired_fd_;
+  DrainMaps maps_;
   uint32_t batch_;
   std::vector<uint8_t> records_;
   std::string op_;
@@ -349,16 +406,34 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
     return Napi::Buffer<uint8_t>::Copy(env, values.data(), values.size());
   }
 
-  // swapAndDrain(outerMap, nextTable, retiredTable, batchSize) -> Promise<Buffer>
+  // swapAndDrain({ caches: [outer, next, retired], tables: [outer, next, retired], batchSize }) -> Promise<Buffer>
   Napi::Value SwapAndDrain(const Napi::CallbackInfo& info) {
-    bpf_map* outer = Map(info, 0);
-    bpf_map* next = Map(info, 1);
-    bpf_map* retired = Map(info, 2);
-    uint32_t batch = Uint(info, 3, "batch size");
-    if (batch == 0) throw Napi::TypeError::New(info.Env(), "batch size must be positive");
-    if (bpf_map__value_size(retired) != sizeof(flow_counters) || bpf_map__key_size(retired) != sizeof(flow_key))
-      throw Napi::Error::New(info.Env(), "the retired table's layout is not flows.h's");
-    auto* worker = new DrainWorker(info.Env(), bpf_map__fd(outer), bpf_map__fd(next), bpf_map__fd(retired), batch);
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "expected { caches, tables, batchSize }");
+    Napi::Object options = info[0].As<Napi::Object>();
+    auto fds = [&](const char* field) {
+      Napi::Value v = options.Get(field);
+      if (!v.IsArray() || v.As<Napi::Array>().Length() != 3) throw Napi::TypeError::New(env, std::string(field) + " must be [outer, next, retired] map names");
+      Napi::Array names = v.As<Napi::Array>();
+      std::vector<bpf_map*> maps;
+      for (uint32_t i = 0; i < 3; i++) {
+        Napi::Value name = names.Get(i);
+        if (!name.IsString()) throw Napi::TypeError::New(env, std::string(field) + " must hold map names");
+        bpf_map* map = bpf_object__find_map_by_name(Object(env), name.As<Napi::String>().Utf8Value().c_str());
+        if (!map) throw Napi::Error::New(env, "no map named \"" + name.As<Napi::String>().Utf8Value() + "\" in the BPF object");
+        maps.push_back(map);
+      }
+      return maps;
+    };
+    std::vector<bpf_map*> caches = fds("caches"), tables = fds("tables");
+    Napi::Value batch_value = options.Get("batchSize");
+    if (!batch_value.IsNumber() || batch_value.As<Napi::Number>().Uint32Value() == 0) throw Napi::TypeError::New(env, "batchSize must be a positive number");
+    if (bpf_map__value_size(tables[2]) != sizeof(flow_counters) || bpf_map__key_size(tables[2]) != sizeof(flow_key) ||
+        bpf_map__value_size(caches[2]) != sizeof(flow_cache_entry))
+      throw Napi::Error::New(env, "the maps' layout is not bpf/flows.h's");
+    DrainMaps maps = {bpf_map__fd(caches[0]), bpf_map__fd(caches[1]), bpf_map__fd(caches[2]),
+                      bpf_map__fd(tables[0]), bpf_map__fd(tables[1]), bpf_map__fd(tables[2])};
+    auto* worker = new DrainWorker(env, maps, batch_value.As<Napi::Number>().Uint32Value());
     worker->Queue();
     return worker->Promise();
   }
@@ -383,6 +458,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("flowKeySize", Napi::Number::New(env, sizeof(flow_key)));
   exports.Set("flowCountersSize", Napi::Number::New(env, sizeof(flow_counters)));
   exports.Set("overflowCountersSize", Napi::Number::New(env, sizeof(overflow_counters)));
+  exports.Set("flowCacheEntrySize", Napi::Number::New(env, sizeof(flow_cache_entry)));
   return exports;
 }
 

@@ -7,19 +7,33 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { privilegeProblem, requirePrivileges } from '../test/privileges.ts';
-import { Cluster, PodProcess, listNetns, loadTopology, parseTopology, removeNamespaces, udpIpBytes, writeInventory } from './index.ts';
+import { Cluster, PodProcess, listNetns, loadTopology, parseTopology, planCluster, removeNamespaces, udpIpBytes, writeInventory } from './index.ts';
 
 const TOPOLOGY = new URL('./topologies/three-zones.yaml', import.meta.url).pathname;
 const scenario = `simt${process.pid % 100000}`;
 const rootLinks = () => execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).split('\n').flatMap((l) => l.split(':')[1]?.trim() || []).sort();
 const inNetns = (netns: string, ...cmd: string[]) => execFileSync('ip', ['netns', 'exec', netns, ...cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-const ping = (netns: string, address: string) => inNetns(netns, 'ping', '-c', '1', '-W', '2', address);
+const ping = (netns: string, address: string) => inNetns(netns, 'ping', '-c', '1', '-W', '1', address);
 
 test('a topology with a pod on an unknown node or a zone in no region is rejected with the path', () => {
   assert.throws(
     () => parseTopology({ name: 'x', regions: { r: ['zone-a'] }, nodes: [{ name: 'n1', zone: 'zone-b' }], pods: [{ namespace: 'ns', name: 'p', node: 'n2' }] }),
     (e: Error) => e.message.includes('nodes.0.zone: zone "zone-b" is in no region') && e.message.includes('pods.0.node: unknown node "n2"'),
   );
+});
+
+test('config/demo-inventory.yaml is the inventory of sim/topologies/demo.yaml', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'zt-inv-'));
+  try {
+    writeInventory(planCluster(loadTopology(new URL('./topologies/demo.yaml', import.meta.url).pathname)), join(dir, 'inventory.yaml'));
+    assert.equal(
+      readFileSync(new URL('../config/demo-inventory.yaml', import.meta.url), 'utf8'),
+      readFileSync(join(dir, 'inventory.yaml'), 'utf8'),
+      'regenerate it: node sim/write-inventory.ts sim/topologies/demo.yaml config/demo-inventory.yaml',
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 describe('simulated cluster', { skip: privilegeProblem() !== undefined && !process.env.CI }, () => {

@@ -2,12 +2,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { privilegeProblem, requirePrivileges } from '../test/privileges.ts';
 import { listNetns } from './netns.ts';
 
 const ZONETAP = fileURLToPath(new URL('../bin/zonetap', import.meta.url));
 const rootLinks = () => execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).split('\n').flatMap((l) => l.split(':')[1]?.trim() || []).sort();
+/** Command lines of every process: the demo's zonetap processes run config/demo-*.yaml, its pods sim/pod-program.ts. */
 const processArgs = () => execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
 
 function run(command: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -41,8 +43,10 @@ test('zonetap demo shows the matrix, the top workloads and the culprits, and lea
   assert.ok(workdir, 'the demo says where its files are');
   assert.deepEqual(listNetns().filter((n) => n.startsWith('zt-demo-')), []);
   assert.deepEqual(rootLinks(), linksBefore);
-  const left = processArgs().split('\n').filter((a) => a.includes(workdir) || a.includes('sim/pod-program.ts'));
+  const left = processArgs().split('\n').filter((a) => a.includes(workdir) || a.includes('config/demo-') || a.includes('sim/pod-program.ts'));
   assert.deepEqual(left, []);
+  assert.match(stdout, /flow log:\s+\S+flows\.jsonl/);
+  rmSync(workdir, { recursive: true, force: true }); // the flow log the demo keeps for its user
 });
 
 test('Ctrl-C stops the demo early with a summary and the same clean-up', { skip: privilegeProblem() !== undefined && !process.env.CI, timeout: 120_000 }, async (t) => {
@@ -68,7 +72,40 @@ test('Ctrl-C stops the demo early with a summary and the same clean-up', { skip:
   const workdir = /logs in (\/\S+)/.exec(stdout)![1]!;
   assert.deepEqual(listNetns().filter((n) => n.startsWith('zt-demo-')), []);
   assert.deepEqual(rootLinks(), linksBefore);
-  assert.deepEqual(processArgs().split('\n').filter((a) => a.includes(workdir) || a.includes('sim/pod-program.ts')), []);
+  assert.deepEqual(processArgs().split('\n').filter((a) => a.includes(workdir) || a.includes('config/demo-') || a.includes('sim/pod-program.ts')), []);
+  rmSync(workdir, { recursive: true, force: true });
+});
+
+test('after a crashed demo (SIGKILL) the next run removes what it left behind', { skip: privilegeProblem() !== undefined && !process.env.CI, timeout: 150_000 }, async (t) => {
+  requirePrivileges(t);
+  const linksBefore = rootLinks();
+  const child = spawn(ZONETAP, ['demo'], { env: { ...process.env, DURATION: '120', INTERVAL: '1s' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  child.stderr.resume();
+  const running = new Promise<void>((resolve) =>
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+      if (stdout.includes('CronJob runs:')) resolve();
+    }),
+  );
+  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  await Promise.race([running, exited]);
+  child.kill('SIGKILL');
+  await exited;
+  // Left behind: the namespaces (with the pods' processes) and the zonetap processes, which run in the root namespace.
+  assert.ok(listNetns().some((n) => n.startsWith('zt-demo-')), 'a SIGKILLed demo leaves its namespaces');
+  assert.ok(processArgs().split('\n').some((a) => a.includes('config/demo-agent.yaml')), 'and its agents');
+
+  const { code, stdout: again, stderr } = await run(ZONETAP, ['demo'], { DURATION: '5', INTERVAL: '1s' });
+  assert.equal(code, 0, stderr);
+  assert.match(again, /Summary of/);
+  assert.deepEqual(listNetns().filter((n) => n.startsWith('zt-demo-')), []);
+  assert.deepEqual(rootLinks(), linksBefore);
+  assert.deepEqual(processArgs().split('\n').filter((a) => a.includes('config/demo-') || a.includes('sim/pod-program.ts')), []);
+  for (const out of [stdout, again]) {
+    const workdir = /logs in (\/\S+)/.exec(out)?.[1];
+    if (workdir) rmSync(workdir, { recursive: true, force: true });
+  }
 });
 
 test('zonetap demo without root says what is missing and exits non-zero', { skip: privilegeProblem() !== undefined && !process.env.CI }, async (t) => {
@@ -76,4 +113,22 @@ test('zonetap demo without root says what is missing and exits non-zero', { skip
   const { code, stderr } = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ZONETAP, 'demo'], {});
   assert.equal(code, 1, stderr);
   assert.match(stderr, /zonetap demo cannot run here:\n\s+- it must run as root/);
+});
+
+test('the ready configs validate: the demo templates (with their variables set) and config/standalone.yaml', async () => {
+  const env = {
+    ZONETAP_INTERVAL: '2s', ZONETAP_NETNS: '/proc/self/ns/net', ZONETAP_INVENTORY: fileURLToPath(new URL('../config/inventory.example.yaml', import.meta.url)),
+    NODE_NAME: 'node-a', ZONETAP_GATEWAY: '127.0.0.1:4317', ZONETAP_TELEMETRY: '127.0.0.1:0', ZONETAP_PROMETHEUS: '127.0.0.1:9464',
+    ZONETAP_FLOWLOG: '/tmp/flows.jsonl', PROVIDER: 'gcp',
+  };
+  for (const file of ['demo-agent.yaml', 'demo-gateway.yaml', 'standalone.yaml']) {
+    const { code, stdout, stderr } = await run(ZONETAP, ['validate', '--config', fileURLToPath(new URL(`../config/${file}`, import.meta.url))], env);
+    assert.equal(code, 0, `${file}: ${stderr}`);
+    assert.match(stdout, /configuration is valid/);
+  }
+  // A variable the demo forgot is an error naming it.
+  const { PROVIDER: _, ...withoutProvider } = env;
+  const { code, stderr } = await run(ZONETAP, ['validate', '--config', fileURLToPath(new URL('../config/demo-gateway.yaml', import.meta.url))], withoutProvider);
+  assert.equal(code, 2, stderr);
+  assert.match(stderr, /environment variable "PROVIDER" is not set/);
 });

@@ -20,6 +20,7 @@ import { loadTopology } from './topology.ts';
 const TOPOLOGY = fileURLToPath(new URL('./topologies/demo.yaml', import.meta.url));
 const PROVIDERS = ['gcp', 'aws', 'azure'];
 const REFRESH_MS = 3000;
+const RATE_WINDOW_MS = 9000;
 
 const USAGE = `usage: zonetap demo
 
@@ -110,7 +111,8 @@ export async function runDemo(args: string[]): Promise<number> {
     let done = false;
     void finished.then(() => (done = true));
 
-    let previous: TrafficTotals | undefined;
+    // Rates over the last few refreshes: agents export every INTERVAL, so one refresh alone would jitter.
+    const history: TrafficTotals[] = [];
     const tty = process.stdout.isTTY === true;
     while (!done && !interrupted.signal.aborted) {
       await sleep(REFRESH_MS, interrupted.signal);
@@ -122,7 +124,8 @@ export async function runDemo(args: string[]): Promise<number> {
         process.stdout.write(`(could not read ${deployment.metricsUrl}: ${(error as Error).message})\n`);
         continue;
       }
-      const view = renderLive(ratesBetween(previous, totals), {
+      const windowStart = history.find((h) => totals.at - h.at <= RATE_WINDOW_MS + 500);
+      const view = renderLive(ratesBetween(windowStart, totals), {
         provider: opts.provider,
         zones,
         elapsedS: (Date.now() - started) / 1000,
@@ -131,7 +134,8 @@ export async function runDemo(args: string[]): Promise<number> {
         jobRuns: scenario.jobRuns,
       });
       process.stdout.write(tty ? `\x1b[2J\x1b[H${view}\n` : `\n${'-'.repeat(80)}\n${view}\n`);
-      previous = totals;
+      history.push(totals);
+      while (history.length > 0 && totals.at - history[0]!.at > RATE_WINDOW_MS) history.shift();
     }
     const seconds = (Date.now() - started) / 1000;
     await scenario.stop();

@@ -4,6 +4,8 @@
  * one gateway that serves Prometheus exposition and writes a flow log. All on
  * loopback, configured by config/demo-agent.yaml and config/demo-gateway.yaml.
  */
+import { appendFileSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Cluster } from './cluster.ts';
 import { writeInventory } from './inventory.ts';
@@ -37,8 +39,36 @@ async function pickPort(preferred: number | undefined): Promise<number> {
   return freePort();
 }
 
+/**
+ * The pids of a scenario's zonetap processes, so that the next run can end
+ * those a crashed (SIGKILLed) run left behind: they run in the root namespace,
+ * where removing the cluster's namespaces does not reach them.
+ */
+const pidFile = (cluster: Cluster) => join(tmpdir(), `${cluster.prefix}zonetap.pids`);
+
+function endStaleProcesses(file: string): void {
+  let pids: number[];
+  try {
+    pids = readFileSync(file, 'utf8').split('\n').filter(Boolean).map(Number);
+  } catch {
+    return;
+  }
+  for (const pid of pids) {
+    try {
+      // Only if that pid is still one of ours (pids are reused): zonetap running a demo config.
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmdline.includes(CONFIG_DIR) && cmdline.includes('cli/main.ts')) process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  rmSync(file, { force: true });
+}
+
 /** Starts the gateway, then an agent per node, and waits until all are ready; on failure stops what it started. */
 export async function deployZonetap(cluster: Cluster, options: DeploymentOptions): Promise<Deployment> {
+  const pids = pidFile(cluster);
+  endStaleProcesses(pids);
   const inventory = join(options.workdir, 'inventory.yaml');
   writeInventory(cluster.plan, inventory);
   const prometheusPort = await pickPort(options.prometheusPort);
@@ -46,10 +76,15 @@ export async function deployZonetap(cluster: Cluster, options: DeploymentOptions
   const flowLog = join(options.workdir, 'flows.jsonl');
   const gatewayEndpoint = `127.0.0.1:${otlpPort}`;
   const started: ZonetapProcess[] = [];
+  const remember = (p: ZonetapProcess) => {
+    started.push(p);
+    if (p.child.pid !== undefined) appendFileSync(pids, `${p.child.pid}\n`);
+  };
   const stopAll = async () => {
     // Agents first so their last export reaches the gateway.
     await Promise.all(started.slice(1).map((p) => p.stop()));
     await started[0]?.stop();
+    rmSync(pids, { force: true });
   };
   try {
     const gateway = new ZonetapProcess(
@@ -65,7 +100,7 @@ export async function deployZonetap(cluster: Cluster, options: DeploymentOptions
       },
       join(options.workdir, 'gateway.log'),
     );
-    started.push(gateway);
+    remember(gateway);
     await gateway.ready();
     const agents: ZonetapProcess[] = [];
     for (const node of cluster.plan.nodes) {
@@ -82,7 +117,7 @@ export async function deployZonetap(cluster: Cluster, options: DeploymentOptions
         },
         join(options.workdir, `agent-${node.name}.log`),
       );
-      started.push(agent);
+      remember(agent);
       agents.push(agent);
     }
     await Promise.all(agents.map((a) => a.ready()));

@@ -36,8 +36,12 @@ export const otlpExporterConfigSchema = z
     series_ttl: duration().prefault('15m'),
     /** At most this many series are kept; further attribute sets are folded into one overflow series. */
     max_series: z.number().int().positive().default(100_000),
-    /** At most this many series per export request (each series is 2-3 data points). */
-    max_series_per_request: z.number().int().positive().default(2_000),
+    /**
+     * At most this many series per export request (each series is 2-3 data
+     * points of ~600 bytes): 1000 keeps requests under 2 MiB, well within
+     * the receiver's default 4 MiB limit (which applies after decompression).
+     */
+    max_series_per_request: z.number().int().positive().default(1_000),
   })
   .superRefine((c, ctx) => {
     if ((c.tls.cert_file === undefined) !== (c.tls.key_file === undefined)) {

@@ -27,7 +27,7 @@ describe('otlp exporter config', () => {
       retry_on_failure: { initial_interval: 1000, max_interval: 30_000 },
       series_ttl: 900_000,
       max_series: 100_000,
-      max_series_per_request: 2000,
+      max_series_per_request: 1000,
     });
     assert.equal(otlpExporterConfigSchema.parse(testdata('agent.yaml')).headers.authorization, 'Bearer abc');
   });

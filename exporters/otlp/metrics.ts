@@ -16,14 +16,16 @@ export const PACKETS_METRIC = 'zonetap.network.flow.packets';
 export const COST_METRIC = 'zonetap.network.flow.cost_usd';
 export const SCOPE = { name: 'zonetap/exporters/otlp', version: '0.1.0' } as const;
 
-/** One id per process: the gateway tells agents' streams apart by it, and a restart is a new stream. */
-const INSTANCE_ID = randomUUID();
-
-/** service.name=zonetap, a per-process service.instance.id, the host and (on agents) the node name. */
-export function agentResource(): Resource {
+/**
+ * service.name=zonetap, a service.instance.id, the host and (on agents) the
+ * node name. The gateway tells agents' streams apart by the instance id: one
+ * per exporter instance (hence per process), so two otlp exporters of one
+ * process never mix their totals, and a restarted agent is a new stream.
+ */
+export function agentResource(instanceId: string = randomUUID()): Resource {
   const attributes: Record<string, string> = {
     'service.name': 'zonetap',
-    'service.instance.id': INSTANCE_ID,
+    'service.instance.id': instanceId,
     'host.name': hostname(),
   };
   if (process.env.NODE_NAME) attributes['k8s.node.name'] = process.env.NODE_NAME;

@@ -109,7 +109,7 @@ export function demoCluster(): { cluster: Cluster; pairs: Array<{ src: string; d
     pairs.push({ src: pod.address, dst: cross.address, weight: 1000 + 97 * i });
     pairs.push({ src: pod.address, dst: same.address, weight: 400 + 13 * i });
     if (i % 3 === 0) pairs.push({ src: pod.address, dst: remote[i % 2]!.address, weight: 200 + 11 * i });
-    if (i % 4 === 0) pairs.push({ src: pod.address, dst: `203.0.113.${i}`, weight: 50 + i });
+    if (i % 4 === 0) pairs.push({ src: pod.address, dst: `34.120.0.${i}`, weight: 50 + i });
   });
   remote.forEach((pod, i) => pairs.push({ src: pod.address, dst: app[i]!.address, weight: 700 + i }));
   cluster.nodes.forEach((node, i) => pairs.push({ src: node.address, dst: app[i + 3]!.address, weight: 300 + i }));

@@ -29,21 +29,23 @@ function heapMb(): number {
   return process.memoryUsage().heapUsed / 2 ** 20;
 }
 
-test(`series and heap stay flat over ${SECONDS}s of pod churn`, { timeout: (SECONDS + 60) * 1000 }, async () => {
-  const maxSeries = 20_000;
+test(`series and heap stay flat over ${SECONDS}s of pod churn`, { timeout: (4 * SECONDS + 60) * 1000 }, async () => {
+  const maxSeries = 10_000;
   const e = new PrometheusFlowExporter(testSettings('prometheus', 'exporter'), configSchema.parse({ endpoint: '127.0.0.1:0', series_ttl: `${TTL_MS}ms`, max_series: maxSeries }));
   await e.start();
   try {
     const db = pod('db', 'pg-0', 'pg', 'node-b', 'zone-b');
     const stable = Array.from({ length: STABLE }, (_, i) => pod('shop', `api-${i}`, 'api', 'node-a', 'zone-a'));
     const started = Date.now();
-    const warmAt = started + Math.min(15_000, (SECONDS * 1000) / 3);
+    const warmAt = started + (SECONDS * 1000) / 3;
     let ticks = 0;
     let maxSeen = 0;
     let warmHeap: number | undefined;
     let nextScrape = started;
     const heap: number[] = [];
-    while (Date.now() - started < SECONDS * 1000) {
+    // At least SECONDS, and until 3x max_series label sets went through (a slow machine runs longer, up to 4x).
+    const enough = () => Date.now() - started >= SECONDS * 1000 && ticks * NEW_PODS_PER_TICK >= 3 * maxSeries;
+    while (!enough() && Date.now() - started < 4 * SECONDS * 1000) {
       ticks++;
       const records = stable.map((src) => flow(src, db, 10, 1, 'cross_zone'));
       for (let k = 0; k < NEW_PODS_PER_TICK; k++) records.push(flow(pod('batch', `job-${ticks}-${k}`, `job-${ticks % 7}`, 'node-a', 'zone-a'), db, 100, 1, 'cross_zone'));
@@ -66,7 +68,7 @@ test(`series and heap stay flat over ${SECONDS}s of pod churn`, { timeout: (SECO
     const bound = STABLE + (NEW_PODS_PER_TICK * 2 * (TTL_MS * 1.25 + TICK_MS)) / TICK_MS;
     console.log(`soak: ${ticks} batches, ${passedThrough} churned label sets, max ${maxSeen} live (bound ${bound}), heap ${warmHeap?.toFixed(1)} MB after warm-up -> ${endHeap.toFixed(1)} MB at end (min ${Math.min(...heap).toFixed(1)}, max ${Math.max(...heap).toFixed(1)})`);
 
-    assert.ok(passedThrough > maxSeries, `${passedThrough} label sets passed through, more than max_series ${maxSeries}`);
+    assert.ok(passedThrough >= 3 * maxSeries, `${passedThrough} label sets passed through, 3x max_series ${maxSeries}`);
     assert.ok(maxSeen <= bound, `at most ${bound} live series, saw ${maxSeen}`);
     assert.equal(e.flows.overflowRecords, 0, 'expiry kept the store under max_series');
     assert.ok(e.flows.expiredSeries >= passedThrough - bound, `${e.flows.expiredSeries} expired`);

@@ -103,6 +103,10 @@ const BROKEN: Array<{ file: string; code?: 'ZT_CONFIG_READ'; lines: string[] }> 
     ],
   },
   {
+    file: 'anchors-broken.yaml',
+    lines: ['anchors-broken.yaml:10:5: receivers::replay/c::interval: invalid duration "never": expected a positive number with a unit (ms, s, m, h), like 10s'],
+  },
+  {
     file: 'many-errors.yaml',
     lines: [
       'many-errors.yaml:4:5: receivers::replay::interval: invalid duration "soon": expected a positive number with a unit (ms, s, m, h), like 10s',
@@ -190,6 +194,16 @@ describe('a valid configuration', () => {
   it('warns about a component no pipeline uses', async () => {
     const config = await loadConfig([data('valid.yaml'), data('unused.yaml')], testRegistry());
     assert.deepEqual(config.warnings, ['pipeline/config/testdata/unused.yaml:3:3: processors::crosszone: not used by any pipeline']);
+  });
+});
+
+describe('YAML anchors and merge keys', () => {
+  it('merge in values; keys written in the map win', async () => {
+    const config = await loadConfig([data('anchors.yaml')], testRegistry());
+    const path = 'pipeline/config/testdata/flows.jsonl';
+    assert.deepEqual(config.receivers.get('replay/a')?.config, { path, interval: 3000, loop: true });
+    assert.deepEqual(config.receivers.get('replay/b')?.config, { path, interval: 4000, loop: true });
+    assert.deepEqual(config.receivers.get('replay/c')?.config, { path, interval: 5000, loop: true });
   });
 });
 

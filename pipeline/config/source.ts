@@ -68,7 +68,7 @@ export async function readConfigFile(
     return { problems: [{ path: [], file, message: readErrorMessage(err) }] };
   }
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, merge: true });
   const at = (offset: number): SourcePosition => {
     const { line, col } = lines.linePos(offset);
     return { file, line: Math.max(line, 1), column: col };
@@ -130,8 +130,17 @@ export async function readConfigFile(
     if (isAlias(node)) return walk(node.resolve(doc as Document), path);
     if (isMap(node)) {
       const out: Record<string, unknown> = {};
+      // YAML merge keys (`<<: *defaults`) first: keys written in this map then win, values and positions.
+      for (const pair of node.items) {
+        if (!isScalar(pair.key) || typeof pair.key.value !== 'symbol') continue;
+        for (const source of isSeq(pair.value) ? pair.value.items : [pair.value]) {
+          const merged = walk(source, path);
+          if (isPlainMap(merged)) for (const [k, v] of Object.entries(merged)) defineKey(out, k, v);
+        }
+      }
       for (const pair of node.items) {
         const keyNode = pair.key as YamlNode | null;
+        if (isScalar(keyNode) && typeof keyNode.value === 'symbol') continue;
         const key = isScalar(keyNode) ? String(keyNode.value) : undefined;
         if (key === undefined) {
           problems.push({ path, position: at((keyNode as YamlNode | null)?.range?.[0] ?? node.range?.[0] ?? 0), message: 'map keys must be plain text' });

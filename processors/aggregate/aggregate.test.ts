@@ -49,21 +49,31 @@ test('lifecycle: create -> shutdown, and start -> shutdown twice', async () => {
   assert.equal(next.batches.length, 1);
 });
 
-test('by workload: pods and ports dropped, source node kept, destination node dropped, sums exact', async () => {
+test('by workload: pods, nodes and ports dropped, zones kept, sums exact', async () => {
   const { p, next } = processor({ by: 'workload' });
   await p.consume({ start: 5, end: 6, records: records() });
   const [batch] = next.batches;
   assert.equal(batch!.start, 5);
-  const shop = { namespace: 'shop', zone: 'zone-a', region: 'r1' };
+  const api = { address: '', port: 0, namespace: 'shop', workloadKind: 'Deployment', workloadName: 'api', zone: 'zone-a', region: 'r1' };
   const dbWorkload = { address: '', port: 0, namespace: 'shop', workloadKind: 'StatefulSet', workloadName: 'db', zone: 'zone-b', region: 'r1' };
   assert.deepEqual(batch!.records, [
-    { src: { address: '', port: 0, ...shop, workloadKind: 'Deployment', workloadName: 'api', node: 'node-a' }, dst: dbWorkload, transport: 'tcp', ipFamily: 'ipv4', bytes: 1100, packets: 2, trafficClass: 'cross_zone', costUsd: 0.5 },
-    { src: { address: '', port: 0, ...shop, workloadKind: 'Deployment', workloadName: 'api', node: 'node-b' }, dst: dbWorkload, transport: 'tcp', ipFamily: 'ipv4', bytes: 200, packets: 1, trafficClass: 'cross_zone', costUsd: 0.25 },
-    { src: { address: '', port: 0, namespace: 'front', workloadKind: 'Deployment', workloadName: 'web', node: 'node-a', zone: 'zone-a', region: 'r1' }, dst: dbWorkload, transport: 'tcp', ipFamily: 'ipv4', bytes: 7, packets: 1, trafficClass: 'cross_zone' },
-    { src: { address: '', port: 0, ...shop, workloadKind: 'Deployment', workloadName: 'api', node: 'node-a' }, dst: { address: '', port: 0 }, transport: 'tcp', ipFamily: 'ipv4', bytes: 50, packets: 1, trafficClass: 'internet' },
-    { src: { address: '', port: 0, ...shop, workloadKind: 'Deployment', workloadName: 'api', node: 'node-b' }, dst: { address: '', port: 0 }, transport: 'tcp', ipFamily: 'ipv4', bytes: 60, packets: 1, trafficClass: 'internet' },
-    { src: { address: '', port: 0, ...shop, workloadKind: 'Deployment', workloadName: 'api', node: 'node-a' }, dst: dbWorkload, transport: 'udp', ipFamily: 'ipv4', bytes: 3, packets: 1, trafficClass: 'cross_zone' },
+    { src: api, dst: dbWorkload, transport: 'tcp', ipFamily: 'ipv4', bytes: 1300, packets: 3, trafficClass: 'cross_zone', costUsd: 0.75 },
+    { src: { address: '', port: 0, namespace: 'front', workloadKind: 'Deployment', workloadName: 'web', zone: 'zone-a', region: 'r1' }, dst: dbWorkload, transport: 'tcp', ipFamily: 'ipv4', bytes: 7, packets: 1, trafficClass: 'cross_zone' },
+    { src: api, dst: { address: '', port: 0 }, transport: 'tcp', ipFamily: 'ipv4', bytes: 110, packets: 2, trafficClass: 'internet' },
+    { src: api, dst: dbWorkload, transport: 'udp', ipFamily: 'ipv4', bytes: 3, packets: 1, trafficClass: 'cross_zone' },
   ]);
+});
+
+test('by workload: replicas in different zones stay apart', () => {
+  const apiB = { ...api2, zone: 'zone-b' };
+  const out = rollUp([flow(api1, db0, 1), flow(apiB, db0, 2), flow(api2, db0, 4)], 'workload');
+  assert.deepEqual(
+    out.map((r) => [r.src.zone, r.trafficClass, r.bytes]),
+    [
+      ['zone-a', 'cross_zone', 5],
+      ['zone-b', 'same_zone', 2],
+    ],
+  );
 });
 
 test('by pod: pods kept with their nodes, ports and pod addresses dropped, internet addresses kept', () => {
@@ -97,13 +107,13 @@ test('rollUpEndpoint: nodes, hostNetwork pods and unnamed ends', () => {
   const external: FlowEndpoint = { address: '10.50.0.3', port: 5432, workloadKind: 'External', workloadName: 'cloudsql', zone: 'zone-b' };
   const unnamed: FlowEndpoint = { address: '10.9.9.9', port: 53, zone: 'zone-c' };
   for (const level of ['pod', 'workload', 'namespace'] as AggregationLevel[]) {
-    assert.deepEqual(rollUpEndpoint(node, level, false), { address: '', port: 0, node: 'node-a', zone: 'zone-a', region: 'r1' }, level);
+    assert.deepEqual(rollUpEndpoint(node, level), { address: '', port: 0, node: 'node-a', zone: 'zone-a', region: 'r1' }, level);
   }
-  assert.deepEqual(rollUpEndpoint(hostPod, 'workload', true), { address: '', port: 0, namespace: 'mon', workloadKind: 'DaemonSet', workloadName: 'exporter', node: 'node-a', hostNetwork: true, zone: 'zone-a' });
-  assert.deepEqual(rollUpEndpoint(hostPod, 'namespace', true), { address: '', port: 0, namespace: 'mon', zone: 'zone-a' });
-  assert.deepEqual(rollUpEndpoint(external, 'workload', false), { address: '', port: 0, workloadKind: 'External', workloadName: 'cloudsql', zone: 'zone-b' });
-  assert.deepEqual(rollUpEndpoint(unnamed, 'pod', false), { address: '10.9.9.9', port: 0, zone: 'zone-c' });
-  assert.deepEqual(rollUpEndpoint(unnamed, 'workload', false), { address: '', port: 0, zone: 'zone-c' });
+  assert.deepEqual(rollUpEndpoint(hostPod, 'workload'), { address: '', port: 0, namespace: 'mon', workloadKind: 'DaemonSet', workloadName: 'exporter', hostNetwork: true, zone: 'zone-a' });
+  assert.deepEqual(rollUpEndpoint(hostPod, 'namespace'), { address: '', port: 0, namespace: 'mon', zone: 'zone-a' });
+  assert.deepEqual(rollUpEndpoint(external, 'workload'), { address: '', port: 0, workloadKind: 'External', workloadName: 'cloudsql', zone: 'zone-b' });
+  assert.deepEqual(rollUpEndpoint(unnamed, 'pod'), { address: '10.9.9.9', port: 0, zone: 'zone-c' });
+  assert.deepEqual(rollUpEndpoint(unnamed, 'workload'), { address: '', port: 0, zone: 'zone-c' });
 });
 
 test('an address reused by another pod within a batch is not merged with the first pod', () => {
@@ -139,8 +149,8 @@ test('IPv4 and IPv6 flows and traffic classes stay apart; the input records are 
 function referenceRollUp(input: FlowRecord[], level: AggregationLevel): FlowRecord[] {
   const groups = new Map<string, FlowRecord>();
   for (const r of input) {
-    const src = rollUpEndpoint(r.src, level, true);
-    const dst = rollUpEndpoint(r.dst, level, false);
+    const src = rollUpEndpoint(r.src, level);
+    const dst = rollUpEndpoint(r.dst, level);
     const key = JSON.stringify([src, dst, r.transport, r.ipFamily, r.trafficClass ?? null]);
     const g = groups.get(key);
     if (g) {

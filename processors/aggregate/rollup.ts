@@ -15,11 +15,8 @@ function isNamed(ep: FlowEndpoint): boolean {
   return !!(ep.namespace || ep.pod || ep.workloadName || ep.node);
 }
 
-/**
- * The endpoint as kept at `level`, port always 0. `keepNode` is for the
- * workload level: true on the source side only (see README.md).
- */
-export function rollUpEndpoint(ep: FlowEndpoint, level: AggregationLevel, keepNode: boolean): FlowEndpoint {
+/** The endpoint as kept at `level` (README.md has the table), port always 0. */
+export function rollUpEndpoint(ep: FlowEndpoint, level: AggregationLevel): FlowEndpoint {
   const out: FlowEndpoint = { address: '', port: 0 };
   if (!isNamed(ep)) {
     // Nobody behind it: the address is its only name at pod level; above that,
@@ -34,7 +31,7 @@ export function rollUpEndpoint(ep: FlowEndpoint, level: AggregationLevel, keepNo
       if (level === 'pod' && ep.pod) out.pod = ep.pod;
       if (ep.workloadKind) out.workloadKind = ep.workloadKind;
       if (ep.workloadName) out.workloadName = ep.workloadName;
-      if (ep.node && (level === 'pod' || keepNode)) out.node = ep.node;
+      if (level === 'pod' && ep.node) out.node = ep.node;
       if (ep.hostNetwork) out.hostNetwork = true;
     }
   }
@@ -56,37 +53,71 @@ function sameAttributes(a: FlowEndpoint, b: FlowEndpoint): boolean {
   );
 }
 
-/**
- * Numbers the distinct rolled-up endpoints of one batch, for one side. Most
- * records repeat addresses, so the last endpoint seen at each address is
- * remembered and reused when its attributes are the same: one Map lookup and a
- * few string comparisons per record instead of building and hashing a key.
- */
-class EndpointIds {
-  /** Rolled-up endpoints by id. */
-  readonly endpoints: FlowEndpoint[] = [];
-  readonly #level: AggregationLevel;
-  readonly #keepNode: boolean;
-  readonly #byKey = new Map<string, number>();
-  readonly #byAddress = new Map<string, { seen: FlowEndpoint; id: number }>();
+/** A distinct rolled-up endpoint, and its number in the batch being rolled up. */
+interface CatalogEntry {
+  endpoint: FlowEndpoint;
+  /** Batch in which `id` was given; ids are renumbered per batch. */
+  batch: number;
+  id: number;
+}
 
-  constructor(level: AggregationLevel, keepNode: boolean) {
+/** Most addresses remembered per side; past this the catalog starts over (at a batch boundary). */
+const MAX_REMEMBERED_ADDRESSES = 100_000;
+
+/**
+ * Numbers the distinct rolled-up endpoints of each batch, for one side, and
+ * remembers across batches which rolled-up endpoint each address gave, with
+ * the attributes it had: a record whose end has the same address and
+ * attributes as last time (the usual case: the same pods, batch after batch)
+ * costs one Map lookup and a few string comparisons, with no key string built.
+ */
+class EndpointCatalog {
+  /** Rolled-up endpoints of the current batch, by id. */
+  endpoints: FlowEndpoint[] = [];
+  readonly #level: AggregationLevel;
+  readonly #byKey = new Map<string, CatalogEntry>();
+  readonly #byAddress = new Map<string, { seen: FlowEndpoint; entry: CatalogEntry }>();
+  /** Above pod level: the unnamed end without zone or region ("elsewhere"). */
+  readonly #elsewhere: CatalogEntry = { endpoint: { address: '', port: 0 }, batch: -1, id: -1 };
+  #batch = 0;
+
+  constructor(level: AggregationLevel) {
     this.#level = level;
-    this.#keepNode = keepNode;
+  }
+
+  beginBatch(): void {
+    this.#batch++;
+    this.endpoints = [];
+    if (this.#byAddress.size > MAX_REMEMBERED_ADDRESSES) {
+      this.#byAddress.clear();
+      this.#byKey.clear();
+    }
   }
 
   id(ep: FlowEndpoint): number {
-    const cached = this.#byAddress.get(ep.address);
-    if (cached && sameAttributes(cached.seen, ep)) return cached.id;
-    const rolled = rollUpEndpoint(ep, this.#level, this.#keepNode);
-    const key = endpointKey(rolled);
-    let id = this.#byKey.get(key);
-    if (id === undefined) {
-      id = this.endpoints.push(rolled) - 1;
-      this.#byKey.set(key, id);
+    const entry = this.#entry(ep);
+    if (entry.batch !== this.#batch) {
+      entry.batch = this.#batch;
+      entry.id = this.endpoints.push(entry.endpoint) - 1;
     }
-    this.#byAddress.set(ep.address, { seen: ep, id });
-    return id;
+    return entry.id;
+  }
+
+  #entry(ep: FlowEndpoint): CatalogEntry {
+    if (this.#level !== 'pod' && !ep.zone && !ep.region && !isNamed(ep)) return this.#elsewhere;
+    const known = this.#byAddress.get(ep.address);
+    if (known !== undefined && sameAttributes(known.seen, ep)) return known.entry;
+    const rolled = rollUpEndpoint(ep, this.#level);
+    const key = endpointKey(rolled);
+    let entry = this.#byKey.get(key);
+    if (entry === undefined) this.#byKey.set(key, (entry = { endpoint: rolled, batch: -1, id: -1 }));
+    if (known !== undefined) {
+      known.seen = ep;
+      known.entry = entry;
+    } else {
+      this.#byAddress.set(ep.address, { seen: ep, entry });
+    }
+    return entry;
   }
 }
 
@@ -112,47 +143,67 @@ interface Group {
   next: Group | undefined;
 }
 
-/** Endpoint ids stay below this, so a (src, dst) pair fits in one exact number. */
-const MAX_ENDPOINTS = 2 ** 26;
-
 /**
- * Sums `records` into one record per group, in order of first appearance.
- * Returns new records; the input is left as it was.
+ * Rolls batches up to one level. Keeps what it learnt about addresses from
+ * one batch to the next (bounded), so use one instance per pipeline stage.
  */
-export function rollUp(records: readonly FlowRecord[], level: AggregationLevel): FlowRecord[] {
-  if (records.length >= MAX_ENDPOINTS) throw new RangeError(`cannot aggregate ${records.length} records in one batch (limit ${MAX_ENDPOINTS - 1})`);
-  const srcIds = new EndpointIds(level, true);
-  const dstIds = new EndpointIds(level, false);
-  const restIds = new RestIds();
-  const pairs = new Map<number, Group>();
-  const out: FlowRecord[] = [];
-  for (let i = 0; i < records.length; i++) {
-    const r = records[i]!;
-    const srcId = srcIds.id(r.src);
-    const dstId = dstIds.id(r.dst);
-    const rest = restIds.id(r);
-    const pair = srcId * MAX_ENDPOINTS + dstId;
-    let group = pairs.get(pair);
-    while (group && group.rest !== rest) group = group.next;
-    if (group) {
-      const sum = group.record;
-      sum.bytes += r.bytes;
-      sum.packets += r.packets;
-      if (r.costUsd !== undefined) sum.costUsd = (sum.costUsd ?? 0) + r.costUsd;
-      continue;
-    }
-    const sum: FlowRecord = {
-      src: { ...srcIds.endpoints[srcId]! },
-      dst: { ...dstIds.endpoints[dstId]! },
-      transport: r.transport,
-      ipFamily: r.ipFamily,
-      bytes: r.bytes,
-      packets: r.packets,
-    };
-    if (r.trafficClass !== undefined) sum.trafficClass = r.trafficClass;
-    if (r.costUsd !== undefined) sum.costUsd = r.costUsd;
-    out.push(sum);
-    pairs.set(pair, { rest, record: sum, next: pairs.get(pair) });
+export class RollUp {
+  readonly #src: EndpointCatalog;
+  readonly #dst: EndpointCatalog;
+
+  constructor(level: AggregationLevel) {
+    this.#src = new EndpointCatalog(level);
+    this.#dst = new EndpointCatalog(level);
   }
-  return out;
+
+  /**
+   * Sums `records` into one record per group, in order of first appearance.
+   * Returns new records (each with its own endpoint objects); the input is
+   * left as it was.
+   */
+  records(records: readonly FlowRecord[]): FlowRecord[] {
+    const src = this.#src;
+    const dst = this.#dst;
+    src.beginBatch();
+    dst.beginBatch();
+    const restIds = new RestIds();
+    /** By source id, then destination id (small integers: cheap to hash, small maps). */
+    const pairs: (Map<number, Group> | undefined)[] = [];
+    const out: FlowRecord[] = [];
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
+      const srcId = src.id(r.src);
+      const dstId = dst.id(r.dst);
+      const rest = restIds.id(r);
+      let byDst = pairs[srcId];
+      if (byDst === undefined) pairs[srcId] = byDst = new Map();
+      let group = byDst.get(dstId);
+      while (group !== undefined && group.rest !== rest) group = group.next;
+      if (group !== undefined) {
+        const sum = group.record;
+        sum.bytes += r.bytes;
+        sum.packets += r.packets;
+        if (r.costUsd !== undefined) sum.costUsd = (sum.costUsd ?? 0) + r.costUsd;
+        continue;
+      }
+      const sum: FlowRecord = {
+        src: { ...src.endpoints[srcId]! },
+        dst: { ...dst.endpoints[dstId]! },
+        transport: r.transport,
+        ipFamily: r.ipFamily,
+        bytes: r.bytes,
+        packets: r.packets,
+      };
+      if (r.trafficClass !== undefined) sum.trafficClass = r.trafficClass;
+      if (r.costUsd !== undefined) sum.costUsd = r.costUsd;
+      out.push(sum);
+      byDst.set(dstId, { rest, record: sum, next: byDst.get(dstId) });
+    }
+    return out;
+  }
+}
+
+/** One-off roll-up of `records` (see RollUp#records). */
+export function rollUp(records: readonly FlowRecord[], level: AggregationLevel): FlowRecord[] {
+  return new RollUp(level).records(records);
 }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readInventory } from './inventory.ts';
 import { configSchema } from './config.ts';
-import { harness } from './testing.ts';
+import { harness, known } from './testing.ts';
 import { ZonetapError } from '../../pipeline/errors.ts';
 
 const here = import.meta.dirname;
@@ -73,12 +73,12 @@ test('static source resolves pods, nodes, hostNetwork pods, IPv6 and external bl
   try {
     assert.equal(h.processor.ready, true);
     const [pod, v6, external, internet] = await h.run(['10.1.0.5', '10.2.0.7'], ['FD01:0:0::5', '192.168.50.1'], ['10.1.0.5', '10.200.0.9'], ['10.2.0.7', '1.1.1.1', 70]);
-    assert.deepEqual(pod!.src, { address: '10.1.0.5', port: 40000, namespace: 'shop', pod: 'api-7d9f-abcde', workloadKind: 'Deployment', workloadName: 'api', node: 'node-a', zone: 'zone-a', region: 'region-1', hostNetwork: false });
+    assert.deepEqual(known(pod!.src), { address: '10.1.0.5', port: 40000, namespace: 'shop', pod: 'api-7d9f-abcde', workloadKind: 'Deployment', workloadName: 'api', node: 'node-a', zone: 'zone-a', region: 'region-1', hostNetwork: false });
     assert.equal(pod!.dst.workloadName, 'db');
     assert.equal(v6!.src.pod, undefined, 'receivers print canonical IPv6; the inventory is canonicalised the same way, other spellings are not matched');
-    assert.deepEqual(v6!.dst, { address: '192.168.50.1', port: 8080, workloadKind: 'Node', workloadName: 'node-a', node: 'node-a', zone: 'zone-a', region: 'region-1', hostNetwork: true });
-    assert.deepEqual(external!.dst, { address: '10.200.0.9', port: 8080, workloadKind: 'External', workloadName: 'cloud-sql', zone: 'zone-b', region: 'region-1' });
-    assert.deepEqual(internet!.dst, { address: '1.1.1.1', port: 8080 });
+    assert.deepEqual(known(v6!.dst), { address: '192.168.50.1', port: 8080, workloadKind: 'Node', workloadName: 'node-a', node: 'node-a', zone: 'zone-a', region: 'region-1', hostNetwork: true });
+    assert.deepEqual(known(external!.dst), { address: '10.200.0.9', port: 8080, workloadKind: 'External', workloadName: 'cloud-sql', zone: 'zone-b', region: 'region-1' });
+    assert.deepEqual(known(internet!.dst), { address: '1.1.1.1', port: 8080 });
     assert.equal(h.processor.stats.unresolvedDstBytes, 70);
     const [canonical] = await h.run(['fd01::5', '10.2.0.7']);
     assert.equal(canonical!.src.pod, 'api-7d9f-abcde');

@@ -62,3 +62,8 @@ export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 10_
     }
   }
 }
+
+/** The endpoint without its undefined fields (resolved ends carry every field, undefined when unknown). */
+export function known(ep: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(ep).filter(([, v]) => v !== undefined));
+}

@@ -12,13 +12,13 @@ import {
   bpfError,
   openBpfObject,
   type BpfObject,
-  type ProgramInfo,
 } from '../../native/index.ts';
 import { decodeFlows, sumOverflow, type OverflowCounters } from './decode.ts';
 
-const PROGRAM = 'count_flows';
-const OUTER = 'active_flows';
+/** One program per family (each holds only its own parsing). */
+const PROGRAMS: Record<IpFamily, string> = { ipv4: 'count_ipv4', ipv6: 'count_ipv6' };
 const TABLES = ['flows_a', 'flows_b'] as const;
+const CACHES = ['cache_a', 'cache_b'] as const;
 const OVERFLOW = 'overflow';
 /** Keys per lookup-and-delete syscall: bounds each call and the buffers. */
 const DRAIN_BATCH = 4096;
@@ -36,18 +36,20 @@ export interface FlowTableOptions {
 export class KernelFlowTable {
   readonly #object: BpfObject;
   readonly #links: number[] = [];
-  /** Index in TABLES of the table the program writes now (the object starts with flows_a). */
+  readonly #families: readonly IpFamily[];
+  /** Index in TABLES and CACHES of the pair the programs write now (the object starts with the _a pair). */
   #active = 0;
   #closed = false;
 
-  private constructor(object: BpfObject) {
+  private constructor(object: BpfObject, families: readonly IpFamily[]) {
     this.#object = object;
+    this.#families = families;
   }
 
   /** Opens, sizes, loads and attaches: open -> configure -> load -> attach, undone on any error. */
   static open(options: FlowTableOptions): KernelFlowTable {
     const object = openBpfObject(options.objectPath ?? FLOWS_OBJECT_PATH);
-    const table = new KernelFlowTable(object);
+    const table = new KernelFlowTable(object, options.families);
     try {
       try {
         for (const name of TABLES) object.setMaxEntries(name, options.maxFlows);
@@ -63,7 +65,7 @@ export class KernelFlowTable {
         const pf = family === 'ipv4' ? NFPROTO_IPV4 : NFPROTO_IPV6;
         const where = options.netns ? `in network namespace ${options.netns}` : 'in zonetap\'s network namespace';
         try {
-          table.#links.push(object.attachNetfilter(PROGRAM, pf, HOOK_PRIORITY, options.netns));
+          table.#links.push(object.attachNetfilter(PROGRAMS[family], pf, HOOK_PRIORITY, options.netns));
         } catch (err) {
           throw bpfError(`cannot attach the ${family} netfilter hook ${where}`, err);
         }
@@ -85,10 +87,13 @@ export class KernelFlowTable {
    * swap is in the result, every packet after it in the next drain.
    */
   async drain(): Promise<FlowRecord[]> {
-    const next = 1 - this.#active;
-    const raw = await this.#object.swapAndDrain(OUTER, TABLES[next]!, TABLES[this.#active]!, DRAIN_BATCH).catch((err: unknown) => {
-      throw bpfError('cannot drain the flow table', err);
-    });
+    const now = this.#active;
+    const next = 1 - now;
+    const raw = await this.#object
+      .swapAndDrain({ caches: ['active_cache', CACHES[next]!, CACHES[now]!], tables: ['active_flows', TABLES[next]!, TABLES[now]!], batchSize: DRAIN_BATCH })
+      .catch((err: unknown) => {
+        throw bpfError('cannot drain the flow table', err);
+      });
     this.#active = next;
     return decodeFlows(raw);
   }
@@ -101,8 +106,14 @@ export class KernelFlowTable {
     };
   }
 
-  programInfo(): ProgramInfo {
-    return this.#object.programInfo(PROGRAM);
+  /** The attached programs' ids and run statistics, summed over families. */
+  programInfo(): { ids: number[]; runCnt: bigint; runTimeNs: bigint } {
+    const infos = this.#families.map((f) => this.#object.programInfo(PROGRAMS[f]));
+    return {
+      ids: infos.map((i) => i.id),
+      runCnt: infos.reduce((n, i) => n + i.runCnt, 0n),
+      runTimeNs: infos.reduce((n, i) => n + i.runTimeNs, 0n),
+    };
   }
 
   /** Closes the links: the hooks are gone when this returns; the tables stay readable. */

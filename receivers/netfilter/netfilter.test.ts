@@ -66,14 +66,14 @@ function total(records: FlowRecord[]): { bytes: number; packets: number } {
   return records.reduce((t, r) => ({ bytes: t.bytes + r.bytes, packets: t.packets + r.packets }), { bytes: 0, packets: 0 });
 }
 
-/** Netfilter links of a program, as `bpftool link show` lists them. */
-function linksOf(programId: number): unknown[] {
+/** Links of these programs, as `bpftool link show` lists them. */
+function linksOf(programIds: number[]): { type: string; prog_id: number }[] {
   const links = JSON.parse(sh('bpftool', ['-j', 'link', 'show']) || '[]') as { type: string; prog_id: number }[];
-  return links.filter((l) => l.prog_id === programId);
+  return links.filter((l) => programIds.includes(l.prog_id));
 }
 
-function programExists(programId: number): boolean {
-  return spawnSync('bpftool', ['prog', 'show', 'id', String(programId)], { stdio: 'ignore' }).status === 0;
+function programsExist(programIds: number[]): boolean {
+  return programIds.some((id) => spawnSync('bpftool', ['prog', 'show', 'id', String(id)], { stdio: 'ignore' }).status === 0);
 }
 
 async function waitFor(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
@@ -242,13 +242,14 @@ describe('netfilter receiver on the kernel', { concurrency: false }, () => {
     if (!requirePrivileges(t)) return;
     const receiver = new NetfilterReceiver(testSettings('netfilter', 'receiver'), netfilterConfigSchema.parse({ netns: pair.pathA }), new RecordingConsumer());
     await receiver.start();
-    const id = receiver.programId!;
-    assert.equal(linksOf(id).length, 2, 'one link per family while running');
+    const ids = receiver.programIds;
+    assert.equal(ids.length, 2);
+    assert.deepEqual(linksOf(ids).map((l) => l.type), ['netfilter', 'netfilter'], 'one link per family while running');
     await receiver.shutdown();
     await receiver.shutdown(); // idempotent
-    assert.equal(receiver.programId, undefined);
-    await waitFor('the links to go', () => linksOf(id).length === 0);
-    await waitFor('the program to be freed', () => !programExists(id));
+    assert.deepEqual(receiver.programIds, []);
+    await waitFor('the links to go', () => linksOf(ids).length === 0);
+    await waitFor('the programs to be freed', () => !programsExist(ids));
   });
 
   test('SIGKILL of the agent leaves nothing attached (links die with their file descriptors)', async (t) => {
@@ -258,12 +259,12 @@ describe('netfilter receiver on the kernel', { concurrency: false }, () => {
       child.stdout.once('data', (d) => resolve(String(d)));
       child.once('exit', (code) => reject(new Error(`receiver exited ${code}`)));
     });
-    const id = JSON.parse(line).programId as number;
-    assert.equal(linksOf(id).length, 2);
+    const ids = JSON.parse(line).programIds as number[];
+    assert.equal(linksOf(ids).length, 2);
     child.kill('SIGKILL');
     await new Promise((resolve) => child.once('exit', resolve));
-    await waitFor('the links to go', () => linksOf(id).length === 0);
-    await waitFor('the program to be freed', () => !programExists(id));
+    await waitFor('the links to go', () => linksOf(ids).length === 0);
+    await waitFor('the programs to be freed', () => !programsExist(ids));
   });
 
   test('without capabilities the error says which ones are missing', (t) => {

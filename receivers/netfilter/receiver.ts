@@ -68,9 +68,9 @@ export class NetfilterReceiver implements Receiver {
       });
   }
 
-  /** Kernel id of the loaded program while started (for `bpftool prog show id N`). */
-  get programId(): number | undefined {
-    return this.#table?.programInfo().id;
+  /** Kernel ids of the attached programs (one per family) while started, for `bpftool prog show id N`. */
+  get programIds(): number[] {
+    return this.#table?.programInfo().ids ?? [];
   }
 
   async start(): Promise<void> {

@@ -99,6 +99,19 @@ describe('otlp exporter -> otlp receiver', () => {
     assert.equal(receiver.counts.invalidRequests, 0);
   });
 
+  test('several agents at once, with the same flows: each counted once', async () => {
+    const { receiver, sink } = await startReceiver();
+    const agents = await Promise.all([1, 2, 3].map(() => startExporter(receiver.port)));
+    for (let round = 1; round <= 5; round++) {
+      await Promise.all(agents.map(async (a, i) => {
+        await a.consume(batch([flow(1, 100 * (i + 1), 1)]));
+        assert.ok(await a.exportNow());
+      }));
+    }
+    assert.deepEqual(totalsByFlow(sink.records), new Map([['10.1.0.1:40001->10.2.0.7:5432/tcp', { bytes: 5 * 600, packets: 15 }]]));
+    assert.equal(receiver.streamCount, 3, 'one stream set per agent');
+  });
+
   test('the official SDK pipeline as client: flow counters become deltas, other metrics are ignored and counted', async () => {
     const { receiver, sink } = await startReceiver();
     const reader = new PeriodicExportingMetricReader({
@@ -170,7 +183,7 @@ describe('otlp exporter -> otlp receiver', () => {
     assert.ok(await a.exportNow());
     await a.shutdown();
     await sleep(5);
-    const b = await startExporter(receiver.port); // same process, same instance id: only the start time tells
+    const b = await startExporter(receiver.port); // a new instance: new service.instance.id and start times
     await b.consume(batch([flow(1, 300, 3)]));
     assert.ok(await b.exportNow());
     await b.consume(batch([flow(1, 1, 1)]));
@@ -255,7 +268,7 @@ describe('otlp exporter -> otlp receiver', () => {
     assert.deepEqual(totalsByFlow(sink.records), new Map([['10.1.0.1:40001->10.2.0.7:5432/tcp', { bytes: 42, packets: 1 }]]));
   });
 
-  test('oversized requests are refused with RESOURCE_EXHAUSTED; smaller ones pass', async () => {
+  test('oversized requests are refused with RESOURCE_EXHAUSTED, gzip-compressed or not; smaller ones pass', async () => {
     const { receiver, sink } = await startReceiver({ grpc: { max_recv_msg_size_mib: 0.05 } }); // 51,200 bytes
     const t0 = Date.now() - 60_000;
     const many = Array.from({ length: 400 }, (_, i) => series({ 'src.address': `10.5.${i >> 8}.${i & 255}`, 'dst.address': '10.5.9.9', transport: 'tcp', 'network.type': 'ipv4' }, t0, 10, 1));
@@ -263,8 +276,10 @@ describe('otlp exporter -> otlp receiver', () => {
     assert.ok(big.length > 51_200, `request is ${big.length} bytes`);
     const refused = await rawExport(receiver.port, big);
     assert.equal(refused.code, status.RESOURCE_EXHAUSTED);
+    const zipped = await rawExport(receiver.port, big, { gzip: true }); // small on the wire, too big once inflated
+    assert.equal(zipped.code, status.RESOURCE_EXHAUSTED);
     assert.equal(receiver.streamCount, 0);
-    assert.equal((await rawExport(receiver.port, encodeRequest('big', many.slice(0, 10), t0 + 1000))).code, status.OK);
+    assert.equal((await rawExport(receiver.port, encodeRequest('big', many.slice(0, 10), t0 + 1000), { gzip: true })).code, status.OK);
     assert.equal(sink.records.length, 10);
   });
 });

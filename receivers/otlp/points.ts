@@ -11,6 +11,32 @@
 import protobuf from 'protobufjs';
 
 const TWO_32 = 4294967296;
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Two 32-bit multiplicative hash lanes over 4-byte words, combined into 53
+ * bits. Not cryptographic: collisions are resolved by comparing bytes.
+ */
+export function hashBytes(view: DataView, start: number, end: number): number {
+  let a = 0x811c9dc5 ^ (end - start);
+  let b = 0x01000193;
+  let i = start;
+  for (; i + 4 <= end; i += 4) {
+    const w = view.getUint32(i, true);
+    a = Math.imul(a ^ w, 0x9e3779b1);
+    a ^= a >>> 15;
+    b = Math.imul(b + w, 0x85ebca77);
+    b ^= b >>> 13;
+  }
+  for (; i < end; i++) {
+    const w = view.getUint8(i);
+    a = Math.imul(a ^ w, 0x9e3779b1);
+    b = Math.imul(b + w, 0x85ebca77);
+  }
+  a = Math.imul(a ^ (a >>> 16), 0x85ebca6b);
+  b = Math.imul(b ^ (b >>> 16), 0xc2b2ae35);
+  return ((b >>> 11) * TWO_32) + (a >>> 0);
+}
 const WIRE_VARINT = 0;
 const WIRE_FIXED64 = 1;
 const WIRE_BYTES = 2;
@@ -42,8 +68,11 @@ export class SumReader {
   #attrEnd = -1;
   #attrContiguous = true;
 
+  readonly #view: DataView;
+
   constructor(sum: Uint8Array) {
     this.bytes = Buffer.isBuffer(sum) ? sum : Buffer.from(sum.buffer, sum.byteOffset, sum.length);
+    this.#view = new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.length);
     const r = (this.#reader = protobuf.Reader.create(this.bytes));
     this.#end = r.len;
     while (r.pos < this.#end) {
@@ -132,15 +161,15 @@ export class SumReader {
   }
 
   /**
-   * The current point's attribute list as a string of its exact encoding (a
-   * latin1 view of the bytes), the stream key. Serializers write the
-   * KeyValues back to back; if not, they are joined with a character latin1
-   * text cannot hold.
+   * The current point's attribute list exactly as encoded (the KeyValue
+   * fields, tags included): the stream identity. Every OTLP serializer writes
+   * the KeyValues back to back, so this is normally a view into the Sum;
+   * otherwise the fields are copied together.
    */
-  attributesKey(): string {
-    if (this.#attrStart < 0) return '';
-    if (this.#attrContiguous) return this.bytes.toString('latin1', this.#attrStart, this.#attrEnd);
-    let key = '';
+  attributesBytes(): Buffer {
+    if (this.#attrStart < 0) return EMPTY;
+    if (this.#attrContiguous) return this.bytes.subarray(this.#attrStart, this.#attrEnd);
+    const parts: Buffer[] = [];
     const r = this.#reader;
     r.pos = this.pointStart;
     r.len = this.pointEnd;
@@ -149,12 +178,29 @@ export class SumReader {
         const tagStart = r.pos;
         const tag = r.uint32();
         r.skipType(tag & 7);
-        if (tag >>> 3 === 7) key += (key ? '\u0100' : '') + this.bytes.toString('latin1', tagStart, r.pos);
+        if (tag >>> 3 === 7) parts.push(this.bytes.subarray(tagStart, r.pos));
       }
     } finally {
       r.len = this.#end;
     }
-    return key;
+    return Buffer.concat(parts);
+  }
+
+  /** A 53-bit hash of attributesBytes(), computed in place when contiguous. */
+  attributesHash(): number {
+    if (this.#attrStart < 0) return 0;
+    if (this.#attrContiguous) return hashBytes(this.#view, this.#attrStart, this.#attrEnd);
+    const copy = this.attributesBytes();
+    return hashBytes(new DataView(copy.buffer, copy.byteOffset, copy.length), 0, copy.length);
+  }
+
+  /** True when the current point's attributes are exactly `stored` (an earlier attributesBytes() copy). */
+  attributesEqual(stored: Buffer): boolean {
+    if (this.#attrStart < 0) return stored.length === 0;
+    if (this.#attrContiguous) {
+      return this.#attrEnd - this.#attrStart === stored.length && this.bytes.compare(stored, 0, stored.length, this.#attrStart, this.#attrEnd) === 0;
+    }
+    return this.attributesBytes().equals(stored);
   }
 
   /** The current point's encoding (for decoding its attributes). */

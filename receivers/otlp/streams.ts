@@ -14,7 +14,7 @@
  * ingest() validates and plans the whole request before changing anything, so
  * a request that fails to decode leaves every stream as it was.
  */
-import { attributesToRecord, type FlowAttributes } from '../../pipeline/attributes.ts';
+import { attributesToRecord } from '../../pipeline/attributes.ts';
 import type { FlowBatch, FlowRecord } from '../../pipeline/flow.ts';
 import {
   AGGREGATION_TEMPORALITY_CUMULATIVE,
@@ -40,13 +40,58 @@ interface PointState {
 
 /** One attribute set of one agent: its decoded attributes and the state of its three metric streams. */
 interface FlowEntry {
-  attributes: FlowAttributes;
-  points: [PointState | undefined, PointState | undefined, PointState | undefined];
+  /** The attribute list as encoded (a private copy), compared on hash hits. */
+  readonly key: Buffer;
+  /** The record the attributes map to (bytes and packets 0), copied for every delta. */
+  readonly template: FlowRecord;
+  readonly points: [PointState | undefined, PointState | undefined, PointState | undefined];
   seenMs: number;
+  /** Next entry whose key has the same hash (rare). */
+  collision: FlowEntry | undefined;
+  /** For entries first seen in the request being ingested: inserted, or refused (max_streams). */
+  state: 'pending' | 'tracked' | 'refused';
+}
+
+/** Entries by attribute hash, verified by bytes. */
+class EntryIndex {
+  readonly #byHash = new Map<number, FlowEntry>();
+  size = 0;
+
+  find(hash: number, sum: SumReader): FlowEntry | undefined {
+    for (let e = this.#byHash.get(hash); e; e = e.collision) if (sum.attributesEqual(e.key)) return e;
+    return undefined;
+  }
+
+  add(hash: number, entry: FlowEntry): void {
+    entry.collision = this.#byHash.get(hash);
+    this.#byHash.set(hash, entry);
+    this.size++;
+  }
+
+  /** Removes entries not seen since `cutoff`; returns how many. */
+  expire(cutoff: number): number {
+    let dropped = 0;
+    for (const [hash, head] of this.#byHash) {
+      let kept: FlowEntry | undefined;
+      for (let e: FlowEntry | undefined = head; e; ) {
+        const next: FlowEntry | undefined = e.collision;
+        if (e.seenMs < cutoff) dropped++;
+        else {
+          e.collision = kept;
+          kept = e;
+        }
+        e = next;
+      }
+      if (kept) this.#byHash.set(hash, kept);
+      else this.#byHash.delete(hash);
+    }
+    this.size -= dropped;
+    return dropped;
+  }
 }
 
 interface AgentStreams {
-  entries: Map<string, FlowEntry>;
+  entries: EntryIndex;
   seenMs: number;
 }
 
@@ -69,15 +114,14 @@ export interface IngestStats {
 /** Planned change for one point, applied only after the whole request decoded. */
 interface PlannedPoint {
   agentKey: string;
-  attrKey: string;
+  hash: number;
+  /** An entry already tracked, or one first seen in this request (state 'pending'). */
+  entry: FlowEntry;
   metric: 0 | 1 | 2;
   startNs: number;
   timeNs: number;
   value: number;
   delta: boolean;
-  /** The entry when it existed at planning time, else the decoded attributes for a new one. */
-  entry: FlowEntry | undefined;
-  attributes: FlowAttributes | undefined;
 }
 
 export interface FlowStreamsOptions {
@@ -138,7 +182,8 @@ export class FlowStreams {
 
   #plan(request: ExportMetricsServiceRequest, stats: IngestStats): PlannedPoint[] {
     const plan: PlannedPoint[] = [];
-    const newAttributes = new Map<string, FlowAttributes>();
+    /** Entries first seen in this request, per agent, so bytes and packets of a new attribute set share one. */
+    const firstSeen = new Map<string, EntryIndex>();
     for (const rm of request.resourceMetrics) {
       const agent = agentKey(rm.resource?.attributes);
       const known = this.#agents.get(agent)?.entries;
@@ -166,15 +211,18 @@ export class FlowStreams {
               stats.invalid++;
               continue;
             }
-            const attrKey = sum.attributesKey();
-            const entry = known?.get(attrKey);
-            let attributes: FlowAttributes | undefined;
+            const hash = sum.attributesHash();
+            let entry = known?.find(hash, sum);
             if (!entry) {
-              const cacheKey = agent + '\u0101' + attrKey;
-              attributes = newAttributes.get(cacheKey);
-              if (!attributes) newAttributes.set(cacheKey, (attributes = decodePointAttributes(sum.pointBytes())));
+              let fresh = firstSeen.get(agent);
+              if (!fresh) firstSeen.set(agent, (fresh = new EntryIndex()));
+              entry = fresh.find(hash, sum);
+              if (!entry) {
+                entry = { key: Buffer.from(sum.attributesBytes()), template: attributesToRecord(decodePointAttributes(sum.pointBytes()), 0, 0), points: [undefined, undefined, undefined], seenMs: 0, collision: undefined, state: 'pending' };
+                fresh.add(hash, entry);
+              }
             }
-            plan.push({ agentKey: agent, attrKey, metric: index, startNs: sum.startNs, timeNs, value, delta: temporality === AGGREGATION_TEMPORALITY_DELTA, entry, attributes });
+            plan.push({ agentKey: agent, hash, entry, metric: index, startNs: sum.startNs, timeNs, value, delta: temporality === AGGREGATION_TEMPORALITY_DELTA });
           }
         }
       }
@@ -187,18 +235,28 @@ export class FlowStreams {
     const pending = new Map<FlowEntry, [number, number, number]>();
     let startNs = Infinity;
     let endNs = 0;
+    let agent: AgentStreams | undefined;
+    let agentName: string | undefined;
     for (const p of plan) {
-      let agent = this.#agents.get(p.agentKey);
-      if (!agent) this.#agents.set(p.agentKey, (agent = { entries: new Map(), seenMs: now }));
-      agent.seenMs = now;
-      let entry = p.entry ?? agent.entries.get(p.attrKey);
-      if (!entry) {
-        if (this.#entries >= this.#maxStreams) {
+      if (p.agentKey !== agentName) {
+        agentName = p.agentKey;
+        agent = this.#agents.get(agentName);
+        if (!agent) this.#agents.set(agentName, (agent = { entries: new EntryIndex(), seenMs: now }));
+        agent.seenMs = now;
+      }
+      const entry = p.entry;
+      if (entry.state !== 'tracked') {
+        if (entry.state === 'refused') {
           stats.refused++;
           continue;
         }
-        entry = { attributes: p.attributes!, points: [undefined, undefined, undefined], seenMs: now };
-        agent.entries.set(p.attrKey, entry);
+        if (this.#entries >= this.#maxStreams) {
+          entry.state = 'refused';
+          stats.refused++;
+          continue;
+        }
+        entry.state = 'tracked';
+        agent!.entries.add(p.hash, entry);
         this.#entries++;
       }
       entry.seenMs = now;
@@ -250,7 +308,9 @@ export class FlowStreams {
     }
     const records: FlowRecord[] = [];
     for (const [entry, sums] of pending) {
-      const record = attributesToRecord(entry.attributes, sums[BYTES], sums[PACKETS]);
+      const t = entry.template;
+      // A fresh record per batch: consumers may keep or change it.
+      const record: FlowRecord = { ...t, src: { ...t.src }, dst: { ...t.dst }, bytes: sums[BYTES], packets: sums[PACKETS] };
       if (sums[COST] !== 0) record.costUsd = sums[COST];
       records.push(record);
     }
@@ -266,20 +326,14 @@ export class FlowStreams {
       if (agent.seenMs < cutoff) {
         dropped += agent.entries.size;
         this.#agents.delete(key);
-        continue;
-      }
-      for (const [attrKey, entry] of agent.entries) {
-        if (entry.seenMs < cutoff) {
-          agent.entries.delete(attrKey);
-          dropped++;
-        }
+      } else {
+        dropped += agent.entries.expire(cutoff);
       }
     }
     this.#entries -= dropped;
     return dropped;
   }
 }
-
 function countPoints(metric: Metric): number {
   switch (metric.data) {
     case 'sum': return metric.sum ? countSumPoints(metric.sum) : 0;

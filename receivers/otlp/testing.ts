@@ -19,8 +19,8 @@ export interface CallResult {
 }
 
 /** One MetricsService/Export call with raw request bytes. */
-export function rawExport(port: number, body: Uint8Array, options: { metadata?: Metadata; creds?: ChannelCredentials } = {}): Promise<CallResult> {
-  const client = new Client(`127.0.0.1:${port}`, options.creds ?? credentials.createInsecure());
+export function rawExport(port: number, body: Uint8Array, options: { metadata?: Metadata; creds?: ChannelCredentials; gzip?: boolean } = {}): Promise<CallResult> {
+  const client = new Client(`127.0.0.1:${port}`, options.creds ?? credentials.createInsecure(), options.gzip ? { 'grpc.default_compression_algorithm': 2 } : {});
   return new Promise((resolve) => {
     client.makeUnaryRequest(EXPORT_PATH, (b: Buffer) => b, (b: Buffer) => b, Buffer.from(body), options.metadata ?? new Metadata(), (err) => {
       client.close();

@@ -179,3 +179,15 @@ test('restart() drops open watches and serves the same objects on the same port'
   const nodes = JSON.parse(await kubectl('get', 'nodes', '-o', 'json'));
   assert.equal(nodes.items.length, 2);
 });
+
+test('kubectl falls back to client-side columns when a server answers as=Table with plain JSON', async () => {
+  const plain = new FakeKubeApiServer({ serverSideTables: false });
+  await plain.start();
+  try {
+    plain.store.create('pods', makePod({ namespace: 'shop', name: 'only', node: 'node-a', ips: ['10.1.0.1'] }));
+    const { stdout } = await run(KUBECTL, ['--kubeconfig', plain.writeKubeconfig(join(dir, 'plain')), 'get', 'pods', '-A'], { timeout: 20_000 });
+    assert.match(stdout, /^NAMESPACE\s+NAME\s+AGE\nshop\s+only\s+\S+\n$/);
+  } finally {
+    await plain.stop();
+  }
+});

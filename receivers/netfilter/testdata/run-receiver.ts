@@ -1,7 +1,7 @@
 /**
  * Runs the netfilter receiver alone, for tests that need it in a child process
  * (SIGKILL, dropped capabilities). argv[2]: the receiver's config as JSON.
- * Prints {"programId": N} once started; on SIGTERM shuts down and prints the
+ * Prints {"programIds": [...]} once started; on SIGTERM shuts down and prints the
  * records it emitted; on a start error prints the message to stderr, exits 1.
  */
 import { netfilterConfigSchema } from '../config.ts';
@@ -17,7 +17,7 @@ try {
   console.error((err as Error).message);
   process.exit(1);
 }
-console.log(JSON.stringify({ programId: receiver.programId }));
+console.log(JSON.stringify({ programIds: receiver.programIds }));
 const keepAlive = setInterval(() => {}, 60_000);
 process.once('SIGTERM', () => {
   void receiver.shutdown().then(() => {

@@ -68,10 +68,9 @@ switch (mode) {
   }
   case 'flood': {
     const [host, port, size, seconds] = args.map((a, i) => (i === 0 ? a : Number(a))) as [string, number, number, number];
+    // Unconnected: B's ICMP port-unreachable replies cannot fail the sends.
     const socket = udpSocket(host);
     await bind(socket);
-    socket.connect(port, host);
-    await new Promise((resolve) => socket.once('connect', resolve));
     const payload = Buffer.alloc(size, 3);
     const until = Date.now() + seconds * 1000;
     let sent = 0;
@@ -81,7 +80,7 @@ switch (mode) {
       const pump = () => {
         while (inFlight < 64 && Date.now() < until) {
           inFlight++;
-          socket.send(payload, () => {
+          socket.send(payload, port, host, () => {
             inFlight--;
             sent++;
             if (inFlight === 0 && Date.now() >= until) resolve();

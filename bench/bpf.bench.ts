@@ -1,0 +1,121 @@
+/**
+ * Per-packet cost of zonetap's eBPF program in the kernel, against a no-op
+ * netfilter program and a kubezonnet-style reference (bench/reference.bpf.c),
+ * measured in the same run; plus the user-space time to drain 100k flows.
+ *
+ * Cost = run_time_ns / run_cnt from the kernel's own program statistics
+ * (sysctl kernel.bpf_stats_enabled=1, restored afterwards) while a 64-byte
+ * UDP flood (IP length 64) runs from namespace A to B. One program is attached
+ * at a time; the three alternate, ROUNDS times; the table shows medians.
+ * Run alone: node bench/bpf.bench.ts (root; `make build` first).
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { NFPROTO_IPV4, openBpfObject, type BpfObject } from '../native/index.ts';
+import { KernelFlowTable, HOOK_PRIORITY } from '../receivers/netfilter/flow-table.ts';
+import { ADDRESSES, NetnsPair } from '../receivers/netfilter/test-netns.ts';
+import { privilegeProblem } from '../test/privileges.ts';
+
+const ROUNDS = 7;
+const FLOOD_SECONDS = 1.5;
+const PACKET_BYTES = 64;
+const DRAIN_FLOWS = 100_000;
+const STATS = '/proc/sys/kernel/bpf_stats_enabled';
+
+const problem = privilegeProblem();
+if (problem) {
+  console.log(`bpf.bench: skipped, ${problem}`);
+  process.exit(0);
+}
+
+interface Variant {
+  name: string;
+  attach(): void;
+  detach(): void;
+  stats(): { runCnt: bigint; runTimeNs: bigint };
+}
+
+function programVariant(name: string, object: BpfObject, program: string, netns: string): Variant {
+  let link: number | undefined;
+  return {
+    name,
+    attach: () => (link = object.attachNetfilter(program, NFPROTO_IPV4, HOOK_PRIORITY, netns)),
+    detach: () => link !== undefined && object.detach(link),
+    stats: () => object.programInfo(program),
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+const pair = new NetnsPair('zt-bench').create();
+const statsBefore = readFileSync(STATS, 'utf8').trim();
+const objects: { close(): void }[] = [];
+try {
+  writeFileSync(STATS, '1');
+  const open = (file: string) => {
+    const object = openBpfObject(join(import.meta.dirname, file));
+    object.load();
+    objects.push(object);
+    return object;
+  };
+  const flows = open('../bpf/flows.bpf.o'); // max_flows 65536, the default
+  const variants: Variant[] = [
+    programVariant('noop', open('noop.bpf.o'), 'noop', pair.pathA),
+    programVariant('reference (kubezonnet-style)', open('reference.bpf.o'), 'count_reference', pair.pathA),
+    programVariant('zonetap', flows, 'count_ipv4', pair.pathA),
+  ];
+
+  const results = new Map<string, { ns: number[]; pps: number[] }>(variants.map((v) => [v.name, { ns: [], pps: [] }]));
+  for (let round = 0; round < ROUNDS; round++) {
+    // Alternate the order so drift (frequency, other load) hits every variant alike.
+    const order = round % 2 ? [...variants].reverse() : variants;
+    for (const variant of order) {
+      variant.attach();
+      const before = variant.stats();
+      const { sent } = await pair.traffic(pair.a, ['flood', ADDRESSES.b4, '9', String(PACKET_BYTES - 28), String(FLOOD_SECONDS)]);
+      const after = variant.stats();
+      variant.detach();
+      const runs = Number(after.runCnt - before.runCnt);
+      const result = results.get(variant.name)!;
+      result.ns.push(Number(after.runTimeNs - before.runTimeNs) / runs);
+      result.pps.push(sent / FLOOD_SECONDS);
+    }
+  }
+
+  const med = (name: string) => median(results.get(name)!.ns);
+  const noop = med('noop');
+  console.log(`\nPer-packet cost of the netfilter program (64-byte UDP flood, 1 flow, medians of ${ROUNDS} alternating runs of ${FLOOD_SECONDS}s)`);
+  console.log('program                        ns/packet   added over noop   flood pps');
+  for (const v of variants) {
+    const ns = med(v.name);
+    console.log(`${v.name.padEnd(30)} ${ns.toFixed(1).padStart(9)}   ${(ns - noop).toFixed(1).padStart(15)}   ${Math.round(median(results.get(v.name)!.pps)).toString().padStart(9)}`);
+  }
+  const ratio = (med('zonetap') - noop) / (med('reference (kubezonnet-style)') - noop);
+  console.log(`ratio (zonetap - noop) / (reference - noop) = ${ratio.toFixed(2)}   (goal <= 0.5)`);
+
+  // Drain: 100k flows (50k IPv4 + 50k IPv6, one datagram each) in the table.
+  const table = KernelFlowTable.open({ maxFlows: 131072, families: ['ipv4', 'ipv6'], netns: pair.pathA });
+  objects.push(table);
+  await Promise.all([
+    pair.traffic(pair.a, ['flows', ADDRESSES.b4, '1', String(DRAIN_FLOWS / 2), '10']),
+    pair.traffic(pair.a, ['flows', ADDRESSES.b6, '1', String(DRAIN_FLOWS / 2), '10']),
+  ]);
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
+  const started = performance.now();
+  const drained = await table.drain();
+  const elapsed = performance.now() - started;
+  loopDelay.disable();
+  console.log(`\nDrain of ${drained.length} flows (swap tables + batched lookup-and-delete + decode): ${elapsed.toFixed(1)} ms; ` +
+    `longest event-loop block ${(loopDelay.max / 1e6).toFixed(1)} ms`);
+  if (drained.length < DRAIN_FLOWS) console.log(`warning: expected ${DRAIN_FLOWS} flows, drained ${drained.length}`);
+} finally {
+  for (const o of objects.reverse()) o.close();
+  writeFileSync(STATS, statsBefore);
+  pair.destroy();
+}

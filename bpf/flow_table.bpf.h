@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The flow table of flows.bpf.c: two per-CPU hashes and two per-CPU last-flow
+ * caches, each pair double-buffered through a one-slot map-in-map, and the
+ * overflow counters. How user space drains them without losing or
+ * double-counting a packet: README.md.
+ */
+#ifndef ZONETAP_FLOW_TABLE_BPF_H
+#define ZONETAP_FLOW_TABLE_BPF_H
+
+#define EEXIST 17
+#define barrier() asm volatile("" ::: "memory")
+
+/* A flow table: key = flow, value = this CPU's counters (user space sums the CPUs). */
+struct flow_table {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536); /* max_flows, set before load */
+	__type(key, struct flow_key);
+	__type(value, struct flow_counters);
+};
+struct flow_table flows_a SEC(".maps"), flows_b SEC(".maps");
+
+/* Slot 0 holds the table the program writes; user space swaps it, which waits
+ * for running programs (synchronize_rcu), then drains the other one. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct flow_table);
+} active_flows SEC(".maps") = {
+	.values = { [0] = &flows_a },
+};
+
+/* Per-CPU last-flow caches, double-buffered like the tables. The program reads
+ * active_cache before active_flows; user space swaps active_cache first. */
+struct cache_table {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct flow_cache_entry);
+};
+struct cache_table cache_a SEC(".maps"), cache_b SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct cache_table);
+} active_cache SEC(".maps") = {
+	.values = { [0] = &cache_a },
+};
+
+/* Traffic of flows that found the active table full (monotonic, per CPU);
+ * key 0: IPv4, key 1: IPv6. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct overflow_counters);
+} overflow SEC(".maps");
+
+/* Adds to the flow table. Atomic adds: a softirq can interrupt a
+ * process-context run on the same CPU. */
+static __always_inline void count(const struct flow_key *key, __u64 bytes, __u64 packets)
+{
+	__u32 zero = 0;
+	void *table = bpf_map_lookup_elem(&active_flows, &zero);
+	if (!table)
+		return;
+	struct flow_counters *c = bpf_map_lookup_elem(table, key);
+	if (!c) {
+		struct flow_counters first = { .bytes = bytes, .packets = packets };
+		long err = bpf_map_update_elem(table, key, &first, BPF_NOEXIST);
+		if (!err)
+			return;
+		/* -EEXIST: another CPU inserted the flow first; add to our slot. */
+		if (err == -EEXIST)
+			c = bpf_map_lookup_elem(table, key);
+	}
+	if (c) {
+		__sync_fetch_and_add(&c->bytes, bytes);
+		__sync_fetch_and_add(&c->packets, packets);
+		return;
+	}
+	__u32 family = key->family == ZT_FAMILY_IPV6;
+	struct overflow_counters *o = bpf_map_lookup_elem(&overflow, &family);
+	if (o) {
+		__sync_fetch_and_add(&o->bytes, bytes);
+		__sync_fetch_and_add(&o->packets, packets);
+		__sync_fetch_and_add(&o->failed_inserts, 1);
+	}
+}
+
+static __always_inline int same_flow(const struct flow_key *a, const struct flow_key *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+	return !((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4]));
+}
+
+/* Counts through this CPU's last-flow cache: a run of packets of one flow
+ * costs no hash lookup; a new flow writes the previous one back to the table. */
+static __always_inline void count_cached(const struct flow_key *key, __u64 bytes, __u64 packets)
+{
+	__u32 zero = 0;
+	void *cache = bpf_map_lookup_elem(&active_cache, &zero);
+	struct flow_cache_entry *e = cache ? bpf_map_lookup_elem(cache, &zero) : NULL;
+	if (!e || e->busy) {
+		count(key, bytes, packets); /* nested run on this CPU: bypass the cache */
+		return;
+	}
+	e->busy = 1;
+	barrier();
+	if (e->counters.packets && same_flow(&e->key, key)) {
+		e->counters.bytes += bytes;
+		e->counters.packets += packets;
+	} else {
+		if (e->counters.packets)
+			count(&e->key, e->counters.bytes, e->counters.packets);
+		e->key = *key;
+		e->counters.bytes = bytes;
+		e->counters.packets = packets;
+	}
+	barrier();
+	e->busy = 0;
+}
+
+#endif

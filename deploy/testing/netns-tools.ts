@@ -1,0 +1,45 @@
+/**
+ * Child process of kubernetes.test.ts, run inside the test's network namespace.
+ *   udp SRC DST COUNT SIZE    sends COUNT datagrams whose IP packets are SIZE bytes from SRC to
+ *                             DST (IPv4, a receiver bound on DST:9000 takes them); prints {"sent": N}
+ *   scrape URL REGEX TIMEOUT  polls URL until a line of its body matches REGEX or TIMEOUT ms pass;
+ *                             prints {"matched": bool, "body": "..."}
+ */
+import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
+
+const [command, ...args] = process.argv.slice(2);
+const IPV4_UDP_HEADERS = 28;
+
+if (command === 'udp') {
+  const [src, dst, count, size] = args as [string, string, string, string];
+  const receiver = createSocket('udp4');
+  receiver.bind(9000, dst);
+  await once(receiver, 'listening');
+  let received = 0;
+  receiver.on('message', () => received++);
+  const sender = createSocket('udp4');
+  sender.bind(0, src);
+  await once(sender, 'listening');
+  const payload = Buffer.alloc(Number(size) - IPV4_UDP_HEADERS, 0x7a);
+  for (let i = 0; i < Number(count); i++) await new Promise<void>((resolve, reject) => sender.send(payload, 9000, dst, (err) => (err ? reject(err) : resolve())));
+  const deadline = Date.now() + 5000;
+  while (received < Number(count) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  sender.close();
+  receiver.close();
+  console.log(JSON.stringify({ sent: Number(count), received }));
+} else if (command === 'scrape') {
+  const [url, pattern, timeout] = args as [string, string, string];
+  const re = new RegExp(pattern, 'm');
+  const deadline = Date.now() + Number(timeout);
+  let body = '';
+  for (;;) {
+    body = await fetch(url).then((r) => r.text(), (err: Error) => `fetch failed: ${err.message}`);
+    if (re.test(body) || Date.now() > deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  console.log(JSON.stringify({ matched: re.test(body), body }));
+} else {
+  console.error('usage: netns-tools.ts udp SRC DST COUNT SIZE | scrape URL REGEX TIMEOUT_MS');
+  process.exitCode = 2;
+}
