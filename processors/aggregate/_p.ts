@@ -1,6 +1,6 @@
 import { cloneBatch, type FlowBatch, type FlowEndpoint, type FlowRecord } from '../../pipeline/flow.ts';
-import { rollUp } from './rollup.ts';
-import { rollUp as rollUp1, idsOnly } from './_r1.ts';
+import { rollUp, RollUp } from './rollup.ts';
+const keeper = new RollUp('workload');
 const PODS = 10_000, FLOWS = 100_000;
 /** Deterministic pseudo-random numbers (mulberry32), so every run measures the same batch. */
 function random(seed: number): () => number {
@@ -76,8 +76,6 @@ for (let i = 0; i < 6; i++) {
   const a = cpu(() => { for (const r of b.records) { m.set(r.src.address, 1); m.set(r.dst.address, 1); } });
   const a2 = cpu(() => { let n = 0; for (const r of b.records) { n += m.get(r.src.address)! + m.get(r.dst.address)!; } });
   const c = cpu(() => rollUp(b.records, 'workload'));
-  const d = cpu(() => rollUp1(b.records, 'workload'));
-  const e = cpu(() => idsOnly(b.records, 'workload'));
-  console.log('ids only', e);
-  console.log('address map set', a, 'get', a2, 'rollUp', c, 'no attr check', d);
+  const d = cpu(() => keeper.records(b.records));
+  console.log('address map set', a, 'get', a2, 'rollUp', c, 'persistent', d);
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FlowEndpoint, FlowRecord } from '../../pipeline/flow.ts';
 import { RecordingConsumer, testSettings } from '../../pipeline/testing.ts';
-import { AggregateProcessor, aggregateProcessorFactory, rollUp, rollUpEndpoint, type AggregationLevel } from './index.ts';
+import { AggregateProcessor, RollUp, aggregateProcessorFactory, rollUp, rollUpEndpoint, type AggregationLevel } from './index.ts';
 
 function processor(config: Record<string, unknown> = {}) {
   const next = new RecordingConsumer();
@@ -167,33 +167,48 @@ function referenceRollUp(input: FlowRecord[], level: AggregationLevel): FlowReco
   return [...groups.values()];
 }
 
-test('matches the obvious implementation on 20k random records at every level', () => {
-  let state = 7;
+/** Random records between 300 endpoints whose addresses collide on purpose (IP reuse). */
+function randomRecords(seed: number, count: number): FlowRecord[] {
+  let state = seed;
   const rnd = (n: number) => {
     state = (Math.imul(state, 1103515245) + 12345) >>> 0;
     return state % n;
   };
   const endpoints: FlowEndpoint[] = Array.from({ length: 300 }, (_, i) => {
     const kind = rnd(4);
-    const address = `10.${rnd(3)}.${rnd(4)}.${rnd(50)}`; // addresses collide on purpose
+    const address = `10.${rnd(3)}.${rnd(4)}.${rnd(50)}`;
     if (kind === 0) return { address, port: 0 };
     if (kind === 1) return { address, port: 0, node: `node-${rnd(5)}`, zone: `z${rnd(3)}` };
     return { address, port: 0, namespace: `ns${rnd(3)}`, pod: `p${i}`, workloadKind: 'Deployment', workloadName: `w${rnd(10)}`, node: `node-${rnd(5)}`, zone: `z${rnd(3)}`, region: `r${rnd(2)}`, hostNetwork: rnd(10) === 0 };
   });
-  const input: FlowRecord[] = Array.from({ length: 20_000 }, () => ({
+  return Array.from({ length: count }, () => ({
     src: { ...endpoints[rnd(endpoints.length)]!, port: rnd(65536) },
     dst: { ...endpoints[rnd(endpoints.length)]!, port: rnd(3) },
     transport: ['tcp', 'udp', 'icmp'][rnd(3)]!,
-    ipFamily: 'ipv4',
+    ipFamily: 'ipv4' as const,
     bytes: rnd(10_000),
     packets: rnd(10),
     ...(rnd(5) ? { trafficClass: (['same_zone', 'cross_zone', 'internet'] as const)[rnd(3)] } : {}),
     ...(rnd(2) ? { costUsd: rnd(100) / 1000 } : {}),
   }));
+}
+
+test('matches the obvious implementation on 20k random records at every level', () => {
+  const input = randomRecords(7, 20_000);
   for (const level of ['pod', 'workload', 'namespace'] as AggregationLevel[]) {
     const expected = referenceRollUp(input, level);
     assert.deepEqual(rollUp(input, level), expected, level);
     const total = (rs: FlowRecord[]) => rs.reduce((n, r) => n + r.bytes, 0);
     assert.equal(total(expected), total(input));
+  }
+});
+
+test('one RollUp over many batches (addresses moving between pods) matches the obvious implementation', () => {
+  for (const level of ['pod', 'workload', 'namespace'] as AggregationLevel[]) {
+    const rollUpper = new RollUp(level);
+    for (let seed = 1; seed <= 6; seed++) {
+      const input = randomRecords(seed, 3_000);
+      assert.deepEqual(rollUpper.records(input), referenceRollUp(input, level), `${level}, batch ${seed}`);
+    }
   }
 });
