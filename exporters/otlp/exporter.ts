@@ -88,7 +88,14 @@ export class OtlpExporter implements Exporter {
   /** Exports the current totals now (also used by tests); resolves true when every request succeeded. */
   exportNow(): Promise<boolean> {
     // One export at a time: a second caller waits for the running one, then sends fresh totals.
-    const run = (this.#running ?? Promise.resolve(true)).then(() => this.#exportTotals());
+    const run = (this.#running ?? Promise.resolve(true)).then(() =>
+      this.#exportTotals().catch((err: unknown) => {
+        // Never crash after start: an unexpected error is logged and counted like a failed export.
+        this.#failures.add(1, { exporter: this.#settings.id });
+        this.#settings.logger.error({ err }, 'OTLP export failed unexpectedly');
+        return false;
+      }),
+    );
     this.#running = run;
     return run;
   }

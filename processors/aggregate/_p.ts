@@ -1,6 +1,8 @@
 import { cloneBatch, type FlowBatch, type FlowEndpoint, type FlowRecord } from '../../pipeline/flow.ts';
 import { rollUp, RollUp } from './rollup.ts';
 const keeper = new RollUp('workload');
+import { RollUp as RollUp2 } from './_r2.ts';
+const keeper2 = new RollUp2('workload');
 const PODS = 10_000, FLOWS = 100_000;
 /** Deterministic pseudo-random numbers (mulberry32), so every run measures the same batch. */
 function random(seed: number): () => number {
@@ -77,5 +79,7 @@ for (let i = 0; i < 6; i++) {
   const a2 = cpu(() => { let n = 0; for (const r of b.records) { n += m.get(r.src.address)! + m.get(r.dst.address)!; } });
   const c = cpu(() => rollUp(b.records, 'workload'));
   const d = cpu(() => keeper.records(b.records));
+  const g = cpu(() => keeper2.records(b.records));
+  console.log('no group objects', g);
   console.log('address map set', a, 'get', a2, 'rollUp', c, 'persistent', d);
 }

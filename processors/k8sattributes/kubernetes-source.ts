@@ -232,7 +232,7 @@ export class KubernetesSource {
     const rs = controller('ReplicaSet');
     const job = controller('Job');
 
-    // Controllers and nodes first, so that the first pods already roll up and have zones.
+    // Order does not matter: pods point at shared node and workload entries that fill in when those arrive.
     this.#add('nodes', config, '/api/v1/nodes', transformNode, pages((c) => core.listNode({ limit: pageSize, _continue: c }), transformNode), upsertNode, (o) => dir.deleteNode(o.metadata.name));
     this.#add('replicasets', config, '/apis/apps/v1/replicasets', transformController, pages((c) => apps.listReplicaSetForAllNamespaces({ limit: pageSize, _continue: c }), transformController), rs.upsert, rs.remove);
     this.#add('jobs', config, '/apis/batch/v1/jobs', transformController, pages((c) => batch.listJobForAllNamespaces({ limit: pageSize, _continue: c }), transformController), job.upsert, job.remove);
@@ -272,7 +272,7 @@ export class KubernetesSource {
     const listWatch = new ListWatch<Slim>(path, new SlimWatch(config, transform), list, false, undefined, fieldSelector, {
       // The library's own pause between watch reconnects, capped by our backoff limit.
       delayFn: (ms: number) => sleep(Math.min(ms, backoffMax), undefined, { ref: false }),
-    } as any);
+    });
     listWatch.on('add', upsert);
     listWatch.on('update', upsert);
     listWatch.on('delete', remove);

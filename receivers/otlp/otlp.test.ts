@@ -13,7 +13,7 @@ import { otlpExporterFactory, type OtlpExporter } from '../../exporters/otlp/ind
 import { RecordingConsumer, testSettings } from '../../pipeline/testing.ts';
 import type { FlowBatch, FlowRecord } from '../../pipeline/flow.ts';
 import { otlpReceiverFactory, type OtlpReceiver } from './index.ts';
-import { encodeRequest, freePort, PausableProxy, rawExport, selfSignedCert, series, totalsByFlow, writeTemp } from './testing.ts';
+import { encodeRequest, freePort, mutualTlsCerts, PausableProxy, rawExport, selfSignedCert, series, totalsByFlow, writeTemp } from './testing.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 after(async () => {
@@ -159,6 +159,29 @@ describe('otlp exporter -> otlp receiver', () => {
     assert.deepEqual(totalsByFlow(sink.records), want);
   });
 
+  test('churning flows: both sides expire idle series and stay bounded, totals conserved', async () => {
+    const { receiver, sink } = await startReceiver({ stream_ttl: '1s' });
+    const exporter = await startExporter(receiver.port, { interval: '100ms', series_ttl: '300ms' });
+    let fed = 0;
+    let maxStreams = 0;
+    let maxSeries = 0;
+    for (let round = 0; round < 60; round++) {
+      // Every round, 50 flows of pods that did not exist before (and never come back).
+      const records = Array.from({ length: 50 }, (_, i) => flow(1, 10, 1, { src: { address: `10.8.${round}.${i}`, port: 1000 + i } }));
+      fed += 500;
+      await exporter.consume(batch(records));
+      await sleep(100);
+      maxStreams = Math.max(maxStreams, receiver.streamCount);
+      maxSeries = Math.max(maxSeries, exporter.seriesCount);
+    }
+    await until('all bytes at the gateway', () => sink.records.reduce((n, r) => n + r.bytes, 0) >= fed);
+    assert.equal(sink.records.reduce((n, r) => n + r.bytes, 0), fed);
+    // 3000 attribute sets went through; each side only ever held those of the last second or two.
+    assert.ok(maxSeries <= 500, `exporter held at most ${maxSeries} series`);
+    assert.ok(maxStreams <= 1500, `receiver held at most ${maxStreams} streams`);
+    await until('idle streams forgotten at the gateway', () => receiver.streamCount === 0, 10_000);
+  });
+
   test('gateway restarted (state lost): its totals restart at the agent totals', async () => {
     const port = await freePort();
     const first = await startReceiver({ grpc: { endpoint: `127.0.0.1:${port}` } });
@@ -266,6 +289,19 @@ describe('otlp exporter -> otlp receiver', () => {
     assert.equal(await secure.exportNow(), true);
     assert.equal(await plain.exportNow(), false);
     assert.deepEqual(totalsByFlow(sink.records), new Map([['10.1.0.1:40001->10.2.0.7:5432/tcp', { bytes: 42, packets: 1 }]]));
+  });
+
+  test('mutual TLS: an agent with a certificate from client_ca_file gets through, one without does not', async () => {
+    const pki = mutualTlsCerts();
+    cleanups.push(() => rmSync(pki.dir, { recursive: true, force: true }));
+    const { receiver, sink } = await startReceiver({ grpc: { tls: { cert_file: pki.serverCert, key_file: pki.serverKey, client_ca_file: pki.ca } } });
+    const withCert = await startExporter(receiver.port, { tls: { ca_file: pki.ca, cert_file: pki.clientCert, key_file: pki.clientKey } });
+    const withoutCert = await startExporter(receiver.port, { tls: { ca_file: pki.ca }, timeout: '2s' });
+    await withCert.consume(batch([flow(1, 11, 1)]));
+    await withoutCert.consume(batch([flow(2, 12, 1)]));
+    assert.equal(await withCert.exportNow(), true);
+    assert.equal(await withoutCert.exportNow(), false);
+    assert.deepEqual(totalsByFlow(sink.records), new Map([['10.1.0.1:40001->10.2.0.7:5432/tcp', { bytes: 11, packets: 1 }]]));
   });
 
   test('oversized requests are refused with RESOURCE_EXHAUSTED, gzip-compressed or not; smaller ones pass', async () => {

@@ -109,6 +109,21 @@ export function selfSignedCert(): { dir: string; cert: string; key: string } {
   return { dir, cert, key };
 }
 
+/** A CA, a gateway certificate for 127.0.0.1 and an agent (client) certificate, both signed by the CA. */
+export function mutualTlsCerts(): { dir: string; ca: string; serverCert: string; serverKey: string; clientCert: string; clientKey: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'zt-otlp-mtls-'));
+  const p = (name: string) => join(dir, name);
+  const run = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore', cwd: dir });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  run('req', '-x509', ...ec, '-keyout', p('ca.key'), '-out', p('ca.pem'), '-days', '1', '-subj', '/CN=zonetap-test-ca');
+  for (const [name, ext] of [['server', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth'], ['client', 'extendedKeyUsage=clientAuth']] as const) {
+    writeFileSync(p(`${name}.ext`), `${ext}\n`);
+    run('req', ...ec, '-keyout', p(`${name}.key`), '-out', p(`${name}.csr`), '-subj', `/CN=zonetap-${name}`);
+    run('x509', '-req', '-in', p(`${name}.csr`), '-CA', p('ca.pem'), '-CAkey', p('ca.key'), '-CAcreateserial', '-out', p(`${name}.pem`), '-days', '1', '-extfile', p(`${name}.ext`));
+  }
+  return { dir, ca: p('ca.pem'), serverCert: p('server.pem'), serverKey: p('server.key'), clientCert: p('client.pem'), clientKey: p('client.key') };
+}
+
 export function writeTemp(name: string, content: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'zt-otlp-'));
   const path = join(dir, name);
