@@ -8,13 +8,18 @@
  *   + FlowRecords), steady state and first sight of new streams.
  * Goal: gateway ingest >= 200k flow data points per second per core.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { loadavg } from 'node:os';
+import { Client, credentials, Metadata, Server, ServerCredentials } from '@grpc/grpc-js';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { ProtobufMetricsSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { FlowTotals, flowResourceMetrics } from '../exporters/otlp/index.ts';
 import type { FlowRecord } from '../pipeline/flow.ts';
-import { decodeRequest, FlowStreams } from '../receivers/otlp/index.ts';
+import { decodeRequest, EXPORT_PATH, FlowStreams, otlpReceiverFactory, type OtlpReceiver } from '../receivers/otlp/index.ts';
+import { testSettings } from '../pipeline/testing.ts';
+import type { FlowBatch } from '../pipeline/flow.ts';
 
 const SERIES_PER_REQUEST = 1000; // the exporter's default max_series_per_request
 const POINTS_PER_REQUEST = SERIES_PER_REQUEST * 2; // bytes + packets
@@ -55,6 +60,37 @@ function measure(fn: () => void, units: number, minMs = 1000): number {
 const resource = resourceFromAttributes({ 'service.name': 'zonetap', 'service.instance.id': 'bench-agent', 'host.name': 'bench' });
 const records = Array.from({ length: SERIES_PER_REQUEST }, (_, i) => flow(i, 1000 + i));
 
+/** `count` successive encoded exports of one agent's series, every total growing. */
+function agentRequests(count: number): Buffer[] {
+  const store = new FlowTotals({ ttlMs: 3_600_000, maxSeries: 1_000_000 });
+  store.add({ start: 0, end: 1, records });
+  const series = store.snapshot().series;
+  const t0 = Date.now() - 3_600_000;
+  const out: Buffer[] = [];
+  for (let k = 0; k < count; k++) {
+    for (const s of series) {
+      s.bytes += 1500;
+      s.packets += 1;
+    }
+    out.push(Buffer.from(ProtobufMetricsSerializer.serializeRequest(flowResourceMetrics(resource, series, t0 + (k + 1) * 10_000))!));
+  }
+  return out;
+}
+
+// Child process mode: an agent sending gzip-compressed exports over gRPC, one at a time.
+if (process.argv[2] === 'agent') {
+  const port = Number(process.argv[3]);
+  const bodies = agentRequests(Number(process.argv[4]));
+  const client = new Client(`127.0.0.1:${port}`, credentials.createInsecure(), { 'grpc.default_compression_algorithm': 2 });
+  for (const body of bodies) {
+    await new Promise<void>((resolve, reject) =>
+      client.makeUnaryRequest(EXPORT_PATH, (b: Buffer) => b, (b: Buffer) => b, body, new Metadata(), (err) => (err ? reject(err) : resolve())),
+    );
+  }
+  client.close();
+  process.exit(0);
+}
+
 // --- baseline: official encoding of a prepared ResourceMetrics ---
 const totals = new FlowTotals({ ttlMs: 3_600_000, maxSeries: 1_000_000 });
 totals.add({ start: 0, end: 1, records });
@@ -73,16 +109,7 @@ const agentNs = measure(() => {
 const gzipNs = measure(() => void gzipSync(encoded), POINTS_PER_REQUEST);
 
 // --- gateway: REQUESTS successive exports of the same agent, values growing ---
-const t0 = Date.now() - 3_600_000;
-const requests: Buffer[] = [];
-const series = totals.snapshot().series;
-for (let k = 0; k < REQUESTS; k++) {
-  for (const s of series) {
-    s.bytes += 1500;
-    s.packets += 1;
-  }
-  requests.push(Buffer.from(ProtobufMetricsSerializer.serializeRequest(flowResourceMetrics(resource, series, t0 + (k + 1) * 10_000))!));
-}
+const requests = agentRequests(REQUESTS);
 let records_out = 0;
 const ingestAll = (streams: FlowStreams, from: number) => {
   for (let k = from; k < REQUESTS; k++) records_out += streams.ingest(decodeRequest(requests[k]!)).batch.records.length;
@@ -97,6 +124,41 @@ const firstNs = measure(() => {
   const streams = new FlowStreams({ ttlMs: 3_600_000, maxStreams: 1_000_000 });
   streams.ingest(decodeRequest(requests[0]!));
 }, POINTS_PER_REQUEST);
+// --- gateway over real gRPC: a server in this process, an agent process sending gzip exports ---
+const GRPC_REQUESTS = 60;
+
+/** Process CPU ns per data point while `server` (on `port`) receives GRPC_REQUESTS exports, the first one excluded. */
+async function serveAgent(port: number, requestsSeen: () => number): Promise<number> {
+  const agent = spawn(process.execPath, [import.meta.filename, 'agent', String(port), String(GRPC_REQUESTS)], { stdio: 'inherit' });
+  // The server idles until the agent has built its requests; count CPU from the first one on.
+  while (requestsSeen() === 0) await new Promise((r) => setTimeout(r, 1));
+  const start = process.cpuUsage();
+  await once(agent, 'exit');
+  const used = process.cpuUsage(start);
+  if (agent.exitCode !== 0 || requestsSeen() !== GRPC_REQUESTS) throw new Error(`gRPC agent failed (exit ${agent.exitCode}, ${requestsSeen()} requests)`);
+  return ((used.user + used.system) * 1000) / ((GRPC_REQUESTS - 1) * POINTS_PER_REQUEST);
+}
+
+// Transport baseline: grpc-js receiving the same requests with a handler that does nothing.
+let noopRequests = 0;
+const noop = new Server({ 'grpc.max_receive_message_length': 4 << 20 });
+noop.addService(
+  { Export: { path: EXPORT_PATH, requestStream: false, responseStream: false, requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b } },
+  { Export: (_call: unknown, callback: (err: null, res: Buffer) => void) => { noopRequests++; callback(null, Buffer.alloc(0)); } },
+);
+const noopPort = await new Promise<number>((resolve, reject) => noop.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))));
+const grpcNoopNs = await serveAgent(noopPort, () => noopRequests);
+noop.forceShutdown();
+
+const receiver = otlpReceiverFactory.create(
+  testSettings('otlp', 'receiver'),
+  otlpReceiverFactory.configSchema.parse({ protocols: { grpc: { endpoint: '127.0.0.1:0' } } }),
+  { consume: async (_b: FlowBatch) => {} },
+) as OtlpReceiver;
+await receiver.start();
+const grpcNs = await serveAgent(receiver.port, () => receiver.counts.requests);
+await receiver.shutdown();
+
 const gzipped = gzipSync(requests[1]!);
 const gunzipNs = measure(() => void gunzipSync(gzipped), POINTS_PER_REQUEST);
 if (records_out === 0) throw new Error('gateway produced no records');
@@ -111,4 +173,6 @@ row('agent: gzip of the encoded request (grpc-js compression)', gzipNs);
 row('gateway ingest, steady state: decode + delta + FlowRecords', steadyNs, steadyNs <= 5000 ? 'goal >= 200k/s: met' : 'goal >= 200k/s: NOT met');
 row('gateway ingest, first sight (new streams, attributes decoded)', firstNs);
 row('gateway: gunzip of the request (grpc-js, before ingest)', gunzipNs, `${(gzipped.length / POINTS_PER_REQUEST).toFixed(0)} B/point gzipped`);
+row('transport baseline: grpc-js + gunzip, no-op handler, process CPU', grpcNoopNs);
+row('gateway over gRPC: otlp receiver (transport + ingest), process CPU', grpcNs, `ingest share ${(grpcNs - grpcNoopNs).toFixed(0)} ns`);
 console.log(`load average while measuring: ${loadavg().map((l) => l.toFixed(1)).join(' ')} (2 cores)`);

@@ -59,7 +59,7 @@ describe('alert rules (deploy/alerts)', () => {
     assert.deepEqual(
       alertNames.toSorted(),
       [
-        'ZonetapAgentAbsent', 'ZonetapAgentDown', 'ZonetapAgentDroppingFlows', 'ZonetapExportFailing',
+        'ZonetapAgentAbsent', 'ZonetapAgentDown', 'ZonetapAgentDroppingFlows', 'ZonetapAgentNotSyncedWithKubernetes', 'ZonetapExportFailing',
         'ZonetapGatewayDown', 'ZonetapProjectedMonthlyCrossZoneCostOverBudget', 'ZonetapWorkloadCrossZoneTrafficHigh',
       ],
     );

@@ -36,6 +36,12 @@ export interface Component {
   start(): Promise<void>;
   /** MUST be idempotent, safe without start(), and flush what the component holds. */
   shutdown(): Promise<void>;
+  /**
+   * Optional: false while a started component is degraded but running (e.g.
+   * k8sattributes not yet synced with the Kubernetes API). The service MAY
+   * report /readyz as not ready while any component says false.
+   */
+  readonly ready?: boolean;
 }
 
 export interface Receiver extends Component {}

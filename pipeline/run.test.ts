@@ -42,6 +42,9 @@ function start(timeoutMs: string) {
     for (const w of waiters.splice(0)) w();
   });
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  void exited.then(() => {
+    for (const w of waiters.splice(0)) w();
+  });
   const logged = async (message: string) => {
     while (!stderr.includes(`"msg":"${message}"`)) {
       assert.equal(child.exitCode, null, `exited before logging "${message}":\n${stderr}`);

@@ -69,6 +69,8 @@ export async function runService(paths: readonly string[], registry: FactoryRegi
     logger.fatal({ err }, 'uncaught exception: shutting down');
     if (!signalled) onSignal('SIGTERM');
   };
+  // Run until signalled, even when no component holds the event loop open (telemetry `none`, a replay that has finished).
+  const keepAlive = setInterval(() => {}, 2 ** 30);
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   process.on('unhandledRejection', onRejection);
@@ -85,6 +87,7 @@ export async function runService(paths: readonly string[], registry: FactoryRegi
     }
     return (await stopped) ? EXIT.OK : EXIT.FAILURE;
   } finally {
+    clearInterval(keepAlive);
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
     process.off('unhandledRejection', onRejection);

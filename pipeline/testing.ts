@@ -1,7 +1,9 @@
 /** Test support: settings for a component built outside a service, and a consumer that records batches. */
 import { pino } from 'pino';
 import { metrics } from '@opentelemetry/api';
-import type { ComponentKind, ComponentSettings, FlowConsumer } from './component.ts';
+import type { ComponentKind, ComponentSettings, Factory, FlowConsumer } from './component.ts';
+import { ConfigError } from './config/problems.ts';
+import { FactoryRegistry } from './registry.ts';
 import type { FlowBatch } from './flow.ts';
 
 export function testSettings(id: string, kind: ComponentKind): ComponentSettings {
@@ -16,5 +18,21 @@ export class RecordingConsumer implements FlowConsumer {
   }
   get records() {
     return this.batches.flatMap((b) => b.records);
+  }
+}
+
+/**
+ * The problems loadConfig reports for config files, one formatted line each
+ * (`file:line:column: path: message`), or [] when they are valid. For tests
+ * of component schemas through the real loader.
+ */
+export async function configProblems(files: readonly string[], factories: readonly Factory[], env: NodeJS.ProcessEnv = {}): Promise<string[]> {
+  const { loadConfig } = await import('./config/load.ts');
+  try {
+    await loadConfig(files, new FactoryRegistry(factories), { env });
+    return [];
+  } catch (err) {
+    if (err instanceof ConfigError) return [...err.lines];
+    throw err;
   }
 }

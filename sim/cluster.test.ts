@@ -78,13 +78,19 @@ describe('simulated cluster', { skip: privilegeProblem() !== undefined && !proce
     assert.throws(() => ping(from, '192.0.2.1'), (e: { stdout?: string }) => /0 received/.test(e.stdout ?? ''));
   });
 
-  test('a pod-to-pod packet is forwarded by the source node, crossing its POSTROUTING hook', () => {
-    // The source node's forwarding counters move; nftables is not needed: the FORWARD path implies POSTROUTING.
-    const nodeA = cluster.node('node-a').netns;
-    const forwarded = () => Number(/Ip:\s+\S+\s+\S+\s+(\d+)/.exec(inNetns(nodeA, 'cat', '/proc/net/snmp').split('\n').filter((l) => l.startsWith('Ip:'))[1]!)![1]);
-    const beforeCount = forwarded();
+  test('a pod-to-pod packet is forwarded by the source node (crossing its POSTROUTING hook) and by the destination node', () => {
+    // Forwarded packets traverse FORWARD then POSTROUTING of the forwarding namespace.
+    const forwarded = (netns: string) => {
+      const [names, values] = inNetns(netns, 'cat', '/proc/net/snmp').split('\n').filter((l) => l.startsWith('Ip:')).map((l) => l.split(/\s+/));
+      return Number(values![names!.indexOf('ForwDatagrams')]);
+    };
+    const nodes = ['node-a', 'node-b', 'node-c'].map((n) => cluster.node(n).netns);
+    const before = nodes.map(forwarded);
     ping(cluster.pod('shop/api-0').netns, cluster.pod('shop/postgres-0').addresses[0]);
-    assert.ok(forwarded() > beforeCount, 'node-a forwarded the ping');
+    const delta = nodes.map((n, i) => forwarded(n) - before[i]!);
+    // Echo request and reply: both cross node-a (source) and node-c (destination); node-b sees nothing.
+    // The destination node's POSTROUTING sees a source that is not its own: agents keep flows by node_name.
+    assert.deepEqual(delta, [2, 0, 2]);
   });
 
   test('UDP senders deliver exactly the bytes they report', async () => {

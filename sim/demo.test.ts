@@ -115,6 +115,21 @@ test('zonetap demo without root says what is missing and exits non-zero', { skip
   assert.match(stderr, /zonetap demo cannot run here:\n\s+- it must run as root/);
 });
 
+test('zonetap demo rejects a bad DURATION, PROVIDER or argument before building anything', { skip: privilegeProblem() !== undefined && !process.env.CI }, async (t) => {
+  requirePrivileges(t);
+  const cases: Array<[string[], Record<string, string>, RegExp]> = [
+    [['demo'], { DURATION: 'soon' }, /DURATION="soon": expected at least 5 seconds, like 60 or 2m/],
+    [['demo'], { PROVIDER: 'oracle' }, /PROVIDER="oracle": expected one of gcp, aws, azure/],
+    [['demo', 'extra'], {}, /unexpected argument "extra"/],
+  ];
+  for (const [args, env, message] of cases) {
+    const { code, stderr } = await run(ZONETAP, args, env);
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, message);
+  }
+  assert.deepEqual(listNetns().filter((n) => n.startsWith('zt-demo-')), []);
+});
+
 test('the ready configs validate: the demo templates (with their variables set) and config/standalone.yaml', async () => {
   const env = {
     ZONETAP_INTERVAL: '2s', ZONETAP_NETNS: '/proc/self/ns/net', ZONETAP_INVENTORY: fileURLToPath(new URL('../config/inventory.example.yaml', import.meta.url)),

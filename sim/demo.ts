@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDuration } from '../pipeline/schema.ts';
 import { Cluster } from './cluster.ts';
-import { deployZonetap, type Deployment } from './deployment.ts';
+import { deployZonetap, endDeployedProcesses, type Deployment } from './deployment.ts';
 import { scrape } from './exposition.ts';
 import { renderLive, renderSummary, ratesBetween, totalsOf, type TrafficTotals } from './live-view.ts';
 import { demoProblems } from './preflight.ts';
@@ -85,7 +85,7 @@ export async function runDemo(args: string[]): Promise<number> {
   let scenario: RunningScenario | undefined;
   // Last resort (an exception we did not catch, a second Ctrl-C): nothing may outlive us.
   const onExit = () => {
-    deployment?.killNow();
+    if (cluster) endDeployedProcesses(cluster); // also those of a deployment still starting
     cluster?.destroy();
   };
   const onSignal = () => {

@@ -30,8 +30,6 @@ export interface Deployment {
   inventory: string;
   /** Stops agents first, then the gateway. Idempotent. */
   stop(): Promise<void>;
-  /** Synchronous, for 'exit' handlers. */
-  killNow(): void;
 }
 
 async function pickPort(preferred: number | undefined): Promise<number> {
@@ -45,6 +43,15 @@ async function pickPort(preferred: number | undefined): Promise<number> {
  * where removing the cluster's namespaces does not reach them.
  */
 const pidFile = (cluster: Cluster) => join(tmpdir(), `${cluster.prefix}zonetap.pids`);
+
+/**
+ * Ends (SIGKILL) the zonetap processes a deployment on `cluster` started and
+ * that still run: left by a crashed earlier run, or from an 'exit' handler.
+ * Synchronous.
+ */
+export function endDeployedProcesses(cluster: Cluster): void {
+  endStaleProcesses(pidFile(cluster));
+}
 
 function endStaleProcesses(file: string): void {
   let pids: number[];
@@ -128,7 +135,6 @@ export async function deployZonetap(cluster: Cluster, options: DeploymentOptions
       flowLog,
       inventory,
       stop: stopAll,
-      killNow: () => started.forEach((p) => p.killNow()),
     };
   } catch (error) {
     await stopAll();

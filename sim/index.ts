@@ -7,3 +7,7 @@ export type { Inventory } from './inventory.ts';
 export { PodProcess, execInNetns, udpIpBytes } from './traffic.ts';
 export type { PodProgram, Send, SendResult, Received } from './traffic.ts';
 export { listNetns, removeNamespaces } from './netns.ts';
+export { deployZonetap, endDeployedProcesses } from './deployment.ts';
+export type { Deployment, DeploymentOptions } from './deployment.ts';
+export { parseExposition, scrape, sumOf } from './exposition.ts';
+export type { Sample } from './exposition.ts';

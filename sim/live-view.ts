@@ -147,6 +147,14 @@ export function renderLive(rates: TrafficTotals, ctx: ViewContext): string {
   return out.join('\n');
 }
 
+/** The PromQL the summary prints (the integration test runs them on a real Prometheus). */
+export const SUMMARY_QUERIES = {
+  topWorkloads:
+    'topk(5, sum by (k8s_src_namespace, k8s_src_owner_name, k8s_dst_namespace, k8s_dst_owner_name) (rate(zonetap_network_flow_bytes_total{zonetap_traffic_class="cross_zone"}[5m])))',
+  zoneMatrix: 'sum by (src_zone, dst_zone) (rate(zonetap_network_flow_bytes_total[5m]))',
+  monthlyCost: `sort_desc(sum by (k8s_src_namespace, k8s_src_owner_name) (rate(zonetap_network_flow_cost_usd_total[1h])) * ${HOURS_PER_MONTH} * 3600)`,
+} as const;
+
 export interface SummaryContext {
   provider: string;
   zones: readonly string[];
@@ -174,9 +182,9 @@ export function renderSummary(totals: TrafficTotals, ctx: SummaryContext): strin
     `All of it: ${formatUsd(monthly(perSecond(totals.usd)))}/month projected.`,
     '',
     'Look further (Prometheus scraping zonetap):',
-    '  top workloads:  topk(5, sum by (k8s_src_namespace, k8s_src_owner_name, k8s_dst_owner_name) (rate(zonetap_network_flow_bytes_total{zonetap_traffic_class="cross_zone"}[5m])))',
-    '  zone matrix:    sum by (src_zone, dst_zone) (rate(zonetap_network_flow_bytes_total[5m]))',
-    '  monthly cost:   sum by (k8s_src_owner_name) (rate(zonetap_network_flow_cost_usd_total[1h])) * 730 * 3600',
+    `  top workloads:  ${SUMMARY_QUERIES.topWorkloads}`,
+    `  zone matrix:    ${SUMMARY_QUERIES.zoneMatrix}`,
+    `  monthly cost:   ${SUMMARY_QUERIES.monthlyCost}`,
     `  exposition:     ${ctx.metricsUrl} (served while zonetap runs; the demo has stopped it)`,
     `  flow log:       ${ctx.flowLog}`,
   );

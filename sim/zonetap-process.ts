@@ -97,9 +97,4 @@ export class ZonetapProcess {
     await Promise.race([this.#exited, killed]);
     await this.#exited;
   }
-
-  /** For process 'exit' handlers: no waiting. */
-  killNow(): void {
-    if (this.running) this.child.kill('SIGKILL');
-  }
 }

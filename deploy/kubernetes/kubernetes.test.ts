@@ -1,46 +1,29 @@
 /**
  * deploy/kubernetes: the kustomize base and overlays render, match the Kubernetes API types,
- * pass `kubectl apply --dry-run=client`, grant least privilege, carry valid zonetap configs,
- * and the agent's capability set is exactly what the real eBPF program needs on this kernel.
+ * pass `kubectl apply --dry-run=client`, grant least privilege, and carry valid zonetap configs
+ * that agree with the ports and Services. pods.test.ts runs the pods on the real kernel.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { parse } from 'yaml';
-import { requirePrivileges } from '../../test/privileges.ts';
 import { checkObject, isKnownKind } from '../testing/k8s-schema.ts';
 import { startDiscoveryServer } from '../testing/kube-discovery.ts';
-import { DEPLOY, REPO, find, kustomize, run } from '../testing/tools.ts';
+import { agentOf, configOf as configIn, container, containerPort, endpointPort as port, podSpec, renderAll } from '../testing/manifests.ts';
+import type { Json, Rendered, Variant } from '../testing/manifests.ts';
+import { DEPLOY, REPO, find, run } from '../testing/tools.ts';
 import type { K8sObject } from '../testing/tools.ts';
-
-const DIRS = { base: 'base', 'agent-only': 'overlays/agent-only', gateway: 'overlays/gateway' } as const;
-type Variant = keyof typeof DIRS;
-const rendered = {} as Record<Variant, { yaml: string; objects: K8sObject[] }>;
 
 const work = mkdtempSync(join(tmpdir(), 'zt-deploy-k8s-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
+let rendered: Rendered;
 before(async () => {
-  for (const [variant, dir] of Object.entries(DIRS)) rendered[variant as Variant] = await kustomize(join(DEPLOY, 'kubernetes', dir));
+  rendered = await renderAll();
 });
-
-// The objects are checked field by field against the API types (k8s-schema.ts); the assertions
-// below read them loosely.
-type Json = any;
-const podSpec = (o: K8sObject): Json => (o as Json).spec.template.spec;
-const container = (o: K8sObject): Json => podSpec(o).containers[0];
-const agent = (v: Variant) => find(rendered[v].objects, 'DaemonSet', 'zonetap-agent');
-const configOf = (v: Variant, workload: K8sObject): { text: string; config: Json } => {
-  const name = podSpec(workload).volumes.find((vol: Json) => vol.name === 'config').configMap.name;
-  const text = (find(rendered[v].objects, 'ConfigMap', name) as Json).data['config.yaml'] as string;
-  return { text, config: parse(text) };
-};
-const port = (endpoint: string) => Number(endpoint.split(':').at(-1));
-const containerPort = (c: Json, name: string) => c.ports.find((p: Json) => p.name === name)?.containerPort;
+const agent = (v: Variant) => agentOf(rendered, v);
+const configOf = (v: Variant, workload: K8sObject) => configIn(rendered, v, workload);
 
 describe('Kubernetes manifests (deploy/kubernetes)', () => {
   test('kustomize renders the base and both overlays, everything in namespace zonetap', () => {
@@ -215,178 +198,3 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     assert.deepEqual(ports('gateway'), ['telemetry'], 'gateway mode: agents serve no flow metrics');
   });
 });
-
-describe("the agent's capabilities on a real kernel", () => {
-  const netns = `zt-deploy-${process.pid}`;
-  const children: ChildProcess[] = [];
-  after(async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    await run('ip', ['netns', 'del', netns]);
-    rmSync(join('/etc/netns', netns), { recursive: true, force: true });
-  });
-
-  async function ensureNetns(): Promise<void> {
-    if ((await run('ip', ['netns', 'exec', netns, 'true'])).code === 0) return;
-    const created = await run('ip', ['netns', 'add', netns]);
-    assert.equal(created.code, 0, created.stderr);
-    assert.equal((await run('ip', ['-n', netns, 'link', 'set', 'lo', 'up'])).code, 0);
-  }
-
-  /** `ip netns exec NETNS capsh ...`: runs the rest of the arguments as root holding only `keep` (Kubernetes names, e.g. BPF). */
-  async function confined(keep: readonly string[], command: readonly string[]): Promise<string[]> {
-    const print = await run('capsh', ['--print']);
-    const all = /^Bounding set =(.*)$/m.exec(print.stdout)![1]!.split(',').filter(Boolean);
-    const wanted = new Set(keep.map((k) => `cap_${k.toLowerCase()}`));
-    for (const w of wanted) assert.ok(all.includes(w), `capsh does not know ${w}`);
-    const drop = all.filter((c) => !wanted.has(c)).join(',');
-    return ['netns', 'exec', netns, 'capsh', `--drop=${drop}`, '--', '-c', 'exec "$0" "$@"', ...command];
-  }
-
-  /** Runs the attach probe with only `keep`. */
-  async function probe(keep: readonly string[]): Promise<{ ok: boolean; steps: string[]; error?: string }> {
-    const r = await run('ip', await confined(keep, [process.execPath, join(DEPLOY, 'testing', 'attach-probe.ts')]));
-    const line = r.stdout.trim().split('\n').at(-1) ?? '';
-    assert.ok(line.startsWith('{'), `probe printed no result: ${r.stdout}${r.stderr}`);
-    return JSON.parse(line);
-  }
-
-  const daemonSetCapabilities = (): string[] => container(agent('agent-only')).securityContext.capabilities.add;
-
-  test('the DaemonSet capabilities load, attach and drain; without any one of them loading fails', async (t) => {
-    if (!requirePrivileges(t)) return;
-    await ensureNetns();
-    const add = daemonSetCapabilities();
-    const full = await probe(add);
-    assert.deepEqual(full, { ok: true, steps: ['load and attach', 'info', 'drain'] });
-    for (const missing of add) {
-      const r = await probe(add.filter((c) => c !== missing));
-      assert.equal(r.ok, false, `still works without CAP_${missing}: drop it from the DaemonSet`);
-      assert.deepEqual(r.steps, [], `without CAP_${missing}: ${r.error}`);
-      assert.match(r.error ?? '', /not permitted|permission|CAP_/i, `without CAP_${missing}`);
-    }
-  });
-
-  interface Started { child: ChildProcess; output: () => string; exited: Promise<number | null> }
-
-  /** Starts `ip ARGS` (a process in the namespace); its output is kept for failure messages. */
-  function start(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Started {
-    const child = spawn('ip', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(child);
-    let output = '';
-    child.stdout!.on('data', (d) => (output += d));
-    child.stderr!.on('data', (d) => (output += d));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    return { child, output: () => output, exited };
-  }
-
-  /** test/kube-api's fake API server inside the namespace, with a synthetic cluster; returns a kubeconfig for it. */
-  async function fakeKubernetesApi(): Promise<string> {
-    const api = spawn('ip', ['netns', 'exec', netns, process.execPath, join(REPO, 'test', 'kube-api', 'serve.ts'), '--pods', '30', '--nodes', '3', '--zones', '3'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    children.push(api);
-    const { url } = JSON.parse(await firstLine(api.stdout!)) as { url: string };
-    const kubeconfig = join(work, `kubeconfig-${api.pid}`);
-    writeFileSync(kubeconfig, `apiVersion: v1\nkind: Config\nclusters: [{name: fake, cluster: {server: "${url}", insecure-skip-tls-verify: true}}]\nusers: [{name: agent, user: {}}]\ncontexts: [{name: fake, context: {cluster: fake, user: agent}}]\ncurrent-context: fake\n`);
-    return kubeconfig;
-  }
-
-  /** The workload's container command line with its config file replaced by `files` (written from the rendered ConfigMap first). */
-  function commandLine(variant: Variant, workload: K8sObject, ...extra: string[]): string[] {
-    const config = join(work, `${variant}-${workload.metadata.name}-run.yaml`);
-    writeFileSync(config, configOf(variant, workload).text);
-    const args = container(workload).args as string[];
-    assert.deepEqual(args.slice(1, -1), ['--config']);
-    return [join(REPO, 'bin', 'zonetap'), args[0]!, '--config', config, ...extra.flatMap((f) => ['--config', f])];
-  }
-
-  async function probes(telemetryPort: number, metricsPort: number): Promise<Json> {
-    const r = await run('ip', ['netns', 'exec', netns, process.execPath, join(DEPLOY, 'testing', 'pod-probes.ts'), String(telemetryPort), String(metricsPort), '60000']);
-    return JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}');
-  }
-
-  test('the agent-only pod runs its ConfigMap with only those capabilities, answers its probes, stops cleanly', async (t) => {
-    if (!requirePrivileges(t)) return;
-    await ensureNetns();
-    const kubeconfig = await fakeKubernetesApi();
-    const ds = agent('agent-only');
-    const pod = start(await confined(daemonSetCapabilities(), commandLine('agent-only', ds)), { ...process.env, NODE_NAME: 'node-0', KUBECONFIG: kubeconfig });
-    const c = container(ds);
-    const seen = await probes(containerPort(c, 'telemetry'), containerPort(c, 'metrics'));
-    assert.equal(seen.readyz, 200, `readiness: ${JSON.stringify(seen)}\n${pod.output()}`);
-    assert.equal(seen.healthz, 200);
-    for (const name of ['zonetap_receiver_table_fill_ratio', 'zonetap_exporter_send_failed_total']) {
-      assert.ok(seen.telemetryMetrics.includes(name), `${name} not served: ${seen.telemetryMetrics.join(' ')}`);
-    }
-    assert.equal(seen.flowMetricsStatus, 200, 'flow metrics port');
-    assert.match(pod.output(), /synced with the Kubernetes API/, 'the agent read pods and nodes through its kubeconfig');
-    pod.child.kill('SIGTERM');
-    assert.equal(await pod.exited, 0, `graceful shutdown:\n${pod.output()}`);
-  });
-
-  test('gateway overlay end to end: capped agent -> zonetap-gateway.zonetap.svc -> unprivileged gateway counts the bytes sent', async (t) => {
-    if (!requirePrivileges(t)) return;
-    await ensureNetns();
-    // The Service name resolves inside the namespace: `ip netns exec` mounts /etc/netns/NAME/hosts over /etc/hosts.
-    const etc = join('/etc/netns', netns);
-    mkdirSync(etc, { recursive: true });
-    writeFileSync(join(etc, 'hosts'), '127.0.0.1 localhost\n127.0.0.1 zonetap-gateway.zonetap.svc\n');
-    // Pods 3, 4 and 6 of the synthetic cluster: 10.0.0.3 (node-0, zone-0), 10.0.0.4 (node-1, zone-1), 10.0.0.6 (node-0, zone-0).
-    for (const address of ['10.0.0.3', '10.0.0.4', '10.0.0.6']) assert.equal((await run('ip', ['-n', netns, 'addr', 'add', `${address}/32`, 'dev', 'lo'])).code, 0);
-    const kubeconfig = await fakeKubernetesApi();
-
-    // In the cluster the gateway has its own network namespace; here it shares the agent's, so
-    // its telemetry moves off the agent's port with a one-key override file (later files win).
-    const gatewayObject = find(rendered.gateway.objects, 'Deployment', 'zonetap-gateway');
-    const override = join(work, 'gateway-telemetry-port.yaml');
-    writeFileSync(override, 'service:\n  telemetry:\n    metrics:\n      endpoint: 127.0.0.1:18888\n');
-    chmodSync(work, 0o755); // the gateway runs as uid 1000 and reads its config from here
-    for (const f of readdirSync(work)) chmodSync(join(work, f), 0o644);
-    const uid = String(podSpec(gatewayObject).securityContext.runAsUser);
-    const gateway = start(['netns', 'exec', netns, 'setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--', ...commandLine('gateway', gatewayObject, override)]);
-    const gatewayProbes = await probes(18888, containerPort(container(gatewayObject), 'metrics'));
-    assert.equal(gatewayProbes.readyz, 200, `gateway readiness: ${JSON.stringify(gatewayProbes)}\n${gateway.output()}`);
-
-    const ds = agent('gateway');
-    const pod = start(await confined(daemonSetCapabilities(), commandLine('gateway', ds)), { ...process.env, NODE_NAME: 'node-0', KUBECONFIG: kubeconfig });
-    const agentProbes = await probes(containerPort(container(ds), 'telemetry'), 1);
-    assert.equal(agentProbes.readyz, 200, `agent readiness: ${JSON.stringify(agentProbes)}\n${pod.output()}`);
-
-    const tools = join(DEPLOY, 'testing', 'netns-tools.ts');
-    for (const [dst, count] of [['10.0.0.4', 100], ['10.0.0.6', 50]] as const) {
-      const sent = await run('ip', ['netns', 'exec', netns, process.execPath, tools, 'udp', '10.0.0.3', dst, String(count), '1000']);
-      // Every datagram left through POSTROUTING; the receiver may still drop some (socket buffer).
-      const result = JSON.parse(sent.stdout) as { sent: number; received: number };
-      assert.equal(result.sent, count, sent.stderr);
-      assert.ok(result.received > 0, sent.stdout);
-    }
-    const crossZone = /^zonetap_network_flow_bytes_total\{(?=[^}]*zonetap_traffic_class="cross_zone")(?=[^}]*src_zone="zone-0")(?=[^}]*dst_zone="zone-1")[^}]*\} 100000$/;
-    const scraped = await run('ip', ['netns', 'exec', netns, process.execPath, tools, 'scrape', `http://127.0.0.1:${containerPort(container(gatewayObject), 'metrics')}/metrics`, crossZone.source, '60000']);
-    const { matched, body } = JSON.parse(scraped.stdout) as { matched: boolean; body: string };
-    const flows = body.split('\n').filter((l) => l.startsWith('zonetap_network_flow_')).join('\n');
-    assert.ok(matched, `100 packets of 1000 bytes, zone-0 -> zone-1, not counted at the gateway:\n${flows}\n--- agent:\n${pod.output()}\n--- gateway:\n${gateway.output()}`);
-    assert.match(flows, /^zonetap_network_flow_packets_total\{(?=[^}]*zonetap_traffic_class="cross_zone")(?=[^}]*k8s_src_owner_name="app-0")[^}]*\} 100$/m);
-    assert.match(flows, /^zonetap_network_flow_bytes_total\{(?=[^}]*zonetap_traffic_class="same_zone")[^}]*\} 50000$/m);
-    assert.match(flows, /^zonetap_network_flow_cost_usd_total\{(?=[^}]*zonetap_traffic_class="cross_zone")[^}]*\} [0-9.e-]+$/m);
-
-    pod.child.kill('SIGTERM');
-    gateway.child.kill('SIGTERM');
-    assert.equal(await pod.exited, 0, `agent shutdown:\n${pod.output()}`);
-    assert.equal(await gateway.exited, 0, `gateway shutdown:\n${gateway.output()}`);
-    rmSync(etc, { recursive: true, force: true });
-  });
-});
-
-/** The first line a child process prints (its ready message). */
-function firstLine(stream: NodeJS.ReadableStream, timeoutMs = 30_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    const timer = setTimeout(() => reject(new Error(`no ready line within ${timeoutMs} ms: ${text}`)), timeoutMs);
-    stream.on('data', (d) => {
-      text += d;
-      const end = text.indexOf('\n');
-      if (end >= 0) {
-        clearTimeout(timer);
-        resolve(text.slice(0, end));
-      }
-    });
-  });
-}

@@ -8,6 +8,11 @@ import { promisify } from 'node:util';
 import type { FlowBatch, FlowRecord } from '../../pipeline/flow.ts';
 import { testSettings } from '../../pipeline/testing.ts';
 import { FlowlogExporter, flowlogExporterFactory } from './index.ts';
+import { configProblems } from '../../pipeline/testing.ts';
+import { replayReceiverFactory } from '../../receivers/replay/index.ts';
+import { crosszoneProcessorFactory } from '../../processors/crosszone/index.ts';
+import { aggregateProcessorFactory } from '../../processors/aggregate/index.ts';
+import { costProcessorFactory } from '../../processors/cost/index.ts';
 
 const T0 = Date.parse('2026-11-26T10:00:00.000Z');
 
@@ -149,4 +154,17 @@ test('path: stdout writes lines to the process output (child process)', async ()
     stdout,
     '{"start":"2026-11-26T10:00:00.000Z","end":"2026-11-26T10:00:10.000Z","src.address":"10.0.0.1","src.port":1,"dst.address":"10.0.0.2","dst.port":2,"transport":"udp","network.type":"ipv4","bytes":10,"packets":1}\n',
   );
+});
+
+
+/** The five factories of this area: enough for a full pipeline in the broken configs of testdata/. */
+const FACTORIES = [replayReceiverFactory, flowlogExporterFactory, crosszoneProcessorFactory, aggregateProcessorFactory, costProcessorFactory];
+
+test('a broken config in testdata/ is rejected through the config loader, with path and line:column', async () => {
+  const file = join(import.meta.dirname, 'testdata', 'bad-config.yaml');
+  assert.deepEqual(await configProblems([file], FACTORIES, { FLOWS: join(import.meta.dirname, '../../receivers/replay/testdata/flows.jsonl') }), [
+    `${file}:6:5: exporters::flowlog::path: directory "/nonexistent-dir" of flow log "/nonexistent-dir/flows.jsonl" does not exist`,
+    `${file}:7:27: exporters::flowlog::classes::1: unknown traffic class "everything": expected one of same_zone, cross_zone, cross_region, internet, unknown`,
+    `${file}:9:5: exporters::flowlog/empty::classes: list at least one traffic class, or leave the key out to write every record`,
+  ]);
 });

@@ -3,6 +3,12 @@ import assert from 'node:assert/strict';
 import type { FlowEndpoint, FlowRecord } from '../../pipeline/flow.ts';
 import { RecordingConsumer, testSettings } from '../../pipeline/testing.ts';
 import { AggregateProcessor, RollUp, aggregateProcessorFactory, rollUp, rollUpEndpoint, type AggregationLevel } from './index.ts';
+import { configProblems } from '../../pipeline/testing.ts';
+import { replayReceiverFactory } from '../../receivers/replay/index.ts';
+import { flowlogExporterFactory } from '../../exporters/flowlog/index.ts';
+import { crosszoneProcessorFactory } from '../../processors/crosszone/index.ts';
+import { costProcessorFactory } from '../../processors/cost/index.ts';
+import { join } from 'node:path';
 
 function processor(config: Record<string, unknown> = {}) {
   const next = new RecordingConsumer();
@@ -211,4 +217,27 @@ test('one RollUp over many batches (addresses moving between pods) matches the o
       assert.deepEqual(rollUpper.records(input), referenceRollUp(input, level), `${level}, batch ${seed}`);
     }
   }
+});
+
+
+/** The five factories of this area: enough for a full pipeline in the broken configs of testdata/. */
+const FACTORIES = [replayReceiverFactory, flowlogExporterFactory, crosszoneProcessorFactory, aggregateProcessorFactory, costProcessorFactory];
+
+test('broken configs in testdata/ are rejected through the config loader, with path and line:column', async () => {
+  const file = join(import.meta.dirname, 'testdata', 'bad-by.yaml');
+  assert.deepEqual(await configProblems([file], FACTORIES, { FLOWS: join(import.meta.dirname, '../../receivers/replay/testdata/flows.jsonl') }), [
+    `${file}:6:5: processors::aggregate::by: unknown level "deployment": expected pod, workload or namespace`,
+    `${file}:8:5: processors::aggregate/typo::bye: unknown key "bye"; did you mean "by"?`,
+  ]);
+});
+
+test('endpoints changed or reused after their batch do not confuse the next batch', () => {
+  const rollUpper = new RollUp('workload');
+  const first = [flow(api1, db0, 1)];
+  rollUpper.records(first);
+  // Upstream reuses the same endpoint object for another pod at the same address.
+  Object.assign(first[0]!.dst, { pod: 'cache-0', workloadKind: 'StatefulSet', workloadName: 'cache', zone: 'zone-c' });
+  assert.equal(rollUpper.records([flow(api1, db0, 2)])[0]!.dst.workloadName, 'db');
+  const moved = rollUpper.records([first[0]!])[0]!;
+  assert.deepEqual([moved.dst.workloadName, moved.dst.zone], ['cache', 'zone-c']);
 });

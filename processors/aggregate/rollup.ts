@@ -111,11 +111,13 @@ class EndpointCatalog {
     const key = endpointKey(rolled);
     let entry = this.#byKey.get(key);
     if (entry === undefined) this.#byKey.set(key, (entry = { endpoint: rolled, batch: -1, id: -1 }));
+    // A copy: the record's own endpoint may be changed or reused after this batch.
+    const seen = { ...ep };
     if (known !== undefined) {
-      known.seen = ep;
+      known.seen = seen;
       known.entry = entry;
     } else {
-      this.#byAddress.set(ep.address, { seen: ep, entry });
+      this.#byAddress.set(ep.address, { seen, entry });
     }
     return entry;
   }

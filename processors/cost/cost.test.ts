@@ -3,6 +3,12 @@ import assert from 'node:assert/strict';
 import type { FlowRecord, TrafficClass } from '../../pipeline/flow.ts';
 import { RecordingConsumer, testSettings } from '../../pipeline/testing.ts';
 import { BUILT_IN_PRICES, CostProcessor, costProcessorFactory } from './index.ts';
+import { configProblems } from '../../pipeline/testing.ts';
+import { replayReceiverFactory } from '../../receivers/replay/index.ts';
+import { flowlogExporterFactory } from '../../exporters/flowlog/index.ts';
+import { crosszoneProcessorFactory } from '../../processors/crosszone/index.ts';
+import { aggregateProcessorFactory } from '../../processors/aggregate/index.ts';
+import { join } from 'node:path';
 
 function processor(config: Record<string, unknown> = {}) {
   const next = new RecordingConsumer();
@@ -123,4 +129,25 @@ test('region pairs price cross_region flows by direction, the reverse when only 
 
 test('records without a class cost 0', async () => {
   assert.deepEqual(await costs({}, [flow(undefined, GB)]), [0]);
+});
+
+
+/** The five factories of this area: enough for a full pipeline in the broken configs of testdata/. */
+const FACTORIES = [replayReceiverFactory, flowlogExporterFactory, crosszoneProcessorFactory, aggregateProcessorFactory, costProcessorFactory];
+
+test('broken configs in testdata/ are rejected through the config loader, with path and line:column', async () => {
+  const env = { FLOWS: join(import.meta.dirname, '../../receivers/replay/testdata/flows.jsonl') };
+  const file = (name: string) => join(import.meta.dirname, 'testdata', name);
+  assert.deepEqual(await configProblems([file('bad-provider.yaml')], FACTORIES, env), [
+    `${file('bad-provider.yaml')}:6:5: processors::cost::provider: unknown provider "oracle": expected gcp, aws, azure or custom`,
+    `${file('bad-provider.yaml')}:8:7: processors::cost::prices::cross_zone: a price cannot be negative`,
+    `${file('bad-provider.yaml')}:9:7: processors::cost::prices::crosszone: unknown key "crosszone"; did you mean "cross_zone"?`,
+    `${file('bad-provider.yaml')}:11:9: processors::cost::region_pairs::0::to: missing required key (expected a region name)`,
+  ]);
+  assert.deepEqual(await configProblems([file('custom-missing-prices.yaml')], FACTORIES, env), [
+    `${file('custom-missing-prices.yaml')}:7:5: processors::cost::prices::same_zone: provider "custom" needs a price for same_zone (USD per GB)`,
+    `${file('custom-missing-prices.yaml')}:7:5: processors::cost::prices::cross_region: provider "custom" needs a price for cross_region (USD per GB)`,
+    `${file('custom-missing-prices.yaml')}:7:5: processors::cost::prices::internet: provider "custom" needs a price for internet (USD per GB)`,
+    `${file('custom-missing-prices.yaml')}:11:9: processors::cost::region_pairs::1: region pair us-east1 -> europe-west1 is listed twice`,
+  ]);
 });

@@ -4,6 +4,12 @@ import type { FlowEndpoint, FlowRecord } from '../../pipeline/flow.ts';
 import { cidrContains, parseCidr } from '../../pipeline/schema.ts';
 import { RecordingConsumer, testSettings } from '../../pipeline/testing.ts';
 import { CrosszoneProcessor, classifyFlow, crosszoneProcessorFactory, ipv4ToNumber, isPublicAddress } from './index.ts';
+import { configProblems } from '../../pipeline/testing.ts';
+import { replayReceiverFactory } from '../../receivers/replay/index.ts';
+import { flowlogExporterFactory } from '../../exporters/flowlog/index.ts';
+import { aggregateProcessorFactory } from '../../processors/aggregate/index.ts';
+import { costProcessorFactory } from '../../processors/cost/index.ts';
+import { join } from 'node:path';
 
 function processor(config: Record<string, unknown> = {}) {
   const next = new RecordingConsumer();
@@ -171,4 +177,16 @@ test('a class set upstream survives when zones say nothing, and is replaced when
     next.records.map((r) => r.trafficClass),
     ['cross_region', 'same_zone'],
   );
+});
+
+
+/** The five factories of this area: enough for a full pipeline in the broken configs of testdata/. */
+const FACTORIES = [replayReceiverFactory, flowlogExporterFactory, crosszoneProcessorFactory, aggregateProcessorFactory, costProcessorFactory];
+
+test('broken configs in testdata/ are rejected through the config loader, with path and line:column', async () => {
+  const file = join(import.meta.dirname, 'testdata', 'bad-keep.yaml');
+  assert.deepEqual(await configProblems([file], FACTORIES, { FLOWS: join(import.meta.dirname, '../../receivers/replay/testdata/flows.jsonl') }), [
+    `${file}:6:24: processors::crosszone::keep::1: unknown traffic class "inter_region": expected one of same_zone, cross_zone, cross_region, internet, unknown`,
+    `${file}:8:5: processors::crosszone/empty::keep: list at least one traffic class, or leave the key out to keep every class`,
+  ]);
 });

@@ -249,6 +249,27 @@ export class AddressDirectory {
     }
   }
 
+  /**
+   * After a static inventory reload: pods of `previous` that this directory no
+   * longer lists keep resolving as deleted pods for the rest of their grace
+   * (deleted now, or earlier if they already were).
+   */
+  carryOverDeleted(previous: AddressDirectory, now: number): void {
+    const gone: PodEntry[] = [];
+    for (const [key, p] of previous.#pods) if (!this.#pods.has(key)) gone.push({ ...p, deletedAt: now });
+    for (let i = previous.#deletedHead; i < previous.#deleted.length; i++) {
+      const p = previous.#deleted[i]!;
+      if (p.deletedAt + this.graceMs > now && !this.#pods.has(`${p.namespace}/${p.name}`)) gone.push({ ...p });
+    }
+    gone.sort((a, b) => a.deletedAt - b.deletedAt);
+    for (const old of gone) {
+      const entry: PodEntry = { ...old, node: old.node ? this.node(old.node.name) : undefined };
+      if (entry.workload) entry.workload.pods++;
+      for (const a of entry.addresses) this.#claim(a, entry);
+      this.#deleted.push(entry);
+    }
+  }
+
   /** Live pods, for tests and diagnostics. */
   pods(): IterableIterator<PodEntry> {
     return this.#pods.values();
@@ -261,7 +282,8 @@ export class AddressDirectory {
 
   #releaseWorkload(entry: PodEntry): void {
     const w = entry.workload;
-    if (w && --w.pods === 0 && !w.live) this.#workloads.delete(w.key);
+    // A carried-over pod may point at the previous directory's entry: only forget our own.
+    if (w && --w.pods === 0 && !w.live && this.#workloads.get(w.key) === w) this.#workloads.delete(w.key);
   }
 
   #claim(address: string, claim: Claim): void {

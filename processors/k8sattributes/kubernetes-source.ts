@@ -76,6 +76,15 @@ export function describeError(err: unknown): string {
   let cur: any = err;
   for (let depth = 0; cur && depth < 5; depth++) {
     if (cur instanceof AggregateError && cur.errors.length) cur = cur.errors[0];
+    if (typeof cur.code === 'number' && 'body' in cur) {
+      // ApiException: the Status message the API server sent says more than the client's text.
+      let body = cur.body;
+      try {
+        if (typeof body === 'string') body = JSON.parse(body);
+      } catch {}
+      parts.push(`HTTP ${cur.code}${body?.message ? `: ${body.message}` : ''}`);
+      break;
+    }
     const code = cur.code ?? cur.statusCode;
     const msg = String(cur.message ?? cur);
     if (msg && msg !== 'fetch failed' && !parts.includes(msg)) parts.push(code && !msg.includes(String(code)) ? `${msg} (${code})` : msg);
@@ -226,7 +235,8 @@ export class KubernetesSource {
     const deletePod = (o: Slim) => dir.deletePod(o.metadata.namespace ?? 'default', o.metadata.name, Date.now());
     const upsertNode = (o: any) => dir.upsertNode(o.metadata.name, o.zone, o.region, o.addresses);
     const controller = (kind: string) => ({
-      upsert: (o: any) => dir.upsertController(o.metadata.namespace, kind, o.metadata.name, o.owner && (kind === 'ReplicaSet' ? o.owner.kind === 'Deployment' : o.owner.kind === 'CronJob') ? o.owner : undefined),
+      // A ReplicaSet rolls up to its controller (a Deployment, or e.g. an Argo Rollout), a Job to its CronJob (or other controller).
+      upsert: (o: any) => dir.upsertController(o.metadata.namespace, kind, o.metadata.name, o.owner),
       remove: (o: Slim) => dir.deleteController(o.metadata.namespace ?? 'default', kind, o.metadata.name),
     });
     const rs = controller('ReplicaSet');

@@ -239,3 +239,26 @@ describe('bad kubeconfig', () => {
     await h.processor.shutdown();
   });
 });
+
+test('RBAC refusal (403): starts unready naming the permission, then syncs once it is granted', async () => {
+  server.forbidden.add('replicasets');
+  try {
+    const h = harness({ kubeconfig, sync_timeout: '300ms' });
+    running.push(h);
+    await h.processor.start();
+    assert.equal(h.processor.ready, false);
+    const messages = h.logs.map((l) => JSON.parse(l).msg as string);
+    const refusal = messages.find((m) => m.includes('cannot list replicasets'));
+    assert.ok(refusal, messages.join('\n'));
+    assert.match(refusal, /403/);
+    assert.match(refusal, /grant zonetap list and watch on pods, nodes, replicasets and jobs/);
+    const [r] = await h.run(['10.1.0.5', '10.2.0.7']);
+    assert.equal(r!.src.pod, 'api-7d9f-aaaaa', 'pods and nodes resolve while replicasets are refused');
+    server.forbidden.delete('replicasets');
+    await eventually(() => assert.equal(h.processor.ready, true));
+    assert.equal((await h.run(['10.1.0.5', '10.2.0.7']))[0]!.src.workloadName, 'api');
+    await h.processor.shutdown();
+  } finally {
+    server.forbidden.clear();
+  }
+});

@@ -2,14 +2,15 @@
  * Source `static`: the directory is built from an inventory file and rebuilt
  * when the file changes (fs.watch on its directory, so editors that replace the
  * file are seen too). A reload that fails validation keeps the previous
- * inventory and logs every problem with file:line:column.
+ * inventory and logs every problem with file:line:column. Pods removed from
+ * the file keep resolving for pod_delete_grace, as deleted pods do.
  */
-import { watch, type FSWatcher } from 'node:fs';
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { ipToBigInt } from '../../pipeline/schema.ts';
 import { AddressDirectory, EXTERNAL, type ExternalEntry } from './directory.ts';
-import { canonicalAddress, readInventory, type Inventory } from './inventory.ts';
+import { canonicalAddress, parseInventory, readInventory, type Inventory } from './inventory.ts';
 
 interface ExternalBlock {
   entry: ExternalEntry;
@@ -79,6 +80,7 @@ export class StaticSource {
   #watcher: FSWatcher | undefined;
   #timer: NodeJS.Timeout | undefined;
   #reloads = 0;
+  #text = '';
   /** Called after each successful reload (tests wait on it). */
   onReload: ((view: StaticView) => void) | undefined;
 
@@ -100,9 +102,11 @@ export class StaticSource {
   /** Loads the inventory (throws ZonetapError with every problem) and watches the file. */
   async start(): Promise<void> {
     this.#view = buildView(readInventory(this.#file), this.#graceMs);
+    this.#text = this.#read() ?? '';
     const name = basename(this.#file);
     this.#watcher = watch(dirname(this.#file), { persistent: false }, (_event, changed) => {
-      if (changed !== null && changed !== name) return;
+      // `..data` is how Kubernetes swaps a mounted ConfigMap (a symlink flip), not a write to the file.
+      if (changed !== null && changed !== name && !changed.startsWith('..')) return;
       clearTimeout(this.#timer);
       this.#timer = setTimeout(() => this.reload(), 50);
     });
@@ -114,14 +118,28 @@ export class StaticSource {
   /** Re-reads the file; on a validation error keeps the current inventory. */
   reload(): void {
     if (!this.#watcher) return;
+    const text = this.#read();
+    if (text === undefined || text === this.#text) return;
+    this.#text = text;
     try {
-      this.#view = buildView(readInventory(this.#file), this.#graceMs);
+      const next = buildView(parseInventory(text, this.#file), this.#graceMs);
+      if (this.#view) next.directory.carryOverDeleted(this.#view.directory, Date.now());
+      this.#view = next;
       this.#reloads++;
       const d = this.#view.directory;
       this.#logger.info({ file: this.#file, pods: d.podCount, nodes: d.nodeCount }, 'k8sattributes: static inventory reloaded');
       this.onReload?.(this.#view);
     } catch (err) {
       this.#logger.error(`k8sattributes: keeping the previous inventory: ${(err as Error).message}`);
+    }
+  }
+
+  #read(): string | undefined {
+    try {
+      return readFileSync(this.#file, 'utf8');
+    } catch (err) {
+      this.#logger.error(`k8sattributes: cannot read inventory "${this.#file}", keeping the previous one: ${(err as Error).message}`);
+      return undefined;
     }
   }
 

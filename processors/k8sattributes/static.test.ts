@@ -1,7 +1,7 @@
 /** k8sattributes with source: static: the inventory format, its errors, resolution and reload. */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readInventory } from './inventory.ts';
@@ -112,7 +112,36 @@ test('the inventory is reloaded when the file changes; a bad change keeps the pr
     await done;
     const [moved] = await h.run(['10.1.0.50', '10.1.0.5']);
     assert.equal(moved!.src.pod, 'api-7d9f-abcde');
-    assert.equal(moved!.dst.pod, undefined);
+    assert.equal(moved!.dst.pod, undefined, 'a pod still listed owns only its listed addresses');
+
+    done = reloaded();
+    writeFileSync(file, readFileSync(example, 'utf8').replace(/  - namespace: shop\n    name: db-0\n(    .*\n)+?(?=  - namespace)/, ''));
+    await done;
+    assert.ok(![...h.processor.directory!.pods()].some((p) => p.name === 'db-0'), 'db-0 was removed from the inventory');
+    const [removed] = await h.run(['10.2.0.7', '10.1.0.50']);
+    assert.equal(removed!.src.pod, 'db-0', 'a pod removed from the inventory still resolves within pod_delete_grace');
+    assert.equal(removed!.src.zone, 'zone-b');
+  } finally {
+    await h.processor.shutdown();
+  }
+});
+
+test('a ConfigMap volume update (the ..data symlink swap) is seen as a change', async () => {
+  const volume = join(dir, 'configmap');
+  mkdirSync(join(volume, '..2026_v1'), { recursive: true });
+  copyFileSync(example, join(volume, '..2026_v1', 'inventory.yaml'));
+  symlinkSync('..2026_v1', join(volume, '..data'));
+  symlinkSync('..data/inventory.yaml', join(volume, 'inventory.yaml'));
+  const h = harness({ source: 'static', inventory: join(volume, 'inventory.yaml') });
+  await h.processor.start();
+  try {
+    const done = new Promise<void>((resolve) => (h.processor.staticSource!.onReload = () => resolve()));
+    mkdirSync(join(volume, '..2026_v2'));
+    writeFileSync(join(volume, '..2026_v2', 'inventory.yaml'), readFileSync(example, 'utf8').replace('zone: zone-a', 'zone: zone-new'));
+    symlinkSync('..2026_v2', join(volume, '..data_tmp'));
+    renameSync(join(volume, '..data_tmp'), join(volume, '..data'));
+    await done;
+    assert.equal((await h.run(['10.1.0.5', '10.2.0.7']))[0]!.src.zone, 'zone-new');
   } finally {
     await h.processor.shutdown();
   }

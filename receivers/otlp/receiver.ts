@@ -79,7 +79,11 @@ export class OtlpReceiver implements Receiver {
     if (this.#server || this.#shutdown) return;
     const grpc = this.#config.protocols.grpc;
     try {
-      if (grpc.auth) this.#token = Buffer.from(`Bearer ${readFileSync(grpc.auth.bearer_token_file, 'utf8').trim()}`);
+      if (grpc.auth) {
+        const token = readFileSync(grpc.auth.bearer_token_file, 'utf8').trim();
+        if (!token) throw new Error(`bearer_token_file "${grpc.auth.bearer_token_file}" is empty`);
+        this.#token = Buffer.from(`Bearer ${token}`);
+      }
       const creds = grpc.tls
         ? ServerCredentials.createSsl(
             grpc.tls.client_ca_file ? readFileSync(grpc.tls.client_ca_file) : null,

@@ -7,6 +7,11 @@ import type { FlowBatch } from '../../pipeline/flow.ts';
 import { RecordingConsumer, testSettings } from '../../pipeline/testing.ts';
 import type { FlowConsumer } from '../../pipeline/component.ts';
 import { ReplayReceiver, replayReceiverFactory } from './index.ts';
+import { configProblems } from '../../pipeline/testing.ts';
+import { flowlogExporterFactory } from '../../exporters/flowlog/index.ts';
+import { crosszoneProcessorFactory } from '../../processors/crosszone/index.ts';
+import { aggregateProcessorFactory } from '../../processors/aggregate/index.ts';
+import { costProcessorFactory } from '../../processors/cost/index.ts';
 
 const testdata = join(import.meta.dirname, 'testdata');
 const FLOWS = join(testdata, 'flows.jsonl');
@@ -168,4 +173,17 @@ test('start() fails fast naming file:line and what is wrong', async (t) => {
       assert.equal(next.batches.length, 0);
     });
   }
+});
+
+
+/** The five factories of this area: enough for a full pipeline in the broken configs of testdata/. */
+const FACTORIES = [replayReceiverFactory, flowlogExporterFactory, crosszoneProcessorFactory, aggregateProcessorFactory, costProcessorFactory];
+
+test('a broken config in testdata/ is rejected through the config loader, with path and line:column', async () => {
+  const file = join(testdata, 'bad-config.yaml');
+  assert.deepEqual(await configProblems([file], FACTORIES, { FLOWS }), [
+    `${file}:3:5: receivers::replay::path: file "${FLOWS}.missing" does not exist`,
+    `${file}:4:5: receivers::replay::interval: invalid duration "1 second": expected a positive number with a unit (ms, s, m, h), like 10s`,
+    `${file}:5:5: receivers::replay::loop: expected true or false, got string "yes please"`,
+  ]);
 });

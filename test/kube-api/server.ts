@@ -55,6 +55,8 @@ export class FakeKubeApiServer {
   readonly #snapshots = new Map<string, { rv: number; items: KubeObject[] }>();
   #server: Server | undefined;
   #port = 0;
+  /** Resources answered with 403 Forbidden (RBAC not granted). */
+  readonly forbidden = new Set<string>();
 
   constructor(options: FakeKubeApiServerOptions = {}) {
     this.#options = { historyLimit: options.historyLimit ?? 10_000, bookmarkIntervalMs: options.bookmarkIntervalMs ?? 1000, serverSideTables: options.serverSideTables ?? true };
@@ -172,6 +174,14 @@ export class FakeKubeApiServer {
       const resource = RESOURCES.find((r) => r.name === resourceName && r.group === group);
       if (!resource || (namespace !== undefined && !resource.namespaced) || rest.length > 4) {
         return this.#json(res, 404, status(404, 'NotFound', 'the server could not find the requested resource'));
+      }
+      if (this.forbidden.has(resource.name)) {
+        const verb = name !== undefined ? 'get' : query.watch ? 'watch' : 'list';
+        const scope = namespace === undefined ? 'at the cluster scope' : `in the namespace "${namespace}"`;
+        return this.#json(res, 403, {
+          ...status(403, 'Forbidden', `${resource.name}${group ? `.${group}` : ''} is forbidden: User "system:anonymous" cannot ${verb} resource "${resource.name}" in API group "${group}" ${scope}`),
+          details: { kind: resource.name, ...(group ? { group } : {}) },
+        });
       }
       const table = this.#options.serverSideTables && isTableRequest(accept);
       if (name !== undefined) {
