@@ -6,13 +6,16 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { privilegeProblem, requirePrivileges } from '../test/privileges.ts';
 import { Cluster, PodProcess, listNetns, loadTopology, udpIpBytes, type PlannedPod, type Send } from './index.ts';
 import { deployZonetap, type Deployment } from './deployment.ts';
 import { scrape, sumOf, type Sample } from './exposition.ts';
+import { SUMMARY_QUERIES } from './live-view.ts';
+import { freePort } from './zonetap-process.ts';
 
 const TOPOLOGY = new URL('./topologies/three-zones.yaml', import.meta.url).pathname;
 const BYTES = 'zonetap_network_flow_bytes_total';
@@ -23,16 +26,51 @@ const udp = (to: string, size: number, count: number): Send => ({ transport: 'ud
 const v4 = (pod: PlannedPod) => pod.addresses[0];
 const v6 = (pod: PlannedPod) => pod.addresses[1];
 
+interface PromSeries {
+  metric: Record<string, string>;
+  value: [number, string];
+}
+
+/** Debian's Prometheus on loopback, scraping `target` every second. */
+async function startPrometheus(dir: string, target: string): Promise<{ child: ChildProcess; query(q: string): Promise<PromSeries[]> }> {
+  const port = await freePort();
+  writeFileSync(join(dir, 'prometheus.yml'), `global: { scrape_interval: 1s }\nscrape_configs:\n  - job_name: zonetap\n    static_configs: [{ targets: ['${target}'] }]\n`);
+  const child = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'tsdb')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: 'ignore' });
+  const query = async (q: string): Promise<PromSeries[]> => {
+    const res = await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent(q)}`);
+    const body = (await res.json()) as { status: string; error?: string; data: { result: PromSeries[] } };
+    if (body.status !== 'success') throw new Error(`${q}: ${body.error}`);
+    return body.data.result;
+  };
+  for (let i = 0; i < 100; i++) {
+    try {
+      await query('up');
+      return { child, query };
+    } catch {
+      await sleep(200);
+    }
+  }
+  child.kill();
+  throw new Error('Prometheus did not start');
+}
+
 describe('zonetap on a simulated three-zone cluster', { skip: privilegeProblem() !== undefined && !process.env.CI }, () => {
   let cluster: Cluster;
   let deployment: Deployment;
+  let prometheus: Awaited<ReturnType<typeof startPrometheus>> | undefined;
   const workdir = mkdtempSync(join(tmpdir(), 'zt-integration-'));
 
   before(async () => {
     cluster = await Cluster.build(loadTopology(TOPOLOGY), { scenario: `zti${process.pid % 100000}` });
     deployment = await deployZonetap(cluster, { workdir, interval: '1s', provider: 'gcp' });
+    prometheus = await startPrometheus(workdir, new URL(deployment.metricsUrl).host);
   });
   after(async () => {
+    if (prometheus) {
+      const exited = new Promise((resolve) => prometheus!.child.once('exit', resolve));
+      prometheus.child.kill('SIGTERM');
+      await exited;
+    }
     await deployment?.stop();
     cluster?.destroy();
     rmSync(workdir, { recursive: true, force: true });
@@ -105,5 +143,16 @@ describe('zonetap on a simulated three-zone cluster', { skip: privilegeProblem()
     assert.ok(sumOf(samples, 'zonetap_network_flow_cost_usd_total', { k8s_src_owner_name: 'api', k8s_dst_owner_name: 'postgres' }) > 0, 'cross-zone bytes have a cost');
     // The flow log names the Job's pod too.
     assert.match(readFileSync(deployment.flowLog, 'utf8'), /"k8s\.src\.owner\.name":"report"/);
+
+    // The PromQL the demo's summary prints works on a real Prometheus scraping the gateway.
+    const apiToPostgres = 'sum(zonetap_network_flow_bytes_total{k8s_src_owner_name="api",k8s_dst_owner_name="postgres"})';
+    for (let i = 0; i < 50 && Number((await prometheus!.query(apiToPostgres))[0]?.value[1]) !== expected['api -> postgres']; i++) await sleep(200);
+    assert.equal(Number((await prometheus!.query(apiToPostgres))[0]?.value[1]), expected['api -> postgres'], 'Prometheus scraped the same total');
+    const pairs = (await prometheus!.query(SUMMARY_QUERIES.topWorkloads)).map((r) => `${r.metric.k8s_src_owner_name} -> ${r.metric.k8s_dst_owner_name}`);
+    assert.ok(pairs.includes('api -> postgres') && pairs.includes('report -> postgres'), pairs.join(', '));
+    const cells = (await prometheus!.query(SUMMARY_QUERIES.zoneMatrix)).map((r) => `${r.metric.src_zone} -> ${r.metric.dst_zone ?? 'internet'}`);
+    assert.ok(cells.includes('zone-a -> zone-c') && cells.includes('zone-a -> zone-a') && cells.includes('zone-a -> internet'), cells.join(', '));
+    const costs = await prometheus!.query(SUMMARY_QUERIES.monthlyCost);
+    assert.ok(costs.some((r) => r.metric.k8s_src_owner_name === 'api'), JSON.stringify(costs));
   });
 });

@@ -88,6 +88,7 @@ const BROKEN: Array<{ file: string; code?: 'ZT_CONFIG_READ'; lines: string[] }> 
       'bad-telemetry.yaml:15:7: service::telemetry::logs::level: invalid option "verbose": expected one of trace|debug|info|warn|error|fatal|silent',
     ],
   },
+  { file: 'empty.yaml', lines: ['empty.yaml: service: missing required section: add service::pipelines::flows with receivers and exporters'] },
   { file: 'missing-service.yaml', lines: ['missing-service.yaml:1:1: service: missing required section: add service::pipelines::flows with receivers and exporters'] },
   { file: 'missing-required-key.yaml', lines: ['missing-required-key.yaml:2:3: receivers::replay::path: missing required key (expected a file path)'] },
   {

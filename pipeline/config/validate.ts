@@ -78,7 +78,11 @@ function kindName(section: Section): string {
 export function validateConfig(merged: MergedConfig, files: readonly string[], registry: FactoryRegistry): { config?: ServiceConfig; problems: ConfigProblem[] } {
   const problems: ConfigProblem[] = [];
   const at = (path: readonly (string | number)[]) => positionOf(merged, path);
-  const report = (path: readonly (string | number)[], message: string) => problems.push({ path, position: at(path), message });
+  // Without any position (every file empty), a problem names the last file given.
+  const report = (path: readonly (string | number)[], message: string) => {
+    const position = at(path);
+    problems.push(position ? { path, position, message } : { path, file: files.at(-1), message });
+  };
   const root = merged.value;
 
   for (const key of Object.keys(root)) {

@@ -141,10 +141,12 @@ interface Informer {
   lastError: string | undefined;
 }
 
+type ResolvedOptions = Required<Omit<KubernetesSourceOptions, 'kubeconfig' | 'nodeName'>> & Pick<KubernetesSourceOptions, 'kubeconfig' | 'nodeName'>;
+
 export class KubernetesSource {
   readonly #directory: AddressDirectory;
   readonly #logger: Logger;
-  readonly #options: Required<Omit<KubernetesSourceOptions, 'kubeconfig' | 'nodeName'>> & Pick<KubernetesSourceOptions, 'kubeconfig' | 'nodeName'>;
+  readonly #options: ResolvedOptions;
   readonly #informers: Informer[] = [];
   readonly #abort = new AbortController();
   #server = '';
@@ -154,7 +156,9 @@ export class KubernetesSource {
   constructor(directory: AddressDirectory, logger: Logger, options: KubernetesSourceOptions) {
     this.#directory = directory;
     this.#logger = logger;
-    this.#options = { backoffInitialMs: 1000, backoffMaxMs: 30_000, pageSize: 500, ...options };
+    // Spread only the options that are set: an explicit `undefined` must not override a default.
+    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    this.#options = { backoffInitialMs: 1000, backoffMaxMs: 30_000, pageSize: 500, ...given } as ResolvedOptions;
   }
 
   /** True once pods, nodes, replicasets and jobs have each been listed once. */
