@@ -317,4 +317,32 @@ service:
       await service.shutdown();
     }
   });
+
+  it('reports readiness 503 while a started component says it is not ready (e.g. not synced with Kubernetes)', async () => {
+    const service = await serviceFor(
+      `receivers: { pulse: }
+exporters: { reader: }
+service:
+  pipelines: { flows: { receivers: [pulse], exporters: [reader] } }
+  telemetry: { metrics: { endpoint: 127.0.0.1:0 } }
+`,
+    );
+    let synced = false;
+    const original = registry.get('exporter', 'reader') as ExporterFactory<Settings>;
+    const create = original.create;
+    original.create = (s, c) => {
+      const built = create(s, c);
+      return { start: () => built.start(), shutdown: () => built.shutdown(), consume: (b) => built.consume(b), get ready() { return synced; } };
+    };
+    try {
+      await service.start();
+      const readyz = () => fetch(`http://127.0.0.1:${service.telemetryAddress!.port}/readyz`).then((r) => r.status);
+      assert.equal(await readyz(), 503);
+      synced = true;
+      assert.equal(await readyz(), 200);
+    } finally {
+      original.create = create;
+      await service.shutdown();
+    }
+  });
 });

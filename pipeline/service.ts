@@ -47,9 +47,15 @@ export class Service {
     if (!(this.#shutdownTimeoutMs > 0)) throw new RangeError(`shutdownTimeoutMs must be positive, got ${this.#shutdownTimeoutMs}`);
   }
 
-  /** True once every component has started, false again from the moment shutdown begins. Served as /readyz. */
+  /**
+   * True once every component has started and none says it is degraded
+   * (`Component.ready === false`, e.g. k8sattributes not yet synced with the
+   * Kubernetes API); false again from the moment shutdown begins. Served as /readyz.
+   */
   get ready(): boolean {
-    return this.#state === 'running';
+    if (this.#state !== 'running') return false;
+    const { exporters, processors, receivers } = this.#graph;
+    return [...exporters, ...processors, ...receivers].every((node) => node.component.ready !== false);
   }
 
   /** Where /metrics, /healthz and /readyz are served (after start), or undefined when the endpoint is `none`. */

@@ -169,25 +169,17 @@ export class RollUp {
     src.beginBatch();
     dst.beginBatch();
     const restIds = new RestIds();
-    /** By (source id << 15 | destination id) while both are below 2^15 (a small integer), else by source id, then destination id. */
-    const pairs = new Map<number, Group>();
-    const widePairs: (Map<number, Group> | undefined)[] = [];
+    /** By source id, then destination id (small integers: cheap to hash, small maps). */
+    const pairs: (Map<number, Group> | undefined)[] = [];
     const out: FlowRecord[] = [];
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
       const srcId = src.id(r.src);
       const dstId = dst.id(r.dst);
       const rest = restIds.id(r);
-      let byDst: Map<number, Group>;
-      let key: number;
-      if ((srcId | dstId) < 32768) {
-        byDst = pairs;
-        key = (srcId << 15) | dstId;
-      } else {
-        byDst = widePairs[srcId] ??= new Map();
-        key = dstId;
-      }
-      let group = byDst.get(key);
+      let byDst = pairs[srcId];
+      if (byDst === undefined) pairs[srcId] = byDst = new Map();
+      let group = byDst.get(dstId);
       while (group !== undefined && group.rest !== rest) group = group.next;
       if (group !== undefined) {
         const sum = group.record;
@@ -207,7 +199,7 @@ export class RollUp {
       if (r.trafficClass !== undefined) sum.trafficClass = r.trafficClass;
       if (r.costUsd !== undefined) sum.costUsd = r.costUsd;
       out.push(sum);
-      byDst.set(key, { rest, record: sum, next: byDst.get(key) });
+      byDst.set(dstId, { rest, record: sum, next: byDst.get(dstId) });
     }
     return out;
   }
