@@ -27,8 +27,18 @@ export interface ComponentSettings {
   id: string;
   kind: ComponentKind;
   logger: Logger;
-  /** For the component's own metrics (self-telemetry), served on service.telemetry.metrics.endpoint. */
+  /**
+   * For the component's own metrics (self-telemetry), served on service.telemetry.metrics.endpoint.
+   * Label them with `component_id` (the `id` above), as the service's own counters are.
+   */
   meter: Meter;
+  /**
+   * Counts failed sends as `zonetap_exporter_send_failed_total{component_id}`, the one
+   * metric for export failures. The service already counts a consume() that rejects;
+   * exporters that send in the background (not inside consume) MUST call this for each
+   * failed send (`count` defaults to 1), and MUST NOT keep a failure counter of their own.
+   */
+  reportSendFailure(count?: number): void;
 }
 
 export interface Component {

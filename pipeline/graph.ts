@@ -60,6 +60,7 @@ export function buildGraph(config: ServiceConfig, deps: GraphDeps, graph: Graph 
       kind: c.kind,
       logger: logger.child(pipeline ? { component_id: c.id, kind: c.kind, pipeline } : { component_id: c.id, kind: c.kind }),
       meter: telemetry.meterFor(c.id),
+      reportSendFailure: (count = 1) => telemetry.exportFailed(c.id, count),
     };
     try {
       return make(settings);

@@ -6,8 +6,9 @@ import { ConfigError } from './config/problems.ts';
 import { FactoryRegistry } from './registry.ts';
 import type { FlowBatch } from './flow.ts';
 
+/** Settings for a component built outside a service (reportSendFailure does nothing: override it to count). */
 export function testSettings(id: string, kind: ComponentKind): ComponentSettings {
-  return { id, kind, logger: pino({ level: process.env.ZONETAP_TEST_LOG ?? 'silent' }), meter: metrics.getMeter('zonetap-test') };
+  return { id, kind, logger: pino({ level: process.env.ZONETAP_TEST_LOG ?? 'silent' }), meter: metrics.getMeter('zonetap-test'), reportSendFailure: () => {} };
 }
 
 /** Collects every batch it is given. */

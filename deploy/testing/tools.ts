@@ -84,8 +84,8 @@ export function exportedMetricNames(): Set<string> {
  * Label names on zonetap's metrics: flow attributes with `.` -> `_` (pipeline/attributes.ts),
  * kubezonnet's `namespace` and `pod`, Prometheus' target labels and the ServiceMonitors'
  * `node`, and the self-telemetry labels (pipeline/telemetry/metrics.ts: component_id, kind;
- * receivers/netfilter: receiver; processors/k8sattributes: processor; exporters/otlp: exporter).
+ * receivers/netfilter and otlp: receiver; processors/k8sattributes: processor; exporters: component_id).
  */
 export function exportedLabelNames(): Set<string> {
-  return new Set([...FLOW_ATTRIBUTE_NAMES.map(labelName), 'namespace', 'pod', 'job', 'instance', 'node', 'component_id', 'kind', 'receiver', 'processor', 'exporter']);
+  return new Set([...FLOW_ATTRIBUTE_NAMES.map(labelName), 'namespace', 'pod', 'job', 'instance', 'node', 'component_id', 'kind', 'receiver', 'processor']);
 }

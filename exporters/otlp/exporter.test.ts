@@ -1,7 +1,14 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
 import { parse } from 'yaml';
+import { loadConfig } from '../../pipeline/config/load.ts';
+import { FactoryRegistry } from '../../pipeline/registry.ts';
+import { Service } from '../../pipeline/service.ts';
 import { RecordingConsumer, testSettings } from '../../pipeline/testing.ts';
 import type { FlowRecord } from '../../pipeline/flow.ts';
 import { otlpReceiverFactory, type OtlpReceiver } from '../../receivers/otlp/index.ts';
@@ -120,5 +127,81 @@ describe('otlp exporter while the gateway is down', () => {
     await never.shutdown();
     await never.shutdown();
     await receiver.shutdown();
+  });
+});
+
+describe('otlp exporter self-telemetry in a service', () => {
+  test('failed exports count in zonetap_exporter_send_failed_total{component_id="otlp"}, the one export-failure metric', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'zt-otlp-exporter-'));
+    const registry = new FactoryRegistry([otlpReceiverFactory, otlpExporterFactory]);
+    const [ingest, closed] = [await freePort(), await freePort()];
+    const file = join(dir, 'agent.yaml');
+    // The agent receives OTLP on `ingest` and exports to `closed`, where nothing listens.
+    await writeFile(
+      file,
+      `receivers:
+  otlp: { protocols: { grpc: { endpoint: 127.0.0.1:${ingest} } } }
+exporters:
+  otlp:
+    endpoint: 127.0.0.1:${closed}
+    tls: { insecure: true }
+    interval: 50ms
+    timeout: 500ms
+    retry_on_failure: { initial_interval: 20ms, max_interval: 100ms }
+service:
+  pipelines: { flows: { receivers: [otlp], exporters: [otlp] } }
+  telemetry: { metrics: { endpoint: 127.0.0.1:0 } }
+`,
+    );
+    const service = new Service(await loadConfig([file], registry), registry, { logger: pino({ level: 'silent' }) });
+    const feeder = otlpExporterFactory.create(testSettings('otlp/feeder', 'exporter'), otlpExporterConfigSchema.parse({ endpoint: `127.0.0.1:${ingest}`, tls: { insecure: true }, interval: '1h' })) as OtlpExporter;
+    try {
+      await service.start();
+      const metricsText = async () => (await fetch(`http://127.0.0.1:${service.telemetryAddress!.port}/metrics`)).text();
+      const value = (text: string, series: string) => {
+        const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+        return line === undefined ? undefined : Number(line.split(' ')[1]);
+      };
+      const failed = 'zonetap_exporter_send_failed_total{component_id="otlp"}';
+      assert.equal(value(await metricsText(), failed), 0, 'registered at 0 before any export');
+
+      // An empty store sends nothing, so give the agent a flow to export.
+      await feeder.start();
+      await feeder.consume({ start: 0, end: 0, records: [flow(1, 1234)] });
+      assert.equal(await feeder.exportNow(), true, 'the agent accepted the flow');
+
+      let text = await metricsText();
+      const deadline = Date.now() + 20_000;
+      while (!((value(text, failed) ?? 0) > 0) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 25));
+        text = await metricsText();
+      }
+      assert.ok(value(text, failed)! > 0, `${failed} did not grow:\n${text}`);
+      assert.equal(value(text, 'zonetap_component_records_in_total{component_id="otlp",kind="exporter"}'), 1, 'the flow reached the exporter');
+      assert.equal(value(text, 'zonetap_component_records_dropped_total{component_id="otlp",kind="exporter"}'), 0, 'a failed export drops nothing: the totals are kept');
+      assert.doesNotMatch(text, /zonetap_exporter_export_failures/, 'no second failure metric');
+      assert.equal(value(text, 'zonetap_exporter_series{component_id="otlp"}'), 1, 'own metrics are labelled component_id');
+    } finally {
+      await feeder.shutdown();
+      await service.shutdown();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('outside a service, each failed export is reported through settings.reportSendFailure()', async () => {
+    let reported = 0;
+    const settings = { ...testSettings('otlp', 'exporter'), reportSendFailure: (n = 1) => void (reported += n) };
+    const exporter = otlpExporterFactory.create(settings, otlpExporterConfigSchema.parse({ endpoint: `127.0.0.1:${await freePort()}`, tls: { insecure: true }, interval: '1h', timeout: '500ms' })) as OtlpExporter;
+    await exporter.start();
+    try {
+      assert.equal(await exporter.exportNow(), true, 'nothing to send is not a failure');
+      assert.equal(reported, 0);
+      await exporter.consume({ start: 0, end: 0, records: [flow(1, 10)] });
+      assert.equal(await exporter.exportNow(), false);
+      assert.equal(await exporter.exportNow(), false);
+      assert.equal(reported, 2);
+    } finally {
+      await exporter.shutdown();
+    }
   });
 });

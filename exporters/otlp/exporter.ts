@@ -31,7 +31,6 @@ export class OtlpExporter implements Exporter {
   readonly #config: OtlpExporterConfig;
   readonly #totals: FlowTotals;
   readonly #resource: Resource;
-  readonly #failures: Counter;
   readonly #exports: Counter;
   #exporter: OTLPMetricExporter | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -45,8 +44,9 @@ export class OtlpExporter implements Exporter {
     this.#config = Object.freeze(config);
     this.#totals = new FlowTotals({ ttlMs: config.series_ttl, maxSeries: config.max_series });
     this.#resource = agentResource();
-    const attrs = { exporter: settings.id };
-    this.#failures = settings.meter.createCounter('zonetap.exporter.export.failures', { description: 'Export attempts that failed (the next export carries the totals)' });
+    const attrs = { component_id: settings.id };
+    // Failed exports are not counted here: settings.reportSendFailure() counts them in the
+    // pipeline's zonetap_exporter_send_failed_total, the one metric for export failures.
     this.#exports = settings.meter.createCounter('zonetap.exporter.export.requests', { description: 'Export requests sent successfully' });
     settings.meter
       .createObservableGauge('zonetap.exporter.series', { description: 'Flow series held by the exporter' })
@@ -91,7 +91,7 @@ export class OtlpExporter implements Exporter {
     const run = (this.#running ?? Promise.resolve(true)).then(() =>
       this.#exportTotals().catch((err: unknown) => {
         // Never crash after start: an unexpected error is logged and counted like a failed export.
-        this.#failures.add(1, { exporter: this.#settings.id });
+        this.#settings.reportSendFailure();
         this.#settings.logger.error({ err }, 'OTLP export failed unexpectedly');
         return false;
       }),
@@ -127,12 +127,13 @@ export class OtlpExporter implements Exporter {
       const chunk = series.slice(i, i + this.#config.max_series_per_request);
       const error = await this.#send(exporter, chunk, now);
       if (error) {
-        this.#failures.add(1, { exporter: this.#settings.id });
+        // Sent in the background, so the service never sees it fail: report it ourselves.
+        this.#settings.reportSendFailure();
         const log = this.#consecutiveFailures === 0 ? 'warn' : 'debug';
         this.#settings.logger[log]({ err: error.message, endpoint: this.#config.endpoint, series: series.length }, 'OTLP export failed; retrying with backoff (totals are kept, nothing is lost)');
         return false;
       }
-      this.#exports.add(1, { exporter: this.#settings.id });
+      this.#exports.add(1, { component_id: this.#settings.id });
       this.#totals.delivered(chunk, seq);
     }
     if (this.#consecutiveFailures > 0 && series.length > 0) this.#settings.logger.info({ endpoint: this.#config.endpoint }, 'OTLP export recovered');

@@ -158,7 +158,7 @@ export class PrometheusFlowExporter implements Exporter {
     const callback: BatchObservableCallback = (result) => {
       for (const [family, store] of stores) {
         if (!store) continue;
-        const attributes = { exporter: this.#settings.id, family };
+        const attributes = { component_id: this.#settings.id, family };
         result.observe(series, store.size + (store.overflowSeries ? 1 : 0), attributes);
         result.observe(overflow, store.overflowRecords, attributes);
         result.observe(expired, store.expiredSeries, attributes);

@@ -160,7 +160,7 @@ describe('series', () => {
 
     const metrics = (await telemetry()).scopeMetrics.flatMap((s) => s.metrics);
     const point = (name: string, family: string) =>
-      metrics.find((m) => m.descriptor.name === name)?.dataPoints.find((p) => p.attributes.family === family && p.attributes.exporter === 'prometheus/test')?.value;
+      metrics.find((m) => m.descriptor.name === name)?.dataPoints.find((p) => p.attributes.family === family && p.attributes.component_id === 'prometheus/test')?.value;
     assert.equal(point('zonetap.exporter.series.overflow', 'flow'), 2);
     assert.equal(point('zonetap.exporter.series.overflow', 'kubezonnet'), 2);
     assert.equal(point('zonetap.exporter.series', 'flow'), 4);

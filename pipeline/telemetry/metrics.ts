@@ -85,8 +85,9 @@ export class SelfTelemetry {
   recordsDropped(id: string, kind: ComponentKind, n: number): void {
     this.#recordsDropped.add(n, { component_id: id, kind });
   }
-  exportFailed(id: string): void {
-    this.#exportFailed.add(1, { component_id: id });
+  /** A failed send: a rejected consume() (counted by the service) or ComponentSettings.reportSendFailure(). */
+  exportFailed(id: string, count = 1): void {
+    this.#exportFailed.add(count, { component_id: id });
   }
 
   /** Serves the Prometheus text format. */

@@ -35,7 +35,7 @@ export function harness(config: Record<string, unknown>, options: K8sAttributesO
       done();
     },
   });
-  const settings: ComponentSettings = { id: 'k8sattributes', kind: 'processor', logger: pino({ level: 'debug' }, stream), meter: metrics.getMeter('zonetap-test') };
+  const settings: ComponentSettings = { id: 'k8sattributes', kind: 'processor', logger: pino({ level: 'debug' }, stream), meter: metrics.getMeter('zonetap-test'), reportSendFailure: () => {} };
   const out = new RecordingConsumer();
   const processor = new K8sAttributesProcessor(settings, configSchema.parse(config), out, options);
   return {

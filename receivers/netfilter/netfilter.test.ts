@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChildProcess } from 'node:child_process';
 import { MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
@@ -67,10 +68,13 @@ function total(records: FlowRecord[]): { bytes: number; packets: number } {
 }
 
 /** Links of these programs, as `bpftool link show` lists them. */
-function linksOf(programIds: number[]): { type: string; prog_id: number }[] {
-  const links = JSON.parse(sh('bpftool', ['-j', 'link', 'show']) || '[]') as { type: string; prog_id: number }[];
+function linksOf(programIds: number[]): { type: string | number; prog_id: number }[] {
+  const links = JSON.parse(sh('bpftool', ['-j', 'link', 'show']) || '[]') as { type: string | number; prog_id: number }[];
   return links.filter((l) => programIds.includes(l.prog_id));
 }
+
+/** bpftool 7.1 (Debian 12) predates netfilter links and prints their type number, BPF_LINK_TYPE_NETFILTER = 10. */
+const isNetfilterLink = (l: { type: string | number }) => l.type === 'netfilter' || l.type === 10;
 
 function programsExist(programIds: number[]): boolean {
   return programIds.some((id) => spawnSync('bpftool', ['prog', 'show', 'id', String(id)], { stdio: 'ignore' }).status === 0);
@@ -201,11 +205,12 @@ describe('netfilter receiver on the kernel', { concurrency: false }, () => {
     });
     const counted = only(records, { src: ADDRESSES.a4, dst: ADDRESSES.b4, transport: 'udp' });
     const overflow = only(records, { transport: OVERFLOW_TRANSPORT });
-    assert.equal(counted.length, 64, 'the table holds max_flows flows');
+    // The table holds max_flows flows; each CPU's last-flow cache may hold one more.
+    assert.ok(counted.length >= 64 && counted.length <= 64 + availableParallelism(), `${counted.length} flows counted`);
     assert.ok(overflow.length >= 1 && overflow.every((r) => r.ipFamily === 'ipv4' && r.src.address === ''));
     const wire = udpWire(size, false);
     assert.deepEqual(total([...counted, ...overflow]), { bytes: flows * wire.bytes, packets: flows }, 'flow bytes plus overflow bytes equal bytes sent');
-    assert.equal(await counterValue(reader, 'zonetap.receiver.flows.dropped'), flows - 64);
+    assert.equal(await counterValue(reader, 'zonetap.receiver.flows.dropped'), flows - counted.length);
     assert.equal(await counterValue(reader, 'zonetap.receiver.overflow.bytes'), total(overflow).bytes);
   });
 
@@ -243,9 +248,14 @@ describe('netfilter receiver on the kernel', { concurrency: false }, () => {
     const receiver = new NetfilterReceiver(testSettings('netfilter', 'receiver'), netfilterConfigSchema.parse({ netns: pair.pathA }), new RecordingConsumer());
     await receiver.start();
     const ids = receiver.programIds;
-    assert.equal(ids.length, 2);
-    assert.deepEqual(linksOf(ids).map((l) => l.type), ['netfilter', 'netfilter'], 'one link per family while running');
-    await receiver.shutdown();
+    try {
+      assert.equal(ids.length, 2);
+      const links = linksOf(ids);
+      assert.equal(links.length, 2, 'one link per family while running');
+      assert.ok(links.every(isNetfilterLink), JSON.stringify(links));
+    } finally {
+      await receiver.shutdown();
+    }
     await receiver.shutdown(); // idempotent
     assert.deepEqual(receiver.programIds, []);
     await waitFor('the links to go', () => linksOf(ids).length === 0);
@@ -260,9 +270,12 @@ describe('netfilter receiver on the kernel', { concurrency: false }, () => {
       child.once('exit', (code) => reject(new Error(`receiver exited ${code}`)));
     });
     const ids = JSON.parse(line).programIds as number[];
-    assert.equal(linksOf(ids).length, 2);
-    child.kill('SIGKILL');
-    await new Promise((resolve) => child.once('exit', resolve));
+    try {
+      assert.equal(linksOf(ids).filter(isNetfilterLink).length, 2);
+    } finally {
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
     await waitFor('the links to go', () => linksOf(ids).length === 0);
     await waitFor('the programs to be freed', () => !programsExist(ids));
   });

@@ -7,7 +7,8 @@
  *   flows HOST FIRST_PORT N SIZE         one datagram to each of N destination ports (N flows)
  *   reuse HOST FIRST_DST FLOWS SRC_PORT COUNT SIZE START_MS   from a SO_REUSEPORT socket on SRC_PORT,
  *                                        COUNT rounds of one datagram to each of FLOWS ports, from START_MS
- *   flood HOST PORT SIZE SECONDS         as many datagrams as possible for SECONDS
+ *   flood HOST PORT SIZE SECONDS [FLOWS] as many datagrams as possible for SECONDS, to ports
+ *                                        PORT..PORT+FLOWS-1 in turn (default 1 flow)
  *   tcp-sink PORT                        accept TCP connections on [::] and discard the data
  *   tcp   HOST PORT BYTES                send BYTES over one TCP connection, then close
  */
@@ -67,7 +68,7 @@ switch (mode) {
     break;
   }
   case 'flood': {
-    const [host, port, size, seconds] = args.map((a, i) => (i === 0 ? a : Number(a))) as [string, number, number, number];
+    const [host, port, size, seconds, flows = 1] = args.map((a, i) => (i === 0 ? a : Number(a))) as [string, number, number, number, number?];
     // Unconnected: B's ICMP port-unreachable replies cannot fail the sends.
     const socket = udpSocket(host);
     await bind(socket);
@@ -80,7 +81,7 @@ switch (mode) {
       const pump = () => {
         while (inFlight < 64 && Date.now() < until) {
           inFlight++;
-          socket.send(payload, port, host, () => {
+          socket.send(payload, port + (sent + inFlight) % flows, host, () => {
             inFlight--;
             sent++;
             if (inFlight === 0 && Date.now() >= until) resolve();
