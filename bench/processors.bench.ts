@@ -150,6 +150,6 @@ for (const scenario of ['realistic', 'worst'] as const) {
   const seconds = cpuSeconds(() => {
     for (let j = 0; j < 2_000_000; j++) sum += map.get(keys[(j * 7919) % 10_000]!)!;
   });
-  console.log(`\ncalibration: ${((seconds / 2_000_000) * 1e9).toFixed(0)} ns per Map.get of a string key (${sum > 0 ? 'ok' : ''}); an idle modern x86 core does it in about 10-20 ns`);
+  console.log(`\ncalibration: ${((seconds / 2_000_000) * 1e9).toFixed(0)} ns per Map.get of a string key (${sum > 0 ? 'ok' : ''}); an idle modern x86 core typically takes 10-25 ns`);
 }
 console.log(`load average during the run: ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')} (on ${(await import('node:os')).availableParallelism()} CPUs)`);

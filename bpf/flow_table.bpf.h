@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The flow table of flows.bpf.c: two per-CPU hashes and two per-CPU last-flow
- * caches, each pair double-buffered through a one-slot map-in-map, and the
- * overflow counters. How user space drains them without losing or
- * double-counting a packet: README.md.
+ * The flow table of flows.bpf.c: a per-CPU direct-mapped flow cache in front
+ * of a hash shared by all CPUs, both double-buffered through one-slot
+ * map-in-maps, and the overflow counters. How user space drains them without
+ * losing or double-counting a packet: README.md.
  */
 #ifndef ZONETAP_FLOW_TABLE_BPF_H
 #define ZONETAP_FLOW_TABLE_BPF_H
@@ -11,10 +11,10 @@
 #define EEXIST 17
 #define barrier() asm volatile("" ::: "memory")
 
-/* A flow table: key = flow, value = this CPU's counters (user space sums the CPUs). */
+/* A flow table: key = flow, value = its counters, added to atomically.
+ * Preallocated: an insert never waits for or fails on memory, only on a full table. */
 struct flow_table {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536); /* max_flows, set before load */
 	__type(key, struct flow_key);
 	__type(value, struct flow_counters);
@@ -32,11 +32,11 @@ struct {
 	.values = { [0] = &flows_a },
 };
 
-/* Per-CPU last-flow caches, double-buffered like the tables. The program reads
+/* Per-CPU flow caches, double-buffered like the tables. The program reads
  * active_cache before active_flows; user space swaps active_cache first. */
 struct cache_table {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, FLOW_CACHE_SLOTS);
 	__type(key, __u32);
 	__type(value, struct flow_cache_entry);
 };
@@ -74,7 +74,7 @@ static __always_inline void count(const struct flow_key *key, __u64 bytes, __u64
 		long err = bpf_map_update_elem(table, key, &first, BPF_NOEXIST);
 		if (!err)
 			return;
-		/* -EEXIST: another CPU inserted the flow first; add to our slot. */
+		/* -EEXIST: another CPU inserted the flow first; add to it. */
 		if (err == -EEXIST)
 			c = bpf_map_lookup_elem(table, key);
 	}
@@ -98,15 +98,24 @@ static __always_inline int same_flow(const struct flow_key *a, const struct flow
 	return !((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4]));
 }
 
-/* Counts through this CPU's last-flow cache: a run of packets of one flow
- * costs no hash lookup; a new flow writes the previous one back to the table. */
+/* Cache slot of a flow: multiply-shift over the key's five words. */
+static __always_inline __u32 cache_slot(const struct flow_key *key)
+{
+	const __u64 *w = (const __u64 *)key;
+	__u64 h = (w[0] * 0x9e3779b97f4a7c15ULL) ^ (w[1] * 0xc2b2ae3d27d4eb4fULL) ^ (w[2] * 0x165667b19e3779f9ULL) ^
+		  (w[3] * 0xd6e8feb86659fd93ULL) ^ w[4];
+	return (h * 0x9e3779b97f4a7c15ULL) >> (64 - FLOW_CACHE_BITS);
+}
+
+/* Counts through this CPU's flow cache: packets of a cached flow cost no hash
+ * lookup; a flow that takes over a slot writes the previous one back. */
 static __always_inline void count_cached(const struct flow_key *key, __u64 bytes, __u64 packets)
 {
-	__u32 zero = 0;
+	__u32 zero = 0, slot = cache_slot(key);
 	void *cache = bpf_map_lookup_elem(&active_cache, &zero);
-	struct flow_cache_entry *e = cache ? bpf_map_lookup_elem(cache, &zero) : NULL;
+	struct flow_cache_entry *e = cache ? bpf_map_lookup_elem(cache, &slot) : NULL;
 	if (!e || e->busy) {
-		count(key, bytes, packets); /* nested run on this CPU: bypass the cache */
+		count(key, bytes, packets); /* nested run on this CPU and slot: bypass the cache */
 		return;
 	}
 	e->busy = 1;

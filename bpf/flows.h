@@ -34,10 +34,14 @@ struct flow_counters {
 	__u64 packets;
 };
 
-/* Each CPU's last flow, counted without a hash lookup while its packets
- * follow each other; written back to the flow table when another flow comes.
+/* Per-CPU flow cache: FLOW_CACHE_SLOTS entries, direct-mapped by a hash of
+ * the key. A cached flow is counted without a hash lookup; it is written back
+ * to the flow table when another flow takes its slot, or drained by user space.
  * busy is set while a run uses the entry: a run that interrupts it on the same
  * CPU (softirq over process context) goes straight to the table instead. */
+#define FLOW_CACHE_BITS 8
+#define FLOW_CACHE_SLOTS (1 << FLOW_CACHE_BITS)
+
 struct flow_cache_entry {
 	struct flow_key key;
 	struct flow_counters counters; /* packets == 0: the entry is empty */

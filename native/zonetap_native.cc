@@ -17,6 +17,8 @@
 
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "flows.h"
@@ -105,10 +107,10 @@ int CreateNetfilterLink(int prog_fd, int pf, int priority) {
 // active_flows, so: point active_cache at the next cache, then active_flows at
 // the next table (each update returns only after running programs finished:
 // the kernel's synchronize_rcu for map-in-map updates); now nothing writes the
-// retired pair. Read and zero the retired cache (one entry per CPU), then
-// lookup-and-delete the retired table in batches, summing each flow's per-CPU
-// counters and adding the cached ones. Output: one record per flow, struct
-// flow_key then u64 bytes and u64 packets (host byte order).
+// retired pair. Read and zero the retired cache (every slot of every CPU),
+// lookup-and-delete the retired table in batches, and add the cached flows to
+// the table's. Output: one record per flow, struct flow_key then u64 bytes and
+// u64 packets (host byte order).
 struct DrainMaps {
   int cache_outer, cache_next, cache_retired;
   int table_outer, table_next, table_retired;
@@ -126,17 +128,11 @@ class DrainWorker : public Napi::AsyncWorker {
     uint32_t next_cache = maps_.cache_next, next_table = maps_.table_next;
     if (bpf_map_update_elem(maps_.cache_outer, &zero, &next_cache, BPF_ANY) != 0) return Fail("swap flow caches", errno);
     if (bpf_map_update_elem(maps_.table_outer, &zero, &next_table, BPF_ANY) != 0) return Fail("swap flow tables", errno);
-    int ncpus = libbpf_num_possible_cpus();
-    if (ncpus <= 0) return Fail("count possible CPUs", -ncpus);
-
-    std::vector<flow_cache_entry> cached(ncpus);
-    if (bpf_map_lookup_elem(maps_.cache_retired, &zero, cached.data()) != 0) return Fail("read flow cache", errno);
-    std::vector<flow_cache_entry> empty(ncpus);
-    memset(empty.data(), 0, empty.size() * sizeof(flow_cache_entry));
-    if (bpf_map_update_elem(maps_.cache_retired, &zero, empty.data(), BPF_ANY) != 0) return Fail("reset flow cache", errno);
+    std::vector<flow_cache_entry> cached;
+    if (!ReadCache(cached)) return;
 
     std::vector<flow_key> keys(batch_);
-    std::vector<flow_counters> values(size_t(batch_) * ncpus);
+    std::vector<flow_counters> values(batch_);
     LIBBPF_OPTS(bpf_map_batch_opts, opts);
     uint64_t in_batch = 0, out_batch = 0;
     bool first = true;
@@ -146,14 +142,7 @@ class DrainWorker : public Napi::AsyncWorker {
                                                keys.data(), values.data(), &count, &opts);
       int err = rc ? errno : 0;
       if (rc && err != ENOENT) return Fail("drain flow table", err);
-      for (uint32_t i = 0; i < count; i++) {
-        flow_counters sum = {};
-        for (int c = 0; c < ncpus; c++) {
-          sum.bytes += values[size_t(i) * ncpus + c].bytes;
-          sum.packets += values[size_t(i) * ncpus + c].packets;
-        }
-        Append(keys[i], sum);
-      }
+      for (uint32_t i = 0; i < count; i++) Append(keys[i], values[i]);
       if (err == ENOENT) break;
       in_batch = out_batch;
       first = false;
@@ -169,6 +158,25 @@ class DrainWorker : public Napi::AsyncWorker {
  private:
   static constexpr size_t kRecord = sizeof(flow_key) + sizeof(flow_counters);
 
+  // Every CPU's copy of every slot, then zeroes them all (one batch syscall each).
+  bool ReadCache(std::vector<flow_cache_entry>& cached) {
+    int ncpus = libbpf_num_possible_cpus();
+    if (ncpus <= 0) return Fail("count possible CPUs", -ncpus), false;
+    std::vector<uint32_t> slots(FLOW_CACHE_SLOTS);
+    for (uint32_t i = 0; i < FLOW_CACHE_SLOTS; i++) slots[i] = i;
+    cached.assign(size_t(FLOW_CACHE_SLOTS) * ncpus, flow_cache_entry{});
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    uint32_t out_batch = 0, count = FLOW_CACHE_SLOTS;
+    std::vector<uint32_t> keys(FLOW_CACHE_SLOTS);
+    int rc = bpf_map_lookup_batch(maps_.cache_retired, nullptr, &out_batch, keys.data(), cached.data(), &count, &opts);
+    if (rc && errno != ENOENT) return Fail("read flow cache", errno), false;
+    if (count != FLOW_CACHE_SLOTS) return Fail("read flow cache", EIO), false;
+    std::vector<flow_cache_entry> empty(cached.size(), flow_cache_entry{});
+    count = FLOW_CACHE_SLOTS;
+    if (bpf_map_update_batch(maps_.cache_retired, slots.data(), empty.data(), &count, &opts) != 0) return Fail("reset flow cache", errno), false;
+    return true;
+  }
+
   void Append(const flow_key& key, const flow_counters& counters) {
     const uint8_t* k = reinterpret_cast<const uint8_t*>(&key);
     const uint8_t* v = reinterpret_cast<const uint8_t*>(&counters);
@@ -176,37 +184,33 @@ class DrainWorker : public Napi::AsyncWorker {
     records_.insert(records_.end(), v, v + sizeof(flow_counters));
   }
 
-  // Adds each CPU's cached flow to its record (or a new one). At most one
-  // entry per CPU, so one pass over the records per distinct cached flow.
+  static std::string_view KeyBytes(const void* p) { return std::string_view(static_cast<const char*>(p), sizeof(flow_key)); }
+
+  // Sums the cached flows by key (a flow may sit in several CPUs' caches),
+  // adds each to its table record, and appends the ones the table lacks.
   void MergeCached(const std::vector<flow_cache_entry>& cached) {
-    std::vector<flow_cache_entry> flows;
+    std::unordered_map<std::string_view, flow_counters> flows;
     for (const auto& e : cached) {
       if (e.counters.packets == 0) continue;
-      bool merged = false;
-      for (auto& f : flows) {
-        if (memcmp(&f.key, &e.key, sizeof(flow_key)) == 0) {
-          f.counters.bytes += e.counters.bytes;
-          f.counters.packets += e.counters.packets;
-          merged = true;
-          break;
-        }
-      }
-      if (!merged) flows.push_back(e);
+      flow_counters& sum = flows[KeyBytes(&e.key)];
+      sum.bytes += e.counters.bytes;
+      sum.packets += e.counters.packets;
     }
-    size_t drained = records_.size();
-    for (const auto& f : flows) {
-      bool found = false;
-      for (size_t off = 0; off < drained; off += kRecord) {
-        if (memcmp(records_.data() + off, &f.key, sizeof(flow_key)) != 0) continue;
-        flow_counters c;
-        memcpy(&c, records_.data() + off + sizeof(flow_key), sizeof c);
-        c.bytes += f.counters.bytes;
-        c.packets += f.counters.packets;
-        memcpy(records_.data() + off + sizeof(flow_key), &c, sizeof c);
-        found = true;
-        break;
-      }
-      if (!found) Append(f.key, f.counters);
+    if (flows.empty()) return;
+    for (size_t off = 0; off < records_.size(); off += kRecord) {
+      auto it = flows.find(KeyBytes(records_.data() + off));
+      if (it == flows.end()) continue;
+      flow_counters c;
+      memcpy(&c, records_.data() + off + sizeof(flow_key), sizeof c);
+      c.bytes += it->second.bytes;
+      c.packets += it->second.packets;
+      memcpy(records_.data() + off + sizeof(flow_key), &c, sizeof c);
+      flows.erase(it);
+    }
+    for (const auto& [key, counters] : flows) {
+      flow_key k;
+      memcpy(&k, key.data(), sizeof k);
+      Append(k, counters);
     }
   }
 
@@ -429,7 +433,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
     Napi::Value batch_value = options.Get("batchSize");
     if (!batch_value.IsNumber() || batch_value.As<Napi::Number>().Uint32Value() == 0) throw Napi::TypeError::New(env, "batchSize must be a positive number");
     if (bpf_map__value_size(tables[2]) != sizeof(flow_counters) || bpf_map__key_size(tables[2]) != sizeof(flow_key) ||
-        bpf_map__value_size(caches[2]) != sizeof(flow_cache_entry))
+        bpf_map__value_size(caches[2]) != sizeof(flow_cache_entry) || bpf_map__max_entries(caches[2]) != FLOW_CACHE_SLOTS)
       throw Napi::Error::New(env, "the maps' layout is not bpf/flows.h's");
     DrainMaps maps = {bpf_map__fd(caches[0]), bpf_map__fd(caches[1]), bpf_map__fd(caches[2]),
                       bpf_map__fd(tables[0]), bpf_map__fd(tables[1]), bpf_map__fd(tables[2])};

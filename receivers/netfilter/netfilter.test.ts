@@ -205,8 +205,9 @@ describe('netfilter receiver on the kernel', { concurrency: false }, () => {
     });
     const counted = only(records, { src: ADDRESSES.a4, dst: ADDRESSES.b4, transport: 'udp' });
     const overflow = only(records, { transport: OVERFLOW_TRANSPORT });
-    // The table holds max_flows flows; each CPU's last-flow cache may hold one more.
-    assert.ok(counted.length >= 64 && counted.length <= 64 + availableParallelism(), `${counted.length} flows counted`);
+    // The table holds max_flows flows; the per-CPU flow caches in front of it
+    // hold some more (up to 256 per CPU), the rest of the 1000 overflow.
+    assert.ok(counted.length >= 64 && counted.length <= 64 + 256 * availableParallelism() && counted.length < flows, `${counted.length} flows counted`);
     assert.ok(overflow.length >= 1 && overflow.every((r) => r.ipFamily === 'ipv4' && r.src.address === ''));
     const wire = udpWire(size, false);
     assert.deepEqual(total([...counted, ...overflow]), { bytes: flows * wire.bytes, packets: flows }, 'flow bytes plus overflow bytes equal bytes sent');
