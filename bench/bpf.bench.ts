@@ -17,7 +17,7 @@ import { KernelFlowTable, HOOK_PRIORITY } from '../receivers/netfilter/flow-tabl
 import { ADDRESSES, NetnsPair } from '../receivers/netfilter/test-netns.ts';
 import { privilegeProblem } from '../test/privileges.ts';
 
-const ROUNDS = 7;
+const ROUNDS = 9;
 const FLOOD_SECONDS = 1.5;
 const PACKET_BYTES = 64;
 const DRAIN_FLOWS = 100_000;

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * zonetap's flow counter: a netfilter program on NF_INET_POST_ROUTING (IPv4
- * and IPv6, one link per family) that adds each packet's wire bytes and
- * packets to its flow in a per-CPU hash. It never changes traffic.
- * See README.md for the double-buffered table and why nothing is lost.
+ * zonetap's flow counter: netfilter programs on NF_INET_POST_ROUTING, one per
+ * family (count_ipv4, count_ipv6), that add each packet's wire bytes and
+ * packets to its flow (flow_table.bpf.h). They never change traffic.
+ * README.md: the wire accounting, the flow cache and table, and why a drain
+ * neither loses nor double-counts a packet.
  */
 #include <linux/bpf.h>
 #include <linux/in.h>

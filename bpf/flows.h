@@ -39,7 +39,7 @@ struct flow_counters {
  * to the flow table when another flow takes its slot, or drained by user space.
  * busy is set while a run uses the entry: a run that interrupts it on the same
  * CPU (softirq over process context) goes straight to the table instead. */
-#define FLOW_CACHE_BITS 8
+#define FLOW_CACHE_BITS 10
 #define FLOW_CACHE_SLOTS (1 << FLOW_CACHE_BITS)
 
 struct flow_cache_entry {

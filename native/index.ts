@@ -63,6 +63,7 @@ interface NativeModule {
   flowCountersSize: number;
   overflowCountersSize: number;
   flowCacheEntrySize: number;
+  flowCacheSlots: number;
 }
 
 /** The error the addon throws: the failed operation, errno and libbpf's messages. */
@@ -121,8 +122,12 @@ export function bpfError(action: string, err: unknown): ZonetapError {
   const detail = e?.message ?? String(err);
   const log = e?.libbpfLog ?? '';
   const [major, minor] = kernelVersion();
+  const verifierLog = verifierTail(log);
   let advice: string;
-  if (e?.code === 'EPERM' || e?.code === 'EACCES') {
+  if (verifierLog) {
+    // The verifier refuses with EACCES (or EINVAL): its log says why.
+    advice = `the kernel's verifier rejected the program; end of its log:\n${verifierLog}`;
+  } else if (e?.code === 'EPERM' || e?.code === 'EACCES') {
     advice =
       'permission denied: zonetap needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (or CAP_SYS_ADMIN; root has them) to load ' +
       'eBPF programs and attach netfilter hooks; run it as root or add these capabilities (Kubernetes: securityContext.capabilities.add)';
@@ -132,8 +137,6 @@ export function bpfError(action: string, err: unknown): ZonetapError {
     advice = `netfilter eBPF programs and links need Linux >= 6.4; this kernel is ${release()}`;
   } else if (e?.op?.startsWith('open network namespace') && e.code === 'ENOENT') {
     advice = 'the network namespace path does not exist: check the receiver\'s "netns" option';
-  } else if (verifierTail(log)) {
-    advice = `the kernel's verifier rejected the program; end of its log:\n${verifierTail(log)}`;
   } else {
     advice = log.trim() ? `libbpf said: ${log.trim().split('\n').slice(-5).join(' | ')}` : 'see the errno above';
   }

@@ -118,8 +118,14 @@ struct DrainMaps {
 
 class DrainWorker : public Napi::AsyncWorker {
  public:
-  DrainWorker(Napi::Env env, DrainMaps maps, uint32_t batch)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), maps_(maps), batch_(batch) {}
+  // `owner` stays referenced (not collected) and counts the drain in flight, so
+  // that close() cannot pull the fds from under the worker thread.
+  DrainWorker(Napi::Env env, Napi::Object owner, int* in_flight, DrainMaps maps, uint32_t batch)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), owner_(Napi::Persistent(owner)),
+        in_flight_(in_flight), maps_(maps), batch_(batch) {
+    ++*in_flight_;
+  }
+  ~DrainWorker() override { --*in_flight_; }
 
   Napi::Promise Promise() { return deferred_.Promise(); }
 
@@ -220,6 +226,8 @@ class DrainWorker : public Napi::AsyncWorker {
     SetError(op);
   }
   Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference owner_;
+  int* in_flight_;
   DrainMaps maps_;
   uint32_t batch_;
   std::vector<uint8_t> records_;
@@ -437,13 +445,16 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
       throw Napi::Error::New(env, "the maps' layout is not bpf/flows.h's");
     DrainMaps maps = {bpf_map__fd(caches[0]), bpf_map__fd(caches[1]), bpf_map__fd(caches[2]),
                       bpf_map__fd(tables[0]), bpf_map__fd(tables[1]), bpf_map__fd(tables[2])};
-    auto* worker = new DrainWorker(env, maps, batch_value.As<Napi::Number>().Uint32Value());
+    auto* worker = new DrainWorker(env, info.This().As<Napi::Object>(), &drains_in_flight_, maps, batch_value.As<Napi::Number>().Uint32Value());
     worker->Queue();
     return worker->Promise();
   }
 
   // close(): closes the links (detaching them), then the programs and maps.
-  void Close(const Napi::CallbackInfo&) { Release(); }
+  void Close(const Napi::CallbackInfo& info) {
+    if (drains_in_flight_) throw Napi::Error::New(info.Env(), "a drain is in progress: await it before close()");
+    Release();
+  }
 
   void Release() {
     for (int fd : links_) close(fd);
@@ -454,6 +465,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
 
   bpf_object* obj_ = nullptr;
   std::vector<int> links_;
+  int drains_in_flight_ = 0;
 };
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -463,6 +475,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("flowCountersSize", Napi::Number::New(env, sizeof(flow_counters)));
   exports.Set("overflowCountersSize", Napi::Number::New(env, sizeof(overflow_counters)));
   exports.Set("flowCacheEntrySize", Napi::Number::New(env, sizeof(flow_cache_entry)));
+  exports.Set("flowCacheSlots", Napi::Number::New(env, FLOW_CACHE_SLOTS));
   return exports;
 }
 

@@ -20,6 +20,8 @@ export interface DeploymentOptions {
   /** Preferred ports; a taken one is replaced by a free one. Default: any free port. */
   prometheusPort?: number;
   otlpPort?: number;
+  /** Overrides the configs' log level (warn), e.g. `info` in tests. */
+  logLevel?: string;
 }
 
 export interface Deployment {
@@ -106,6 +108,7 @@ export async function deployZonetap(cluster: Cluster, options: DeploymentOptions
         PROVIDER: options.provider,
       },
       join(options.workdir, 'gateway.log'),
+      options.logLevel,
     );
     remember(gateway);
     await gateway.ready();
@@ -123,6 +126,7 @@ export async function deployZonetap(cluster: Cluster, options: DeploymentOptions
           ZONETAP_TELEMETRY: `127.0.0.1:${await freePort()}`,
         },
         join(options.workdir, `agent-${node.name}.log`),
+        options.logLevel,
       );
       remember(agent);
       agents.push(agent);

@@ -62,7 +62,7 @@ describe('zonetap on a simulated three-zone cluster', { skip: privilegeProblem()
 
   before(async () => {
     cluster = await Cluster.build(loadTopology(TOPOLOGY), { scenario: `zti${process.pid % 100000}` });
-    deployment = await deployZonetap(cluster, { workdir, interval: '1s', provider: 'gcp' });
+    deployment = await deployZonetap(cluster, { workdir, interval: '1s', provider: 'gcp', logLevel: 'info' });
     prometheus = await startPrometheus(workdir, new URL(deployment.metricsUrl).host);
   });
   after(async () => {
@@ -137,7 +137,8 @@ describe('zonetap on a simulated three-zone cluster', { skip: privilegeProblem()
     }
     await sleep(4000);
     const samples = await scrape(deployment.metricsUrl);
-    assert.deepEqual(measure(samples), expected);
+    const logs = () => [deployment.gateway, ...deployment.agents].map((p) => `--- ${p.name}:\n${p.logTail(30)}`).join('\n');
+    assert.deepEqual(measure(samples), expected, `bytes per workload pair at the gateway; logs:\n${logs()}`);
     // Every api -> postgres byte crosses zones (zone-a and zone-b to zone-c) and is priced.
     assert.equal(sumOf(samples, BYTES, { k8s_src_owner_name: 'api', k8s_dst_owner_name: 'postgres', zonetap_traffic_class: 'cross_zone' }), expected['api -> postgres']);
     assert.ok(sumOf(samples, 'zonetap_network_flow_cost_usd_total', { k8s_src_owner_name: 'api', k8s_dst_owner_name: 'postgres' }) > 0, 'cross-zone bytes have a cost');

@@ -42,12 +42,13 @@ export class ZonetapProcess {
   readonly #exited: Promise<void>;
 
   /** `env` is added to this process's environment; it must include ZONETAP_TELEMETRY (host:port). */
-  constructor(name: string, configFiles: readonly string[], env: Record<string, string>, logFile: string) {
+  constructor(name: string, configFiles: readonly string[], env: Record<string, string>, logFile: string, logLevel?: string) {
     this.name = name;
     this.logFile = logFile;
     this.telemetryEndpoint = env.ZONETAP_TELEMETRY!;
     const log = openSync(logFile, 'a');
-    this.child = spawn(ZONETAP_BIN, ['run', ...configFiles.flatMap((f) => ['--config', f])], {
+    const args = ['run', ...configFiles.flatMap((f) => ['--config', f]), ...(logLevel ? ['--log-level', logLevel] : [])];
+    this.child = spawn(ZONETAP_BIN, args, {
       env: { ...process.env, ...env },
       stdio: ['ignore', log, log],
       // Its own process group: a Ctrl-C at the terminal reaches only the caller,

@@ -45,14 +45,6 @@ function endpointKey(ep: FlowEndpoint): string {
   return [ep.address, ep.namespace, ep.pod, ep.workloadKind, ep.workloadName, ep.node, ep.zone, ep.region, ep.hostNetwork ? '1' : ''].join(SEP);
 }
 
-/** Same attributes apart from the address and the port (which roll-up drops or keeps by address). */
-function sameAttributes(a: FlowEndpoint, b: FlowEndpoint): boolean {
-  return (
-    a.namespace === b.namespace && a.pod === b.pod && a.workloadName === b.workloadName && a.workloadKind === b.workloadKind &&
-    a.node === b.node && a.zone === b.zone && a.region === b.region && a.hostNetwork === b.hostNetwork
-  );
-}
-
 /** A distinct rolled-up endpoint, and its number in the batch being rolled up. */
 interface CatalogEntry {
   endpoint: FlowEndpoint;
@@ -65,24 +57,66 @@ interface CatalogEntry {
 const MAX_REMEMBERED_ADDRESSES = 100_000;
 
 /**
+ * What an address was last seen as (every attribute roll-up reads), and the
+ * rolled-up endpoint that gave. One object of one shape per address, so
+ * checking that an end is as last time touches a single object.
+ */
+class AddressMemo {
+  namespace: string | undefined;
+  pod: string | undefined;
+  workloadKind: string | undefined;
+  workloadName: string | undefined;
+  node: string | undefined;
+  zone: string | undefined;
+  region: string | undefined;
+  hostNetwork: boolean | undefined;
+  entry: CatalogEntry;
+
+  constructor(ep: FlowEndpoint, entry: CatalogEntry) {
+    // Copied field by field: the record's own endpoint may be changed or reused after this batch.
+    this.namespace = ep.namespace;
+    this.pod = ep.pod;
+    this.workloadKind = ep.workloadKind;
+    this.workloadName = ep.workloadName;
+    this.node = ep.node;
+    this.zone = ep.zone;
+    this.region = ep.region;
+    this.hostNetwork = ep.hostNetwork;
+    this.entry = entry;
+  }
+
+  /** Same attributes apart from the address and the port (which roll-up drops or keeps by address). */
+  matches(ep: FlowEndpoint): boolean {
+    return (
+      this.pod === ep.pod && this.workloadName === ep.workloadName && this.zone === ep.zone && this.namespace === ep.namespace &&
+      this.workloadKind === ep.workloadKind && this.node === ep.node && this.region === ep.region && this.hostNetwork === ep.hostNetwork
+    );
+  }
+}
+
+/**
  * Numbers the distinct rolled-up endpoints of each batch, for one side, and
  * remembers across batches which rolled-up endpoint each address gave, with
  * the attributes it had: a record whose end has the same address and
  * attributes as last time (the usual case: the same pods, batch after batch)
- * costs one Map lookup and a few string comparisons, with no key string built.
+ * costs one Map lookup and a few string comparisons (of interned strings:
+ * pointer compares), with no key string built and nothing allocated.
  */
 class EndpointCatalog {
   /** Rolled-up endpoints of the current batch, by id. */
   endpoints: FlowEndpoint[] = [];
   readonly #level: AggregationLevel;
+  /** Above pod level, unnamed ends without zone or region all roll up to "elsewhere". */
+  readonly #collapseUnnamed: boolean;
   readonly #byKey = new Map<string, CatalogEntry>();
-  readonly #byAddress = new Map<string, { seen: FlowEndpoint; entry: CatalogEntry }>();
+  readonly #byAddress = new Map<string, AddressMemo>();
   /** Above pod level: the unnamed end without zone or region ("elsewhere"). */
   readonly #elsewhere: CatalogEntry = { endpoint: { address: '', port: 0 }, batch: -1, id: -1 };
   #batch = 0;
 
   constructor(level: AggregationLevel) {
     this.#level = level;
+    this.#collapseUnnamed = level !== 'pod';
   }
 
   beginBatch(): void {
@@ -104,45 +138,122 @@ class EndpointCatalog {
   }
 
   #entry(ep: FlowEndpoint): CatalogEntry {
-    if (this.#level !== 'pod' && !ep.zone && !ep.region && !isNamed(ep)) return this.#elsewhere;
+    if (this.#collapseUnnamed && !ep.zone && !ep.region && !isNamed(ep)) return this.#elsewhere;
     const known = this.#byAddress.get(ep.address);
-    if (known !== undefined && sameAttributes(known.seen, ep)) return known.entry;
+    if (known !== undefined && known.matches(ep)) return known.entry;
     const rolled = rollUpEndpoint(ep, this.#level);
     const key = endpointKey(rolled);
     let entry = this.#byKey.get(key);
     if (entry === undefined) this.#byKey.set(key, (entry = { endpoint: rolled, batch: -1, id: -1 }));
-    // A copy: the record's own endpoint may be changed or reused after this batch.
-    const seen = { ...ep };
-    if (known !== undefined) {
-      known.seen = seen;
-      known.entry = entry;
-    } else {
-      this.#byAddress.set(ep.address, { seen, entry });
-    }
+    this.#byAddress.set(ep.address, new AddressMemo(ep, entry));
     return entry;
   }
 }
 
-/** Index of a record's transport, IP family and class among those seen in the batch. */
-class RestIds {
-  readonly #byTransport = new Map<string, number[]>();
-  #count = 0;
-
-  id(r: FlowRecord): number {
-    let ids = this.#byTransport.get(r.transport);
-    if (!ids) this.#byTransport.set(r.transport, (ids = []));
-    const slot = (r.ipFamily === 'ipv6' ? 8 : 0) + CLASS_SLOT[r.trafficClass ?? 'none'];
-    return (ids[slot] ??= this.#count++);
+/** Traffic classes (and "none" when crosszone did not run) as small numbers, for group keys. */
+const CLASS_SLOTS = 6;
+function classSlot(trafficClass: TrafficClass | undefined): number {
+  switch (trafficClass) {
+    case undefined:
+      return 0;
+    case 'same_zone':
+      return 1;
+    case 'cross_zone':
+      return 2;
+    case 'cross_region':
+      return 3;
+    case 'internet':
+      return 4;
+    default:
+      return 5; // unknown
   }
 }
 
-const CLASS_SLOT: Readonly<Record<TrafficClass | 'none', number>> = { none: 0, same_zone: 1, cross_zone: 2, cross_region: 3, internet: 4, unknown: 5 };
+/**
+ * The part of a record's group key that is not its ends: transport, IP family
+ * and class, as one small number. Transports are numbered in order of first
+ * appearance and remembered across batches (there are a handful: tcp, udp, icmp...).
+ */
+class RestKeys {
+  readonly #transports: string[] = [];
+  key(r: FlowRecord): number {
+    const transports = this.#transports;
+    let t = 0;
+    while (t < transports.length && transports[t] !== r.transport) t++;
+    if (t === transports.length) transports.push(r.transport);
+    return (t * 2 + (r.ipFamily === 'ipv6' ? 1 : 0)) * CLASS_SLOTS + classSlot(r.trafficClass);
+  }
+}
 
-/** Records of one (src, dst) pair, one per rest id; usually just one. */
-interface Group {
-  rest: number;
-  record: FlowRecord;
-  next: Group | undefined;
+/**
+ * Open-addressing hash table from (source id, destination id, rest key) to the
+ * index of the group's record in the batch output: integer keys in typed
+ * arrays, so looking a group up allocates nothing and hashes no string.
+ * Reused from batch to batch.
+ */
+class GroupTable {
+  /** Group index + 1 per slot; 0 is empty. Length is a power of two, at least twice the groups. */
+  #slots = new Int32Array(1 << 12);
+  #src = new Int32Array(1 << 11);
+  #dst = new Int32Array(1 << 11);
+  #rest = new Int32Array(1 << 11);
+  #count = 0;
+
+  clear(): void {
+    if (this.#count > 0) this.#slots.fill(0);
+    this.#count = 0;
+  }
+
+  /** The index of group (src, dst, rest); when new, it is added as index `count` and -1 is returned. */
+  findOrAdd(src: number, dst: number, rest: number): number {
+    const slots = this.#slots;
+    const mask = slots.length - 1;
+    let slot = hash(src, dst, rest) & mask;
+    for (;;) {
+      const found = slots[slot]!;
+      if (found === 0) break;
+      const g = found - 1;
+      if (this.#src[g] === src && this.#dst[g] === dst && this.#rest[g] === rest) return g;
+      slot = (slot + 1) & mask;
+    }
+    const g = this.#count++;
+    if (g === this.#src.length) this.#growGroups();
+    this.#src[g] = src;
+    this.#dst[g] = dst;
+    this.#rest[g] = rest;
+    slots[slot] = g + 1;
+    if (this.#count * 2 > slots.length) this.#rehash(slots.length * 2);
+    return -1;
+  }
+
+  #growGroups(): void {
+    const grow = (a: Int32Array) => {
+      const b = new Int32Array(a.length * 2);
+      b.set(a);
+      return b;
+    };
+    this.#src = grow(this.#src);
+    this.#dst = grow(this.#dst);
+    this.#rest = grow(this.#rest);
+  }
+
+  #rehash(size: number): void {
+    const slots = new Int32Array(size);
+    const mask = size - 1;
+    for (let g = 0; g < this.#count; g++) {
+      let slot = hash(this.#src[g]!, this.#dst[g]!, this.#rest[g]!) & mask;
+      while (slots[slot] !== 0) slot = (slot + 1) & mask;
+      slots[slot] = g + 1;
+    }
+    this.#slots = slots;
+  }
+}
+
+function hash(src: number, dst: number, rest: number): number {
+  let h = Math.imul(src, 0x9e3779b1) ^ Math.imul(dst + 0x7f4a7c15, 0x85ebca77) ^ Math.imul(rest + 1, 0xc2b2ae3d);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d);
+  return h ^ (h >>> 13);
 }
 
 /**
@@ -152,6 +263,8 @@ interface Group {
 export class RollUp {
   readonly #src: EndpointCatalog;
   readonly #dst: EndpointCatalog;
+  readonly #rest = new RestKeys();
+  readonly #groups = new GroupTable();
 
   constructor(level: AggregationLevel) {
     this.#src = new EndpointCatalog(level);
@@ -166,23 +279,19 @@ export class RollUp {
   records(records: readonly FlowRecord[]): FlowRecord[] {
     const src = this.#src;
     const dst = this.#dst;
+    const restKeys = this.#rest;
+    const groups = this.#groups;
     src.beginBatch();
     dst.beginBatch();
-    const restIds = new RestIds();
-    /** By source id, then destination id (small integers: cheap to hash, small maps). */
-    const pairs: (Map<number, Group> | undefined)[] = [];
+    groups.clear();
     const out: FlowRecord[] = [];
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
       const srcId = src.id(r.src);
       const dstId = dst.id(r.dst);
-      const rest = restIds.id(r);
-      let byDst = pairs[srcId];
-      if (byDst === undefined) pairs[srcId] = byDst = new Map();
-      let group = byDst.get(dstId);
-      while (group !== undefined && group.rest !== rest) group = group.next;
-      if (group !== undefined) {
-        const sum = group.record;
+      const g = groups.findOrAdd(srcId, dstId, restKeys.key(r));
+      if (g >= 0) {
+        const sum = out[g]!;
         sum.bytes += r.bytes;
         sum.packets += r.packets;
         if (r.costUsd !== undefined) sum.costUsd = (sum.costUsd ?? 0) + r.costUsd;
@@ -199,7 +308,6 @@ export class RollUp {
       if (r.trafficClass !== undefined) sum.trafficClass = r.trafficClass;
       if (r.costUsd !== undefined) sum.costUsd = r.costUsd;
       out.push(sum);
-      byDst.set(dstId, { rest, record: sum, next: byDst.get(dstId) });
     }
     return out;
   }

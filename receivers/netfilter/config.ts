@@ -11,7 +11,7 @@ export const netfilterConfigSchema = z.strictObject({
     .number({ error: 'expected a whole number of flows, like 65536' })
     .int({ error: 'expected a whole number of flows, like 65536' })
     .min(1, { error: 'max_flows must be at least 1' })
-    .max(16_777_216, { error: 'max_flows must be at most 16777216' })
+    .max(4_194_304, { error: 'max_flows must be at most 4194304 (each table preallocates about 120 bytes per flow)' })
     .default(65536),
   /** Families to hook: one netfilter link each. */
   ip_families: z

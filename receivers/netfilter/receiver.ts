@@ -54,7 +54,7 @@ export class NetfilterReceiver implements Receiver {
     this.#overflowPackets = meter.createCounter('zonetap.receiver.overflow.packets', { description: 'Packets counted as overflow because the kernel flow table was full' });
     this.#filtered = meter.createCounter('zonetap.receiver.flows.filtered', { description: 'Flow records dropped by include_cidrs / exclude_cidrs' });
     this.#flowsPerDrain = meter.createHistogram('zonetap.receiver.drain.flows', { description: 'Flows read from the kernel per drain' });
-    this.#drainSeconds = meter.createHistogram('zonetap.receiver.drain.duration', { description: 'Time to swap and drain the kernel flow table', unit: 's' });
+    this.#drainSeconds = meter.createHistogram('zonetap.receiver.drain.duration_seconds', { description: 'Time to swap and drain the kernel flow table', unit: 's' });
     meter
       .createObservableGauge('zonetap.receiver.table.fill_ratio', { description: 'Flows in the last drain divided by max_flows' })
       .addCallback((result) => result.observe(this.#fillRatio, this.#attributes));
