@@ -67,6 +67,48 @@ static __always_inline __u32 ipv6_transport(unsigned char *ip6, __u8 *protocol)
 	return 0;
 }
 
+/* Set before load. 0 forces per-field header reads (so tests cover that path). */
+const volatile __u8 wide_header_loads = 1;
+
+/* IPv4 addresses, protocol and ports. With a kernel that casts to untyped
+ * memory (BPF_FEAT_RDONLY_CAST_TO_VOID, Linux 6.18), three 8-byte loads read
+ * the whole header when it has no options; otherwise one load per field. Both
+ * checks are constants at load time: the verifier drops the path not taken.
+ * Returns the transport header's offset, 0 for a later fragment. */
+static __always_inline __u32 parse_ipv4(unsigned char *ip, struct flow_key *key, __u32 *l3_len)
+{
+	key->family = ZT_FAMILY_IPV4;
+	if (wide_header_loads && bpf_core_enum_value_exists(enum bpf_features, BPF_FEAT_RDONLY_CAST_TO_VOID)) {
+		const __u64 *w = bpf_rdonly_cast(ip, 0);
+		__u64 w0 = w[0], w1 = w[1], w2 = w[2]; /* little-endian words of the header */
+		*l3_len = (w0 & 0x0f) * 4;
+		key->protocol = w1 >> 8;
+		*(__u32 *)key->saddr = w1 >> 32;
+		*(__u32 *)key->daddr = w2;
+		if ((w0 >> 48) & bpf_htons(0x1fff))
+			return 0;
+		if (*l3_len == 20 && (key->protocol == IPPROTO_TCP || key->protocol == IPPROTO_UDP)) {
+			key->sport = w2 >> 32;
+			key->dport = w2 >> 48;
+			return 20;
+		}
+	} else {
+		struct iphdr *h = KERNEL_PTR(struct iphdr, ip);
+		*l3_len = h->ihl * 4;
+		key->protocol = h->protocol;
+		__builtin_memcpy(key->saddr, &h->saddr, 4);
+		__builtin_memcpy(key->daddr, &h->daddr, 4);
+		if (h->frag_off & bpf_htons(0x1fff))
+			return 0; /* a later fragment: no ports */
+	}
+	if (key->protocol == IPPROTO_TCP || key->protocol == IPPROTO_UDP) {
+		struct udphdr *ports = KERNEL_PTR(struct udphdr, ip + *l3_len);
+		key->sport = ports->source;
+		key->dport = ports->dest;
+	}
+	return *l3_len;
+}
+
 /* Counts one packet leaving through POSTROUTING. `v6` is a constant in each
  * program below, so each family's program holds only its own parsing. */
 static __always_inline int count_packet(struct bpf_nf_ctx *ctx, const int v6)
@@ -75,41 +117,34 @@ static __always_inline int count_packet(struct bpf_nf_ctx *ctx, const int v6)
 	unsigned char *head = skb->head;
 	unsigned char *ip = head + skb->network_header;
 	struct flow_key key = {};
-	__u32 l3_len, l4_off = 0, hdr_len;
+	__u32 l3_len = sizeof(struct ipv6hdr), l4_off;
 	__u64 len = skb->len; /* IP length at POSTROUTING; tot_len is 0 for BIG TCP */
 
 	if (!v6) {
-		struct iphdr *h = KERNEL_PTR(struct iphdr, ip);
-		l3_len = h->ihl * 4;
-		key.family = ZT_FAMILY_IPV4;
-		key.protocol = h->protocol;
-		__builtin_memcpy(key.saddr, &h->saddr, 4);
-		__builtin_memcpy(key.daddr, &h->daddr, 4);
-		if (!(h->frag_off & bpf_htons(0x1fff)))
-			l4_off = l3_len; /* not a later fragment: ports follow */
+		l4_off = parse_ipv4(ip, &key, &l3_len);
 	} else {
 		struct ipv6hdr *h = KERNEL_PTR(struct ipv6hdr, ip);
-		l3_len = sizeof(struct ipv6hdr);
 		key.family = ZT_FAMILY_IPV6;
 		key.protocol = h->nexthdr;
 		__builtin_memcpy(key.saddr, &h->saddr, 16);
 		__builtin_memcpy(key.daddr, &h->daddr, 16);
 		l4_off = ipv6_transport(ip, &key.protocol);
-	}
-
-	hdr_len = l4_off ? l4_off : l3_len; /* headers repeated in every segment */
-	if (l4_off && (key.protocol == IPPROTO_TCP || key.protocol == IPPROTO_UDP)) {
-		struct udphdr *ports = KERNEL_PTR(struct udphdr, ip + l4_off);
-		key.sport = ports->source;
-		key.dport = ports->dest;
-		hdr_len += key.protocol == IPPROTO_UDP ? sizeof(struct udphdr)
-						       : KERNEL_PTR(struct tcphdr, ip + l4_off)->doff * 4;
+		if (l4_off && (key.protocol == IPPROTO_TCP || key.protocol == IPPROTO_UDP)) {
+			struct udphdr *ports = KERNEL_PTR(struct udphdr, ip + l4_off);
+			key.sport = ports->source;
+			key.dport = ports->dest;
+		}
 	}
 
 	/* A GSO super-packet becomes gso_segs packets, each with its own headers. */
 	struct skb_shared_info *shinfo = KERNEL_PTR(struct skb_shared_info, head + skb->end);
 	__u64 packets = 1;
 	if (shinfo->gso_size) {
+		__u32 hdr_len = l4_off ? l4_off : l3_len;
+		if (l4_off && key.protocol == IPPROTO_UDP)
+			hdr_len += sizeof(struct udphdr);
+		else if (l4_off && key.protocol == IPPROTO_TCP)
+			hdr_len += KERNEL_PTR(struct tcphdr, ip + l4_off)->doff * 4;
 		packets = shinfo->gso_segs ?: 1;
 		len += (packets - 1) * hdr_len;
 	} else if (len > (v6 ? IPV6_MIN_MTU : IPV4_SMALL_MTU)) {

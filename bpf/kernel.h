@@ -49,4 +49,9 @@ struct frag_hdr {
 
 #pragma clang attribute pop
 
+/* Verifier features (include/linux/bpf.h), for a CO-RE existence check. */
+enum bpf_features {
+	BPF_FEAT_RDONLY_CAST_TO_VOID = 0,
+};
+
 #endif

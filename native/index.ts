@@ -34,6 +34,8 @@ export interface MapInfo {
 export interface BpfObject {
   /** Before load(). For a map-in-map it also sizes the inner template. */
   setMaxEntries(map: string, entries: number): void;
+  /** Before load(): sets a `const volatile` integer global in .rodata (the verifier sees a constant). */
+  setConst(name: string, value: number): void;
   /** Loads every program as a netfilter program. */
   load(): void;
   /** Attaches at NF_INET_POST_ROUTING; returns the link's fd. Inside `netnsPath` when given. */

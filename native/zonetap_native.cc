@@ -6,6 +6,7 @@
 #include <napi.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -240,6 +241,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "BpfObject",
                        {InstanceMethod("setMaxEntries", &BpfObject::SetMaxEntries),
+                        InstanceMethod("setConst", &BpfObject::SetConst),
                         InstanceMethod("load", &BpfObject::Load),
                         InstanceMethod("attachNetfilter", &BpfObject::AttachNetfilter),
                         InstanceMethod("detach", &BpfObject::Detach),
@@ -299,6 +301,40 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
     if (rc) throw SyscallError(info.Env(), "set max entries of " + std::string(bpf_map__name(map)), rc);
     bpf_map* inner = bpf_map__inner_map(map);
     if (inner && (rc = bpf_map__set_max_entries(inner, n))) throw SyscallError(info.Env(), "set inner max entries", rc);
+  }
+
+  // setConst(name, value): before load, sets a `const volatile` integer global
+  // (1, 2, 4 or 8 bytes) in .rodata; the verifier then treats it as a constant.
+  void SetConst(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber()) throw Napi::TypeError::New(env, "expected (name: string, value: number)");
+    std::string name = info[0].As<Napi::String>();
+    int64_t value = info[1].As<Napi::Number>().Int64Value();
+    bpf_object* obj = Object(env);
+    bpf_map* rodata = nullptr;
+    bpf_map* map;
+    bpf_object__for_each_map(map, obj) {
+      std::string n = bpf_map__name(map);
+      if (bpf_map__is_internal(map) && n.size() >= 7 && n.compare(n.size() - 7, 7, ".rodata") == 0) rodata = map;
+    }
+    const btf* types = bpf_object__btf(obj);
+    int sec_id = types ? btf__find_by_name_kind(types, ".rodata", BTF_KIND_DATASEC) : -1;
+    if (!rodata || sec_id < 0) throw Napi::Error::New(env, "the BPF object has no .rodata section");
+    const btf_type* sec = btf__type_by_id(types, sec_id);
+    const btf_var_secinfo* var = btf_var_secinfos(sec);
+    for (int i = 0; i < btf_vlen(sec); i++, var++) {
+      if (name != btf__name_by_offset(types, btf__type_by_id(types, var->type)->name_off)) continue;
+      if (var->size != 1 && var->size != 2 && var->size != 4 && var->size != 8) throw Napi::TypeError::New(env, name + " is not an integer");
+      size_t size = 0;
+      const void* initial = bpf_map__initial_value(rodata, &size);
+      if (!initial || var->offset + var->size > size) throw Napi::Error::New(env, "cannot read .rodata");
+      std::vector<uint8_t> data(static_cast<const uint8_t*>(initial), static_cast<const uint8_t*>(initial) + size);
+      memcpy(data.data() + var->offset, &value, var->size);  // little-endian host
+      int rc = bpf_map__set_initial_value(rodata, data.data(), data.size());
+      if (rc) throw SyscallError(env, "set " + name, rc);
+      return;
+    }
+    throw Napi::Error::New(env, "no const volatile global named \"" + name + "\" in the BPF object");
   }
 
   // load(): every program in the object is a netfilter program.

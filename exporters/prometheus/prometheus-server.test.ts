@@ -43,12 +43,20 @@ const QUERIES = {
   kubezonnetWeek: "kubezonnet's queries: top 20 pods by cross-zone traffic over a week, in GB",
 } as const;
 
-/** The queries of README.md's "PromQL for the common questions", by heading. */
+/**
+ * The queries of the top-level README.md's "PromQL for the common questions",
+ * by heading: the README users read is the one tested. This exporter's README
+ * repeats the section and must say the same.
+ */
 function readmeQuery(title: string): string {
-  const readme = readFileSync(join(import.meta.dirname, 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('## PromQL for the common questions'));
-  for (const m of section.matchAll(/^### (.+)\n\n```promql\n(.+)\n```/gm)) if (m[1] === title) return m[2]!;
-  throw new Error(`README.md has no query titled "${title}"`);
+  const [query, copy] = ['../../README.md', 'README.md'].map((file) => {
+    const readme = readFileSync(join(import.meta.dirname, file), 'utf8');
+    const section = readme.slice(readme.indexOf('## PromQL for the common questions'));
+    for (const m of section.matchAll(/^### (.+)\n\n```promql\n(.+)\n```/gm)) if (m[1] === title) return m[2]!;
+    throw new Error(`${file} has no query titled "${title}" under "## PromQL for the common questions"`);
+  });
+  assert.equal(copy, query, `exporters/prometheus/README.md and README.md disagree on "${title}"`);
+  return query!;
 }
 
 async function freePort(): Promise<number> {

@@ -186,26 +186,35 @@ class RestKeys {
 }
 
 /**
- * Open-addressing hash table from (source id, destination id, rest key) to the
- * index of the group's record in the batch output: integer keys in typed
- * arrays, so looking a group up allocates nothing and hashes no string.
- * Reused from batch to batch.
+ * The groups of the batch being rolled up. An open-addressing hash table maps
+ * (source id, destination id, rest key) to the group's index; per group, typed
+ * arrays hold its key, its first record and its running sums. Looking a group
+ * up or adding to it allocates nothing, hashes no string and touches no
+ * record object: the output records are made once, at the end. Reused from
+ * batch to batch.
  */
-class GroupTable {
+class Groups {
   /** Group index + 1 per slot; 0 is empty. Length is a power of two, at least twice the groups. */
   #slots = new Int32Array(1 << 12);
-  #src = new Int32Array(1 << 11);
-  #dst = new Int32Array(1 << 11);
-  #rest = new Int32Array(1 << 11);
-  #count = 0;
+  src = new Int32Array(1 << 11);
+  dst = new Int32Array(1 << 11);
+  rest = new Int32Array(1 << 11);
+  /** Index in the input of the group's first record (transport, IP family and class come from it). */
+  first = new Int32Array(1 << 11);
+  bytes = new Float64Array(1 << 11);
+  packets = new Float64Array(1 << 11);
+  costUsd = new Float64Array(1 << 11);
+  /** 1 when some record of the group had a cost. */
+  hasCost = new Uint8Array(1 << 11);
+  count = 0;
 
   clear(): void {
-    if (this.#count > 0) this.#slots.fill(0);
-    this.#count = 0;
+    if (this.count > 0) this.#slots.fill(0);
+    this.count = 0;
   }
 
-  /** The index of group (src, dst, rest); when new, it is added as index `count` and -1 is returned. */
-  findOrAdd(src: number, dst: number, rest: number): number {
+  /** Adds record `r` (input index `index`) to group (src, dst, rest), which is created when new. */
+  add(src: number, dst: number, rest: number, r: FlowRecord, index: number): void {
     const slots = this.#slots;
     const mask = slots.length - 1;
     let slot = hash(src, dst, rest) & mask;
@@ -213,35 +222,51 @@ class GroupTable {
       const found = slots[slot]!;
       if (found === 0) break;
       const g = found - 1;
-      if (this.#src[g] === src && this.#dst[g] === dst && this.#rest[g] === rest) return g;
+      if (this.src[g] === src && this.dst[g] === dst && this.rest[g] === rest) {
+        this.bytes[g] += r.bytes;
+        this.packets[g] += r.packets;
+        const cost = r.costUsd;
+        if (cost !== undefined) {
+          this.costUsd[g] = (this.hasCost[g] === 1 ? this.costUsd[g]! : 0) + cost;
+          this.hasCost[g] = 1;
+        }
+        return;
+      }
       slot = (slot + 1) & mask;
     }
-    const g = this.#count++;
-    if (g === this.#src.length) this.#growGroups();
-    this.#src[g] = src;
-    this.#dst[g] = dst;
-    this.#rest[g] = rest;
+    const g = this.count++;
+    if (g === this.src.length) this.#grow();
+    this.src[g] = src;
+    this.dst[g] = dst;
+    this.rest[g] = rest;
+    this.first[g] = index;
+    this.bytes[g] = r.bytes;
+    this.packets[g] = r.packets;
+    const cost = r.costUsd;
+    this.costUsd[g] = cost ?? 0;
+    this.hasCost[g] = cost !== undefined ? 1 : 0;
     slots[slot] = g + 1;
-    if (this.#count * 2 > slots.length) this.#rehash(slots.length * 2);
-    return -1;
+    if (this.count * 2 > slots.length) this.#rehash(slots.length * 2);
   }
 
-  #growGroups(): void {
-    const grow = (a: Int32Array) => {
-      const b = new Int32Array(a.length * 2);
-      b.set(a);
-      return b;
-    };
-    this.#src = grow(this.#src);
-    this.#dst = grow(this.#dst);
-    this.#rest = grow(this.#rest);
+  #grow(): void {
+    const size = this.src.length * 2;
+    const grow = <T extends Int32Array | Float64Array | Uint8Array>(a: T, b: T): T => (b.set(a), b);
+    this.src = grow(this.src, new Int32Array(size));
+    this.dst = grow(this.dst, new Int32Array(size));
+    this.rest = grow(this.rest, new Int32Array(size));
+    this.first = grow(this.first, new Int32Array(size));
+    this.bytes = grow(this.bytes, new Float64Array(size));
+    this.packets = grow(this.packets, new Float64Array(size));
+    this.costUsd = grow(this.costUsd, new Float64Array(size));
+    this.hasCost = grow(this.hasCost, new Uint8Array(size));
   }
 
   #rehash(size: number): void {
     const slots = new Int32Array(size);
     const mask = size - 1;
-    for (let g = 0; g < this.#count; g++) {
-      let slot = hash(this.#src[g]!, this.#dst[g]!, this.#rest[g]!) & mask;
+    for (let g = 0; g < this.count; g++) {
+      let slot = hash(this.src[g]!, this.dst[g]!, this.rest[g]!) & mask;
       while (slots[slot] !== 0) slot = (slot + 1) & mask;
       slots[slot] = g + 1;
     }
@@ -264,7 +289,7 @@ export class RollUp {
   readonly #src: EndpointCatalog;
   readonly #dst: EndpointCatalog;
   readonly #rest = new RestKeys();
-  readonly #groups = new GroupTable();
+  readonly #groups = new Groups();
 
   constructor(level: AggregationLevel) {
     this.#src = new EndpointCatalog(level);
@@ -284,30 +309,24 @@ export class RollUp {
     src.beginBatch();
     dst.beginBatch();
     groups.clear();
-    const out: FlowRecord[] = [];
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
-      const srcId = src.id(r.src);
-      const dstId = dst.id(r.dst);
-      const g = groups.findOrAdd(srcId, dstId, restKeys.key(r));
-      if (g >= 0) {
-        const sum = out[g]!;
-        sum.bytes += r.bytes;
-        sum.packets += r.packets;
-        if (r.costUsd !== undefined) sum.costUsd = (sum.costUsd ?? 0) + r.costUsd;
-        continue;
-      }
+      groups.add(src.id(r.src), dst.id(r.dst), restKeys.key(r), r, i);
+    }
+    const out: FlowRecord[] = new Array(groups.count);
+    for (let g = 0; g < groups.count; g++) {
+      const first = records[groups.first[g]!]!;
       const sum: FlowRecord = {
-        src: { ...src.endpoints[srcId]! },
-        dst: { ...dst.endpoints[dstId]! },
-        transport: r.transport,
-        ipFamily: r.ipFamily,
-        bytes: r.bytes,
-        packets: r.packets,
+        src: { ...src.endpoints[groups.src[g]!]! },
+        dst: { ...dst.endpoints[groups.dst[g]!]! },
+        transport: first.transport,
+        ipFamily: first.ipFamily,
+        bytes: groups.bytes[g]!,
+        packets: groups.packets[g]!,
       };
-      if (r.trafficClass !== undefined) sum.trafficClass = r.trafficClass;
-      if (r.costUsd !== undefined) sum.costUsd = r.costUsd;
-      out.push(sum);
+      if (first.trafficClass !== undefined) sum.trafficClass = first.trafficClass;
+      if (groups.hasCost[g] === 1) sum.costUsd = groups.costUsd[g]!;
+      out[g] = sum;
     }
     return out;
   }

@@ -31,6 +31,11 @@ export interface FlowTableOptions {
   /** Network namespace path to attach in; zonetap's own namespace when absent. */
   netns?: string;
   objectPath?: string;
+  /**
+   * Read IPv4 headers with three 8-byte loads where the kernel allows it
+   * (default true); false forces one load per field, the path older kernels take.
+   */
+  wideHeaderLoads?: boolean;
 }
 
 export class KernelFlowTable {
@@ -53,8 +58,9 @@ export class KernelFlowTable {
     try {
       try {
         for (const name of TABLES) object.setMaxEntries(name, options.maxFlows);
+        object.setConst('wide_header_loads', options.wideHeaderLoads === false ? 0 : 1);
       } catch (err) {
-        throw bpfError(`cannot size the flow table to ${options.maxFlows} flows`, err);
+        throw bpfError(`cannot configure the eBPF object (max_flows ${options.maxFlows})`, err);
       }
       try {
         object.load();
