@@ -60,6 +60,29 @@ struct {
 	__type(value, struct overflow_counters);
 } overflow SEC(".maps");
 
+/* How often an insert found the flow inserted by another CPU since it looked
+ * (per CPU, monotonic): shows tests that the race path ran. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} insert_races SEC(".maps");
+
+/* Set before load, for tests only (0 otherwise: the verifier then drops the
+ * code): busy-waits this long between a missed lookup and the insert, which
+ * widens the window in which another CPU inserts the same flow first. */
+const volatile __u32 insert_delay_ns = 0;
+
+static __always_inline void insert_delay(void)
+{
+	if (!insert_delay_ns)
+		return;
+	__u64 until = bpf_ktime_get_ns() + insert_delay_ns;
+	for (int i = 0; i < 4096 && bpf_ktime_get_ns() < until; i++)
+		;
+}
+
 /* Adds to the flow table. Atomic adds: a softirq can interrupt a
  * process-context run on the same CPU. */
 static __always_inline void count(const struct flow_key *key, __u64 bytes, __u64 packets)
@@ -71,12 +94,17 @@ static __always_inline void count(const struct flow_key *key, __u64 bytes, __u64
 	struct flow_counters *c = bpf_map_lookup_elem(table, key);
 	if (!c) {
 		struct flow_counters first = { .bytes = bytes, .packets = packets };
+		insert_delay();
 		long err = bpf_map_update_elem(table, key, &first, BPF_NOEXIST);
 		if (!err)
 			return;
 		/* -EEXIST: another CPU inserted the flow first; add to it. */
-		if (err == -EEXIST)
+		if (err == -EEXIST) {
 			c = bpf_map_lookup_elem(table, key);
+			__u64 *races = bpf_map_lookup_elem(&insert_races, &zero);
+			if (races)
+				*races += 1;
+		}
 	}
 	if (c) {
 		__sync_fetch_and_add(&c->bytes, bytes);
@@ -92,41 +120,62 @@ static __always_inline void count(const struct flow_key *key, __u64 bytes, __u64
 	}
 }
 
-static __always_inline int same_flow(const struct flow_key *a, const struct flow_key *b)
-{
-	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
-	return !((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4]));
-}
+/* A flow key as the five 64-bit words of struct flow_key, built and compared
+ * in registers: no byte-wise stores followed by word loads on the hot path. */
+struct key_words {
+	__u64 w[5];
+};
 
 /* Cache slot of a flow: multiply-shift over the key's five words. */
-static __always_inline __u32 cache_slot(const struct flow_key *key)
+static __always_inline __u32 cache_slot(const struct key_words *k)
 {
-	const __u64 *w = (const __u64 *)key;
-	__u64 h = (w[0] * 0x9e3779b97f4a7c15ULL) ^ (w[1] * 0xc2b2ae3d27d4eb4fULL) ^ (w[2] * 0x165667b19e3779f9ULL) ^
-		  (w[3] * 0xd6e8feb86659fd93ULL) ^ w[4];
+	__u64 h = (k->w[0] * 0x9e3779b97f4a7c15ULL) ^ (k->w[1] * 0xc2b2ae3d27d4eb4fULL) ^
+		  (k->w[2] * 0x165667b19e3779f9ULL) ^ (k->w[3] * 0xd6e8feb86659fd93ULL) ^ k->w[4];
 	return (h * 0x9e3779b97f4a7c15ULL) >> (64 - FLOW_CACHE_BITS);
 }
 
-/* Counts through this CPU's flow cache: packets of a cached flow cost no hash
- * lookup; a flow that takes over a slot writes the previous one back. */
-static __always_inline void count_cached(const struct flow_key *key, __u64 bytes, __u64 packets)
+/* Set before load. 0 bypasses the per-CPU flow cache: every packet goes to the
+ * shared table, so tests can exercise its insert race (see README.md). */
+const volatile __u8 flow_cache = 1;
+
+/* Counts straight into the flow table, the key copied to the stack for the map calls. */
+static __always_inline void count_words(const struct key_words *k, __u64 bytes, __u64 packets)
 {
-	__u32 zero = 0, slot = cache_slot(key);
+	struct key_words key = *k;
+	count((const struct flow_key *)&key, bytes, packets);
+}
+
+/* Counts through this CPU's flow cache: packets of a cached flow cost no hash
+ * lookup, no atomic and no stack copy of the key; a flow that takes over a
+ * slot writes the previous one back. An empty slot never matches: its key is
+ * all zero and a flow's family is not. */
+static __always_inline void count_cached(const struct key_words *k, __u64 bytes, __u64 packets)
+{
+	if (!flow_cache) {
+		count_words(k, bytes, packets);
+		return;
+	}
+	__u32 zero = 0, slot = cache_slot(k);
 	void *cache = bpf_map_lookup_elem(&active_cache, &zero);
 	struct flow_cache_entry *e = cache ? bpf_map_lookup_elem(cache, &slot) : NULL;
 	if (!e || e->busy) {
-		count(key, bytes, packets); /* nested run on this CPU and slot: bypass the cache */
+		count_words(k, bytes, packets); /* nested run on this CPU and slot: bypass the cache */
 		return;
 	}
 	e->busy = 1;
 	barrier();
-	if (e->counters.packets && same_flow(&e->key, key)) {
+	__u64 *x = (__u64 *)&e->key;
+	if (!((x[0] ^ k->w[0]) | (x[1] ^ k->w[1]) | (x[2] ^ k->w[2]) | (x[3] ^ k->w[3]) | (x[4] ^ k->w[4]))) {
 		e->counters.bytes += bytes;
 		e->counters.packets += packets;
 	} else {
 		if (e->counters.packets)
 			count(&e->key, e->counters.bytes, e->counters.packets);
-		e->key = *key;
+		x[0] = k->w[0];
+		x[1] = k->w[1];
+		x[2] = k->w[2];
+		x[3] = k->w[3];
+		x[4] = k->w[4];
 		e->counters.bytes = bytes;
 		e->counters.packets = packets;
 	}

@@ -70,43 +70,89 @@ static __always_inline __u32 ipv6_transport(unsigned char *ip6, __u8 *protocol)
 /* Set before load. 0 forces per-field header reads (so tests cover that path). */
 const volatile __u8 wide_header_loads = 1;
 
-/* IPv4 addresses, protocol and ports. With a kernel that casts to untyped
- * memory (BPF_FEAT_RDONLY_CAST_TO_VOID, Linux 6.18), three 8-byte loads read
- * the whole header when it has no options; otherwise one load per field. Both
- * checks are constants at load time: the verifier drops the path not taken.
- * Returns the transport header's offset, 0 for a later fragment. */
-static __always_inline __u32 parse_ipv4(unsigned char *ip, struct flow_key *key, __u32 *l3_len)
+/* Whether headers are read with 8-byte loads of untyped memory: needs a kernel
+ * that casts to untyped memory (BPF_FEAT_RDONLY_CAST_TO_VOID, Linux 6.18).
+ * Both checks are constants at load time: the verifier drops the path not taken. */
+#define WIDE_LOADS (wide_header_loads && bpf_core_enum_value_exists(enum bpf_features, BPF_FEAT_RDONLY_CAST_TO_VOID))
+
+/* The last word of a flow key: ports (as in memory: network order), family, protocol. */
+static __always_inline __u64 key_tail(__u32 ports, __u8 family, __u8 protocol)
 {
-	key->family = ZT_FAMILY_IPV4;
-	if (wide_header_loads && bpf_core_enum_value_exists(enum bpf_features, BPF_FEAT_RDONLY_CAST_TO_VOID)) {
+	return ports | (__u64)family << 32 | (__u64)protocol << 40;
+}
+
+/* Source and destination port at `l4` as one little-endian word, as struct flow_key holds them. */
+static __always_inline __u32 read_ports(unsigned char *l4)
+{
+	if (WIDE_LOADS)
+		return *(const __u32 *)bpf_rdonly_cast(l4, 0);
+	struct udphdr *ports = KERNEL_PTR(struct udphdr, l4);
+	return ports->source | (__u32)ports->dest << 16;
+}
+
+/* IPv4 addresses, protocol and ports into the key's words. With wide loads,
+ * three 8-byte loads read a header without options and its ports; otherwise
+ * one load per field. Returns the transport header's offset, 0 for a later
+ * fragment. */
+static __always_inline __u32 parse_ipv4(unsigned char *ip, struct key_words *k, __u8 *protocol, __u32 *l3_len)
+{
+	__u16 frag_off;
+	if (WIDE_LOADS) {
 		const __u64 *w = bpf_rdonly_cast(ip, 0);
 		__u64 w0 = w[0], w1 = w[1], w2 = w[2]; /* little-endian words of the header */
 		*l3_len = (w0 & 0x0f) * 4;
-		key->protocol = w1 >> 8;
-		*(__u32 *)key->saddr = w1 >> 32;
-		*(__u32 *)key->daddr = w2;
-		if ((w0 >> 48) & bpf_htons(0x1fff))
-			return 0;
-		if (*l3_len == 20 && (key->protocol == IPPROTO_TCP || key->protocol == IPPROTO_UDP)) {
-			key->sport = w2 >> 32;
-			key->dport = w2 >> 48;
+		*protocol = w1 >> 8;
+		k->w[0] = w1 >> 32;
+		k->w[2] = (__u32)w2;
+		frag_off = w0 >> 48;
+		if (*l3_len == 20 && !(frag_off & bpf_htons(0x1fff)) && (*protocol == IPPROTO_TCP || *protocol == IPPROTO_UDP)) {
+			k->w[4] = key_tail(w2 >> 32, ZT_FAMILY_IPV4, *protocol);
 			return 20;
 		}
 	} else {
 		struct iphdr *h = KERNEL_PTR(struct iphdr, ip);
 		*l3_len = h->ihl * 4;
-		key->protocol = h->protocol;
-		__builtin_memcpy(key->saddr, &h->saddr, 4);
-		__builtin_memcpy(key->daddr, &h->daddr, 4);
-		if (h->frag_off & bpf_htons(0x1fff))
-			return 0; /* a later fragment: no ports */
+		*protocol = h->protocol;
+		k->w[0] = h->saddr;
+		k->w[2] = h->daddr;
+		frag_off = h->frag_off;
 	}
-	if (key->protocol == IPPROTO_TCP || key->protocol == IPPROTO_UDP) {
-		struct udphdr *ports = KERNEL_PTR(struct udphdr, ip + *l3_len);
-		key->sport = ports->source;
-		key->dport = ports->dest;
-	}
+	k->w[1] = 0;
+	k->w[3] = 0;
+	k->w[4] = key_tail(0, ZT_FAMILY_IPV4, *protocol);
+	if (frag_off & bpf_htons(0x1fff))
+		return 0; /* a later fragment: no ports */
+	if (*protocol == IPPROTO_TCP || *protocol == IPPROTO_UDP)
+		k->w[4] |= read_ports(ip + *l3_len);
 	return *l3_len;
+}
+
+/* IPv6 addresses, protocol (after extension headers) and ports into the key's
+ * words. Returns the transport header's offset, 0 when there is none. */
+static __always_inline __u32 parse_ipv6(unsigned char *ip, struct key_words *k, __u8 *protocol)
+{
+	if (WIDE_LOADS) {
+		const __u64 *w = bpf_rdonly_cast(ip, 0);
+		*protocol = w[0] >> 48;
+		k->w[0] = w[1];
+		k->w[1] = w[2];
+		k->w[2] = w[3];
+		k->w[3] = w[4];
+	} else {
+		struct ipv6hdr *h = KERNEL_PTR(struct ipv6hdr, ip);
+		*protocol = h->nexthdr;
+		const __u64 *saddr = (const __u64 *)&h->saddr, *daddr = (const __u64 *)&h->daddr;
+		k->w[0] = saddr[0];
+		k->w[1] = saddr[1];
+		k->w[2] = daddr[0];
+		k->w[3] = daddr[1];
+	}
+	__u32 l4_off = ipv6_transport(ip, protocol);
+	__u32 ports = 0;
+	if (l4_off && (*protocol == IPPROTO_TCP || *protocol == IPPROTO_UDP))
+		ports = read_ports(ip + l4_off);
+	k->w[4] = key_tail(ports, ZT_FAMILY_IPV6, *protocol);
+	return l4_off;
 }
 
 /* Counts one packet leaving through POSTROUTING. `v6` is a constant in each
@@ -116,34 +162,24 @@ static __always_inline int count_packet(struct bpf_nf_ctx *ctx, const int v6)
 	struct sk_buff *skb = ctx->skb;
 	unsigned char *head = skb->head;
 	unsigned char *ip = head + skb->network_header;
-	struct flow_key key = {};
+	struct key_words key;
+	__u8 protocol;
 	__u32 l3_len = sizeof(struct ipv6hdr), l4_off;
 	__u64 len = skb->len; /* IP length at POSTROUTING; tot_len is 0 for BIG TCP */
 
-	if (!v6) {
-		l4_off = parse_ipv4(ip, &key, &l3_len);
-	} else {
-		struct ipv6hdr *h = KERNEL_PTR(struct ipv6hdr, ip);
-		key.family = ZT_FAMILY_IPV6;
-		key.protocol = h->nexthdr;
-		__builtin_memcpy(key.saddr, &h->saddr, 16);
-		__builtin_memcpy(key.daddr, &h->daddr, 16);
-		l4_off = ipv6_transport(ip, &key.protocol);
-		if (l4_off && (key.protocol == IPPROTO_TCP || key.protocol == IPPROTO_UDP)) {
-			struct udphdr *ports = KERNEL_PTR(struct udphdr, ip + l4_off);
-			key.sport = ports->source;
-			key.dport = ports->dest;
-		}
-	}
+	if (!v6)
+		l4_off = parse_ipv4(ip, &key, &protocol, &l3_len);
+	else
+		l4_off = parse_ipv6(ip, &key, &protocol);
 
 	/* A GSO super-packet becomes gso_segs packets, each with its own headers. */
 	struct skb_shared_info *shinfo = KERNEL_PTR(struct skb_shared_info, head + skb->end);
 	__u64 packets = 1;
 	if (shinfo->gso_size) {
 		__u32 hdr_len = l4_off ? l4_off : l3_len;
-		if (l4_off && key.protocol == IPPROTO_UDP)
+		if (l4_off && protocol == IPPROTO_UDP)
 			hdr_len += sizeof(struct udphdr);
-		else if (l4_off && key.protocol == IPPROTO_TCP)
+		else if (l4_off && protocol == IPPROTO_TCP)
 			hdr_len += KERNEL_PTR(struct tcphdr, ip + l4_off)->doff * 4;
 		packets = shinfo->gso_segs ?: 1;
 		len += (packets - 1) * hdr_len;

@@ -219,6 +219,14 @@ test('one RollUp over many batches (addresses moving between pods) matches the o
   }
 });
 
+test('big and small batches in turn through one RollUp (its tables grow and shrink) match the obvious implementation', () => {
+  const rollUpper = new RollUp('pod');
+  for (const [seed, count] of [[11, 20_000], [12, 40], [13, 0], [14, 20_000], [15, 5]] as const) {
+    const input = randomRecords(seed, count);
+    assert.deepEqual(rollUpper.records(input), referenceRollUp(input, 'pod'), `batch ${seed} of ${count}`);
+  }
+});
+
 
 /** The five factories of this area: enough for a full pipeline in the broken configs of testdata/. */
 const FACTORIES = [replayReceiverFactory, flowlogExporterFactory, crosszoneProcessorFactory, aggregateProcessorFactory, costProcessorFactory];

@@ -45,16 +45,8 @@ function endpointKey(ep: FlowEndpoint): string {
   return [ep.address, ep.namespace, ep.pod, ep.workloadKind, ep.workloadName, ep.node, ep.zone, ep.region, ep.hostNetwork ? '1' : ''].join(SEP);
 }
 
-/** A distinct rolled-up endpoint, and its number in the batch being rolled up. */
-interface CatalogEntry {
-  endpoint: FlowEndpoint;
-  /** Batch in which `id` was given; ids are renumbered per batch. */
-  batch: number;
-  id: number;
-}
-
-/** Most addresses remembered per side; past this the catalog starts over (at a batch boundary). */
-const MAX_REMEMBERED_ADDRESSES = 100_000;
+/** Most addresses remembered; past this the address book starts over (at a batch boundary). */
+const MAX_REMEMBERED_ADDRESSES = 200_000;
 
 /**
  * What an address was last seen as (every attribute roll-up reads), and the
@@ -70,9 +62,10 @@ class AddressMemo {
   zone: string | undefined;
   region: string | undefined;
   hostNetwork: boolean | undefined;
-  entry: CatalogEntry;
+  /** Index of the rolled-up endpoint in the address book. */
+  rolled: number;
 
-  constructor(ep: FlowEndpoint, entry: CatalogEntry) {
+  constructor(ep: FlowEndpoint, rolled: number) {
     // Copied field by field: the record's own endpoint may be changed or reused after this batch.
     this.namespace = ep.namespace;
     this.pod = ep.pod;
@@ -82,7 +75,7 @@ class AddressMemo {
     this.zone = ep.zone;
     this.region = ep.region;
     this.hostNetwork = ep.hostNetwork;
-    this.entry = entry;
+    this.rolled = rolled;
   }
 
   /** Same attributes apart from the address and the port (which roll-up drops or keeps by address). */
@@ -95,58 +88,109 @@ class AddressMemo {
 }
 
 /**
- * Numbers the distinct rolled-up endpoints of each batch, for one side, and
- * remembers across batches which rolled-up endpoint each address gave, with
- * the attributes it had: a record whose end has the same address and
- * attributes as last time (the usual case: the same pods, batch after batch)
- * costs one Map lookup and a few string comparisons (of interned strings:
- * pointer compares), with no key string built and nothing allocated.
+ * The distinct rolled-up endpoints, numbered, and which one each address gave
+ * last time, with the attributes it had: an end whose address and attributes
+ * are as last time (the usual case: the same pods, batch after batch) costs
+ * one Map lookup and a few string comparisons (of interned strings: pointer
+ * compares), with no key string built and nothing allocated. Shared by both
+ * sides of the records (a pod is a source and a destination: one memo).
  */
-class EndpointCatalog {
-  /** Rolled-up endpoints of the current batch, by id. */
-  endpoints: FlowEndpoint[] = [];
+class AddressBook {
+  /** Rolled-up endpoints by number. */
+  rolled: FlowEndpoint[] = [];
+  /** Incremented when the book starts over (numbers are then given again from 0). */
+  generation = 0;
   readonly #level: AggregationLevel;
-  /** Above pod level, unnamed ends without zone or region all roll up to "elsewhere". */
+  /** Above pod level, unnamed ends without zone or region all roll up to "elsewhere" (number 0 then). */
   readonly #collapseUnnamed: boolean;
-  readonly #byKey = new Map<string, CatalogEntry>();
+  readonly #byKey = new Map<string, number>();
   readonly #byAddress = new Map<string, AddressMemo>();
-  /** Above pod level: the unnamed end without zone or region ("elsewhere"). */
-  readonly #elsewhere: CatalogEntry = { endpoint: { address: '', port: 0 }, batch: -1, id: -1 };
-  #batch = 0;
 
   constructor(level: AggregationLevel) {
     this.#level = level;
     this.#collapseUnnamed = level !== 'pod';
+    this.#reset();
   }
 
   beginBatch(): void {
-    this.#batch++;
+    if (this.#byAddress.size > MAX_REMEMBERED_ADDRESSES) this.#reset();
+  }
+
+  #reset(): void {
+    this.#byAddress.clear();
+    this.#byKey.clear();
+    this.rolled = [];
+    this.generation++;
+    if (this.#collapseUnnamed) this.#number({ address: '', port: 0 });
+  }
+
+  /** The number of the endpoint `ep` rolls up to. */
+  number(ep: FlowEndpoint): number {
+    if (this.#collapseUnnamed && !ep.zone && !ep.region && !isNamed(ep)) return 0;
+    const known = this.#byAddress.get(ep.address);
+    if (known !== undefined && known.matches(ep)) return known.rolled;
+    const n = this.#number(rollUpEndpoint(ep, this.#level));
+    this.#byAddress.set(ep.address, new AddressMemo(ep, n));
+    return n;
+  }
+
+  #number(rolled: FlowEndpoint): number {
+    const key = endpointKey(rolled);
+    let n = this.#byKey.get(key);
+    if (n === undefined) {
+      n = this.rolled.push(rolled) - 1;
+      this.#byKey.set(key, n);
+    }
+    return n;
+  }
+}
+
+/**
+ * Numbers the distinct rolled-up endpoints of one side (source or
+ * destination) of each batch, 0, 1, 2... in order of first appearance.
+ */
+class SideIds {
+  /** Rolled-up endpoints of the current batch, by id. */
+  endpoints: FlowEndpoint[] = [];
+  readonly #book: AddressBook;
+  /** Per address book number: the batch its id was given in, and the id. */
+  #stamp = new Int32Array(1024);
+  #id = new Int32Array(1024);
+  #batch = 0;
+  #generation = -1;
+
+  constructor(book: AddressBook) {
+    this.#book = book;
+  }
+
+  beginBatch(): void {
     this.endpoints = [];
-    if (this.#byAddress.size > MAX_REMEMBERED_ADDRESSES) {
-      this.#byAddress.clear();
-      this.#byKey.clear();
+    this.#batch++;
+    if (this.#generation !== this.#book.generation) {
+      this.#generation = this.#book.generation;
+      this.#stamp.fill(0);
     }
   }
 
   id(ep: FlowEndpoint): number {
-    const entry = this.#entry(ep);
-    if (entry.batch !== this.#batch) {
-      entry.batch = this.#batch;
-      entry.id = this.endpoints.push(entry.endpoint) - 1;
-    }
-    return entry.id;
+    const n = this.#book.number(ep);
+    if (n >= this.#stamp.length) this.#grow(n);
+    if (this.#stamp[n] === this.#batch) return this.#id[n]!;
+    this.#stamp[n] = this.#batch;
+    const id = this.endpoints.push(this.#book.rolled[n]!) - 1;
+    this.#id[n] = id;
+    return id;
   }
 
-  #entry(ep: FlowEndpoint): CatalogEntry {
-    if (this.#collapseUnnamed && !ep.zone && !ep.region && !isNamed(ep)) return this.#elsewhere;
-    const known = this.#byAddress.get(ep.address);
-    if (known !== undefined && known.matches(ep)) return known.entry;
-    const rolled = rollUpEndpoint(ep, this.#level);
-    const key = endpointKey(rolled);
-    let entry = this.#byKey.get(key);
-    if (entry === undefined) this.#byKey.set(key, (entry = { endpoint: rolled, batch: -1, id: -1 }));
-    this.#byAddress.set(ep.address, new AddressMemo(ep, entry));
-    return entry;
+  #grow(n: number): void {
+    let size = this.#stamp.length * 2;
+    while (size <= n) size *= 2;
+    const stamp = new Int32Array(size);
+    stamp.set(this.#stamp);
+    const id = new Int32Array(size);
+    id.set(this.#id);
+    this.#stamp = stamp;
+    this.#id = id;
   }
 }
 
@@ -187,90 +231,104 @@ class RestKeys {
 
 /**
  * The groups of the batch being rolled up. An open-addressing hash table maps
- * (source id, destination id, rest key) to the group's index; per group, typed
- * arrays hold its key, its first record and its running sums. Looking a group
- * up or adding to it allocates nothing, hashes no string and touches no
- * record object: the output records are made once, at the end. Reused from
- * batch to batch.
+ * (source id, destination id, rest key) to the group's index; per group,
+ * typed arrays hold its first record and its running sums. Looking a group up
+ * or adding to it allocates nothing, hashes no string and touches no record
+ * object: the output records are made once, at the end. Each table slot holds
+ * the key next to the group index and each group's sums sit together, so a
+ * record costs about two cache lines here. Reused from batch to batch.
  */
+/** Smallest group table (slots; half as many groups). */
+const MIN_SLOTS = 1 << 12;
+
 class Groups {
-  /** Group index + 1 per slot; 0 is empty. Length is a power of two, at least twice the groups. */
-  #slots = new Int32Array(1 << 12);
-  src = new Int32Array(1 << 11);
-  dst = new Int32Array(1 << 11);
-  rest = new Int32Array(1 << 11);
-  /** Index in the input of the group's first record (transport, IP family and class come from it). */
-  first = new Int32Array(1 << 11);
-  bytes = new Float64Array(1 << 11);
-  packets = new Float64Array(1 << 11);
-  costUsd = new Float64Array(1 << 11);
-  /** 1 when some record of the group had a cost. */
-  hasCost = new Uint8Array(1 << 11);
+  /** Per slot: group index + 1 (0: empty), source id, destination id, rest key. Slots are a power of two, at least twice the groups. */
+  #slots = new Int32Array(4 * MIN_SLOTS);
+  #mask = MIN_SLOTS - 1;
+  /** Per group: source id, destination id, index in the input of its first record (transport, IP family and class come from it). */
+  keys = new Int32Array(3 * (MIN_SLOTS >> 1));
+  /** Per group: bytes, packets, cost in USD, 1 when some record of the group had a cost. */
+  sums = new Float64Array(4 * (MIN_SLOTS >> 1));
   count = 0;
 
+  /** Empties the table for the next batch; gives memory back when the last batch used under 1/8 of it. */
   clear(): void {
-    if (this.count > 0) this.#slots.fill(0);
+    const size = this.#mask + 1;
+    if (size > MIN_SLOTS && this.count * 16 < size) {
+      this.#slots = new Int32Array(4 * MIN_SLOTS);
+      this.#mask = MIN_SLOTS - 1;
+      this.keys = new Int32Array(3 * (MIN_SLOTS >> 1));
+      this.sums = new Float64Array(4 * (MIN_SLOTS >> 1));
+    } else if (this.count > 0) {
+      this.#slots.fill(0);
+    }
     this.count = 0;
   }
 
   /** Adds record `r` (input index `index`) to group (src, dst, rest), which is created when new. */
   add(src: number, dst: number, rest: number, r: FlowRecord, index: number): void {
     const slots = this.#slots;
-    const mask = slots.length - 1;
+    const mask = this.#mask;
     let slot = hash(src, dst, rest) & mask;
     for (;;) {
-      const found = slots[slot]!;
+      const at = slot * 4;
+      const found = slots[at]!;
       if (found === 0) break;
-      const g = found - 1;
-      if (this.src[g] === src && this.dst[g] === dst && this.rest[g] === rest) {
-        this.bytes[g] += r.bytes;
-        this.packets[g] += r.packets;
+      if (slots[at + 1] === src && slots[at + 2] === dst && slots[at + 3] === rest) {
+        const sums = this.sums;
+        const s = (found - 1) * 4;
+        sums[s] = sums[s]! + r.bytes;
+        sums[s + 1] = sums[s + 1]! + r.packets;
         const cost = r.costUsd;
         if (cost !== undefined) {
-          this.costUsd[g] = (this.hasCost[g] === 1 ? this.costUsd[g]! : 0) + cost;
-          this.hasCost[g] = 1;
+          sums[s + 2] = (sums[s + 3] === 1 ? sums[s + 2]! : 0) + cost;
+          sums[s + 3] = 1;
         }
         return;
       }
       slot = (slot + 1) & mask;
     }
     const g = this.count++;
-    if (g === this.src.length) this.#grow();
-    this.src[g] = src;
-    this.dst[g] = dst;
-    this.rest[g] = rest;
-    this.first[g] = index;
-    this.bytes[g] = r.bytes;
-    this.packets[g] = r.packets;
+    if (g * 3 === this.keys.length) this.#grow();
+    const at = slot * 4;
+    slots[at] = g + 1;
+    slots[at + 1] = src;
+    slots[at + 2] = dst;
+    slots[at + 3] = rest;
+    const keys = this.keys;
+    keys[g * 3] = src;
+    keys[g * 3 + 1] = dst;
+    keys[g * 3 + 2] = index;
+    const sums = this.sums;
     const cost = r.costUsd;
-    this.costUsd[g] = cost ?? 0;
-    this.hasCost[g] = cost !== undefined ? 1 : 0;
-    slots[slot] = g + 1;
-    if (this.count * 2 > slots.length) this.#rehash(slots.length * 2);
+    sums[g * 4] = r.bytes;
+    sums[g * 4 + 1] = r.packets;
+    sums[g * 4 + 2] = cost ?? 0;
+    sums[g * 4 + 3] = cost !== undefined ? 1 : 0;
+    if (this.count * 2 > mask + 1) this.#rehash((mask + 1) * 2);
   }
 
   #grow(): void {
-    const size = this.src.length * 2;
-    const grow = <T extends Int32Array | Float64Array | Uint8Array>(a: T, b: T): T => (b.set(a), b);
-    this.src = grow(this.src, new Int32Array(size));
-    this.dst = grow(this.dst, new Int32Array(size));
-    this.rest = grow(this.rest, new Int32Array(size));
-    this.first = grow(this.first, new Int32Array(size));
-    this.bytes = grow(this.bytes, new Float64Array(size));
-    this.packets = grow(this.packets, new Float64Array(size));
-    this.costUsd = grow(this.costUsd, new Float64Array(size));
-    this.hasCost = grow(this.hasCost, new Uint8Array(size));
+    const keys = new Int32Array(this.keys.length * 2);
+    keys.set(this.keys);
+    this.keys = keys;
+    const sums = new Float64Array(this.sums.length * 2);
+    sums.set(this.sums);
+    this.sums = sums;
   }
 
   #rehash(size: number): void {
-    const slots = new Int32Array(size);
+    const old = this.#slots;
+    const slots = new Int32Array(size * 4);
     const mask = size - 1;
-    for (let g = 0; g < this.count; g++) {
-      let slot = hash(this.src[g]!, this.dst[g]!, this.rest[g]!) & mask;
-      while (slots[slot] !== 0) slot = (slot + 1) & mask;
-      slots[slot] = g + 1;
+    for (let at = 0; at < old.length; at += 4) {
+      if (old[at] === 0) continue;
+      let slot = hash(old[at + 1]!, old[at + 2]!, old[at + 3]!) & mask;
+      while (slots[slot * 4] !== 0) slot = (slot + 1) & mask;
+      slots.set(old.subarray(at, at + 4), slot * 4);
     }
     this.#slots = slots;
+    this.#mask = mask;
   }
 }
 
@@ -286,14 +344,16 @@ function hash(src: number, dst: number, rest: number): number {
  * one batch to the next (bounded), so use one instance per pipeline stage.
  */
 export class RollUp {
-  readonly #src: EndpointCatalog;
-  readonly #dst: EndpointCatalog;
+  readonly #src: SideIds;
+  readonly #dst: SideIds;
+  readonly #book: AddressBook;
   readonly #rest = new RestKeys();
   readonly #groups = new Groups();
 
   constructor(level: AggregationLevel) {
-    this.#src = new EndpointCatalog(level);
-    this.#dst = new EndpointCatalog(level);
+    this.#book = new AddressBook(level);
+    this.#src = new SideIds(this.#book);
+    this.#dst = new SideIds(this.#book);
   }
 
   /**
@@ -306,6 +366,7 @@ export class RollUp {
     const dst = this.#dst;
     const restKeys = this.#rest;
     const groups = this.#groups;
+    this.#book.beginBatch();
     src.beginBatch();
     dst.beginBatch();
     groups.clear();
@@ -314,18 +375,20 @@ export class RollUp {
       groups.add(src.id(r.src), dst.id(r.dst), restKeys.key(r), r, i);
     }
     const out: FlowRecord[] = new Array(groups.count);
+    const keys = groups.keys;
+    const sums = groups.sums;
     for (let g = 0; g < groups.count; g++) {
-      const first = records[groups.first[g]!]!;
+      const first = records[keys[g * 3 + 2]!]!;
       const sum: FlowRecord = {
-        src: { ...src.endpoints[groups.src[g]!]! },
-        dst: { ...dst.endpoints[groups.dst[g]!]! },
+        src: { ...src.endpoints[keys[g * 3]!]! },
+        dst: { ...dst.endpoints[keys[g * 3 + 1]!]! },
         transport: first.transport,
         ipFamily: first.ipFamily,
-        bytes: groups.bytes[g]!,
-        packets: groups.packets[g]!,
+        bytes: sums[g * 4]!,
+        packets: sums[g * 4 + 1]!,
       };
       if (first.trafficClass !== undefined) sum.trafficClass = first.trafficClass;
-      if (groups.hasCost[g] === 1) sum.costUsd = groups.costUsd[g]!;
+      if (sums[g * 4 + 3] === 1) sum.costUsd = sums[g * 4 + 2]!;
       out[g] = sum;
     }
     return out;

@@ -36,6 +36,17 @@ export interface FlowTableOptions {
    * (default true); false forces one load per field, the path older kernels take.
    */
   wideHeaderLoads?: boolean;
+  /**
+   * For tests only: false bypasses the per-CPU flow cache, so every packet goes
+   * to the shared table and its insert race (two CPUs inserting one new flow)
+   * happens often enough to test. Default true.
+   */
+  flowCache?: boolean;
+  /**
+   * For tests only: busy-wait this long between a flow's missed lookup and its
+   * insert, widening the insert race's window. Default 0 (the code is dropped).
+   */
+  insertDelayNs?: number;
 }
 
 export class KernelFlowTable {
@@ -59,6 +70,8 @@ export class KernelFlowTable {
       try {
         for (const name of TABLES) object.setMaxEntries(name, options.maxFlows);
         object.setConst('wide_header_loads', options.wideHeaderLoads === false ? 0 : 1);
+        object.setConst('flow_cache', options.flowCache === false ? 0 : 1);
+        object.setConst('insert_delay_ns', options.insertDelayNs ?? 0);
       } catch (err) {
         throw bpfError(`cannot configure the eBPF object (max_flows ${options.maxFlows})`, err);
       }
@@ -110,6 +123,14 @@ export class KernelFlowTable {
       ipv4: sumOverflow(this.#object.readPerCpu(OVERFLOW, 0)),
       ipv6: sumOverflow(this.#object.readPerCpu(OVERFLOW, 1)),
     };
+  }
+
+  /** Inserts that found their flow inserted by another CPU first, since load (the race path; for tests). */
+  insertRaces(): number {
+    const perCpu = this.#object.readPerCpu('insert_races', 0);
+    let sum = 0n;
+    for (let off = 0; off + 8 <= perCpu.length; off += 8) sum += perCpu.readBigUInt64LE(off);
+    return Number(sum);
   }
 
   /** The attached programs' ids and run statistics, summed over families. */

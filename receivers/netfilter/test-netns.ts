@@ -81,15 +81,24 @@ export class NetnsPair {
     return sh('ip', ['netns', 'exec', ns, command, ...args]);
   }
 
-  /** Runs the traffic script inside a namespace (asynchronously) and parses its JSON line. */
-  traffic(ns: string, args: string[]): Promise<any> {
+  /**
+   * Runs the traffic script inside a namespace (asynchronously) and parses its
+   * JSON line; pinned to CPU `cpu` (taskset) when given.
+   */
+  traffic(ns: string, args: string[], cpu?: number): Promise<any> {
+    return this.run(ns, [process.execPath, TRAFFIC_SCRIPT, ...args], cpu);
+  }
+
+  /** Runs a command inside a namespace (asynchronously), optionally pinned to one CPU, and parses its last stdout line as JSON. */
+  run(ns: string, command: string[], cpu?: number): Promise<any> {
+    const argv = [...(cpu === undefined ? [] : ['taskset', '-c', String(cpu)]), 'ip', 'netns', 'exec', ns, ...command];
     return new Promise((resolve, reject) => {
-      const child = spawn('ip', ['netns', 'exec', ns, process.execPath, TRAFFIC_SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       let err = '';
       child.stdout.on('data', (d) => (out += d));
       child.stderr.on('data', (d) => (err += d));
-      child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`traffic ${args.join(' ')} exited ${code}: ${err}`))));
+      child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`${command.join(' ')} exited ${code}: ${err}`))));
     });
   }
 

@@ -7,8 +7,10 @@
  *   flows HOST FIRST_PORT N SIZE         one datagram to each of N destination ports (N flows)
  *   reuse HOST FIRST_DST FLOWS SRC_PORT COUNT SIZE START_MS   from a SO_REUSEPORT socket on SRC_PORT,
  *                                        COUNT rounds of one datagram to each of FLOWS ports, from START_MS
- *   flood HOST PORT SIZE SECONDS [FLOWS] as many datagrams as possible for SECONDS, to ports
- *                                        PORT..PORT+FLOWS-1 in turn (default 1 flow)
+ *   flood HOST PORT SIZE SECONDS [FLOWS [SRC_PORT]] as many datagrams as possible for SECONDS, to ports
+ *                                        PORT..PORT+FLOWS-1 in turn (default 1 flow); prints
+ *                                        sent (sends that succeeded) and failed; from SRC_PORT
+ *                                        (SO_REUSEPORT) when given
  *   tcp-sink PORT                        accept TCP connections on [::] and discard the data
  *   tcp   HOST PORT BYTES                send BYTES over one TCP connection, then close
  */
@@ -68,22 +70,25 @@ switch (mode) {
     break;
   }
   case 'flood': {
-    const [host, port, size, seconds, flows = 1] = args.map((a, i) => (i === 0 ? a : Number(a))) as [string, number, number, number, number?];
+    const [host, port, size, seconds, flows = 1, srcPort] = args.map((a, i) => (i === 0 ? a : Number(a))) as [string, number, number, number, number?, number?];
     // Unconnected: B's ICMP port-unreachable replies cannot fail the sends.
-    const socket = udpSocket(host);
-    await bind(socket);
+    // With SRC_PORT several floods share the source port (SO_REUSEPORT), hence the flows.
+    const socket = udpSocket(host, { reusePort: srcPort !== undefined });
+    await bind(socket, srcPort);
     const payload = Buffer.alloc(size, 3);
     const until = Date.now() + seconds * 1000;
     let sent = 0;
+    let failed = 0;
     // Keep a bounded number of sends in flight: fast, without unbounded memory.
     await new Promise<void>((resolve) => {
       let inFlight = 0;
       const pump = () => {
         while (inFlight < 64 && Date.now() < until) {
           inFlight++;
-          socket.send(payload, port + (sent + inFlight) % flows, host, () => {
+          socket.send(payload, port + (sent + failed + inFlight) % flows, host, (err) => {
             inFlight--;
-            sent++;
+            if (err) failed++;
+            else sent++;
             if (inFlight === 0 && Date.now() >= until) resolve();
             else pump();
           });
@@ -92,7 +97,7 @@ switch (mode) {
       };
       pump();
     });
-    console.log(JSON.stringify({ sent }));
+    console.log(JSON.stringify({ sent, failed }));
     socket.close();
     break;
   }
