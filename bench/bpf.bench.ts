@@ -13,7 +13,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { NFPROTO_IPV4, openBpfObject, type BpfObject } from '../native/index.ts';
-import { KernelFlowTable, HOOK_PRIORITY } from '../receivers/netfilter/flow-table.ts';
+import { KernelFlowTable, HOOK_PRIORITY, sizeFlowCache } from '../receivers/netfilter/flow-table.ts';
 import { ADDRESSES, NetnsPair } from '../receivers/netfilter/test-netns.ts';
 import { privilegeProblem } from '../test/privileges.ts';
 
@@ -57,13 +57,14 @@ const statsBefore = readFileSync(STATS, 'utf8').trim();
 const objects: { close(): void }[] = [];
 try {
   writeFileSync(STATS, '1');
-  const open = (file: string) => {
+  const open = (file: string, configure?: (object: BpfObject) => void) => {
     const object = openBpfObject(join(import.meta.dirname, file));
+    configure?.(object);
     object.load();
     objects.push(object);
     return object;
   };
-  const flows = open('../bpf/flows.bpf.o'); // max_flows 65536, the default
+  const flows = open('../bpf/flows.bpf.o', sizeFlowCache); // max_flows 65536, the default
   const variants: Variant[] = [
     programVariant('noop', open('noop.bpf.o'), 'noop', pair.pathA),
     programVariant('reference (kubezonnet-style)', open('reference.bpf.o'), 'count_reference', pair.pathA),

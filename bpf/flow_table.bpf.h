@@ -32,24 +32,28 @@ struct {
 	.values = { [0] = &flows_a },
 };
 
-/* Per-CPU flow caches, double-buffered like the tables. The program reads
- * active_cache before active_flows; user space swaps active_cache first. */
-struct cache_table {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, FLOW_CACHE_SLOTS);
+/* The flow caches: for every CPU two generations of FLOW_CACHE_SLOTS entries,
+ * entry (cpu * 2 + generation) * FLOW_CACHE_SLOTS + slot, all in one array
+ * (max_entries set before load to 2 * possible CPUs * FLOW_CACHE_SLOTS; a CPU
+ * beyond it counts straight into the table). One array and a CPU index, not a
+ * per-CPU array behind a map-in-map: the slot's address needs no dependent
+ * loads. cache_generation[0] says which generation the programs write; user
+ * space flips it and then swaps active_flows, whose wait for running programs
+ * (synchronize_rcu) covers both. The program reads cache_generation before
+ * active_flows. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * FLOW_CACHE_SLOTS);
 	__type(key, __u32);
 	__type(value, struct flow_cache_entry);
-};
-struct cache_table cache_a SEC(".maps"), cache_b SEC(".maps");
+} flow_cache SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__array(values, struct cache_table);
-} active_cache SEC(".maps") = {
-	.values = { [0] = &cache_a },
-};
+	__type(value, __u32);
+} cache_generation SEC(".maps");
 
 /* Traffic of flows that found the active table full (monotonic, per CPU);
  * key 0: IPv4, key 1: IPv6. */
@@ -136,7 +140,7 @@ static __always_inline __u32 cache_slot(const struct key_words *k)
 
 /* Set before load. 0 bypasses the per-CPU flow cache: every packet goes to the
  * shared table, so tests can exercise its insert race (see README.md). */
-const volatile __u8 flow_cache = 1;
+const volatile __u8 use_flow_cache = 1;
 
 /* Counts straight into the flow table, the key copied to the stack for the map calls. */
 static __always_inline void count_words(const struct key_words *k, __u64 bytes, __u64 packets)
@@ -145,19 +149,20 @@ static __always_inline void count_words(const struct key_words *k, __u64 bytes, 
 	count((const struct flow_key *)&key, bytes, packets);
 }
 
-/* Counts through this CPU's flow cache: packets of a cached flow cost no hash
+/* Counts through this CPU's flow cache (the active generation): packets of a cached flow cost no hash
  * lookup, no atomic and no stack copy of the key; a flow that takes over a
  * slot writes the previous one back. An empty slot never matches: its key is
  * all zero and a flow's family is not. */
 static __always_inline void count_cached(const struct key_words *k, __u64 bytes, __u64 packets)
 {
-	if (!flow_cache) {
+	if (!use_flow_cache) {
 		count_words(k, bytes, packets);
 		return;
 	}
-	__u32 zero = 0, slot = cache_slot(k);
-	void *cache = bpf_map_lookup_elem(&active_cache, &zero);
-	struct flow_cache_entry *e = cache ? bpf_map_lookup_elem(cache, &slot) : NULL;
+	__u32 zero = 0;
+	__u32 *generation = bpf_map_lookup_elem(&cache_generation, &zero);
+	__u32 index = ((bpf_get_smp_processor_id() << 1) + (generation ? *generation & 1 : 0)) * FLOW_CACHE_SLOTS + cache_slot(k);
+	struct flow_cache_entry *e = bpf_map_lookup_elem(&flow_cache, &index);
 	if (!e || e->busy) {
 		count_words(k, bytes, packets); /* nested run on this CPU and slot: bypass the cache */
 		return;

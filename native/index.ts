@@ -47,14 +47,15 @@ export interface BpfObject {
   /** Every CPU's value for a u32 key of a per-CPU array, CPU after CPU (each rounded up to 8 bytes). */
   readPerCpu(map: string, key: number): Buffer;
   /**
-   * One drain of bpf/flows.bpf.c's tables, off the main thread: points the
-   * outer maps (`caches[0]`, then `tables[0]`) at the next cache and table (the
-   * kernel waits for running programs), reads and zeroes the retired cache,
-   * lookup-and-deletes the retired table `batchSize` keys per syscall, and
-   * merges the two. Resolves to one record per flow: struct flow_key, then u64
-   * bytes and u64 packets summed over CPUs (host byte order).
+   * One drain of bpf/flows.bpf.c's tables, off the main thread: sets the
+   * cache generation map (`cache.generation`, key 0) to `cache.next`, then
+   * points the outer map `tables[0]` at the next table (the kernel waits for
+   * running programs), reads and zeroes the retired generation of the cache
+   * array `cache.map`, lookup-and-deletes the retired table `batchSize` keys
+   * per syscall, and merges the two. Resolves to one record per flow: struct
+   * flow_key, then u64 bytes and u64 packets summed over CPUs (host byte order).
    */
-  swapAndDrain(maps: { caches: [outer: string, next: string, retired: string]; tables: [outer: string, next: string, retired: string]; batchSize: number }): Promise<Buffer>;
+  swapAndDrain(maps: { cache: { map: string; generation: string; next: 0 | 1 }; tables: [outer: string, next: string, retired: string]; batchSize: number }): Promise<Buffer>;
   /** Closes links, programs and maps. Idempotent. */
   close(): void;
 }

@@ -104,16 +104,17 @@ int CreateNetfilterLink(int prog_fd, int pf, int priority) {
   return fd < 0 ? -errno : fd;
 }
 
-// One drain, off the main thread. The program reads active_cache before
-// active_flows, so: point active_cache at the next cache, then active_flows at
-// the next table (each update returns only after running programs finished:
-// the kernel's synchronize_rcu for map-in-map updates); now nothing writes the
-// retired pair. Read and zero the retired cache (every slot of every CPU),
-// lookup-and-delete the retired table in batches, and add the cached flows to
-// the table's. Output: one record per flow, struct flow_key then u64 bytes and
-// u64 packets (host byte order).
+// One drain, off the main thread. The program reads cache_generation before
+// active_flows, so: flip cache_generation to the next cache generation, then
+// point active_flows at the next table (that update returns only after running
+// programs finished: the kernel's synchronize_rcu for map-in-map updates); now
+// nothing writes the retired generation or table. Read and zero the retired
+// generation of every CPU's cache, lookup-and-delete the retired table in
+// batches, and add the cached flows to the table's. Output: one record per
+// flow, struct flow_key then u64 bytes and u64 packets (host byte order).
 struct DrainMaps {
-  int cache_outer, cache_next, cache_retired;
+  int cache, cache_generation;
+  uint32_t cache_entries, next_generation;
   int table_outer, table_next, table_retired;
 };
 
@@ -132,8 +133,8 @@ class DrainWorker : public Napi::AsyncWorker {
 
   void Execute() override {
     uint32_t zero = 0;
-    uint32_t next_cache = maps_.cache_next, next_table = maps_.table_next;
-    if (bpf_map_update_elem(maps_.cache_outer, &zero, &next_cache, BPF_ANY) != 0) return Fail("swap flow caches", errno);
+    uint32_t next_generation = maps_.next_generation, next_table = maps_.table_next;
+    if (bpf_map_update_elem(maps_.cache_generation, &zero, &next_generation, BPF_ANY) != 0) return Fail("swap flow caches", errno);
     if (bpf_map_update_elem(maps_.table_outer, &zero, &next_table, BPF_ANY) != 0) return Fail("swap flow tables", errno);
     std::vector<flow_cache_entry> cached;
     if (!ReadCache(cached)) return;
@@ -165,22 +166,26 @@ class DrainWorker : public Napi::AsyncWorker {
  private:
   static constexpr size_t kRecord = sizeof(flow_key) + sizeof(flow_counters);
 
-  // Every CPU's copy of every slot, then zeroes them all (one batch syscall each).
+  // The retired generation of every CPU's cache, then zeroes it (one batch
+  // syscall each; the read takes the live generation too and skips it).
   bool ReadCache(std::vector<flow_cache_entry>& cached) {
-    int ncpus = libbpf_num_possible_cpus();
-    if (ncpus <= 0) return Fail("count possible CPUs", -ncpus), false;
-    std::vector<uint32_t> slots(FLOW_CACHE_SLOTS);
-    for (uint32_t i = 0; i < FLOW_CACHE_SLOTS; i++) slots[i] = i;
-    cached.assign(size_t(FLOW_CACHE_SLOTS) * ncpus, flow_cache_entry{});
+    uint32_t n = maps_.cache_entries, retired = 1 - maps_.next_generation;
+    std::vector<uint32_t> keys(n);
+    std::vector<flow_cache_entry> all(n);
     LIBBPF_OPTS(bpf_map_batch_opts, opts);
-    uint32_t out_batch = 0, count = FLOW_CACHE_SLOTS;
-    std::vector<uint32_t> keys(FLOW_CACHE_SLOTS);
-    int rc = bpf_map_lookup_batch(maps_.cache_retired, nullptr, &out_batch, keys.data(), cached.data(), &count, &opts);
+    uint32_t out_batch = 0, count = n;
+    int rc = bpf_map_lookup_batch(maps_.cache, nullptr, &out_batch, keys.data(), all.data(), &count, &opts);
     if (rc && errno != ENOENT) return Fail("read flow cache", errno), false;
-    if (count != FLOW_CACHE_SLOTS) return Fail("read flow cache", EIO), false;
-    std::vector<flow_cache_entry> empty(cached.size(), flow_cache_entry{});
-    count = FLOW_CACHE_SLOTS;
-    if (bpf_map_update_batch(maps_.cache_retired, slots.data(), empty.data(), &count, &opts) != 0) return Fail("reset flow cache", errno), false;
+    if (count != n) return Fail("read flow cache", EIO), false;
+    std::vector<uint32_t> retired_keys;
+    for (uint32_t i = 0; i < n; i++) {
+      if ((keys[i] / FLOW_CACHE_SLOTS) % 2 != retired) continue;
+      retired_keys.push_back(keys[i]);
+      if (all[i].counters.packets) cached.push_back(all[i]);
+    }
+    std::vector<flow_cache_entry> empty(retired_keys.size(), flow_cache_entry{});
+    count = retired_keys.size();
+    if (count && bpf_map_update_batch(maps_.cache, retired_keys.data(), empty.data(), &count, &opts) != 0) return Fail("reset flow cache", errno), false;
     return true;
   }
 
@@ -454,32 +459,36 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
     return Napi::Buffer<uint8_t>::Copy(env, values.data(), values.size());
   }
 
-  // swapAndDrain({ caches: [outer, next, retired], tables: [outer, next, retired], batchSize }) -> Promise<Buffer>
+  // swapAndDrain({ cache: { map, generation, next }, tables: [outer, next, retired], batchSize }) -> Promise<Buffer>
   Napi::Value SwapAndDrain(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "expected { caches, tables, batchSize }");
+    if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "expected { cache, tables, batchSize }");
     Napi::Object options = info[0].As<Napi::Object>();
-    auto fds = [&](const char* field) {
-      Napi::Value v = options.Get(field);
-      if (!v.IsArray() || v.As<Napi::Array>().Length() != 3) throw Napi::TypeError::New(env, std::string(field) + " must be [outer, next, retired] map names");
-      Napi::Array names = v.As<Napi::Array>();
-      std::vector<bpf_map*> maps;
-      for (uint32_t i = 0; i < 3; i++) {
-        Napi::Value name = names.Get(i);
-        if (!name.IsString()) throw Napi::TypeError::New(env, std::string(field) + " must hold map names");
-        bpf_map* map = bpf_object__find_map_by_name(Object(env), name.As<Napi::String>().Utf8Value().c_str());
-        if (!map) throw Napi::Error::New(env, "no map named \"" + name.As<Napi::String>().Utf8Value() + "\" in the BPF object");
-        maps.push_back(map);
-      }
-      return maps;
+    auto find = [&](Napi::Value name, const std::string& what) {
+      if (!name.IsString()) throw Napi::TypeError::New(env, what + " must be a map name");
+      bpf_map* map = bpf_object__find_map_by_name(Object(env), name.As<Napi::String>().Utf8Value().c_str());
+      if (!map) throw Napi::Error::New(env, "no map named \"" + name.As<Napi::String>().Utf8Value() + "\" in the BPF object");
+      return map;
     };
-    std::vector<bpf_map*> caches = fds("caches"), tables = fds("tables");
+    Napi::Value tables_value = options.Get("tables");
+    if (!tables_value.IsArray() || tables_value.As<Napi::Array>().Length() != 3) throw Napi::TypeError::New(env, "tables must be [outer, next, retired] map names");
+    Napi::Array table_names = tables_value.As<Napi::Array>();
+    std::vector<bpf_map*> tables;
+    for (uint32_t i = 0; i < 3; i++) tables.push_back(find(table_names.Get(i), "tables"));
+    Napi::Value cache_value = options.Get("cache");
+    if (!cache_value.IsObject()) throw Napi::TypeError::New(env, "cache must be { map, generation, next }");
+    Napi::Object cache_options = cache_value.As<Napi::Object>();
+    bpf_map* cache = find(cache_options.Get("map"), "cache.map");
+    bpf_map* generation = find(cache_options.Get("generation"), "cache.generation");
+    Napi::Value next_value = cache_options.Get("next");
+    if (!next_value.IsNumber() || next_value.As<Napi::Number>().Uint32Value() > 1) throw Napi::TypeError::New(env, "cache.next must be 0 or 1");
     Napi::Value batch_value = options.Get("batchSize");
     if (!batch_value.IsNumber() || batch_value.As<Napi::Number>().Uint32Value() == 0) throw Napi::TypeError::New(env, "batchSize must be a positive number");
     if (bpf_map__value_size(tables[2]) != sizeof(flow_counters) || bpf_map__key_size(tables[2]) != sizeof(flow_key) ||
-        bpf_map__value_size(caches[2]) != sizeof(flow_cache_entry) || bpf_map__max_entries(caches[2]) != FLOW_CACHE_SLOTS)
+        bpf_map__value_size(cache) != sizeof(flow_cache_entry) || bpf_map__max_entries(cache) % (2 * FLOW_CACHE_SLOTS) != 0 ||
+        bpf_map__value_size(generation) != sizeof(uint32_t))
       throw Napi::Error::New(env, "the maps' layout is not bpf/flows.h's");
-    DrainMaps maps = {bpf_map__fd(caches[0]), bpf_map__fd(caches[1]), bpf_map__fd(caches[2]),
+    DrainMaps maps = {bpf_map__fd(cache), bpf_map__fd(generation), bpf_map__max_entries(cache), next_value.As<Napi::Number>().Uint32Value(),
                       bpf_map__fd(tables[0]), bpf_map__fd(tables[1]), bpf_map__fd(tables[2])};
     auto* worker = new DrainWorker(env, info.This().As<Napi::Object>(), &drains_in_flight_, maps, batch_value.As<Napi::Number>().Uint32Value());
     worker->Queue();

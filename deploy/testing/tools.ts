@@ -83,9 +83,14 @@ export function exportedMetricNames(): Set<string> {
 /**
  * Label names on zonetap's metrics: flow attributes with `.` -> `_` (pipeline/attributes.ts),
  * kubezonnet's `namespace` and `pod`, Prometheus' target labels and the ServiceMonitors'
- * `node`, and the self-telemetry labels (pipeline/telemetry/metrics.ts: component_id, kind;
- * receivers/netfilter and otlp: receiver; processors/k8sattributes: processor; exporters: component_id).
+ * `node`, and the self-telemetry labels: every component's metrics carry `component_id`
+ * (pipeline/README.md), plus kind (pipeline/telemetry/metrics.ts), outcome (receivers/otlp),
+ * side and reason (processors/k8sattributes), family (exporters/prometheus).
  */
 export function exportedLabelNames(): Set<string> {
-  return new Set([...FLOW_ATTRIBUTE_NAMES.map(labelName), 'namespace', 'pod', 'job', 'instance', 'node', 'component_id', 'kind', 'receiver', 'processor']);
+  return new Set([
+    ...FLOW_ATTRIBUTE_NAMES.map(labelName),
+    ...['namespace', 'pod', 'job', 'instance', 'node'],
+    ...['component_id', 'kind', 'outcome', 'side', 'reason', 'family'],
+  ]);
 }

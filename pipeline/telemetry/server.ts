@@ -1,7 +1,9 @@
 /**
  * The telemetry HTTP server on service.telemetry.metrics.endpoint:
  * GET /metrics (Prometheus text), /healthz (200 while the process runs),
- * /readyz (200 once every component has started; 503 before and during shutdown).
+ * /readyz (200 once every component has started and none reports `ready === false`,
+ * e.g. k8sattributes not yet synced with the Kubernetes API; 503 otherwise, and
+ * from the start of shutdown).
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';

@@ -125,10 +125,10 @@ export class K8sAttributesProcessor implements Processor {
     });
     meter
       .createObservableGauge('zonetap.processor.k8sattributes.pods', { description: 'Pods known to k8sattributes (deleted pods in their grace period excluded).' })
-      .addCallback((r) => r.observe(this.directory?.podCount ?? 0, { processor: settings.id }));
+      .addCallback((r) => r.observe(this.directory?.podCount ?? 0, { component_id: settings.id }));
     meter
       .createObservableGauge('zonetap.processor.k8sattributes.ready', { description: '1 once pods and nodes have been listed (always 1 for source: static).' })
-      .addCallback((r) => r.observe(this.ready ? 1 : 0, { processor: settings.id }));
+      .addCallback((r) => r.observe(this.ready ? 1 : 0, { component_id: settings.id }));
   }
 
   /** The directory in use (it changes on a static reload). */
@@ -205,19 +205,19 @@ export class K8sAttributesProcessor implements Processor {
     const st = this.stats;
     if (unresolvedSrc) {
       st.unresolvedSrcBytes += unresolvedSrc;
-      this.#unresolvedBytes.add(unresolvedSrc, { side: 'src' });
+      this.#unresolvedBytes.add(unresolvedSrc, { component_id: this.#settings.id, side: 'src' });
     }
     if (unresolvedDst) {
       st.unresolvedDstBytes += unresolvedDst;
-      this.#unresolvedBytes.add(unresolvedDst, { side: 'dst' });
+      this.#unresolvedBytes.add(unresolvedDst, { component_id: this.#settings.id, side: 'dst' });
     }
     if (forwarded) {
       st.droppedForwardedFlows += forwarded;
-      this.#droppedFlows.add(forwarded, { reason: 'forwarded' });
+      this.#droppedFlows.add(forwarded, { component_id: this.#settings.id, reason: 'forwarded' });
     }
     if (unknownSource) {
       st.droppedUnknownSourceFlows += unknownSource;
-      this.#droppedFlows.add(unknownSource, { reason: 'unknown_source' });
+      this.#droppedFlows.add(unknownSource, { component_id: this.#settings.id, reason: 'unknown_source' });
     }
     await this.#next.consume(batch);
   }

@@ -8,6 +8,7 @@ import { readInventory } from './inventory.ts';
 import { configSchema } from './config.ts';
 import { harness, known } from './testing.ts';
 import { ZonetapError } from '../../pipeline/errors.ts';
+import { meteredSettings } from '../../pipeline/testing.ts';
 
 const here = import.meta.dirname;
 const example = join(here, '../../config/inventory.example.yaml');
@@ -150,4 +151,33 @@ test('a ConfigMap volume update (the ..data symlink swap) is seen as a change', 
 test('a missing or broken inventory fails start with the component name', async () => {
   const h = harness({ source: 'static', inventory: join(dir, 'nope.yaml') });
   await assert.rejects(h.processor.start(), /failed to start "k8sattributes" processor: cannot read inventory ".*nope\.yaml": ENOENT/);
+});
+
+test('self-telemetry: unresolved bytes by side, dropped flows by reason, pods and ready; every series labelled component_id', async () => {
+  const { settings, collect } = meteredSettings('k8sattributes', 'processor');
+  const h = harness({ source: 'static', inventory: example, node_name: 'node-a' }, undefined, settings.meter);
+  await h.processor.start();
+  try {
+    const out = await h.run(
+      ['10.1.0.5', '10.2.0.7', 100], // api (node-a) -> db-0: kept
+      ['10.1.0.5', '10.9.9.9', 40], // api -> nobody: kept, destination unresolved
+      ['10.2.0.7', '10.1.0.5', 7], // db-0 is on node-b: forwarded, counted there
+      ['10.9.9.8', '10.1.0.5', 5], // source nobody: unknown_source
+    );
+    assert.equal(out.length, 2);
+    const metrics = await collect();
+    const points = (name: string) =>
+      (metrics.find((m) => m.descriptor.name === name)?.dataPoints.map((p) => [p.attributes, p.value]) ?? []).toSorted((x, y) => JSON.stringify(x).localeCompare(JSON.stringify(y)));
+    const id = 'k8sattributes'; // the harness's component id
+    assert.deepEqual(points('zonetap.processor.k8sattributes.unresolved.bytes'), [[{ component_id: id, side: 'dst' }, 40]]);
+    assert.deepEqual(points('zonetap.processor.k8sattributes.dropped.flows'), [
+      [{ component_id: id, reason: 'forwarded' }, 1],
+      [{ component_id: id, reason: 'unknown_source' }, 1],
+    ]);
+    assert.deepEqual(points('zonetap.processor.k8sattributes.ready'), [[{ component_id: id }, 1]]);
+    assert.equal(points('zonetap.processor.k8sattributes.pods').length, 1);
+    for (const m of metrics) for (const p of m.dataPoints) assert.equal(p.attributes.component_id, id, `${m.descriptor.name} ${JSON.stringify(p.attributes)}`);
+  } finally {
+    await h.processor.shutdown();
+  }
 });

@@ -1,7 +1,7 @@
 /** Test helpers for k8sattributes: flows, a processor wired to a recorder, logs captured as text. */
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { metrics } from '@opentelemetry/api';
+import { metrics, type Meter } from '@opentelemetry/api';
 import type { ComponentSettings } from '../../pipeline/component.ts';
 import type { FlowRecord } from '../../pipeline/flow.ts';
 import { RecordingConsumer } from '../../pipeline/testing.ts';
@@ -27,7 +27,11 @@ export interface Harness {
   run(...flows: Array<[string, string] | [string, string, number]>): Promise<FlowRecord[]>;
 }
 
-export function harness(config: Record<string, unknown>, options: K8sAttributesOptions = { backoffInitialMs: 50, backoffMaxMs: 200 }): Harness {
+export function harness(
+  config: Record<string, unknown>,
+  options: K8sAttributesOptions = { backoffInitialMs: 50, backoffMaxMs: 200 },
+  meter: Meter = metrics.getMeter('zonetap-test'),
+): Harness {
   const logs: string[] = [];
   const stream = new Writable({
     write(chunk, _enc, done) {
@@ -35,7 +39,7 @@ export function harness(config: Record<string, unknown>, options: K8sAttributesO
       done();
     },
   });
-  const settings: ComponentSettings = { id: 'k8sattributes', kind: 'processor', logger: pino({ level: 'debug' }, stream), meter: metrics.getMeter('zonetap-test'), reportSendFailure: () => {} };
+  const settings: ComponentSettings = { id: 'k8sattributes', kind: 'processor', logger: pino({ level: 'debug' }, stream), meter, reportSendFailure: () => {} };
   const out = new RecordingConsumer();
   const processor = new K8sAttributesProcessor(settings, configSchema.parse(config), out, options);
   return {

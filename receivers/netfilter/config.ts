@@ -28,7 +28,7 @@ export const netfilterConfigSchema = z.strictObject({
     .optional(),
   /** Keep only flows whose source or destination is in one of these blocks (empty: keep all). */
   include_cidrs: z.array(cidr()).default([]),
-  /** Drop flows whose source and destination are both in these blocks. */
+  /** Drop flows whose source or destination is in one of these blocks (applied after include_cidrs). */
   exclude_cidrs: z.array(cidr()).default([]),
 });
 

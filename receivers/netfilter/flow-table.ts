@@ -10,6 +10,7 @@ import {
   NFPROTO_IPV4,
   NFPROTO_IPV6,
   bpfError,
+  nativeModule,
   openBpfObject,
   type BpfObject,
 } from '../../native/index.ts';
@@ -18,12 +19,23 @@ import { decodeFlows, sumOverflow, type OverflowCounters } from './decode.ts';
 /** One program per family (each holds only its own parsing). */
 const PROGRAMS: Record<IpFamily, string> = { ipv4: 'count_ipv4', ipv6: 'count_ipv6' };
 const TABLES = ['flows_a', 'flows_b'] as const;
-const CACHES = ['cache_a', 'cache_b'] as const;
+/** Every CPU's two flow cache generations, in one array, and the generation the programs write. */
+const CACHE = 'flow_cache';
+const CACHE_GENERATION = 'cache_generation';
 const OVERFLOW = 'overflow';
 /** Keys per lookup-and-delete syscall: bounds each call and the buffers. */
 const DRAIN_BATCH = 4096;
 /** Below NF_IP_PRI_NAT_SRC (100): the program sees pod addresses before source NAT. */
 export const HOOK_PRIORITY = 50;
+
+/**
+ * Before load: room in the flow cache array for two generations of every
+ * possible CPU (without it CPUs past the first count straight into the table:
+ * correct, only slower). Also used by bench/bpf.bench.ts.
+ */
+export function sizeFlowCache(object: BpfObject): void {
+  object.setMaxEntries(CACHE, 2 * object.mapInfo(CACHE).possibleCpus * nativeModule().flowCacheSlots);
+}
 
 export interface FlowTableOptions {
   maxFlows: number;
@@ -53,7 +65,7 @@ export class KernelFlowTable {
   readonly #object: BpfObject;
   readonly #links: number[] = [];
   readonly #families: readonly IpFamily[];
-  /** Index in TABLES and CACHES of the pair the programs write now (the object starts with the _a pair). */
+  /** Index in TABLES and cache generation the programs write now (the object starts with flows_a and generation 0). */
   #active = 0;
   #closed = false;
 
@@ -69,8 +81,9 @@ export class KernelFlowTable {
     try {
       try {
         for (const name of TABLES) object.setMaxEntries(name, options.maxFlows);
+        sizeFlowCache(object);
         object.setConst('wide_header_loads', options.wideHeaderLoads === false ? 0 : 1);
-        object.setConst('flow_cache', options.flowCache === false ? 0 : 1);
+        object.setConst('use_flow_cache', options.flowCache === false ? 0 : 1);
         object.setConst('insert_delay_ns', options.insertDelayNs ?? 0);
       } catch (err) {
         throw bpfError(`cannot configure the eBPF object (max_flows ${options.maxFlows})`, err);
@@ -109,7 +122,7 @@ export class KernelFlowTable {
     const now = this.#active;
     const next = 1 - now;
     const raw = await this.#object
-      .swapAndDrain({ caches: ['active_cache', CACHES[next]!, CACHES[now]!], tables: ['active_flows', TABLES[next]!, TABLES[now]!], batchSize: DRAIN_BATCH })
+      .swapAndDrain({ cache: { map: CACHE, generation: CACHE_GENERATION, next: next as 0 | 1 }, tables: ['active_flows', TABLES[next]!, TABLES[now]!], batchSize: DRAIN_BATCH })
       .catch((err: unknown) => {
         throw bpfError('cannot drain the flow table', err);
       });

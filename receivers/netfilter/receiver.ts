@@ -45,7 +45,7 @@ export class NetfilterReceiver implements Receiver {
     this.#settings = settings;
     this.#config = Object.freeze({ ...config });
     this.#next = next;
-    this.#attributes = { receiver: settings.id };
+    this.#attributes = { component_id: settings.id };
     const meter = settings.meter;
     this.#dropped = meter.createCounter('zonetap.receiver.flows.dropped', {
       description: 'Packets whose flow found the kernel flow table full (their bytes are reported as overflow, not lost)',
@@ -53,8 +53,15 @@ export class NetfilterReceiver implements Receiver {
     this.#overflowBytes = meter.createCounter('zonetap.receiver.overflow.bytes', { description: 'Bytes counted as overflow because the kernel flow table was full', unit: 'By' });
     this.#overflowPackets = meter.createCounter('zonetap.receiver.overflow.packets', { description: 'Packets counted as overflow because the kernel flow table was full' });
     this.#filtered = meter.createCounter('zonetap.receiver.flows.filtered', { description: 'Flow records dropped by include_cidrs / exclude_cidrs' });
-    this.#flowsPerDrain = meter.createHistogram('zonetap.receiver.drain.flows', { description: 'Flows read from the kernel per drain' });
-    this.#drainSeconds = meter.createHistogram('zonetap.receiver.drain.duration_seconds', { description: 'Time to swap and drain the kernel flow table', unit: 's' });
+    this.#flowsPerDrain = meter.createHistogram('zonetap.receiver.drain.flows', {
+      description: 'Flows read from the kernel per drain',
+      advice: { explicitBucketBoundaries: [0, 10, 100, 1_000, 10_000, 65_536, 262_144, 1_048_576, 4_194_304] },
+    });
+    this.#drainSeconds = meter.createHistogram('zonetap.receiver.drain.duration_seconds', {
+      description: 'Time to swap and drain the kernel flow table',
+      unit: 's',
+      advice: { explicitBucketBoundaries: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5] },
+    });
     meter
       .createObservableGauge('zonetap.receiver.table.fill_ratio', { description: 'Flows in the last drain divided by max_flows' })
       .addCallback((result) => result.observe(this.#fillRatio, this.#attributes));

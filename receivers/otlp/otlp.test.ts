@@ -10,7 +10,7 @@ import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { otlpExporterFactory, type OtlpExporter } from '../../exporters/otlp/index.ts';
-import { RecordingConsumer, testSettings } from '../../pipeline/testing.ts';
+import { meteredSettings, RecordingConsumer, testSettings } from '../../pipeline/testing.ts';
 import type { FlowBatch, FlowRecord } from '../../pipeline/flow.ts';
 import { otlpReceiverFactory, type OtlpReceiver } from './index.ts';
 import { encodeRequest, freePort, mutualTlsCerts, PausableProxy, rawExport, selfSignedCert, series, totalsByFlow, writeTemp } from './testing.ts';
@@ -255,6 +255,28 @@ describe('otlp exporter -> otlp receiver', () => {
     assert.equal(receiver.counts.invalidRequests, 2);
     assert.equal((await rawExport(receiver.port, good)).code, status.OK);
     assert.deepEqual([...totalsByFlow(sink.records).values()], [{ bytes: 150, packets: 2 }], 'delta taken against the last good point');
+  });
+
+  test('self-telemetry: requests, points and streams by outcome, every series labelled component_id', async () => {
+    const { settings, collect } = meteredSettings('otlp/gateway', 'receiver');
+    const config = otlpReceiverFactory.configSchema.parse({ protocols: { grpc: { endpoint: '127.0.0.1:0' } } });
+    const receiver = otlpReceiverFactory.create(settings, config, new RecordingConsumer()) as OtlpReceiver;
+    await receiver.start();
+    cleanups.push(() => receiver.shutdown());
+    const attrs = { 'src.address': '10.5.0.1', 'dst.address': '10.5.0.2', transport: 'tcp', 'network.type': 'ipv4' };
+    const t0 = Date.now() - 60_000;
+    assert.equal((await rawExport(receiver.port, encodeRequest('a', [series(attrs, t0, 100, 1)], t0 + 1000))).code, status.OK);
+    assert.equal((await rawExport(receiver.port, Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]))).code, status.INVALID_ARGUMENT);
+
+    const metrics = await collect();
+    const points = (name: string) =>
+      (metrics.find((m) => m.descriptor.name === name)?.dataPoints.map((p) => [p.attributes, p.value]) ?? []).toSorted((x, y) => JSON.stringify(x).localeCompare(JSON.stringify(y)));
+    assert.deepEqual(points('zonetap.receiver.otlp.requests'), [
+      [{ component_id: 'otlp/gateway', outcome: 'invalid_argument' }, 1],
+      [{ component_id: 'otlp/gateway', outcome: 'ok' }, 1],
+    ]);
+    assert.deepEqual(points('zonetap.receiver.otlp.points'), [[{ component_id: 'otlp/gateway', outcome: 'accepted' }, 2]], 'bytes and packets');
+    assert.deepEqual(points('zonetap.receiver.otlp.streams'), [[{ component_id: 'otlp/gateway' }, 1]]);
   });
 
   test('bearer token: missing or wrong gets UNAUTHENTICATED while a good agent keeps flowing', async () => {

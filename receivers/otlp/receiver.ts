@@ -63,7 +63,7 @@ export class OtlpReceiver implements Receiver {
     this.#points = settings.meter.createCounter('zonetap.receiver.otlp.points', { description: 'OTLP data points by outcome (accepted, ignored_other, stale, invalid, refused)' });
     settings.meter
       .createObservableGauge('zonetap.receiver.otlp.streams', { description: 'Flow attribute sets tracked for cumulative-to-delta conversion' })
-      .addCallback((r) => r.observe(this.#streams.size, { receiver: settings.id }));
+      .addCallback((r) => r.observe(this.#streams.size, { component_id: settings.id }));
   }
 
   /** The bound port (useful with port 0). */
@@ -117,7 +117,7 @@ export class OtlpReceiver implements Receiver {
     this.counts.requests++;
     if (!this.#authorized(call.metadata)) {
       this.counts.unauthenticated++;
-      this.#requests.add(1, { receiver: id, outcome: 'unauthenticated' });
+      this.#requests.add(1, { component_id: id, outcome: 'unauthenticated' });
       callback({ code: status.UNAUTHENTICATED, details: 'missing or wrong bearer token' });
       return;
     }
@@ -126,7 +126,7 @@ export class OtlpReceiver implements Receiver {
       ingested = this.#streams.ingest(decodeRequest(call.request));
     } catch (err) {
       this.counts.invalidRequests++;
-      this.#requests.add(1, { receiver: id, outcome: 'invalid_argument' });
+      this.#requests.add(1, { component_id: id, outcome: 'invalid_argument' });
       this.#settings.logger.debug({ err: (err as Error).message, peer: call.getPeer() }, 'malformed OTLP request refused');
       callback({ code: status.INVALID_ARGUMENT, details: `malformed ExportMetricsServiceRequest: ${(err as Error).message}` });
       return;
@@ -136,12 +136,12 @@ export class OtlpReceiver implements Receiver {
     try {
       if (batch.records.length > 0) await this.#next.consume(batch);
       this.counts.records += batch.records.length;
-      this.#requests.add(1, { receiver: id, outcome: 'ok' });
+      this.#requests.add(1, { component_id: id, outcome: 'ok' });
       callback(null, EMPTY_RESPONSE);
     } catch (err) {
       // The deltas are already taken from the streams: this data is lost downstream, and counted.
       this.counts.consumeFailures++;
-      this.#requests.add(1, { receiver: id, outcome: 'consume_failed' });
+      this.#requests.add(1, { component_id: id, outcome: 'consume_failed' });
       this.#settings.logger.warn({ err: (err as Error).message, records: batch.records.length }, 'pipeline refused flow records from OTLP');
       callback({ code: status.INTERNAL, details: 'pipeline refused the records' });
     }
@@ -155,13 +155,13 @@ export class OtlpReceiver implements Receiver {
     c.invalid += stats.invalid;
     c.refused += stats.refused;
     c.resets += stats.resets;
-    const receiver = this.#settings.id;
+    const component_id = this.#settings.id;
     const accepted = stats.points - stats.ignoredStale - stats.invalid - stats.refused;
-    if (accepted) this.#points.add(accepted, { receiver, outcome: 'accepted' });
-    if (stats.ignoredOther) this.#points.add(stats.ignoredOther, { receiver, outcome: 'ignored_other' });
-    if (stats.ignoredStale) this.#points.add(stats.ignoredStale, { receiver, outcome: 'stale' });
-    if (stats.invalid) this.#points.add(stats.invalid, { receiver, outcome: 'invalid' });
-    if (stats.refused) this.#points.add(stats.refused, { receiver, outcome: 'refused' });
+    if (accepted) this.#points.add(accepted, { component_id, outcome: 'accepted' });
+    if (stats.ignoredOther) this.#points.add(stats.ignoredOther, { component_id, outcome: 'ignored_other' });
+    if (stats.ignoredStale) this.#points.add(stats.ignoredStale, { component_id, outcome: 'stale' });
+    if (stats.invalid) this.#points.add(stats.invalid, { component_id, outcome: 'invalid' });
+    if (stats.refused) this.#points.add(stats.refused, { component_id, outcome: 'refused' });
   }
 
   shutdown(): Promise<void> {
