@@ -229,36 +229,36 @@ class RestKeys {
   }
 }
 
-/**
- * The groups of the batch being rolled up. An open-addressing hash table maps
- * (source id, destination id, rest key) to the group's index; per group,
- * typed arrays hold its first record and its running sums. Looking a group up
- * or adding to it allocates nothing, hashes no string and touches no record
- * object: the output records are made once, at the end. Each table slot holds
- * the key next to the group index and each group's sums sit together, so a
- * record costs about two cache lines here. Reused from batch to batch.
- */
 /** Smallest group table (slots; half as many groups). */
 const MIN_SLOTS = 1 << 12;
+/** Numbers per group in Groups#blocks. */
+const GROUP = 8;
 
+/**
+ * The groups of the batch being rolled up. An open-addressing hash table maps
+ * (source id, destination id, rest key) to the group's index; each group is
+ * one block of 8 numbers (its key, its first record, its running sums: one
+ * cache line), so adding a record to a group allocates nothing, hashes no
+ * string and touches no record object; the output records are made once, at
+ * the end. Reused from batch to batch.
+ */
 class Groups {
-  /** Per slot: group index + 1 (0: empty), source id, destination id, rest key. Slots are a power of two, at least twice the groups. */
-  #slots = new Int32Array(4 * MIN_SLOTS);
-  #mask = MIN_SLOTS - 1;
-  /** Per group: source id, destination id, index in the input of its first record (transport, IP family and class come from it). */
-  keys = new Int32Array(3 * (MIN_SLOTS >> 1));
-  /** Per group: bytes, packets, cost in USD, 1 when some record of the group had a cost. */
-  sums = new Float64Array(4 * (MIN_SLOTS >> 1));
+  /** Group index + 1 per slot (0: empty). A power of two, at least twice the groups. */
+  #slots = new Int32Array(MIN_SLOTS);
+  /**
+   * Per group, GROUP numbers: source id, destination id, rest key, index in the
+   * input of its first record (transport, IP family and class come from it),
+   * bytes, packets, cost in USD, 1 when some record of the group had a cost.
+   */
+  blocks = new Float64Array(GROUP * (MIN_SLOTS >> 1));
   count = 0;
 
   /** Empties the table for the next batch; gives memory back when the last batch used under 1/8 of it. */
   clear(): void {
-    const size = this.#mask + 1;
+    const size = this.#slots.length;
     if (size > MIN_SLOTS && this.count * 16 < size) {
-      this.#slots = new Int32Array(4 * MIN_SLOTS);
-      this.#mask = MIN_SLOTS - 1;
-      this.keys = new Int32Array(3 * (MIN_SLOTS >> 1));
-      this.sums = new Float64Array(4 * (MIN_SLOTS >> 1));
+      this.#slots = new Int32Array(MIN_SLOTS);
+      this.blocks = new Float64Array(GROUP * (MIN_SLOTS >> 1));
     } else if (this.count > 0) {
       this.#slots.fill(0);
     }
@@ -268,67 +268,59 @@ class Groups {
   /** Adds record `r` (input index `index`) to group (src, dst, rest), which is created when new. */
   add(src: number, dst: number, rest: number, r: FlowRecord, index: number): void {
     const slots = this.#slots;
-    const mask = this.#mask;
+    const mask = slots.length - 1;
+    const blocks = this.blocks;
     let slot = hash(src, dst, rest) & mask;
     for (;;) {
-      const at = slot * 4;
-      const found = slots[at]!;
+      const found = slots[slot]!;
       if (found === 0) break;
-      if (slots[at + 1] === src && slots[at + 2] === dst && slots[at + 3] === rest) {
-        const sums = this.sums;
-        const s = (found - 1) * 4;
-        sums[s] = sums[s]! + r.bytes;
-        sums[s + 1] = sums[s + 1]! + r.packets;
+      const at = (found - 1) * GROUP;
+      if (blocks[at] === src && blocks[at + 1] === dst && blocks[at + 2] === rest) {
+        blocks[at + 4] = blocks[at + 4]! + r.bytes;
+        blocks[at + 5] = blocks[at + 5]! + r.packets;
         const cost = r.costUsd;
         if (cost !== undefined) {
-          sums[s + 2] = (sums[s + 3] === 1 ? sums[s + 2]! : 0) + cost;
-          sums[s + 3] = 1;
+          blocks[at + 6] = (blocks[at + 7] === 1 ? blocks[at + 6]! : 0) + cost;
+          blocks[at + 7] = 1;
         }
         return;
       }
       slot = (slot + 1) & mask;
     }
     const g = this.count++;
-    if (g * 3 === this.keys.length) this.#grow();
-    const at = slot * 4;
-    slots[at] = g + 1;
-    slots[at + 1] = src;
-    slots[at + 2] = dst;
-    slots[at + 3] = rest;
-    const keys = this.keys;
-    keys[g * 3] = src;
-    keys[g * 3 + 1] = dst;
-    keys[g * 3 + 2] = index;
-    const sums = this.sums;
+    if ((g + 1) * GROUP > blocks.length) this.#grow();
+    const b = this.blocks;
+    const at = g * GROUP;
     const cost = r.costUsd;
-    sums[g * 4] = r.bytes;
-    sums[g * 4 + 1] = r.packets;
-    sums[g * 4 + 2] = cost ?? 0;
-    sums[g * 4 + 3] = cost !== undefined ? 1 : 0;
-    if (this.count * 2 > mask + 1) this.#rehash((mask + 1) * 2);
+    b[at] = src;
+    b[at + 1] = dst;
+    b[at + 2] = rest;
+    b[at + 3] = index;
+    b[at + 4] = r.bytes;
+    b[at + 5] = r.packets;
+    b[at + 6] = cost ?? 0;
+    b[at + 7] = cost !== undefined ? 1 : 0;
+    slots[slot] = g + 1;
+    if (this.count * 2 > slots.length) this.#rehash(slots.length * 2);
   }
 
   #grow(): void {
-    const keys = new Int32Array(this.keys.length * 2);
-    keys.set(this.keys);
-    this.keys = keys;
-    const sums = new Float64Array(this.sums.length * 2);
-    sums.set(this.sums);
-    this.sums = sums;
+    const blocks = new Float64Array(this.blocks.length * 2);
+    blocks.set(this.blocks);
+    this.blocks = blocks;
   }
 
   #rehash(size: number): void {
-    const old = this.#slots;
-    const slots = new Int32Array(size * 4);
+    const slots = new Int32Array(size);
     const mask = size - 1;
-    for (let at = 0; at < old.length; at += 4) {
-      if (old[at] === 0) continue;
-      let slot = hash(old[at + 1]!, old[at + 2]!, old[at + 3]!) & mask;
-      while (slots[slot * 4] !== 0) slot = (slot + 1) & mask;
-      slots.set(old.subarray(at, at + 4), slot * 4);
+    const b = this.blocks;
+    for (let g = 0; g < this.count; g++) {
+      const at = g * GROUP;
+      let slot = hash(b[at]!, b[at + 1]!, b[at + 2]!) & mask;
+      while (slots[slot] !== 0) slot = (slot + 1) & mask;
+      slots[slot] = g + 1;
     }
     this.#slots = slots;
-    this.#mask = mask;
   }
 }
 
@@ -375,20 +367,20 @@ export class RollUp {
       groups.add(src.id(r.src), dst.id(r.dst), restKeys.key(r), r, i);
     }
     const out: FlowRecord[] = new Array(groups.count);
-    const keys = groups.keys;
-    const sums = groups.sums;
+    const blocks = groups.blocks;
     for (let g = 0; g < groups.count; g++) {
-      const first = records[keys[g * 3 + 2]!]!;
+      const at = g * GROUP;
+      const first = records[blocks[at + 3]!]!;
       const sum: FlowRecord = {
-        src: { ...src.endpoints[keys[g * 3]!]! },
-        dst: { ...dst.endpoints[keys[g * 3 + 1]!]! },
+        src: { ...src.endpoints[blocks[at]!]! },
+        dst: { ...dst.endpoints[blocks[at + 1]!]! },
         transport: first.transport,
         ipFamily: first.ipFamily,
-        bytes: sums[g * 4]!,
-        packets: sums[g * 4 + 1]!,
+        bytes: blocks[at + 4]!,
+        packets: blocks[at + 5]!,
       };
       if (first.trafficClass !== undefined) sum.trafficClass = first.trafficClass;
-      if (sums[g * 4 + 3] === 1) sum.costUsd = sums[g * 4 + 2]!;
+      if (blocks[at + 7] === 1) sum.costUsd = blocks[at + 6]!;
       out[g] = sum;
     }
     return out;
