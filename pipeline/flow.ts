@@ -33,6 +33,15 @@ export interface FlowEndpoint {
   zone?: string;
   region?: string;
   hostNetwork?: boolean;
+  /**
+   * Set by k8sattributes on a resolved end: a small non-negative integer
+   * naming the pod, node or external block the address resolved to, the same
+   * for every end resolved to that entry in this process. Only a hint for
+   * later stages (processors/aggregate) to recognise an end without a string
+   * lookup: two ends with one identity may still differ in other fields (a
+   * relabelled node), so compare those too. Never exported or put on the wire.
+   */
+  identity?: number;
 }
 
 /** Bytes and packets of one flow over one batch interval (a delta, never a running total). */

@@ -47,6 +47,12 @@ function endpointKey(ep: FlowEndpoint): string {
 
 /** Most addresses remembered; past this the address book starts over (at a batch boundary). */
 const MAX_REMEMBERED_ADDRESSES = 200_000;
+/**
+ * Ends with an identity (FlowEndpoint.identity, set by k8sattributes) below
+ * this are remembered by identity in an array (no string hashing); others,
+ * and ends without one, by address.
+ */
+const MAX_IDENTITY = 1 << 21;
 
 /**
  * What an address was last seen as (every attribute roll-up reads), and the
@@ -105,6 +111,8 @@ class AddressBook {
   readonly #collapseUnnamed: boolean;
   readonly #byKey = new Map<string, number>();
   readonly #byAddress = new Map<string, AddressMemo>();
+  /** Memo per FlowEndpoint.identity below MAX_IDENTITY (undefined where none yet). */
+  readonly #byIdentity: (AddressMemo | undefined)[] = [];
 
   constructor(level: AggregationLevel) {
     this.#level = level;
@@ -113,11 +121,12 @@ class AddressBook {
   }
 
   beginBatch(): void {
-    if (this.#byAddress.size > MAX_REMEMBERED_ADDRESSES) this.#reset();
+    if (this.#byAddress.size > MAX_REMEMBERED_ADDRESSES || this.#byIdentity.length > MAX_REMEMBERED_ADDRESSES * 4) this.#reset();
   }
 
   #reset(): void {
     this.#byAddress.clear();
+    this.#byIdentity.length = 0;
     this.#byKey.clear();
     this.rolled = [];
     this.generation++;
@@ -127,6 +136,17 @@ class AddressBook {
   /** The number of the endpoint `ep` rolls up to. */
   number(ep: FlowEndpoint): number {
     if (this.#collapseUnnamed && !ep.zone && !ep.region && !isNamed(ep)) return 0;
+    const identity = ep.identity;
+    // By identity only when the rolled-up end cannot depend on the address (named, or above pod level).
+    if (identity !== undefined && identity < MAX_IDENTITY && (this.#collapseUnnamed || isNamed(ep))) {
+      const memos = this.#byIdentity;
+      const memo = memos[identity];
+      if (memo !== undefined && memo.matches(ep)) return memo.rolled;
+      const n = this.#number(rollUpEndpoint(ep, this.#level));
+      while (memos.length <= identity) memos.push(undefined);
+      memos[identity] = new AddressMemo(ep, n);
+      return n;
+    }
     const known = this.#byAddress.get(ep.address);
     if (known !== undefined && known.matches(ep)) return known.rolled;
     const n = this.#number(rollUpEndpoint(ep, this.#level));

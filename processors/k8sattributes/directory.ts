@@ -20,8 +20,16 @@ export const POD = 1;
 export const EXTERNAL = 2;
 const CONTESTED = 3;
 
+let identities = 0;
+/** A new FlowEndpoint.identity for a directory entry (unique in this process). */
+export function newIdentity(): number {
+  return identities++;
+}
+
 export interface NodeEntry {
   readonly kind: typeof NODE;
+  /** FlowEndpoint.identity of the ends resolved to this entry. */
+  readonly identity: number;
   readonly name: string;
   zone: string | undefined;
   region: string | undefined;
@@ -43,6 +51,8 @@ export interface WorkloadEntry {
 
 export interface PodEntry {
   readonly kind: typeof POD;
+  /** FlowEndpoint.identity of the ends resolved to this entry. */
+  readonly identity: number;
   readonly namespace: string;
   readonly name: string;
   readonly node: NodeEntry | undefined;
@@ -57,6 +67,8 @@ export interface PodEntry {
 
 export interface ExternalEntry {
   readonly kind: typeof EXTERNAL;
+  /** FlowEndpoint.identity of the ends resolved to this entry. */
+  readonly identity: number;
   readonly name: string;
   readonly zone: string | undefined;
   readonly region: string | undefined;
@@ -133,7 +145,7 @@ export class AddressDirectory {
   node(name: string): NodeEntry {
     let n = this.#nodes.get(name);
     if (!n) {
-      n = { kind: NODE, name: this.intern(name), zone: undefined, region: undefined, addresses: [], known: false };
+      n = { kind: NODE, identity: newIdentity(), name: this.intern(name), zone: undefined, region: undefined, addresses: [], known: false };
       this.#nodes.set(n.name, n);
     }
     return n;
@@ -189,7 +201,7 @@ export class AddressDirectory {
    * Adds or replaces the pod `namespace/name`. `workload` MUST come from
    * workload() (or be undefined for a bare pod, which is its own workload).
    */
-  upsertPod(p: Omit<PodEntry, 'kind' | 'deletedAt' | 'node' | 'namespace'> & { namespace: string; nodeName: string | undefined }): PodEntry {
+  upsertPod(p: Omit<PodEntry, 'kind' | 'identity' | 'deletedAt' | 'node' | 'namespace'> & { namespace: string; nodeName: string | undefined }): PodEntry {
     const key = `${p.namespace}/${p.name}`;
     const old = this.#pods.get(key);
     const node = p.nodeName ? this.node(p.nodeName) : undefined;
@@ -205,6 +217,7 @@ export class AddressDirectory {
     }
     const entry: PodEntry = {
       kind: POD,
+      identity: newIdentity(),
       namespace: this.intern(p.namespace),
       name: p.name,
       node,

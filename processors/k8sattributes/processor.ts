@@ -1,8 +1,9 @@
 /**
  * The k8sattributes processor: names both ends of every flow (namespace, pod,
  * workload, node, zone, region, hostNetwork) from the address directory, one
- * Map lookup per end; the batch is changed in place (each resolved end is
- * replaced by a complete endpoint object). On agents (node_name set) it keeps only flows
+ * Map lookup per end; the batch is changed in place (each record kept is
+ * replaced by a new record with every field, each resolved end by a complete
+ * endpoint object; the input records are not changed). On agents (node_name set) it keeps only flows
  * whose source is on this node, so each flow is counted once in the cluster.
  */
 import type { Counter } from '@opentelemetry/api';
@@ -52,6 +53,7 @@ function resolved(ep: FlowEndpoint, r: Resolved): FlowEndpoint {
       zone: (node !== undefined ? node.zone : undefined) ?? ep.zone,
       region: (node !== undefined ? node.region : undefined) ?? ep.region,
       hostNetwork: false,
+      identity: r.identity,
     };
   }
   if (r.kind === NODE) {
@@ -66,6 +68,7 @@ function resolved(ep: FlowEndpoint, r: Resolved): FlowEndpoint {
       zone: r.zone ?? ep.zone,
       region: r.region ?? ep.region,
       hostNetwork: true,
+      identity: r.identity,
     };
   }
   return {
@@ -79,6 +82,7 @@ function resolved(ep: FlowEndpoint, r: Resolved): FlowEndpoint {
     zone: r.zone ?? ep.zone,
     region: r.region ?? ep.region,
     hostNetwork: undefined,
+    identity: r.identity,
   };
 }
 
@@ -193,13 +197,24 @@ export class K8sAttributesProcessor implements Processor {
           continue;
         }
       }
-      if (s !== undefined) r.src = resolved(r.src, s);
-      else unresolvedSrc += r.bytes;
+      if (s === undefined) unresolvedSrc += r.bytes;
       let d: Resolved | undefined = dir.lookup(r.dst.address);
       if (d === undefined && externals !== undefined) d = this.#external(externals, r.dst.address);
-      if (d !== undefined) r.dst = resolved(r.dst, d);
-      else unresolvedDst += r.bytes;
-      records[kept++] = r;
+      if (d === undefined) unresolvedDst += r.bytes;
+      // A new record with every field (trafficClass and costUsd too, maybe
+      // undefined): one hidden class for the processors downstream, which then
+      // set those fields without a shape change, and each record next to its
+      // ends in memory.
+      records[kept++] = {
+        src: s !== undefined ? resolved(r.src, s) : r.src,
+        dst: d !== undefined ? resolved(r.dst, d) : r.dst,
+        transport: r.transport,
+        ipFamily: r.ipFamily,
+        bytes: r.bytes,
+        packets: r.packets,
+        trafficClass: r.trafficClass,
+        costUsd: r.costUsd,
+      };
     }
     records.length = kept;
     const st = this.stats;

@@ -9,7 +9,7 @@ import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { ipToBigInt } from '../../pipeline/schema.ts';
-import { AddressDirectory, EXTERNAL, type ExternalEntry } from './directory.ts';
+import { AddressDirectory, EXTERNAL, newIdentity, type ExternalEntry } from './directory.ts';
 import { canonicalAddress, parseInventory, readInventory, type Inventory } from './inventory.ts';
 
 interface ExternalBlock {
@@ -51,7 +51,7 @@ export function buildView(inv: Inventory, graceMs: number): StaticView {
     });
   });
   const blocks: ExternalBlock[] = inv.external.flatMap((e) => {
-    const entry: ExternalEntry = { kind: EXTERNAL, name: e.name, zone: e.zone, region: e.region };
+    const entry: ExternalEntry = { kind: EXTERNAL, identity: newIdentity(), name: e.name, zone: e.zone, region: e.region };
     return e.cidrs.map((c) => {
       const bits = c.family === 4 ? 32 : 128;
       const mask = c.prefix === 0 ? 0n : ((1n << BigInt(c.prefix)) - 1n) << BigInt(bits - c.prefix);
