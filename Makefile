@@ -31,7 +31,7 @@ check: setup
 	node_modules/.bin/tsc --noEmit -p .
 
 test: build check
-	$(NODE) --test --test-reporter=spec --test-timeout=600000 --test-concurrency=1 $(TEST_FILES)
+	$(NODE) --test --test-reporter=spec --test-timeout=300000 --test-force-exit --test-concurrency=1 $(TEST_FILES)
 
 demo: build
 	bin/zonetap demo

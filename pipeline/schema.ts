@@ -10,6 +10,8 @@ import { TRAFFIC_CLASSES, type TrafficClass } from './flow.ts';
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+/** The longest delay Node's timers accept (2^31-1 ms, about 24.8 days). */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
 
 /** Parses `500ms`, `10s`, `2m`, `1h` into milliseconds; undefined when malformed. */
 export function parseDuration(text: string): number | undefined {
@@ -24,6 +26,11 @@ export const duration = () =>
     const ms = parseDuration(text);
     if (ms === undefined || ms <= 0) {
       ctx.addIssue({ code: 'custom', message: `invalid duration "${text}": expected a positive number with a unit (ms, s, m, h), like 10s` });
+      return z.NEVER;
+    }
+    if (ms > MAX_DURATION_MS) {
+      // Node's timers take at most 2^31-1 ms; a longer one would fire after 1 ms and spin.
+      ctx.addIssue({ code: 'custom', message: `duration "${text}" is too long: at most 596h (24 days)` });
       return z.NEVER;
     }
     return ms;

@@ -4,10 +4,13 @@
  */
 import type { TestContext } from 'node:test';
 import { existsSync } from 'node:fs';
+import { release } from 'node:os';
 
 export function privilegeProblem(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root (eBPF and network namespaces)';
   if (!existsSync('/sys/kernel/btf/vmlinux')) return 'needs kernel BTF at /sys/kernel/btf/vmlinux';
+  const [major = 0, minor = 0] = release().split('.').map((n) => parseInt(n, 10));
+  if (major < 6 || (major === 6 && minor < 4)) return `needs Linux >= 6.4 for netfilter eBPF links (this kernel is ${release()})`;
   return undefined;
 }
 

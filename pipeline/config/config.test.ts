@@ -33,6 +33,10 @@ const BROKEN: Array<{ file: string; code?: 'ZT_CONFIG_READ'; lines: string[] }> 
     file: 'bad-duration.yaml',
     lines: ['bad-duration.yaml:4:5: receivers::replay::interval: invalid duration "10 seconds": expected a positive number with a unit (ms, s, m, h), like 10s'],
   },
+  {
+    file: 'too-long-duration.yaml',
+    lines: ['too-long-duration.yaml:4:5: receivers::replay::interval: duration "1000h" is too long: at most 596h (24 days)'],
+  },
   { file: 'unknown-type.yaml', lines: ['unknown-type.yaml:5:3: processors::costs: unknown processor type "costs"; did you mean "cost"?'] },
   {
     file: 'wrong-section.yaml',

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readInventory } from './inventory.ts';
 import { configSchema } from './config.ts';
-import { harness, known } from './testing.ts';
+import { eventually, flow, harness, known } from './testing.ts';
+import { OVERFLOW_TRANSPORT, type FlowRecord } from '../../pipeline/flow.ts';
 import { ZonetapError } from '../../pipeline/errors.ts';
 import { meteredSettings } from '../../pipeline/testing.ts';
 
@@ -104,7 +105,7 @@ test('the inventory is reloaded when the file changes; a bad change keeps the pr
     assert.equal((await h.run(['10.1.0.5', '10.2.0.7']))[0]!.src.zone, 'zone-z');
 
     writeFileSync(file, readFileSync(example, 'utf8').replace('node: node-b', 'node: node-q'));
-    await new Promise((r) => setTimeout(r, 300));
+    await eventually(() => assert.ok(h.logs.some((l) => /keeping the previous inventory/.test(l)), 'the bad reload was noticed'));
     assert.equal((await h.run(['10.1.0.5', '10.2.0.7']))[0]!.src.zone, 'zone-z', 'kept the previous inventory');
     assert.ok(h.logs.some((l) => /keeping the previous inventory: invalid inventory .*inventory\.yaml:\\n  .*inventory\.yaml:\d+:\d+: pods\[1\]\.node: pod shop\/db-0 is on unknown node \\"node-q\\"/.test(l)));
 
@@ -177,6 +178,41 @@ test('self-telemetry: unresolved bytes by side, dropped flows by reason, pods an
     assert.deepEqual(points('zonetap.processor.k8sattributes.ready'), [[{ component_id: id }, 1]]);
     assert.equal(points('zonetap.processor.k8sattributes.pods').length, 1);
     for (const m of metrics) for (const p of m.dataPoints) assert.equal(p.attributes.component_id, id, `${m.descriptor.name} ${JSON.stringify(p.attributes)}`);
+  } finally {
+    await h.processor.shutdown();
+  }
+});
+
+test('agent mode: overflow records (no addresses) pass the locality filter with their bytes; unknown sources are still dropped', async () => {
+  const h = harness({ source: 'static', inventory: example, node_name: 'node-a' });
+  await h.processor.start();
+  try {
+    const unknownEnd = { address: '', port: 0 };
+    const overflow = (ipFamily: 'ipv4' | 'ipv6', bytes: number, packets: number): FlowRecord => ({
+      src: { ...unknownEnd },
+      dst: { ...unknownEnd },
+      transport: OVERFLOW_TRANSPORT,
+      ipFamily,
+      bytes,
+      packets,
+    });
+    const before = h.out.batches.length;
+    await h.processor.consume({
+      start: 0,
+      end: 1,
+      records: [overflow('ipv4', 123_456, 89), flow('10.9.9.8', '10.1.0.5', 5), overflow('ipv6', 777, 3), flow('10.1.0.5', '10.2.0.7', 100)],
+    });
+    const out = h.out.batches.slice(before).flatMap((b) => b.records);
+    assert.deepEqual(
+      out.map((r) => [r.transport, r.ipFamily, r.src.address, r.dst.address, r.bytes, r.packets]),
+      [
+        [OVERFLOW_TRANSPORT, 'ipv4', '', '', 123_456, 89],
+        [OVERFLOW_TRANSPORT, 'ipv6', '', '', 777, 3],
+        ['tcp', 'ipv4', '10.1.0.5', '10.2.0.7', 100, 1],
+      ],
+    );
+    assert.equal(h.processor.stats.droppedUnknownSourceFlows, 1, 'only the flow from an unknown address was dropped');
+    assert.equal(h.processor.stats.droppedForwardedFlows, 0);
   } finally {
     await h.processor.shutdown();
   }

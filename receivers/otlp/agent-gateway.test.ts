@@ -146,8 +146,8 @@ service:
     // Part of the replay reaches the gateway, then the gateway dies without a chance to flush.
     await until('first flows at the gateway', async () => ((await scrape(promPort))?.size ?? 0) > 0, 30_000, logs);
     await stop(gateway.child, 'SIGKILL');
-    await sleep(1500); // the agent keeps counting (replay goes on) and retries with backoff
-    assert.match(agent.log(), /OTLP export failed/, 'the agent saw the outage');
+    // The agent keeps counting (replay goes on) and retries with backoff.
+    await until('the agent saw the outage', async () => /OTLP export failed/.test(agent.log()), 30_000, logs);
     gateway = start('gateway', gatewayConfig);
     const expected = new Map([...flows.bytes].sort());
     const sorted = async () => new Map([...((await scrape(promPort)) ?? [])].sort());

@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { FakeKubeApiServer, makeNode, makePod } from './index.ts';
 
 const run = promisify(execFile);
-const KUBECTL = '/usr/bin/kubectl';
+const KUBECTL = 'kubectl'; // from PATH, as a user runs it
 let server: FakeKubeApiServer;
 let dir: string;
 let kubeconfig: string;
