@@ -4,6 +4,13 @@
  * Prometheus labels) are mapped from these fields in pipeline/attributes.ts.
  */
 
+/**
+ * Transport of the record that carries overflow (receivers/netfilter): traffic
+ * whose flow found the kernel table full. Its addresses are '' (unknown) and
+ * ports 0; it was counted by this node's hook, whatever its ends were.
+ */
+export const OVERFLOW_TRANSPORT = 'overflow';
+
 /** Traffic class of a flow, set by processors/crosszone. */
 export type TrafficClass = 'same_zone' | 'cross_zone' | 'cross_region' | 'internet' | 'unknown';
 

@@ -4,11 +4,12 @@
  * Map lookup per end; the batch is changed in place (each record kept is
  * replaced by a new record with every field, each resolved end by a complete
  * endpoint object; the input records are not changed). On agents (node_name set) it keeps only flows
- * whose source is on this node, so each flow is counted once in the cluster.
+ * whose source is on this node, so each flow is counted once in the cluster
+ * (and overflow records, which this node's hook counted).
  */
 import type { Counter } from '@opentelemetry/api';
 import type { ComponentSettings, FlowConsumer, Processor } from '../../pipeline/component.ts';
-import type { FlowBatch, FlowEndpoint } from '../../pipeline/flow.ts';
+import { OVERFLOW_TRANSPORT, type FlowBatch, type FlowEndpoint } from '../../pipeline/flow.ts';
 import { ZonetapError } from '../../pipeline/errors.ts';
 import { AddressDirectory, NODE, POD, type ExternalEntry, type Resolved } from './directory.ts';
 import type { K8sAttributesConfig } from './config.ts';
@@ -186,7 +187,10 @@ export class K8sAttributesProcessor implements Processor {
       const r = records[i]!;
       let s: Resolved | undefined = dir.lookup(r.src.address);
       if (s === undefined && externals !== undefined) s = this.#external(externals, r.src.address);
-      if (nodeName !== undefined) {
+      // Overflow records (receivers/netfilter: traffic that found the kernel
+      // table full, addresses '') were counted by this node's hook by
+      // construction: they pass the locality filter.
+      if (nodeName !== undefined && r.transport !== OVERFLOW_TRANSPORT) {
         if (s === undefined) {
           unknownSource++;
           continue;

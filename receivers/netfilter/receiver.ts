@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Attributes, Counter, Histogram } from '@opentelemetry/api';
 import type { ComponentSettings, FlowConsumer, Receiver } from '../../pipeline/component.ts';
-import type { FlowBatch, FlowRecord, IpFamily } from '../../pipeline/flow.ts';
+import { OVERFLOW_TRANSPORT, type FlowBatch, type FlowRecord, type IpFamily } from '../../pipeline/flow.ts';
 import { cidrContains, type Cidr } from '../../pipeline/schema.ts';
 import type { NetfilterConfig } from './config.ts';
 import type { OverflowCounters } from './decode.ts';
@@ -10,9 +10,10 @@ import { KernelFlowTable } from './flow-table.ts';
 /**
  * Transport of the record that carries overflow: traffic whose flow found the
  * kernel table full. Its addresses are '' (unknown) and ports 0; with it the
- * bytes a batch reports add up to what the hook saw.
+ * bytes a batch reports add up to what the hook saw. Defined in pipeline/flow.ts
+ * (processors recognise it too), re-exported here.
  */
-export const OVERFLOW_TRANSPORT = 'overflow';
+export { OVERFLOW_TRANSPORT };
 
 /**
  * Counts flows leaving this node (or the namespace `netns`) with the eBPF
@@ -29,6 +30,8 @@ export class NetfilterReceiver implements Receiver {
   readonly #overflowBytes: Counter;
   readonly #overflowPackets: Counter;
   readonly #filtered: Counter;
+  readonly #drainFailures: Counter;
+  readonly #statsErrors: Counter;
   readonly #flowsPerDrain: Histogram;
   readonly #drainSeconds: Histogram;
   #table: KernelFlowTable | undefined;
@@ -53,6 +56,12 @@ export class NetfilterReceiver implements Receiver {
     this.#overflowBytes = meter.createCounter('zonetap.receiver.overflow.bytes', { description: 'Bytes counted as overflow because the kernel flow table was full', unit: 'By' });
     this.#overflowPackets = meter.createCounter('zonetap.receiver.overflow.packets', { description: 'Packets counted as overflow because the kernel flow table was full' });
     this.#filtered = meter.createCounter('zonetap.receiver.flows.filtered', { description: 'Flow records dropped by include_cidrs / exclude_cidrs' });
+    this.#drainFailures = meter.createCounter('zonetap.receiver.drain.failures', {
+      description: 'Drains that failed; if after the table swap, the flows read before the failure are lost',
+    });
+    this.#statsErrors = meter.createCounter('zonetap.receiver.drain.stats_errors', {
+      description: 'Errors reading the overflow counters or program stats after a drain (the drained flows are still handed on)',
+    });
     this.#flowsPerDrain = meter.createHistogram('zonetap.receiver.drain.flows', {
       description: 'Flows read from the kernel per drain',
       advice: { explicitBucketBoundaries: [0, 10, 100, 1_000, 10_000, 65_536, 262_144, 1_048_576, 4_194_304] },
@@ -93,7 +102,7 @@ export class NetfilterReceiver implements Receiver {
   #schedule(): void {
     this.#timer = setTimeout(() => {
       this.#draining = this.#drain()
-        .catch((err: unknown) => this.#settings.logger.error({ err }, 'drain failed; the flows stay in the kernel table for the next drain'))
+        .catch((err: unknown) => this.#settings.logger.error({ err }, DRAIN_FAILED))
         .finally(() => {
           this.#draining = undefined;
           if (!this.#stopping) this.#schedule();
@@ -107,14 +116,48 @@ export class NetfilterReceiver implements Receiver {
     if (!table) return;
     const started = performance.now();
     const end = Date.now();
-    const flows = await table.drain();
-    const overflow = table.overflow();
+    let flows: FlowRecord[];
+    try {
+      flows = await table.drain();
+    } catch (err) {
+      this.#drainFailures.add(1, this.#attributes);
+      throw err;
+    }
+    // From here on nothing may discard the drained flows: they are out of the
+    // kernel. A step that fails is logged and counted, and the batch still goes on.
+    const overflow = this.#afterDrain('read overflow counters', () => table.overflow());
     this.#drainSeconds.record((performance.now() - started) / 1000, this.#attributes);
     this.#flowsPerDrain.record(flows.length, this.#attributes);
     this.#fillRatio = flows.length / this.#config.max_flows;
-    this.#readProgramStats(table);
+    this.#afterDrain('read program stats', () => this.#readProgramStats(table));
 
     const records = this.#filter(flows);
+    // Without overflow counters this drain reports none; the counters are
+    // monotonic, so the next drain that reads them reports the difference.
+    if (overflow !== undefined) this.#addOverflow(records, overflow);
+    const batch: FlowBatch = { start: this.#lastDrain, end, records };
+    this.#lastDrain = end;
+    if (records.length === 0) return;
+    try {
+      await this.#next.consume(batch);
+    } catch (err) {
+      this.#settings.logger.warn({ err, records: records.length }, 'next consumer rejected a flow batch');
+    }
+  }
+
+  /** `step`'s result, or undefined (logged and counted) if it throws. */
+  #afterDrain<T>(what: string, step: () => T): T | undefined {
+    try {
+      return step();
+    } catch (err) {
+      this.#statsErrors.add(1, this.#attributes);
+      this.#settings.logger.warn({ err }, `cannot ${what} after a drain; the drained flows are still handed on`);
+      return undefined;
+    }
+  }
+
+  /** Appends one overflow record per family with traffic since the last read. */
+  #addOverflow(records: FlowRecord[], overflow: Record<IpFamily, OverflowCounters>): void {
     for (const ipFamily of ['ipv4', 'ipv6'] as const) {
       const now = overflow[ipFamily];
       const before = this.#lastOverflow[ipFamily];
@@ -127,14 +170,6 @@ export class NetfilterReceiver implements Receiver {
       records.push({ src: { address: '', port: 0 }, dst: { address: '', port: 0 }, transport: OVERFLOW_TRANSPORT, ipFamily, bytes, packets });
     }
     this.#lastOverflow = overflow;
-    const batch: FlowBatch = { start: this.#lastDrain, end, records };
-    this.#lastDrain = end;
-    if (records.length === 0) return;
-    try {
-      await this.#next.consume(batch);
-    } catch (err) {
-      this.#settings.logger.warn({ err, records: records.length }, 'next consumer rejected a flow batch');
-    }
   }
 
   #filter(flows: FlowRecord[]): FlowRecord[] {
@@ -172,13 +207,22 @@ export class NetfilterReceiver implements Receiver {
       table.detach();
       await this.#drain();
     } catch (err) {
-      this.#settings.logger.error({ err }, 'final drain failed');
+      this.#settings.logger.error({ err }, `final ${DRAIN_FAILED}`);
     } finally {
       table.close();
       this.#table = undefined;
     }
   }
 }
+
+/**
+ * What a failed drain means (native/zonetap_native.cc, DrainWorker): a failure
+ * before the table swap leaves every flow in the kernel; after it, the flows
+ * already read (lookup-and-delete) are gone, and the unread rest stays in the
+ * retired table, which the next drain reads again.
+ */
+const DRAIN_FAILED =
+  'drain failed; if it failed after the table swap, the flows read before the failure are lost (the unread rest is read by the next drain); counted in zonetap_receiver_drain_failures_total';
 
 function zero(): OverflowCounters {
   return { bytes: 0, packets: 0, failedInserts: 0 };
