@@ -12,7 +12,7 @@ import { Service } from '../../pipeline/service.ts';
 import { RecordingConsumer, testSettings } from '../../pipeline/testing.ts';
 import type { FlowRecord } from '../../pipeline/flow.ts';
 import { otlpReceiverFactory, type OtlpReceiver } from '../../receivers/otlp/index.ts';
-import { freePort } from '../../receivers/otlp/testing.ts';
+import { freePort, PausableProxy } from '../../receivers/otlp/testing.ts';
 import { FlowTotals, OVERFLOW_ATTRIBUTES, otlpExporterConfigSchema, otlpExporterFactory, type OtlpExporter } from './index.ts';
 
 const testdata = (name: string) => parse(readFileSync(new URL(`testdata/${name}`, import.meta.url), 'utf8'));
@@ -127,6 +127,29 @@ describe('otlp exporter while the gateway is down', () => {
     await never.shutdown();
     await never.shutdown();
     await receiver.shutdown();
+  });
+});
+
+describe('otlp exporter final flush', () => {
+  test('the gateway is down at shutdown and comes up 1 s later: the flush retries and delivers', async () => {
+    const sink = new RecordingConsumer();
+    const receiver = otlpReceiverFactory.create(testSettings('otlp', 'receiver'), otlpReceiverFactory.configSchema.parse({ protocols: { grpc: { endpoint: '127.0.0.1:0' } } }), sink) as OtlpReceiver;
+    await receiver.start();
+    const proxy = new PausableProxy(receiver.port);
+    await proxy.up();
+    await proxy.down();
+    const exporter = otlpExporterFactory.create(testSettings('otlp', 'exporter'), otlpExporterConfigSchema.parse({ endpoint: `127.0.0.1:${proxy.port}`, tls: { insecure: true }, interval: '1h', timeout: '1s' }));
+    try {
+      await exporter.start();
+      await exporter.consume({ start: 0, end: 0, records: [flow(1, 4242)] });
+      const up = new Promise<void>((resolve, reject) => setTimeout(() => proxy.up().then(resolve, reject), 1000));
+      await exporter.shutdown();
+      await up;
+      assert.deepEqual(sink.records.map((r) => r.bytes), [4242]);
+    } finally {
+      await proxy.down();
+      await receiver.shutdown();
+    }
   });
 });
 

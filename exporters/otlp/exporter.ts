@@ -17,6 +17,24 @@ import type { OtlpExporterConfig } from './config.ts';
 import { agentResource, flowResourceMetrics } from './metrics.ts';
 import { FlowTotals, type FlowSeries } from './store.ts';
 
+/**
+ * The final flush at shutdown retries for at most this long: the service's
+ * shutdown deadline is 10 s (pipeline/service.ts DEFAULT_SHUTDOWN_TIMEOUT_MS),
+ * and closing the gRPC channel needs a moment after the flush.
+ */
+export const FLUSH_BUDGET_MS = 8000;
+/** Waits between flush attempts: doubled from the first, capped at the second. */
+const FLUSH_RETRY_MS = [100, 1000] as const;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Resolves with `promise`'s value, or with `fallback` after `ms` if it is still pending. */
+function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<T>((resolve) => (timer = setTimeout(() => resolve(fallback), Math.max(0, ms))));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 type ExporterOptions = NonNullable<ConstructorParameters<typeof OTLPMetricExporter>[0]>;
 
 /** gRPC channel credentials for the exporter's `tls` options. */
@@ -155,10 +173,30 @@ export class OtlpExporter implements Exporter {
   async #close(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
-    if (!this.#exporter) return;
-    // Flush: one last export of the totals, so a clean stop delivers everything counted.
-    await this.exportNow();
-    await this.#exporter.shutdown();
+    const exporter = this.#exporter;
+    if (!exporter) return;
+    const deadline = Date.now() + FLUSH_BUDGET_MS;
+    await this.#flush(deadline);
     this.#exporter = undefined;
+    // An attempt still in flight past the budget must not hold the service's shutdown.
+    await within(exporter.shutdown(), Math.max(500, deadline - Date.now()), undefined);
+  }
+
+  /**
+   * Flush: export the totals one last time, so a clean stop delivers
+   * everything counted. A gateway that is briefly unreachable (restarting too,
+   * say) is retried with a short backoff until FLUSH_BUDGET_MS is used up;
+   * each attempt is still bounded by `timeout`, and by what is left of the budget.
+   */
+  async #flush(deadline: number): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      if (await within(this.exportNow(), deadline - Date.now(), false)) return;
+      const wait = Math.min(FLUSH_RETRY_MS[1], FLUSH_RETRY_MS[0] * 2 ** attempt);
+      if (Date.now() + wait >= deadline) {
+        this.#settings.logger.warn({ endpoint: this.#config.endpoint, attempts: attempt + 1 }, 'OTLP final flush at shutdown failed; totals since the last export are lost');
+        return;
+      }
+      await sleep(wait);
+    }
   }
 }

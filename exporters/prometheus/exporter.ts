@@ -38,6 +38,8 @@ export class PrometheusFlowExporter implements Exporter {
   #lastExpiry = 0;
   #overflowWarned = false;
   #state: 'new' | 'started' | 'stopped' = 'new';
+  #starting: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
 
   /** `now` is the clock (ms since epoch); tests pass their own. */
   constructor(settings: ComponentSettings, config: PrometheusExporterConfig, now: () => number = Date.now) {
@@ -67,8 +69,14 @@ export class PrometheusFlowExporter implements Exporter {
     this.#telemetry = this.#registerTelemetry();
   }
 
-  async start(): Promise<void> {
-    if (this.#state !== 'new') return;
+  /** Starts once; a second call waits for the first. After shutdown() it does nothing. */
+  start(): Promise<void> {
+    if (this.#stopping) return Promise.resolve();
+    this.#starting ??= this.#listen();
+    return this.#starting;
+  }
+
+  async #listen(): Promise<void> {
     const { host, port } = parseEndpoint(this.#config.endpoint)!;
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject);
@@ -111,8 +119,15 @@ export class PrometheusFlowExporter implements Exporter {
     if (now - this.#lastExpiry >= Math.min(this.#config.series_ttl / 4, 10_000)) this.#expire(now);
   }
 
-  async shutdown(): Promise<void> {
-    if (this.#state === 'stopped') return;
+  /** Stops once; a second call waits for the first. */
+  shutdown(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    // A start still binding would leave /metrics listening after shutdown: let it finish (or fail) first.
+    await this.#starting?.catch(() => undefined);
     const wasStarted = this.#state === 'started';
     this.#state = 'stopped';
     this.#settings.meter.removeBatchObservableCallback(this.#telemetry.callback, this.#telemetry.observables);

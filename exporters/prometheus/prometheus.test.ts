@@ -10,6 +10,7 @@ import type { FlowRecord } from '../../pipeline/flow.ts';
 import { testSettings } from '../../pipeline/testing.ts';
 import { configSchema, prometheusExporterFactory, PrometheusFlowExporter, type PrometheusExporterConfig } from './index.ts';
 import { flow, pod, scrape, type Sample } from './testing.ts';
+import { canBind, freePort } from '../../receivers/otlp/testing.ts';
 
 const testdata = (name: string) => parseYaml(readFileSync(join(import.meta.dirname, 'testdata', name), 'utf8'));
 
@@ -201,6 +202,19 @@ describe('lifecycle', () => {
     const e = new PrometheusFlowExporter(testSettings('prometheus', 'exporter'), config());
     await e.shutdown();
     await e.shutdown();
+  });
+
+  test('shutdown() while start() is still binding: the port is free afterwards; a second shutdown waits for the first', async () => {
+    const port = await freePort();
+    const e = new PrometheusFlowExporter(testSettings('prometheus', 'exporter'), config({ endpoint: `127.0.0.1:${port}` }));
+    const starting = e.start();
+    const first = e.shutdown();
+    let firstDone = false;
+    void first.then(() => (firstDone = true));
+    await e.shutdown();
+    assert.equal(firstDone, true, 'the second shutdown resolved only after the first');
+    await starting;
+    assert.equal(await canBind(port), true, 'nothing listens on the port after shutdown');
   });
 
   test('start fails with the component name when the endpoint is taken', async () => {

@@ -21,8 +21,10 @@ const grpcSchema = z.strictObject({
 
 export const otlpReceiverConfigSchema = z.strictObject({
   protocols: z.strictObject({ grpc: grpcSchema.prefault({}) }).prefault({}),
-  /** A stream (agent x metric x attribute set) not updated for this long is forgotten. */
+  /** A stream (agent x metric x attribute set) its agent has not sent for this long (counted from the agent's last request) is forgotten. */
   stream_ttl: duration().prefault('15m'),
+  /** An agent not heard from for this long is forgotten with all its streams; it must outlast any network partition. */
+  agent_ttl: duration().prefault('24h'),
   /** At most this many attribute sets are tracked over all agents; points of further ones are refused and counted. */
   max_streams: z.number().int().positive().default(1_000_000),
 });

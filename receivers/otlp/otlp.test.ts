@@ -13,7 +13,7 @@ import { otlpExporterFactory, type OtlpExporter } from '../../exporters/otlp/ind
 import { meteredSettings, RecordingConsumer, testSettings } from '../../pipeline/testing.ts';
 import type { FlowBatch, FlowRecord } from '../../pipeline/flow.ts';
 import { otlpReceiverFactory, type OtlpReceiver } from './index.ts';
-import { encodeRequest, freePort, mutualTlsCerts, PausableProxy, rawExport, selfSignedCert, series, totalsByFlow, writeTemp } from './testing.ts';
+import { canBind, encodeRequest, freePort, mutualTlsCerts, PausableProxy, rawExport, selfSignedCert, series, totalsByFlow, writeTemp } from './testing.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 after(async () => {
@@ -77,6 +77,19 @@ async function until(what: string, check: () => boolean, timeoutMs = 20_000): Pr
     await sleep(20);
   }
 }
+
+describe('otlp receiver lifecycle', () => {
+  test('shutdown() while start() is still binding: the port is free afterwards', async () => {
+    const port = await freePort();
+    const receiver = otlpReceiverFactory.create(testSettings('otlp', 'receiver'), otlpReceiverFactory.configSchema.parse({ protocols: { grpc: { endpoint: `127.0.0.1:${port}` } } }), new RecordingConsumer()) as OtlpReceiver;
+    const starting = receiver.start();
+    await receiver.shutdown();
+    await starting;
+    assert.equal(await canBind(port), true, 'nothing listens on the port after shutdown');
+    await receiver.start();
+    assert.equal(await canBind(port), true, 'start after shutdown does nothing');
+  });
+});
 
 describe('otlp exporter -> otlp receiver', () => {
   test('round trip: exact totals, all attributes, cost, gzip; unchanged totals give no records', async () => {
@@ -160,7 +173,7 @@ describe('otlp exporter -> otlp receiver', () => {
   });
 
   test('churning flows: both sides expire idle series and stay bounded, totals conserved', async () => {
-    const { receiver, sink } = await startReceiver({ stream_ttl: '1s' });
+    const { receiver, sink } = await startReceiver({ stream_ttl: '1s', agent_ttl: '2s' });
     const exporter = await startExporter(receiver.port, { interval: '100ms', series_ttl: '300ms' });
     let fed = 0;
     let maxStreams = 0;

@@ -52,13 +52,14 @@ export class OtlpReceiver implements Receiver {
   #token: Buffer | undefined;
   #expiry: NodeJS.Timeout | undefined;
   #port = 0;
+  #starting: Promise<void> | undefined;
   #shutdown: Promise<void> | undefined;
 
   constructor(settings: ComponentSettings, config: OtlpReceiverConfig, next: FlowConsumer) {
     this.#settings = settings;
     this.#config = Object.freeze(config);
     this.#next = next;
-    this.#streams = new FlowStreams({ ttlMs: config.stream_ttl, maxStreams: config.max_streams });
+    this.#streams = new FlowStreams({ ttlMs: config.stream_ttl, agentTtlMs: config.agent_ttl, maxStreams: config.max_streams });
     this.#requests = settings.meter.createCounter('zonetap.receiver.otlp.requests', { description: 'OTLP export requests by outcome' });
     this.#points = settings.meter.createCounter('zonetap.receiver.otlp.points', { description: 'OTLP data points by outcome (accepted, ignored_other, stale, invalid, refused)' });
     settings.meter
@@ -75,8 +76,14 @@ export class OtlpReceiver implements Receiver {
     return this.#streams.size;
   }
 
-  async start(): Promise<void> {
-    if (this.#server || this.#shutdown) return;
+  /** Starts once; a second call waits for the first. */
+  start(): Promise<void> {
+    if (this.#shutdown) return Promise.resolve();
+    this.#starting ??= this.#listen();
+    return this.#starting;
+  }
+
+  async #listen(): Promise<void> {
     const grpc = this.#config.protocols.grpc;
     try {
       if (grpc.auth) {
@@ -139,7 +146,10 @@ export class OtlpReceiver implements Receiver {
       this.#requests.add(1, { component_id: id, outcome: 'ok' });
       callback(null, EMPTY_RESPONSE);
     } catch (err) {
-      // The deltas are already taken from the streams: this data is lost downstream, and counted.
+      // Not expected in a pipeline: the service wraps every consumer (pipeline/observed.ts) so a
+      // downstream failure becomes a logged, counted drop there and consume() resolves. Only a
+      // consumer used directly (tests, embedding) can reject; the deltas are then already taken
+      // from the streams (a resend would not bring them back), so the data is lost: count it here.
       this.counts.consumeFailures++;
       this.#requests.add(1, { component_id: id, outcome: 'consume_failed' });
       this.#settings.logger.warn({ err: (err as Error).message, records: batch.records.length }, 'pipeline refused flow records from OTLP');
@@ -170,6 +180,8 @@ export class OtlpReceiver implements Receiver {
   }
 
   async #close(): Promise<void> {
+    // A start still binding would leave the server listening after shutdown: let it finish first.
+    await this.#starting?.catch(() => undefined);
     clearInterval(this.#expiry);
     const server = this.#server;
     if (!server) return;

@@ -13,19 +13,48 @@ function ingest(streams: FlowStreams, body: Uint8Array) {
 }
 
 describe('cumulative -> delta streams', () => {
-  test('idle streams expire after the TTL; agents are forgotten too', () => {
+  test('streams its agent stopped sending expire after the TTL; a silent agent only after agent_ttl', () => {
     let now = T0;
-    const streams = new FlowStreams({ ttlMs: 60_000, maxStreams: 100, now: () => now });
+    const streams = new FlowStreams({ ttlMs: 60_000, agentTtlMs: 3600_000, maxStreams: 100, now: () => now });
     ingest(streams, encodeRequest('a', [series(attrs(1), T0, 100, 1), series(attrs(2), T0, 50, 1)], T0 + 1000));
     now += 30_000;
     ingest(streams, encodeRequest('a', [series(attrs(1), T0, 150, 2)], T0 + 31_000));
     now += 40_000;
-    assert.equal(streams.expire(), 1, 'attrs(2) idle for 70s');
+    ingest(streams, encodeRequest('a', [series(attrs(1), T0, 160, 3)], T0 + 71_000));
+    assert.equal(streams.expire(), 1, 'attrs(2) not sent by its agent for 70s');
     assert.equal(streams.size, 1);
-    now += 70_000;
-    assert.equal(streams.expire(), 1);
+    now += 30 * 60_000;
+    assert.equal(streams.expire(), 0, 'the agent went silent: its last streams are kept');
+    assert.equal(streams.agents, 1);
+    now += 31 * 60_000;
+    assert.equal(streams.expire(), 1, 'silent for over agent_ttl');
     assert.equal(streams.size, 0);
     assert.equal(streams.agents, 0);
+  });
+
+  test('network partition longer than stream_ttl: the reconnecting agent is not counted twice', () => {
+    let now = T0;
+    const streams = new FlowStreams({ ttlMs: 15 * 60_000, maxStreams: 100, now: () => now });
+    const bytes = (body: Uint8Array) => ingest(streams, body).batch.records.reduce((n, r) => n + r.bytes, 0);
+    let total = bytes(encodeRequest('agent', [series(attrs(1), T0, 1_000_000, 10)], T0 + 10_000));
+    // 20 minutes without a request from the agent while the gateway keeps sweeping.
+    for (let i = 0; i < 20; i++) {
+      now += 60_000;
+      streams.expire();
+    }
+    assert.equal(streams.size, 1, 'the partitioned agent keeps its streams');
+    total += bytes(encodeRequest('agent', [series(attrs(1), T0, 1_000_100, 11)], now));
+    assert.equal(total, 1_000_100, 'exactly what the agent counted');
+  });
+
+  test('a gateway without state (restart, or agent forgotten after agent_ttl) counts the first points in full', () => {
+    let now = T0;
+    const streams = new FlowStreams({ ttlMs: 60_000, agentTtlMs: 120_000, maxStreams: 100, now: () => now });
+    ingest(streams, encodeRequest('a', [series(attrs(1), T0, 500, 5)], T0 + 1000));
+    now += 121_000;
+    assert.equal(streams.expire(), 1);
+    const again = ingest(streams, encodeRequest('a', [series(attrs(1), T0, 600, 6)], now));
+    assert.deepEqual(again.batch.records.map((r) => [r.bytes, r.packets]), [[600, 6]]);
   });
 
   test('max_streams: new attribute sets beyond the limit are refused and counted, known ones keep working', () => {
@@ -59,7 +88,7 @@ describe('cumulative -> delta streams', () => {
 describe('otlp receiver config', () => {
   const testdata = (name: string) => parse(readFileSync(new URL(`testdata/${name}`, import.meta.url), 'utf8'));
   test('defaults and a gateway config', () => {
-    assert.deepEqual(otlpReceiverFactory.createDefaultConfig(), { protocols: { grpc: { endpoint: '127.0.0.1:4317', max_recv_msg_size_mib: 4 } }, stream_ttl: 900_000, max_streams: 1_000_000 });
+    assert.deepEqual(otlpReceiverFactory.createDefaultConfig(), { protocols: { grpc: { endpoint: '127.0.0.1:4317', max_recv_msg_size_mib: 4 } }, stream_ttl: 900_000, agent_ttl: 86_400_000, max_streams: 1_000_000 });
     const c = otlpReceiverConfigSchema.parse(testdata('gateway.yaml'));
     assert.equal(c.protocols.grpc.max_recv_msg_size_mib, 8);
     assert.equal(c.stream_ttl, 1_800_000);

@@ -11,6 +11,12 @@
  * - same or older time: a duplicate or out-of-order export, ignored.
  * Times are compared as float nanoseconds (exact to ~256 ns, far below any export interval).
  *
+ * Expiry: an attribute set is forgotten when its agent's requests have not
+ * carried it for the stream TTL (idle relative to the agent's last request, not
+ * to the wall clock: a partitioned agent keeps its state); a whole agent is
+ * forgotten after the separate, much longer agent TTL. A gateway that lost its
+ * state (restart) or forgot an agent counts the agent's first points in full.
+ *
  * ingest() validates and plans the whole request before changing anything, so
  * a request that fails to decode leaves every stream as it was.
  */
@@ -125,12 +131,16 @@ interface PlannedPoint {
 }
 
 export interface FlowStreamsOptions {
+  /** An attribute set its agent has not sent for this long (measured from the agent's last request) is forgotten. */
   ttlMs: number;
+  /** An agent (resource identity) not heard from for this long is forgotten with all its streams (at least ttlMs). */
+  agentTtlMs?: number;
   maxStreams: number;
   now?: () => number;
 }
 
 const NS_PER_MS = 1e6;
+const DEFAULT_AGENT_TTL_MS = 24 * 3600_000;
 
 function newStats(): IngestStats {
   return { points: 0, ignoredOther: 0, ignoredStale: 0, invalid: 0, refused: 0, resets: 0 };
@@ -151,12 +161,14 @@ function agentKey(attributes: readonly KeyValue[] | undefined): string {
 export class FlowStreams {
   readonly #agents = new Map<string, AgentStreams>();
   readonly #ttlMs: number;
+  readonly #agentTtlMs: number;
   readonly #maxStreams: number;
   readonly #now: () => number;
   #entries = 0;
 
   constructor(options: FlowStreamsOptions) {
     this.#ttlMs = options.ttlMs;
+    this.#agentTtlMs = Math.max(options.ttlMs, options.agentTtlMs ?? DEFAULT_AGENT_TTL_MS);
     this.#maxStreams = options.maxStreams;
     this.#now = options.now ?? Date.now;
   }
@@ -177,7 +189,14 @@ export class FlowStreams {
   ingest(request: ExportMetricsServiceRequest): { batch: FlowBatch; stats: IngestStats } {
     const stats = newStats();
     const plan = this.#plan(request, stats);
-    return { batch: this.#apply(plan, stats), stats };
+    const batch = this.#apply(plan, stats);
+    // A known agent is heard from even when its request carries no flow points.
+    const now = this.#now();
+    for (const rm of request.resourceMetrics) {
+      const agent = this.#agents.get(agentKey(rm.resource?.attributes));
+      if (agent) agent.seenMs = now;
+    }
+    return { batch, stats };
   }
 
   #plan(request: ExportMetricsServiceRequest, stats: IngestStats): PlannedPoint[] {
@@ -318,16 +337,23 @@ export class FlowStreams {
     return { start: startNs === Infinity ? end : Math.min(end, Math.round(startNs / NS_PER_MS)), end, records };
   }
 
-  /** Forgets streams (and agents) not updated for the TTL; returns how many attribute sets were dropped. */
+  /**
+   * Forgets attribute sets their agent stopped sending: idle for the TTL
+   * counted back from the agent's own last request, so an agent that cannot
+   * reach the gateway for a while keeps all its streams (its next cumulative
+   * export then gives true deltas, not its whole history again). An agent not
+   * heard from for the (much longer) agent TTL is forgotten entirely.
+   * Returns how many attribute sets were dropped.
+   */
   expire(): number {
-    const cutoff = this.#now() - this.#ttlMs;
+    const now = this.#now();
     let dropped = 0;
     for (const [key, agent] of this.#agents) {
-      if (agent.seenMs < cutoff) {
+      if (agent.seenMs < now - this.#agentTtlMs) {
         dropped += agent.entries.size;
         this.#agents.delete(key);
       } else {
-        dropped += agent.entries.expire(cutoff);
+        dropped += agent.entries.expire(agent.seenMs - this.#ttlMs);
       }
     }
     this.#entries -= dropped;

@@ -62,6 +62,17 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** True when a TCP listener can be bound to 127.0.0.1:port now (nothing else listens there). */
+export async function canBind(port: number): Promise<boolean> {
+  const server = createServer();
+  const bound = await new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => resolve(true));
+  });
+  if (bound) await new Promise<void>((resolve) => server.close(() => resolve()));
+  return bound;
+}
+
 /**
  * A TCP proxy on loopback that can be cut (listener closed, connections
  * destroyed) and restored on the same port: a gateway that is unreachable
