@@ -64,7 +64,7 @@ const records = Array.from({ length: SERIES_PER_REQUEST }, (_, i) => flow(i, 100
 function agentRequests(count: number): Buffer[] {
   const store = new FlowTotals({ ttlMs: 3_600_000, maxSeries: 1_000_000 });
   store.add({ start: 0, end: 1, records });
-  const series = store.snapshot().series;
+  const series = store.snapshot().series.map((s) => ({ ...s })); // copies: grown by hand below
   const t0 = Date.now() - 3_600_000;
   const out: Buffer[] = [];
   for (let k = 0; k < count; k++) {

@@ -16,7 +16,7 @@ test('adds deltas into cumulative totals per attribute set, with first-seen and 
   assert.equal(store.add({ a: 'x' }, 50, 1, 0.5, 1500), 'updated');
   assert.equal(store.add({ a: 'y' }, 7, 1, undefined, 1600), 'created');
   const [x, y] = [...store.series()];
-  assert.deepEqual({ ...x }, { key: seriesKey({ a: 'x' }), attributes: { a: 'x' }, bytes: 150, packets: 3, costUsd: 0.5, startTime: 1000, lastUpdated: 1500 });
+  assert.deepEqual({ ...x }, { key: seriesKey({ a: 'x' }), attributes: { a: 'x' }, bytes: 150, packets: 3, costUsd: 0.5, startTime: 1000, lastUpdated: 1500, updates: 2 });
   assert.equal(y!.costUsd, undefined);
   assert.equal(store.size, 2);
 });

@@ -25,6 +25,8 @@ export interface FlowSeries {
   readonly startTime: number;
   /** When a record was last added (ms since epoch). */
   lastUpdated: number;
+  /** How many records were added: tells a change apart from another in the same millisecond. */
+  updates: number;
 }
 
 export interface FlowStoreOptions {
@@ -96,20 +98,25 @@ export class FlowStore {
     series.packets += packets;
     if (costUsd !== undefined) series.costUsd = (series.costUsd ?? 0) + costUsd;
     series.lastUpdated = now;
+    series.updates++;
     return result;
   }
 
-  /** Removes series (the overflow series too) not updated since `now - ttlMs`; returns how many. */
-  expire(now: number): number {
+  /**
+   * Removes series (the overflow series too) not updated since `now - ttlMs`,
+   * except those `keep` holds on to (e.g. a push exporter's undelivered totals);
+   * returns how many.
+   */
+  expire(now: number, keep: (series: Readonly<FlowSeries>) => boolean = never): number {
     const oldest = now - this.#options.ttlMs;
     let removed = 0;
     for (const [key, series] of this.#series) {
-      if (series.lastUpdated < oldest) {
+      if (series.lastUpdated < oldest && !keep(series)) {
         this.#series.delete(key);
         removed++;
       }
     }
-    if (this.#overflow && this.#overflow.lastUpdated < oldest) {
+    if (this.#overflow && this.#overflow.lastUpdated < oldest && !keep(this.#overflow)) {
       this.#overflow = undefined;
       removed++;
     }
@@ -149,7 +156,8 @@ export class FlowStore {
 }
 
 const identity = (attributes: SeriesAttributes) => attributes;
+const never = () => false;
 
 function newSeries(key: string, attributes: SeriesAttributes, now: number): FlowSeries {
-  return { key, attributes, bytes: 0, packets: 0, costUsd: undefined, startTime: now, lastUpdated: now };
+  return { key, attributes, bytes: 0, packets: 0, costUsd: undefined, startTime: now, lastUpdated: now, updates: 0 };
 }

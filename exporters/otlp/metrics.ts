@@ -54,10 +54,10 @@ export function flowResourceMetrics(resource: Resource, series: readonly FlowSer
   const packets: DataPoint<number>[] = [];
   const cost: DataPoint<number>[] = [];
   for (const s of series) {
-    const startTime = msToHrTime(s.startMs);
+    const startTime = msToHrTime(s.startTime);
     bytes.push({ startTime, endTime, attributes: s.attributes, value: s.bytes });
     packets.push({ startTime, endTime, attributes: s.attributes, value: s.packets });
-    if (s.hasCost) cost.push({ startTime, endTime, attributes: s.attributes, value: s.costUsd });
+    if (s.costUsd !== undefined) cost.push({ startTime, endTime, attributes: s.attributes, value: s.costUsd });
   }
   const metrics: SumMetricData[] = [
     sum(BYTES_METRIC, 'IP bytes sent by flows, headers included', 'By', ValueType.INT, bytes),

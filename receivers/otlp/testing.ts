@@ -31,7 +31,7 @@ export function rawExport(port: number, body: Uint8Array, options: { metadata?: 
 
 /** A series as the exporter keeps it, for hand-made requests. */
 export function series(attributes: FlowAttributes, startMs: number, bytes: number, packets: number): FlowSeries {
-  return { attributes, startMs, bytes, packets, costUsd: 0, hasCost: false, updatedMs: startMs, updatedSeq: 1, deliveredSeq: 0 };
+  return { key: JSON.stringify(attributes), attributes, startTime: startMs, bytes, packets, costUsd: undefined, lastUpdated: startMs, updates: 1 };
 }
 
 /** An ExportMetricsServiceRequest from one agent, encoded by the official serializer. */
