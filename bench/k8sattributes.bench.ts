@@ -27,16 +27,13 @@ import { createInterface } from 'node:readline';
 import { stringify } from 'yaml';
 import { CoreV1Api, KubeConfig, ListWatch, Watch } from '@kubernetes/client-node';
 import type { FlowBatch, FlowRecord } from '../pipeline/flow.ts';
-import type { FlowConsumer } from '../pipeline/component.ts';
+import { MUTATES_DATA, READ_ONLY, type FlowConsumer } from '../pipeline/component.ts';
 import { testSettings } from '../pipeline/testing.ts';
 import { configSchema } from '../processors/k8sattributes/config.ts';
 import { K8sAttributesProcessor } from '../processors/k8sattributes/processor.ts';
-import { CrosszoneProcessor } from '../processors/crosszone/processor.ts';
-import { crosszoneConfigSchema } from '../processors/crosszone/config.ts';
-import { AggregateProcessor } from '../processors/aggregate/processor.ts';
-import { aggregateConfigSchema } from '../processors/aggregate/config.ts';
+import { crosszoneProcessorFactory } from '../processors/crosszone/index.ts';
+import { aggregateProcessorFactory } from '../processors/aggregate/index.ts';
 import { syntheticCluster, type SyntheticCluster } from '../test/kube-api/synthetic.ts';
-import type { KubeObject } from '../test/kube-api/selectors.ts';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) {
@@ -49,6 +46,7 @@ const ROUNDS = 8;
 const dir = mkdtempSync(join(tmpdir(), 'zt-bench-k8sattr-'));
 
 class Sink implements FlowConsumer {
+  readonly capabilities = READ_ONLY;
   records = 0;
   /** Records in the last batch (after roll-up: the groups). */
   lastOut = 0;
@@ -112,6 +110,7 @@ type Scenario = 'realistic' | 'uniform';
 
 /** kubezonnet-style: full cached objects, per end one pod lookup by IP plus node and ReplicaSet lookups by name. */
 class InformerCacheResolver implements FlowConsumer {
+  readonly capabilities = MUTATES_DATA;
   readonly #podsByIp = new Map<string, any>();
   readonly #nodes = new Map<string, any>();
   readonly #nodesByIp = new Map<string, any>();
@@ -176,15 +175,20 @@ function chain(first: (next: FlowConsumer) => FlowConsumer, full: boolean, sink:
 }
 
 function crosszoneThenAggregate(sink: FlowConsumer): FlowConsumer {
-  return new CrosszoneProcessor(testSettings('crosszone', 'processor'), crosszoneConfigSchema.parse({}), aggregateOnly(sink));
+  return crosszone(aggregateOnly(sink));
+}
+
+function crosszone(next: FlowConsumer): FlowConsumer {
+  return crosszoneProcessorFactory.create(testSettings('crosszone', 'processor'), crosszoneProcessorFactory.configSchema.parse({}), next);
 }
 
 function aggregateOnly(sink: FlowConsumer): FlowConsumer {
-  return new AggregateProcessor(testSettings('aggregate', 'processor'), aggregateConfigSchema.parse({ by: 'workload' }), sink);
+  return aggregateProcessorFactory.create(testSettings('aggregate', 'processor'), aggregateProcessorFactory.configSchema.parse({ by: 'workload' }), sink);
 }
 
 /** Keeps the last batch it was given (to feed a later stage on its own). */
 class Capture implements FlowConsumer {
+  readonly capabilities = READ_ONLY;
   batch: FlowBatch | undefined;
   async consume(batch: FlowBatch): Promise<void> {
     this.batch = batch;
@@ -251,13 +255,13 @@ for (const scenario of scenarios) {
   const resolver = k8sattributes(resolvedCapture);
   await resolver.start();
   const classifiedCapture = new Capture();
-  const classifier = k8sattributes(new CrosszoneProcessor(testSettings('crosszone', 'processor'), {}, classifiedCapture));
+  const classifier = k8sattributes(crosszone(classifiedCapture));
   await classifier.start();
   const resolvedBatch = async (seed: number) => (await resolver.consume(await fresh(seed)), resolvedCapture.batch!);
   const classifiedBatch = async (seed: number) => (await classifier.consume(await fresh(seed)), classifiedCapture.batch!);
   for (const [key, label, build, prepare] of [
     ['k8s', 'k8sattributes alone', (sink: Sink) => k8sattributes(sink), fresh],
-    ['crosszone', 'crosszone alone (input resolved)', (sink: Sink) => new CrosszoneProcessor(testSettings('crosszone', 'processor'), {}, sink), resolvedBatch],
+    ['crosszone', 'crosszone alone (input resolved)', (sink: Sink) => crosszone(sink), resolvedBatch],
     ['aggregate', 'aggregate by workload alone (input resolved, classified)', (sink: Sink) => aggregateOnly(sink), classifiedBatch],
     ['chain', 'k8sattributes -> crosszone -> aggregate  (GOAL >= 1M/s)', (sink: Sink) => chain(k8sattributes, true, sink), fresh],
     ['baseline', 'baseline: informer-cache lookups alone', (sink: Sink) => new InformerCacheResolver(cluster, sink), fresh],

@@ -19,6 +19,8 @@ import { FlowTotals, flowResourceMetrics } from '../exporters/otlp/index.ts';
 import type { FlowRecord } from '../pipeline/flow.ts';
 import { decodeRequest, EXPORT_PATH, FlowStreams, otlpReceiverFactory, type OtlpReceiver } from '../receivers/otlp/index.ts';
 import { testSettings } from '../pipeline/testing.ts';
+import { READ_ONLY } from '../pipeline/component.ts';
+import { contextWithTimeout } from '../pipeline/lifecycle.ts';
 import type { FlowBatch } from '../pipeline/flow.ts';
 
 const SERIES_PER_REQUEST = 1000; // the exporter's default max_series_per_request
@@ -153,11 +155,11 @@ noop.forceShutdown();
 const receiver = otlpReceiverFactory.create(
   testSettings('otlp', 'receiver'),
   otlpReceiverFactory.configSchema.parse({ protocols: { grpc: { endpoint: '127.0.0.1:0' } } }),
-  { consume: async (_b: FlowBatch) => {} },
+  { capabilities: READ_ONLY, consume: async (_b: FlowBatch) => {} },
 ) as OtlpReceiver;
 await receiver.start();
 const grpcNs = await serveAgent(receiver.port, () => receiver.counts.requests);
-await receiver.shutdown();
+await receiver.shutdown(contextWithTimeout(10_000));
 
 const gzipped = gzipSync(requests[1]!);
 const gunzipNs = measure(() => void gunzipSync(gzipped), POINTS_PER_REQUEST);

@@ -6,9 +6,8 @@
  * Run alone: node --expose-gc bench/processors.bench.ts
  */
 import { cloneBatch, type FlowBatch, type FlowEndpoint, type FlowRecord } from '../pipeline/flow.ts';
-import { testSettings, RecordingConsumer } from '../pipeline/testing.ts';
-import { CrosszoneProcessor } from '../processors/crosszone/index.ts';
-import { AggregateProcessor, type AggregationLevel } from '../processors/aggregate/index.ts';
+import { classifyBatches } from '../processors/crosszone/index.ts';
+import { aggregateBatches, type AggregationLevel } from '../processors/aggregate/index.ts';
 
 const PODS = 10_000;
 const FLOWS = 100_000;
@@ -104,11 +103,12 @@ function measure(name: string, template: FlowBatch, run: (batch: FlowBatch) => v
   return { name, perSecond: (template.records.length * ROUNDS) / total, out };
 }
 
-const sink = new RecordingConsumer();
-const crosszone = new CrosszoneProcessor(testSettings('crosszone', 'processor'), {}, sink);
-const aggregators = Object.fromEntries(
-  (['pod', 'workload', 'namespace'] as AggregationLevel[]).map((by) => [by, new AggregateProcessor(testSettings(`aggregate/${by}`, 'processor'), { by }, sink)]),
-) as Record<AggregationLevel, AggregateProcessor>;
+// The processors' batch functions, as their factories build them (without the hand-off to a next consumer).
+const classify = classifyBatches({});
+const aggregators = Object.fromEntries((['pod', 'workload', 'namespace'] as AggregationLevel[]).map((by) => [by, aggregateBatches({ by })])) as Record<
+  AggregationLevel,
+  (batch: FlowBatch) => void
+>;
 
 /** Records per CPU second of copying the batch: the baseline. */
 function baseline(template: FlowBatch): { name: string; perSecond: number; out: number } {
@@ -126,13 +126,13 @@ for (const scenario of ['realistic', 'worst'] as const) {
   const template = makeBatch(scenario);
   const rows = [
     baseline(template),
-    measure('crosszone', template, (b) => crosszone.classifyBatch(b)),
-    measure('aggregate by pod', template, (b) => aggregators.pod.aggregateBatch(b)),
-    measure('aggregate by workload', template, (b) => aggregators.workload.aggregateBatch(b)),
-    measure('aggregate by namespace', template, (b) => aggregators.namespace.aggregateBatch(b)),
+    measure('crosszone', template, classify),
+    measure('aggregate by pod', template, aggregators.pod),
+    measure('aggregate by workload', template, aggregators.workload),
+    measure('aggregate by namespace', template, aggregators.namespace),
     measure('crosszone -> aggregate by workload', template, (b) => {
-      crosszone.classifyBatch(b);
-      aggregators.workload.aggregateBatch(b);
+      classify(b);
+      aggregators.workload(b);
     }),
   ];
   console.log(`\n${scenario} traffic`);

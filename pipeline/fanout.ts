@@ -1,37 +1,25 @@
 /**
- * Hands one batch to several consumers, as the Collector's fan-out consumer does:
- * read-only consumers share the batch; consumers that change it (their factory
- * declares `mutatesData`) get a clone, except that when every consumer changes
- * it the last one may take the original.
+ * Hands one batch to several consumers, as the Collector's fan-out consumer
+ * does: read-only consumers share the batch; each consumer that changes it
+ * gets a clone, except that when no read-only consumer shares it, the last
+ * mutating consumer takes the original. The fan-out therefore changes its
+ * input only in that last case, and says so in its own capabilities.
  */
+import { MUTATES_DATA, READ_ONLY } from './component.ts';
 import type { FlowConsumer } from './component.ts';
 import { cloneBatch } from './flow.ts';
 import type { FlowBatch } from './flow.ts';
 
-export interface FanoutTarget {
-  consumer: FlowConsumer;
-  /** The consumer changes batches in place. */
-  mutatesData: boolean;
-}
-
-export interface Fanout extends FlowConsumer {
-  /** True when some target changes batches (so whoever feeds this fan-out must treat it as a mutating consumer). */
-  readonly mutatesData: boolean;
-}
-
-export function fanout(targets: readonly FanoutTarget[]): Fanout {
-  const mutatesData = targets.some((t) => t.mutatesData);
-  if (targets.length === 1) {
-    const only = targets[0]!;
-    return { mutatesData, consume: (batch) => only.consumer.consume(batch) };
-  }
-  const readOnly = targets.filter((t) => !t.mutatesData).map((t) => t.consumer);
-  const mutating = targets.filter((t) => t.mutatesData).map((t) => t.consumer);
+export function fanout(targets: readonly FlowConsumer[]): FlowConsumer {
+  if (targets.length === 1) return targets[0]!;
+  const readOnly = targets.filter((t) => !t.capabilities.mutatesData);
+  const mutating = targets.filter((t) => t.capabilities.mutatesData);
+  const lastTakesOriginal = readOnly.length === 0 && mutating.length > 0;
   return {
-    mutatesData,
+    capabilities: lastTakesOriginal ? MUTATES_DATA : READ_ONLY,
     async consume(batch: FlowBatch): Promise<void> {
       // Clone before anyone runs: the consumer given the original may change it at once.
-      const copies = mutating.map((_, i) => (readOnly.length === 0 && i === mutating.length - 1 ? batch : cloneBatch(batch)));
+      const copies = mutating.map((_, i) => (lastTakesOriginal && i === mutating.length - 1 ? batch : cloneBatch(batch)));
       const results = await Promise.allSettled([...readOnly.map((c) => c.consume(batch)), ...mutating.map((c, i) => c.consume(copies[i]!))]);
       const errors = results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason as unknown);
       if (errors.length === 1) throw errors[0];

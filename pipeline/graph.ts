@@ -7,11 +7,11 @@
  * pipeline uses are not built.
  */
 import type { Logger } from 'pino';
-import type { Component, ComponentKind, ExporterFactory, FlowConsumer, ProcessorFactory, ReceiverFactory } from './component.ts';
+import type { ComponentKind, ComponentSettings, ExporterFactory, FlowConsumer, ProcessorFactory, ReceiverFactory } from './component.ts';
 import type { ComponentConfig, ServiceConfig } from './config/types.ts';
 import { ZonetapError } from './errors.ts';
 import { fanout } from './fanout.ts';
-import type { FanoutTarget } from './fanout.ts';
+import { Lifecycle } from './lifecycle.ts';
 import { countOutput, observeConsumer } from './observed.ts';
 import type { FactoryRegistry } from './registry.ts';
 import type { SelfTelemetry } from './telemetry/metrics.ts';
@@ -23,7 +23,8 @@ export interface GraphNode {
   pipeline?: string;
   /** How messages name it: `"netfilter" receiver`, `"cost" processor in pipeline "flows"`. */
   label: string;
-  component: Component;
+  /** The component behind its start/stop guard. */
+  lifecycle: Lifecycle;
 }
 
 /** Built components in start order within each kind (config order). */
@@ -54,7 +55,7 @@ export function buildGraph(config: ServiceConfig, deps: GraphDeps, graph: Graph 
   const { registry, telemetry, logger } = deps;
   const pipelines = [...config.pipelines.values()];
 
-  const create = <T>(c: ComponentConfig, label: string, pipeline: string | undefined, make: (settings: Parameters<ReceiverFactory['create']>[0]) => T): T => {
+  const create = <T>(c: ComponentConfig, label: string, pipeline: string | undefined, make: (settings: ComponentSettings) => T): T => {
     const settings = {
       id: c.id,
       kind: c.kind,
@@ -71,35 +72,32 @@ export function buildGraph(config: ServiceConfig, deps: GraphDeps, graph: Graph 
   const factoryOf = <F>(c: ComponentConfig): F => registry.get(c.kind, c.type) as F;
 
   // Exporters: one instance each, shared by the pipelines that list it.
-  const exporterTargets = new Map<string, FanoutTarget>();
+  const exporterConsumers = new Map<string, FlowConsumer>();
   for (const c of config.exporters.values()) {
     if (!pipelines.some((p) => p.exporters.includes(c.id))) continue;
     const factory = factoryOf<ExporterFactory>(c);
     const label = `"${c.id}" exporter`;
     const exporter = create(c, label, undefined, (s) => factory.create(s, c.config));
-    graph.exporters.push({ id: c.id, kind: 'exporter', label, component: exporter });
+    graph.exporters.push({ id: c.id, kind: 'exporter', label, lifecycle: new Lifecycle(exporter) });
     telemetry.register(c.id, 'exporter');
-    const consumer = observeConsumer(exporter, c.id, 'exporter', telemetry, logger.child({ component_id: c.id, kind: 'exporter' }));
-    exporterTargets.set(c.id, { consumer, mutatesData: factory.mutatesData ?? false });
+    exporterConsumers.set(c.id, observeConsumer(exporter, c.id, 'exporter', telemetry, logger.child({ component_id: c.id, kind: 'exporter' })));
   }
 
   // Processors, back to front in each pipeline; the pipeline's head is what its receivers feed.
-  const heads = new Map<string, FanoutTarget>();
+  const heads = new Map<string, FlowConsumer>();
   for (const p of pipelines) {
-    const toExporters = fanout(p.exporters.map((id) => exporterTargets.get(id)!));
-    let next: FanoutTarget = { consumer: toExporters, mutatesData: toExporters.mutatesData };
+    let next = fanout(p.exporters.map((id) => exporterConsumers.get(id)!));
     const built: GraphNode[] = [];
     for (const id of [...p.processors].reverse()) {
       const c = config.processors.get(id)!;
       const factory = factoryOf<ProcessorFactory>(c);
       const label = `"${c.id}" processor in pipeline "${p.id}"`;
-      const downstream: FlowConsumer = countOutput(next.consumer, c.id, 'processor', telemetry);
+      const downstream = countOutput(next, c.id, 'processor', telemetry);
       const processor = create(c, label, p.id, (s) => factory.create(s, c.config, downstream));
-      built.unshift({ id: c.id, kind: 'processor', pipeline: p.id, label, component: processor });
+      built.unshift({ id: c.id, kind: 'processor', pipeline: p.id, label, lifecycle: new Lifecycle(processor) });
       graph.processors.push(built[0]!);
       telemetry.register(c.id, 'processor');
-      const consumer = observeConsumer(processor, c.id, 'processor', telemetry, logger.child({ component_id: c.id, kind: 'processor', pipeline: p.id }));
-      next = { consumer, mutatesData: factory.mutatesData ?? false };
+      next = observeConsumer(processor, c.id, 'processor', telemetry, logger.child({ component_id: c.id, kind: 'processor', pipeline: p.id }));
     }
     // Keep front-to-back order (shutdown walks it backwards, so data drains downstream).
     graph.processors.splice(graph.processors.length - built.length, built.length, ...built);
@@ -114,7 +112,7 @@ export function buildGraph(config: ServiceConfig, deps: GraphDeps, graph: Graph 
     const label = `"${c.id}" receiver`;
     const next = countOutput(fanout(feeds), c.id, 'receiver', telemetry);
     const receiver = create(c, label, undefined, (s) => factory.create(s, c.config, next));
-    graph.receivers.push({ id: c.id, kind: 'receiver', label, component: receiver });
+    graph.receivers.push({ id: c.id, kind: 'receiver', label, lifecycle: new Lifecycle(receiver) });
     telemetry.register(c.id, 'receiver');
   }
   return graph;

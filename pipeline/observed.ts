@@ -1,7 +1,8 @@
 /**
  * Wrappers that count records in and out of each component and turn a
  * consumer's failure into a logged, counted drop: after start-up nothing that
- * happens inside a component may take the process down.
+ * happens inside a component may take the process down. Both keep the
+ * capabilities of the consumer they wrap.
  */
 import type { Logger } from 'pino';
 import type { ComponentKind, FlowConsumer } from './component.ts';
@@ -11,6 +12,7 @@ import type { SelfTelemetry } from './telemetry/metrics.ts';
 /** In front of a processor or exporter: counts records in; a rejection is logged and counted as dropped, never passed upstream. */
 export function observeConsumer(target: FlowConsumer, id: string, kind: ComponentKind, telemetry: SelfTelemetry, logger: Logger): FlowConsumer {
   return {
+    capabilities: target.capabilities,
     async consume(batch: FlowBatch): Promise<void> {
       const n = batch.records.length;
       telemetry.recordsIn(id, kind, n);
@@ -28,6 +30,7 @@ export function observeConsumer(target: FlowConsumer, id: string, kind: Componen
 /** Behind a receiver or processor: counts records it passes on. */
 export function countOutput(next: FlowConsumer, id: string, kind: ComponentKind, telemetry: SelfTelemetry): FlowConsumer {
   return {
+    capabilities: next.capabilities,
     consume(batch: FlowBatch): Promise<void> {
       telemetry.recordsOut(id, kind, batch.records.length);
       return next.consume(batch);

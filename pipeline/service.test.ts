@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { z } from 'zod';
-import type { ComponentSettings, ExporterFactory, FlowConsumer, ProcessorFactory, ReceiverFactory } from './component.ts';
+import { MUTATES_DATA, READ_ONLY } from './component.ts';
+import type { ComponentSettings, ExporterFactory, FlowConsumer, LifecycleContext, ProcessorFactory, ReceiverFactory } from './component.ts';
 import { loadConfig } from './config/load.ts';
 import { ZonetapError } from './errors.ts';
 import type { FlowBatch } from './flow.ts';
@@ -29,6 +30,9 @@ const created = new Map<string, number>();
 const settingsSchema = z.strictObject({ fail_start: z.boolean().default(false), fail_consume: z.boolean().default(false), hang_shutdown: z.boolean().default(false) });
 type Settings = z.infer<typeof settingsSchema>;
 
+/** The context each component's shutdown() was given, by id. */
+const shutdownContexts = new Map<string, LifecycleContext>();
+
 function lifecycle(s: ComponentSettings, c: Settings) {
   created.set(s.id, (created.get(s.id) ?? 0) + 1);
   return {
@@ -36,14 +40,15 @@ function lifecycle(s: ComponentSettings, c: Settings) {
       events.push(`start ${s.kind} ${s.id}`);
       if (c.fail_start) throw new Error('port 4317 is already in use');
     },
-    async shutdown() {
+    async shutdown(context: LifecycleContext) {
+      shutdownContexts.set(s.id, context);
       events.push(`shutdown ${s.kind} ${s.id}`);
       if (c.hang_shutdown) await new Promise(() => {});
     },
   };
 }
 
-const base = { stability: 'development' as const, description: 'test', configSchema: settingsSchema, createDefaultConfig: () => ({}) };
+const base = { stability: 'development' as const, description: 'test', configSchema: settingsSchema };
 const pulse: ReceiverFactory<Settings> = {
   ...base,
   kind: 'receiver',
@@ -57,10 +62,10 @@ const tag: ProcessorFactory<Settings> = {
   ...base,
   kind: 'processor',
   type: 'tag',
-  mutatesData: true,
   create(s, c, next) {
     return {
       ...lifecycle(s, c),
+      capabilities: MUTATES_DATA,
       async consume(batch) {
         if (c.fail_consume) throw new Error('cannot tag');
         for (const r of batch.records) r.src.zone = `${r.src.zone ?? ''}+${s.id}`;
@@ -73,10 +78,10 @@ const sink = (type: string, mutatesData: boolean): ExporterFactory<Settings> => 
   ...base,
   kind: 'exporter',
   type,
-  mutatesData,
   create(s, c) {
     return {
       ...lifecycle(s, c),
+      capabilities: mutatesData ? MUTATES_DATA : READ_ONLY,
       async consume(batch) {
         if (c.fail_consume) throw new Error('backend unreachable');
         if (mutatesData) for (const r of batch.records) r.bytes = -1;
@@ -241,8 +246,48 @@ ${NO_SERVER}`,
       200,
     );
     await service.start();
+    const began = Date.now();
     assert.equal(await service.shutdown(), false);
     assert.deepEqual(events.slice(-2), ['shutdown receiver pulse', 'shutdown exporter reader']);
+    // Every component was given the service's one deadline, and its signal fired there.
+    const context = shutdownContexts.get('reader')!;
+    assert.equal(shutdownContexts.get('pulse')!.deadline, context.deadline);
+    assert.ok(context.deadline >= began + 200 && context.deadline <= began + 200 + 1000, `deadline ${context.deadline - began} ms after shutdown began`);
+    assert.equal(context.signal.aborted, true);
+  });
+
+  it('aborts the signal of a component still starting when shutdown begins, and waits for its start to settle', async () => {
+    const service = await serviceFor(
+      `receivers: { pulse: }
+exporters: { reader: }
+service:
+  pipelines: { flows: { receivers: [pulse], exporters: [reader] } }
+${NO_SERVER}`,
+    );
+    const original = registry.get('exporter', 'reader') as ExporterFactory<Settings>;
+    const create = original.create;
+    let startSignal: AbortSignal | undefined;
+    original.create = (s, c) => {
+      const built = create(s, c);
+      return {
+        ...built,
+        // A start that waits for something slow until its signal says stop.
+        start: (ctx) => {
+          startSignal = ctx.signal;
+          return new Promise<void>((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('start aborted')), { once: true }));
+        },
+      };
+    };
+    try {
+      const starting = service.start();
+      while (!startSignal) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(await service.shutdown(), true);
+      assert.equal(startSignal.aborted, true);
+      await assert.rejects(starting);
+      assert.deepEqual(events, ['shutdown receiver pulse', 'shutdown exporter reader'], 'the exporter is shut down after its start settled; the receiver never started');
+    } finally {
+      original.create = create;
+    }
   });
 });
 
@@ -332,7 +377,7 @@ service:
     const create = original.create;
     original.create = (s, c) => {
       const built = create(s, c);
-      return { start: () => built.start(), shutdown: () => built.shutdown(), consume: (b) => built.consume(b), get ready() { return synced; } };
+      return { ...built, start: (ctx) => built.start(ctx), shutdown: (ctx) => built.shutdown(ctx), consume: (b) => built.consume(b), get ready() { return synced; } };
     };
     try {
       await service.start();

@@ -38,6 +38,8 @@ export class Service {
   #graph: Graph = emptyGraph();
   #state: State = 'new';
   #shutdown: Promise<boolean> | undefined;
+  /** Aborted when shutdown begins: components still starting stop waiting. */
+  readonly #startAbort = new AbortController();
 
   constructor(config: ServiceConfig, registry: FactoryRegistry, options: ServiceOptions = {}) {
     this.#config = config;
@@ -55,7 +57,7 @@ export class Service {
   get ready(): boolean {
     if (this.#state !== 'running') return false;
     const { exporters, processors, receivers } = this.#graph;
-    return [...exporters, ...processors, ...receivers].every((node) => node.component.ready !== false);
+    return [...exporters, ...processors, ...receivers].every((node) => node.lifecycle.component.ready !== false);
   }
 
   /** Where /metrics, /healthz and /readyz are served (after start), or undefined when the endpoint is `none`. */
@@ -65,8 +67,10 @@ export class Service {
 
   /**
    * Starts the telemetry server and every component, exporters first. On any
-   * failure, shuts down what was started and rejects with ZonetapError
-   * ZT_COMPONENT_START naming the component (`failed to start "netfilter" receiver: ...`).
+   * failure, shuts down what was started and rejects with a ZonetapError
+   * naming the component (`failed to start "netfilter" receiver: <cause>`),
+   * with the cause's code when it has one (ZT_BPF, ZT_KUBERNETES, ...) and
+   * ZT_COMPONENT_START otherwise. Only the service adds that prefix.
    */
   async start(): Promise<void> {
     if (this.#state !== 'new') throw new Error(`Service.start() called when ${this.#state}`);
@@ -87,14 +91,14 @@ export class Service {
     }
     try {
       buildGraph(this.#config, { registry: this.#registry, telemetry: this.#telemetry, logger: this.#logger }, this.#graph);
+      const context = { signal: this.#startAbort.signal, deadline: Infinity };
       for (const node of [...this.#graph.exporters, ...this.#graph.processors, ...this.#graph.receivers]) {
         if (this.#state !== 'starting') throw new ZonetapError('ZT_COMPONENT_START', `start-up interrupted before ${node.label} started`);
         try {
-          await node.component.start();
+          await node.lifecycle.start(context);
         } catch (err) {
-          // A component may already say `failed to start "<id>" ...`: do not say it twice.
-          const text = message(err);
-          throw new ZonetapError('ZT_COMPONENT_START', text.startsWith(`failed to start "${node.id}"`) ? text : `failed to start ${node.label}: ${text}`, { cause: err });
+          const code = err instanceof ZonetapError ? err.code : 'ZT_COMPONENT_START';
+          throw new ZonetapError(code, `failed to start ${node.label}: ${message(err)}`, { cause: err });
         }
         this.#logger.debug({ component_id: node.id, kind: node.kind }, 'component started');
       }
@@ -115,12 +119,17 @@ export class Service {
    */
   shutdown(): Promise<boolean> {
     if (this.#state === 'starting') this.#state = 'stopping'; // start() sees this and stops itself
+    this.#startAbort.abort(new Error('shutting down'));
     this.#shutdown ??= this.#stop();
     return this.#shutdown;
   }
 
   async #stop(): Promise<boolean> {
     this.#state = 'stopping';
+    // One deadline for the whole shutdown: each component budgets its own flush against it.
+    const expiry = new AbortController();
+    const timer = setTimeout(() => expiry.abort(new Error('shutdown deadline passed')), this.#shutdownTimeoutMs);
+    const context = { signal: expiry.signal, deadline: Date.now() + this.#shutdownTimeoutMs };
     let clean = true;
     const pending = new Set<GraphNode>();
     const stopAll = async (nodes: readonly GraphNode[]) => {
@@ -128,7 +137,7 @@ export class Service {
         nodes.map(async (node) => {
           pending.add(node);
           try {
-            await node.component.shutdown();
+            await node.lifecycle.shutdown(context);
           } catch (err) {
             clean = false;
             this.#logger.error({ err, component_id: node.id, kind: node.kind }, `failed to shut down ${node.label}`);
@@ -144,9 +153,10 @@ export class Service {
       await stopAll([...processors].reverse());
       await stopAll([...exporters].reverse());
     })();
-    let timer: NodeJS.Timeout | undefined;
+    // A component that ignores its deadline must not hold the process: stop waiting at the deadline.
     const deadline = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), this.#shutdownTimeoutMs);
+      if (context.signal.aborted) resolve('timeout');
+      context.signal.addEventListener('abort', () => resolve('timeout'), { once: true });
     });
     const outcome = await Promise.race([stages.then(() => 'done' as const), deadline]);
     clearTimeout(timer);

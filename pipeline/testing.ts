@@ -1,10 +1,15 @@
 /** Test support: settings for a component built outside a service, and a consumer that records batches. */
 import { pino } from 'pino';
+import { z } from 'zod';
 import { metrics } from '@opentelemetry/api';
 import { MeterProvider, MetricReader, type MetricData } from '@opentelemetry/sdk-metrics';
-import type { ComponentKind, ComponentSettings, Factory, FlowConsumer } from './component.ts';
+import { READ_ONLY } from './component.ts';
+import type { ComponentKind, ComponentSettings, ExporterFactory, Factory, FlowConsumer, ReceiverFactory } from './component.ts';
 import { ConfigError } from './config/problems.ts';
+import type { ServiceConfig } from './config/types.ts';
+import { ZonetapError } from './errors.ts';
 import { FactoryRegistry } from './registry.ts';
+import { Service } from './service.ts';
 import type { FlowBatch } from './flow.ts';
 import { SELF_TELEMETRY_CARDINALITY_LIMIT } from './telemetry/metrics.ts';
 
@@ -37,6 +42,7 @@ export function meteredSettings(id: string, kind: ComponentKind): { settings: Co
 
 /** Collects every batch it is given. */
 export class RecordingConsumer implements FlowConsumer {
+  readonly capabilities = READ_ONLY;
   readonly batches: FlowBatch[] = [];
   async consume(batch: FlowBatch): Promise<void> {
     this.batches.push(batch);
@@ -60,4 +66,50 @@ export async function configProblems(files: readonly string[], factories: readon
     if (err instanceof ConfigError) return [...err.lines];
     throw err;
   }
+}
+
+const idleSchema = z.strictObject({});
+const idleParts = { stability: 'development' as const, description: 'test partner', configSchema: idleSchema };
+const idleReceiver: ReceiverFactory = { ...idleParts, kind: 'receiver', type: 'test_idle', create: () => ({ async start() {}, async shutdown() {} }) };
+const idleExporter: ExporterFactory = { ...idleParts, kind: 'exporter', type: 'test_idle', create: () => ({ capabilities: READ_ONLY, async start() {}, async shutdown() {}, async consume() {} }) };
+
+/**
+ * Starts one component `id` (built by `factory` from the parsed `config`) in a
+ * Service between an idle receiver and exporter, as `zonetap run` would, and
+ * returns the error the service rejects with (it fails the test if start-up
+ * succeeds). For tests of start failures: only the service names the component.
+ */
+export async function serviceStartError(factory: Factory, id: string, config: unknown): Promise<ZonetapError> {
+  const one = (kind: ComponentKind, cid: string, type: string, c: unknown) => new Map([[cid, { id: cid, kind, type, config: c }]]);
+  const mine = { id, kind: factory.kind, type: factory.type, config };
+  const serviceConfig: ServiceConfig = {
+    files: [],
+    receivers: factory.kind === 'receiver' ? new Map([[id, mine]]) : one('receiver', 'test_idle', 'test_idle', {}),
+    processors: factory.kind === 'processor' ? new Map([[id, mine]]) : new Map(),
+    exporters: factory.kind === 'exporter' ? new Map([[id, mine]]) : one('exporter', 'test_idle', 'test_idle', {}),
+    pipelines: new Map([
+      [
+        'flows',
+        {
+          id: 'flows',
+          receivers: [factory.kind === 'receiver' ? id : 'test_idle'],
+          processors: factory.kind === 'processor' ? [id] : [],
+          exporters: [factory.kind === 'exporter' ? id : 'test_idle'],
+        },
+      ],
+    ]),
+    telemetry: { metricsEndpoint: null, logLevel: 'silent' },
+    warnings: [],
+  };
+  const registry = new FactoryRegistry([factory, idleReceiver, idleExporter]);
+  const service = new Service(serviceConfig, registry, { logger: pino({ level: 'silent' }) });
+  try {
+    await service.start();
+  } catch (err) {
+    if (err instanceof ZonetapError) return err;
+    throw err;
+  } finally {
+    await service.shutdown();
+  }
+  throw new Error(`"${id}" started; a start failure was expected`);
 }

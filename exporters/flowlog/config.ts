@@ -21,8 +21,3 @@ export const flowlogConfigSchema = z.strictObject({
 });
 
 export type FlowlogConfig = z.output<typeof flowlogConfigSchema>;
-
-/** Defaults in the form a user writes them (YAML). */
-export function createDefaultFlowlogConfig(): Record<string, unknown> {
-  return { path: 'stdout' };
-}

@@ -1,3 +1,4 @@
+import { READ_ONLY } from '../../pipeline/component.ts';
 import type { ComponentSettings, Exporter } from '../../pipeline/component.ts';
 import type { FlowBatch, TrafficClass } from '../../pipeline/flow.ts';
 import type { FlowlogConfig } from './config.ts';
@@ -13,11 +14,11 @@ const CHUNK_CHARS = 1 << 20;
  * one or a few large writes. shutdown() waits for pending writes and fsyncs.
  */
 export class FlowlogExporter implements Exporter {
+  readonly capabilities = READ_ONLY;
   readonly #settings: ComponentSettings;
   readonly #path: string;
   readonly #classes: ReadonlySet<TrafficClass> | undefined;
   #sink: FlowLogSink | undefined;
-  #state: 'new' | 'started' | 'stopped' = 'new';
   /** The last write in the chain; every write waits for the one before it. */
   #tail: Promise<void> = Promise.resolve();
   #warnedUnclassified = false;
@@ -35,16 +36,14 @@ export class FlowlogExporter implements Exporter {
   }
 
   async start(): Promise<void> {
-    if (this.#state !== 'new') return;
     this.#sink =
       this.#path === 'stdout'
         ? new StdoutSink((err) => this.#settings.logger.error({ err }, 'cannot write flow log to stdout'))
         : await FileSink.open(this.#path);
-    this.#state = 'started';
   }
 
   consume(batch: FlowBatch): Promise<void> {
-    if (this.#state !== 'started' || !this.#sink) return Promise.reject(new Error(`flowlog exporter "${this.#settings.id}" is not running`));
+    if (!this.#sink) return Promise.reject(new Error(`flowlog exporter "${this.#settings.id}" is not running`));
     const chunks = this.#format(batch);
     const sink = this.#sink;
     const written = this.#tail.then(async () => {
@@ -90,8 +89,6 @@ export class FlowlogExporter implements Exporter {
   }
 
   async shutdown(): Promise<void> {
-    if (this.#state === 'stopped') return;
-    this.#state = 'stopped';
     await this.#tail;
     const sink = this.#sink;
     this.#sink = undefined;

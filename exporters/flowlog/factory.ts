@@ -1,5 +1,5 @@
 import type { ExporterFactory } from '../../pipeline/component.ts';
-import { createDefaultFlowlogConfig, flowlogConfigSchema, type FlowlogConfig } from './config.ts';
+import { flowlogConfigSchema, type FlowlogConfig } from './config.ts';
 import { FlowlogExporter } from './exporter.ts';
 
 export const flowlogExporterFactory: ExporterFactory<FlowlogConfig> = {
@@ -8,6 +8,5 @@ export const flowlogExporterFactory: ExporterFactory<FlowlogConfig> = {
   stability: 'beta',
   description: 'Writes one JSON line per flow record (every attribute, bytes, packets, cost) to stdout or a file.',
   configSchema: flowlogConfigSchema,
-  createDefaultConfig: createDefaultFlowlogConfig,
   create: (settings, config) => new FlowlogExporter(settings, config),
 };

@@ -9,11 +9,15 @@ import { parse } from 'yaml';
 import { loadConfig } from '../../pipeline/config/load.ts';
 import { FactoryRegistry } from '../../pipeline/registry.ts';
 import { Service } from '../../pipeline/service.ts';
+import { Lifecycle, NO_DEADLINE, contextWithTimeout } from '../../pipeline/lifecycle.ts';
 import { RecordingConsumer, testSettings } from '../../pipeline/testing.ts';
 import type { FlowRecord } from '../../pipeline/flow.ts';
 import { otlpReceiverFactory, type OtlpReceiver } from '../../receivers/otlp/index.ts';
 import { freePort, PausableProxy } from '../../receivers/otlp/testing.ts';
 import { FlowTotals, OVERFLOW_ATTRIBUTES, otlpExporterConfigSchema, otlpExporterFactory, type OtlpExporter } from './index.ts';
+
+/** The shutdown deadline tests give components: the service's default. */
+const stopWithin = () => contextWithTimeout(10_000);
 
 const testdata = (name: string) => parse(readFileSync(new URL(`testdata/${name}`, import.meta.url), 'utf8'));
 const issues = (name: string) => otlpExporterConfigSchema.safeParse(testdata(name)).error?.issues.map((i) => `${i.path.join('::')}: ${i.message}`);
@@ -24,7 +28,7 @@ function flow(i: number, bytes: number): FlowRecord {
 
 describe('otlp exporter config', () => {
   test('defaults', () => {
-    assert.deepEqual(otlpExporterFactory.createDefaultConfig(), {
+    assert.deepEqual(otlpExporterFactory.configSchema.parse({}), {
       endpoint: '127.0.0.1:4317',
       tls: { insecure: false },
       headers: {},
@@ -109,8 +113,8 @@ describe('otlp exporter while the gateway is down', () => {
       while (sink.records.reduce((n, r) => n + r.bytes, 0) < sent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       assert.equal(sink.records.reduce((n, r) => n + r.bytes, 0), sent);
     } finally {
-      await exporter.shutdown();
-      await receiver.shutdown();
+      await exporter.shutdown(stopWithin());
+      await receiver.shutdown(stopWithin());
     }
   });
 
@@ -119,14 +123,15 @@ describe('otlp exporter while the gateway is down', () => {
     const receiver = otlpReceiverFactory.create(testSettings('otlp', 'receiver'), otlpReceiverFactory.configSchema.parse({ protocols: { grpc: { endpoint: '127.0.0.1:0' } } }), sink) as OtlpReceiver;
     await receiver.start();
     const exporter = otlpExporterFactory.create(testSettings('otlp', 'exporter'), otlpExporterConfigSchema.parse({ endpoint: `127.0.0.1:${receiver.port}`, tls: { insecure: true }, interval: '1h' }));
-    await exporter.start();
+    await exporter.start(NO_DEADLINE);
     await exporter.consume({ start: 0, end: 0, records: [flow(1, 77)] });
-    await Promise.all([exporter.shutdown(), exporter.shutdown()]);
+    const guarded = new Lifecycle(exporter);
+    await Promise.all([guarded.shutdown(stopWithin()), guarded.shutdown(stopWithin())]);
     assert.deepEqual(sink.records.map((r) => r.bytes), [77]);
     const never = otlpExporterFactory.create(testSettings('otlp', 'exporter'), otlpExporterConfigSchema.parse({}));
-    await never.shutdown();
-    await never.shutdown();
-    await receiver.shutdown();
+    await never.shutdown(stopWithin());
+    await never.shutdown(stopWithin());
+    await receiver.shutdown(stopWithin());
   });
 });
 
@@ -140,15 +145,15 @@ describe('otlp exporter final flush', () => {
     await proxy.down();
     const exporter = otlpExporterFactory.create(testSettings('otlp', 'exporter'), otlpExporterConfigSchema.parse({ endpoint: `127.0.0.1:${proxy.port}`, tls: { insecure: true }, interval: '1h', timeout: '1s' }));
     try {
-      await exporter.start();
+      await exporter.start(NO_DEADLINE);
       await exporter.consume({ start: 0, end: 0, records: [flow(1, 4242)] });
       const up = new Promise<void>((resolve, reject) => setTimeout(() => proxy.up().then(resolve, reject), 1000));
-      await exporter.shutdown();
+      await exporter.shutdown(stopWithin());
       await up;
       assert.deepEqual(sink.records.map((r) => r.bytes), [4242]);
     } finally {
       await proxy.down();
-      await receiver.shutdown();
+      await receiver.shutdown(stopWithin());
     }
   });
 });
@@ -205,7 +210,7 @@ service:
       assert.doesNotMatch(text, /zonetap_exporter_export_failures/, 'no second failure metric');
       assert.equal(value(text, 'zonetap_exporter_series{component_id="otlp"}'), 1, 'own metrics are labelled component_id');
     } finally {
-      await feeder.shutdown();
+      await feeder.shutdown(stopWithin());
       await service.shutdown();
       await rm(dir, { recursive: true, force: true });
     }
@@ -224,7 +229,7 @@ service:
       assert.equal(await exporter.exportNow(), false);
       assert.equal(reported, 2);
     } finally {
-      await exporter.shutdown();
+      await exporter.shutdown(stopWithin());
     }
   });
 });

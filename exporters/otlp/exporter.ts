@@ -10,19 +10,19 @@ import { credentials, Metadata, type ChannelCredentials } from '@grpc/grpc-js';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
 import type { Counter } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
-import type { ComponentSettings, Exporter } from '../../pipeline/component.ts';
+import { READ_ONLY } from '../../pipeline/component.ts';
+import type { ComponentSettings, Exporter, LifecycleContext } from '../../pipeline/component.ts';
 import type { FlowBatch } from '../../pipeline/flow.ts';
-import { ZonetapError } from '../../pipeline/errors.ts';
+import { remainingMs } from '../../pipeline/lifecycle.ts';
 import type { OtlpExporterConfig } from './config.ts';
 import { agentResource, flowResourceMetrics } from './metrics.ts';
 import { FlowTotals, type FlowSeries } from './store.ts';
 
 /**
- * The final flush at shutdown retries for at most this long: the service's
- * shutdown deadline is 10 s (pipeline/service.ts DEFAULT_SHUTDOWN_TIMEOUT_MS),
- * and closing the gRPC channel needs a moment after the flush.
+ * Part of the shutdown deadline kept for closing the gRPC channel after the
+ * final flush: the flush retries until only this much is left (at most 1 s).
  */
-export const FLUSH_BUDGET_MS = 8000;
+const CLOSE_SHARE = 0.1;
 /** Waits between flush attempts: doubled from the first, capped at the second. */
 const FLUSH_RETRY_MS = [100, 1000] as const;
 
@@ -45,6 +45,7 @@ export function channelCredentials(tls: OtlpExporterConfig['tls']): ChannelCrede
 }
 
 export class OtlpExporter implements Exporter {
+  readonly capabilities = READ_ONLY;
   readonly #settings: ComponentSettings;
   readonly #config: OtlpExporterConfig;
   readonly #totals: FlowTotals;
@@ -55,7 +56,6 @@ export class OtlpExporter implements Exporter {
   #running: Promise<boolean> | undefined;
   #consecutiveFailures = 0;
   #stopped = false;
-  #shutdown: Promise<void> | undefined;
 
   constructor(settings: ComponentSettings, config: OtlpExporterConfig) {
     this.#settings = settings;
@@ -80,22 +80,17 @@ export class OtlpExporter implements Exporter {
   }
 
   async start(): Promise<void> {
-    if (this.#exporter || this.#stopped) return;
     const c = this.#config;
     const metadata = new Metadata();
     for (const [k, v] of Object.entries(c.headers)) metadata.set(k.toLowerCase(), v);
-    try {
-      this.#exporter = new OTLPMetricExporter({
-        url: c.endpoint,
-        credentials: channelCredentials(c.tls),
-        metadata,
-        // The exporter's CompressionAlgorithm enum has exactly these string values.
-        compression: c.compression as ExporterOptions['compression'],
-        timeoutMillis: c.timeout,
-      });
-    } catch (err) {
-      throw new ZonetapError('ZT_COMPONENT_START', `failed to start "${this.#settings.id}" exporter: ${(err as Error).message}`, { cause: err });
-    }
+    this.#exporter = new OTLPMetricExporter({
+      url: c.endpoint,
+      credentials: channelCredentials(c.tls),
+      metadata,
+      // The exporter's CompressionAlgorithm enum has exactly these string values.
+      compression: c.compression as ExporterOptions['compression'],
+      timeoutMillis: c.timeout,
+    });
     this.#schedule(c.interval);
   }
 
@@ -165,28 +160,24 @@ export class OtlpExporter implements Exporter {
     });
   }
 
-  shutdown(): Promise<void> {
-    this.#shutdown ??= this.#close();
-    return this.#shutdown;
-  }
-
-  async #close(): Promise<void> {
+  async shutdown(context: LifecycleContext): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
     const exporter = this.#exporter;
     if (!exporter) return;
-    const deadline = Date.now() + FLUSH_BUDGET_MS;
-    await this.#flush(deadline);
+    // Flush until only the closing share of the deadline is left; then close within the rest.
+    const closing = Math.min(1000, remainingMs(context) * CLOSE_SHARE);
+    await this.#flush(context.deadline - closing);
     this.#exporter = undefined;
     // An attempt still in flight past the budget must not hold the service's shutdown.
-    await within(exporter.shutdown(), Math.max(500, deadline - Date.now()), undefined);
+    await within(exporter.shutdown(), Math.max(0, remainingMs(context)), undefined);
   }
 
   /**
    * Flush: export the totals one last time, so a clean stop delivers
    * everything counted. A gateway that is briefly unreachable (restarting too,
-   * say) is retried with a short backoff until FLUSH_BUDGET_MS is used up;
-   * each attempt is still bounded by `timeout`, and by what is left of the budget.
+   * say) is retried with a short backoff until `deadline` (ms since the
+   * epoch); each attempt is still bounded by `timeout`, and by what is left.
    */
   async #flush(deadline: number): Promise<void> {
     for (let attempt = 0; ; attempt++) {

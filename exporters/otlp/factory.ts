@@ -8,6 +8,5 @@ export const otlpExporterFactory: ExporterFactory<OtlpExporterConfig> = {
   stability: 'alpha',
   description: 'Sends cumulative flow totals (bytes, packets, cost) over OTLP/gRPC, e.g. from agents to the gateway',
   configSchema: otlpExporterConfigSchema,
-  createDefaultConfig: () => otlpExporterConfigSchema.parse({}),
   create: (settings, config) => new OtlpExporter(settings, config),
 };

@@ -28,15 +28,3 @@ export const configSchema = z.strictObject({
 });
 
 export type PrometheusExporterConfig = z.output<typeof configSchema>;
-
-/** The defaults, in the form a user would write them in YAML. */
-export function createDefaultConfig() {
-  return {
-    endpoint: '127.0.0.1:9464',
-    series_ttl: '15m',
-    max_series: DEFAULT_MAX_SERIES,
-    kubezonnet_compat: true,
-    address_labels: 'none',
-    port_labels: false,
-  };
-}

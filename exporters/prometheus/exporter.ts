@@ -8,8 +8,8 @@ import type { AddressInfo } from 'node:net';
 import type { BatchObservableCallback, Observable } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider, type MetricReader } from '@opentelemetry/sdk-metrics';
+import { READ_ONLY } from '../../pipeline/component.ts';
 import type { ComponentSettings, Exporter } from '../../pipeline/component.ts';
-import { ZonetapError } from '../../pipeline/errors.ts';
 import type { FlowBatch, FlowRecord } from '../../pipeline/flow.ts';
 import { FlowStore } from '../../pipeline/flowstore.ts';
 import { parseEndpoint } from '../../pipeline/schema.ts';
@@ -23,6 +23,7 @@ export const OVERFLOW_LABELS = Object.freeze({ otel_metric_overflow: 'true' });
 export const METRICS_PATH = '/metrics';
 
 export class PrometheusFlowExporter implements Exporter {
+  readonly capabilities = READ_ONLY;
   readonly #settings: ComponentSettings;
   readonly #config: PrometheusExporterConfig;
   readonly #now: () => number;
@@ -37,9 +38,6 @@ export class PrometheusFlowExporter implements Exporter {
   readonly #telemetry: { callback: BatchObservableCallback; observables: Observable[] };
   #lastExpiry = 0;
   #overflowWarned = false;
-  #state: 'new' | 'started' | 'stopped' = 'new';
-  #starting: Promise<void> | undefined;
-  #stopping: Promise<void> | undefined;
 
   /** `now` is the clock (ms since epoch); tests pass their own. */
   constructor(settings: ComponentSettings, config: PrometheusExporterConfig, now: () => number = Date.now) {
@@ -69,14 +67,7 @@ export class PrometheusFlowExporter implements Exporter {
     this.#telemetry = this.#registerTelemetry();
   }
 
-  /** Starts once; a second call waits for the first. After shutdown() it does nothing. */
-  start(): Promise<void> {
-    if (this.#stopping) return Promise.resolve();
-    this.#starting ??= this.#listen();
-    return this.#starting;
-  }
-
-  async #listen(): Promise<void> {
+  async start(): Promise<void> {
     const { host, port } = parseEndpoint(this.#config.endpoint)!;
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject);
@@ -85,10 +76,9 @@ export class PrometheusFlowExporter implements Exporter {
         resolve();
       });
     }).catch((err: Error) => {
-      throw new ZonetapError('ZT_COMPONENT_START', `failed to start "${this.#settings.id}" exporter: cannot serve /metrics on ${this.#config.endpoint}: ${err.message}`, { cause: err });
+      throw new Error(`cannot serve /metrics on ${this.#config.endpoint}: ${err.message}`, { cause: err });
     });
     this.#server.on('error', (err) => this.#settings.logger.error({ err }, 'metrics server error'));
-    this.#state = 'started';
     this.#settings.logger.info({ endpoint: this.address }, 'serving Prometheus metrics');
   }
 
@@ -119,19 +109,9 @@ export class PrometheusFlowExporter implements Exporter {
     if (now - this.#lastExpiry >= Math.min(this.#config.series_ttl / 4, 10_000)) this.#expire(now);
   }
 
-  /** Stops once; a second call waits for the first. */
-  shutdown(): Promise<void> {
-    this.#stopping ??= this.#stop();
-    return this.#stopping;
-  }
-
-  async #stop(): Promise<void> {
-    // A start still binding would leave /metrics listening after shutdown: let it finish (or fail) first.
-    await this.#starting?.catch(() => undefined);
-    const wasStarted = this.#state === 'started';
-    this.#state = 'stopped';
+  async shutdown(): Promise<void> {
     this.#settings.meter.removeBatchObservableCallback(this.#telemetry.callback, this.#telemetry.observables);
-    if (wasStarted) {
+    if (this.#server.listening) {
       const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
       this.#server.closeAllConnections();
       await closed;

@@ -1,5 +1,5 @@
 import type { ExporterFactory } from '../../pipeline/component.ts';
-import { configSchema, createDefaultConfig, type PrometheusExporterConfig } from './config.ts';
+import { configSchema, type PrometheusExporterConfig } from './config.ts';
 import { PrometheusFlowExporter } from './exporter.ts';
 
 export const prometheusExporterFactory: ExporterFactory<PrometheusExporterConfig> = {
@@ -8,6 +8,5 @@ export const prometheusExporterFactory: ExporterFactory<PrometheusExporterConfig
   stability: 'beta',
   description: 'Serves flow bytes, packets and cost (and kubezonnet\'s metric) on /metrics for Prometheus, with series expiry.',
   configSchema,
-  createDefaultConfig,
   create: (settings, config) => new PrometheusFlowExporter(settings, config),
 };

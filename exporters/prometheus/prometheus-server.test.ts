@@ -136,7 +136,6 @@ function sumBy(records: readonly FlowRecord[], select: (r: FlowRecord) => boolea
   return out;
 }
 const top = (m: Map<string, number>, n: number, scale = 1) => new Map([...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => [k, v * scale]));
-const scaled = (m: Map<string, number>, scale: number) => new Map([...m].map(([k, v]) => [k, v * scale]));
 const workload = (r: FlowRecord) => `${r.src.namespace ?? ''}/${r.src.workloadName ?? ''}`;
 
 /** `actual` has the label sets of `expected`, and each value is `factor` times the expected one (relative error 1e-9). */

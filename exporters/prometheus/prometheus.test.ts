@@ -7,7 +7,8 @@ import { parse as parseYaml } from 'yaml';
 import { MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { ComponentSettings } from '../../pipeline/component.ts';
 import type { FlowRecord } from '../../pipeline/flow.ts';
-import { testSettings } from '../../pipeline/testing.ts';
+import { Lifecycle } from '../../pipeline/lifecycle.ts';
+import { serviceStartError, testSettings } from '../../pipeline/testing.ts';
 import { configSchema, prometheusExporterFactory, PrometheusFlowExporter, type PrometheusExporterConfig } from './index.ts';
 import { flow, pod, scrape, type Sample } from './testing.ts';
 import { canBind, freePort } from '../../receivers/otlp/testing.ts';
@@ -54,7 +55,6 @@ describe('config', () => {
     assert.deepEqual(configSchema.parse({}), {
       endpoint: '127.0.0.1:9464', series_ttl: 15 * 60_000, max_series: 50_000, kubezonnet_compat: true, address_labels: 'none', port_labels: false,
     });
-    assert.deepEqual(configSchema.parse(prometheusExporterFactory.createDefaultConfig()), configSchema.parse({}));
     assert.deepEqual(configSchema.parse(testdata('full.yaml')), {
       endpoint: '0.0.0.0:9464', series_ttl: 5 * 60_000, max_series: 20_000, kubezonnet_compat: false, address_labels: 'unresolved', port_labels: true,
     });
@@ -206,7 +206,7 @@ describe('lifecycle', () => {
 
   test('shutdown() while start() is still binding: the port is free afterwards; a second shutdown waits for the first', async () => {
     const port = await freePort();
-    const e = new PrometheusFlowExporter(testSettings('prometheus', 'exporter'), config({ endpoint: `127.0.0.1:${port}` }));
+    const e = new Lifecycle(new PrometheusFlowExporter(testSettings('prometheus', 'exporter'), config({ endpoint: `127.0.0.1:${port}` })));
     const starting = e.start();
     const first = e.shutdown();
     let firstDone = false;
@@ -222,13 +222,9 @@ describe('lifecycle', () => {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const port = (blocker.address() as { port: number }).port;
     try {
-      const e = new PrometheusFlowExporter(testSettings('prometheus/busy', 'exporter'), config({ endpoint: `127.0.0.1:${port}` }));
-      await assert.rejects(e.start(), (err: Error & { code?: string }) => {
-        assert.equal(err.code, 'ZT_COMPONENT_START');
-        assert.match(err.message, new RegExp(`^failed to start "prometheus/busy" exporter: cannot serve /metrics on 127.0.0.1:${port}: .*EADDRINUSE`));
-        return true;
-      });
-      await e.shutdown();
+      const err = await serviceStartError(prometheusExporterFactory, 'prometheus/busy', config({ endpoint: `127.0.0.1:${port}` }));
+      assert.equal(err.code, 'ZT_COMPONENT_START');
+      assert.match(err.message, new RegExp(`^failed to start "prometheus/busy" exporter: cannot serve /metrics on 127.0.0.1:${port}: .*EADDRINUSE`));
     } finally {
       blocker.close();
     }

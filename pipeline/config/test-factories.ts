@@ -4,11 +4,12 @@
  * testdata/ read like real configs. They validate with the real schema types.
  */
 import { z } from 'zod';
+import { READ_ONLY } from '../component.ts';
 import type { Exporter, Factory, FlowConsumer, Processor, Receiver } from '../component.ts';
 import { FactoryRegistry } from '../registry.ts';
 import { cidr, duration, endpoint, existingFile } from '../schema.ts';
 
-const idle = { async start() {}, async shutdown() {} };
+const idle = { capabilities: READ_ONLY, async start() {}, async shutdown() {} };
 
 export const TEST_FACTORIES: Factory[] = [
   {
@@ -17,7 +18,6 @@ export const TEST_FACTORIES: Factory[] = [
     stability: 'alpha',
     description: 'test replay',
     configSchema: z.strictObject({ path: existingFile(), interval: duration().default(1000 as never), loop: z.boolean().default(false) }),
-    createDefaultConfig: () => ({ interval: '1s', loop: false }),
     create: (): Receiver => ({ ...idle }),
   },
   {
@@ -29,7 +29,6 @@ export const TEST_FACTORIES: Factory[] = [
       provider: z.enum(['gcp', 'aws', 'azure', 'custom']).default('gcp'),
       prices: z.strictObject({ cross_zone: z.number().min(0).optional(), internet: z.number().min(0).optional() }).prefault({}),
     }),
-    createDefaultConfig: () => ({ provider: 'gcp' }),
     create: (_s, _c, next: FlowConsumer): Processor => ({ ...idle, consume: (b) => next.consume(b) }),
   },
   {
@@ -41,7 +40,6 @@ export const TEST_FACTORIES: Factory[] = [
       keep: z.array(z.enum(['same_zone', 'cross_zone', 'cross_region', 'internet', 'unknown'])).default(['cross_zone']),
       internal_cidrs: z.array(cidr()).default([]),
     }),
-    createDefaultConfig: () => ({}),
     create: (_s, _c, next: FlowConsumer): Processor => ({ ...idle, consume: (b) => next.consume(b) }),
   },
   {
@@ -50,7 +48,6 @@ export const TEST_FACTORIES: Factory[] = [
     stability: 'alpha',
     description: 'test flowlog',
     configSchema: z.strictObject({ path: z.string().default('stdout') }),
-    createDefaultConfig: () => ({ path: 'stdout' }),
     create: (): Exporter => ({ ...idle, async consume() {} }),
   },
   {
@@ -59,7 +56,6 @@ export const TEST_FACTORIES: Factory[] = [
     stability: 'alpha',
     description: 'test prometheus',
     configSchema: z.strictObject({ endpoint: endpoint().default('127.0.0.1:9464'), max_series: z.number().int().min(1).default(10000) }),
-    createDefaultConfig: () => ({ endpoint: '127.0.0.1:9464' }),
     create: (): Exporter => ({ ...idle, async consume() {} }),
   },
 ];

@@ -5,18 +5,19 @@
  * Usage: node run-stuck.ts CONFIG [shutdown-timeout-ms]
  */
 import { z } from 'zod';
+import { READ_ONLY } from '../component.ts';
 import type { ExporterFactory, ReceiverFactory } from '../component.ts';
 import { FactoryRegistry } from '../registry.ts';
 import { runService } from '../run.ts';
 
 const schema = z.strictObject({});
-const base = { stability: 'development' as const, description: 'test', configSchema: schema, createDefaultConfig: () => ({}) };
+const base = { stability: 'development' as const, description: 'test', configSchema: schema };
 const idle: ReceiverFactory = { ...base, kind: 'receiver', type: 'idle', create: () => ({ async start() {}, async shutdown() {} }) };
 const stuck: ExporterFactory = {
   ...base,
   kind: 'exporter',
   type: 'stuck',
-  create: () => ({ async start() {}, shutdown: () => new Promise<void>(() => {}), async consume() {} }),
+  create: () => ({ capabilities: READ_ONLY, async start() {}, shutdown: () => new Promise<void>(() => {}), async consume() {} }),
 };
 
 const [config, timeout] = process.argv.slice(2);

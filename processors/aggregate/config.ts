@@ -10,7 +10,3 @@ export const aggregateConfigSchema = z.strictObject({
 
 export type AggregateConfig = z.output<typeof aggregateConfigSchema>;
 
-/** Defaults in the form a user writes them (YAML). */
-export function createDefaultAggregateConfig(): Record<string, unknown> {
-  return { by: 'workload' };
-}

@@ -44,7 +44,3 @@ export const costConfigSchema = z
 
 export type CostConfig = z.output<typeof costConfigSchema>;
 
-/** Defaults in the form a user writes them (YAML). */
-export function createDefaultCostConfig(): Record<string, unknown> {
-  return { provider: 'gcp', prices: {}, region_pairs: [] };
-}

@@ -9,7 +9,3 @@ export const crosszoneConfigSchema = z.strictObject({
 
 export type CrosszoneConfig = z.output<typeof crosszoneConfigSchema>;
 
-/** Defaults in the form a user writes them (YAML): keep every class. */
-export function createDefaultCrosszoneConfig(): Record<string, unknown> {
-  return {};
-}

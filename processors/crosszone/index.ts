@@ -1,5 +1,5 @@
 export { crosszoneProcessorFactory } from './factory.ts';
 export { crosszoneConfigSchema, type CrosszoneConfig } from './config.ts';
-export { CrosszoneProcessor } from './processor.ts';
+export { classifyBatches } from './processor.ts';
 export { classifyFlow } from './classify.ts';
 export { isPublicAddress, ipv4ToNumber } from './addresses.ts';

@@ -1,31 +1,19 @@
-import type { ComponentSettings, FlowConsumer, Processor } from '../../pipeline/component.ts';
 import { TRAFFIC_CLASSES, type FlowBatch, type TrafficClass } from '../../pipeline/flow.ts';
 import { classifyFlow } from './classify.ts';
 import type { CrosszoneConfig } from './config.ts';
 
 /**
- * Sets `trafficClass` on every record (classify.ts) and drops records whose
- * class is not in `keep`. A record that already has a class keeps it when its
- * zones say nothing (`unknown`), so classes survive a hop without attributes.
- * Changes the batch in place.
+ * The crosszone batch function: sets `trafficClass` on every record
+ * (classify.ts) and drops records whose class is not in `keep`. A record that
+ * already has a class keeps it when its zones say nothing (`unknown`), so
+ * classes survive a hop without attributes.
  */
-export class CrosszoneProcessor implements Processor {
-  readonly #next: FlowConsumer;
-  /** undefined: keep every class. */
-  readonly #keep: ReadonlySet<TrafficClass> | undefined;
-
-  constructor(_settings: ComponentSettings, config: CrosszoneConfig, next: FlowConsumer) {
-    this.#next = next;
-    const keep = new Set(config.keep ?? TRAFFIC_CLASSES);
-    this.#keep = keep.size === TRAFFIC_CLASSES.length ? undefined : keep;
-  }
-
-  async start(): Promise<void> {}
-
-  /** Classifies and filters `batch` in place; exposed for benchmarks and tests. */
-  classifyBatch(batch: FlowBatch): void {
+export function classifyBatches(config: CrosszoneConfig): (batch: FlowBatch) => void {
+  const chosen = new Set(config.keep ?? TRAFFIC_CLASSES);
+  // undefined: keep every class.
+  const keep: ReadonlySet<TrafficClass> | undefined = chosen.size === TRAFFIC_CLASSES.length ? undefined : chosen;
+  return (batch) => {
     const records = batch.records;
-    const keep = this.#keep;
     let kept = 0;
     for (let i = 0; i < records.length; i++) {
       const record = records[i]!;
@@ -36,12 +24,5 @@ export class CrosszoneProcessor implements Processor {
       records[kept++] = record;
     }
     records.length = kept;
-  }
-
-  async consume(batch: FlowBatch): Promise<void> {
-    this.classifyBatch(batch);
-    await this.#next.consume(batch);
-  }
-
-  async shutdown(): Promise<void> {}
+  };
 }

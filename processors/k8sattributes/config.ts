@@ -35,7 +35,3 @@ export const configSchema = z
   });
 
 export type K8sAttributesConfig = z.output<typeof configSchema>;
-
-export function createDefaultConfig(): K8sAttributesConfig {
-  return configSchema.parse({});
-}

@@ -1,5 +1,5 @@
 import type { ProcessorFactory } from '../../pipeline/component.ts';
-import { configSchema, createDefaultConfig, type K8sAttributesConfig } from './config.ts';
+import { configSchema, type K8sAttributesConfig } from './config.ts';
 import { K8sAttributesProcessor } from './processor.ts';
 
 export const k8sattributesProcessorFactory: ProcessorFactory<K8sAttributesConfig> = {
@@ -8,7 +8,5 @@ export const k8sattributesProcessorFactory: ProcessorFactory<K8sAttributesConfig
   stability: 'beta',
   description: 'Names both ends of every flow: namespace, pod, workload, node, zone, region (Kubernetes API or static inventory).',
   configSchema,
-  createDefaultConfig,
-  mutatesData: true,
   create: (settings, config, next) => new K8sAttributesProcessor(settings, config, next),
 };

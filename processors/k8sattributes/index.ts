@@ -1,5 +1,5 @@
 export { k8sattributesProcessorFactory } from './factory.ts';
-export { configSchema as k8sattributesConfigSchema, createDefaultConfig as createK8sAttributesDefaultConfig } from './config.ts';
+export { configSchema as k8sattributesConfigSchema } from './config.ts';
 export type { K8sAttributesConfig } from './config.ts';
 export { K8sAttributesProcessor } from './processor.ts';
 export type { K8sAttributesOptions, K8sAttributesStats } from './processor.ts';

@@ -17,7 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig, ListWatch, Watch, type KubernetesObject } from '@kubernetes/client-node';
 import { ZonetapError } from '../../pipeline/errors.ts';
-import type { AddressDirectory, WorkloadEntry } from './directory.ts';
+import type { AddressDirectory } from './directory.ts';
 
 export interface KubernetesSourceOptions {
   /** Explicit kubeconfig path; otherwise in-cluster, $KUBECONFIG, ~/.kube/config. */

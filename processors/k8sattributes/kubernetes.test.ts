@@ -9,7 +9,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeKubeApiServer, makeJob, makeNode, makePod, makeReplicaSet } from '../../test/kube-api/index.ts';
-import { ZonetapError } from '../../pipeline/errors.ts';
+import { serviceStartError } from '../../pipeline/testing.ts';
+import { configSchema } from './config.ts';
+import { k8sattributesProcessorFactory } from './factory.ts';
 import { eventually, harness, known, type Harness } from './testing.ts';
 
 let server: FakeKubeApiServer;
@@ -210,12 +212,9 @@ test('resolve: local watches only this node\'s pods with a spec.nodeName field s
 
 describe('bad kubeconfig', () => {
   test('a kubeconfig that does not exist fails start with what, where and what to do', async () => {
-    const h = harness({ kubeconfig: join(dir, 'missing.yaml') });
-    await assert.rejects(h.processor.start(), (err: ZonetapError) => {
-      assert.equal(err.code, 'ZT_KUBERNETES');
-      assert.match(err.message, /failed to start "k8sattributes" processor: kubeconfig ".*missing\.yaml" \(processors::k8sattributes::kubeconfig\) does not exist: fix the path, or use source: static/);
-      return true;
-    });
+    const err = await serviceStartError(k8sattributesProcessorFactory, 'k8sattributes', configSchema.parse({ kubeconfig: join(dir, 'missing.yaml') }));
+    assert.equal(err.code, 'ZT_KUBERNETES');
+    assert.match(err.message, /^failed to start "k8sattributes" processor in pipeline "flows": kubeconfig ".*missing\.yaml" \(processors::k8sattributes::kubeconfig\) does not exist: fix the path, or use source: static with an inventory file$/);
   });
 
   test('a kubeconfig pointing at a closed port starts unready after sync_timeout and says why', async () => {

@@ -8,9 +8,9 @@
  * (and overflow records, which this node's hook counted).
  */
 import type { Counter } from '@opentelemetry/api';
+import { MUTATES_DATA } from '../../pipeline/component.ts';
 import type { ComponentSettings, FlowConsumer, Processor } from '../../pipeline/component.ts';
 import { OVERFLOW_TRANSPORT, type FlowBatch, type FlowEndpoint } from '../../pipeline/flow.ts';
-import { ZonetapError } from '../../pipeline/errors.ts';
 import { AddressDirectory, NODE, POD, type ExternalEntry, type Resolved } from './directory.ts';
 import type { K8sAttributesConfig } from './config.ts';
 import { KubernetesSource } from './kubernetes-source.ts';
@@ -88,8 +88,9 @@ function resolved(ep: FlowEndpoint, r: Resolved): FlowEndpoint {
 }
 
 export class K8sAttributesProcessor implements Processor {
+  /** Writes the names of both ends into the records it is given. */
+  readonly capabilities = MUTATES_DATA;
   readonly #settings: ComponentSettings;
-  readonly #config: K8sAttributesConfig;
   readonly #next: FlowConsumer;
   readonly #kubernetes: KubernetesSource | undefined;
   readonly #static: StaticSource | undefined;
@@ -104,7 +105,6 @@ export class K8sAttributesProcessor implements Processor {
 
   constructor(settings: ComponentSettings, config: K8sAttributesConfig, next: FlowConsumer, options: K8sAttributesOptions = {}) {
     this.#settings = settings;
-    this.#config = config;
     this.#next = next;
     this.#nodeName = config.node_name;
     if (config.source === 'static') {
@@ -152,15 +152,8 @@ export class K8sAttributesProcessor implements Processor {
   }
 
   async start(): Promise<void> {
-    try {
-      if (this.#kubernetes) await this.#kubernetes.start();
-      else await this.#static!.start();
-    } catch (err) {
-      if (err instanceof ZonetapError) {
-        throw new ZonetapError(err.code, `failed to start "${this.#settings.id}" processor: ${err.message}`, { cause: err });
-      }
-      throw err;
-    }
+    if (this.#kubernetes) await this.#kubernetes.start();
+    else await this.#static!.start();
     this.#started = true;
   }
 

@@ -9,7 +9,8 @@ import { configSchema } from './config.ts';
 import { eventually, flow, harness, known } from './testing.ts';
 import { OVERFLOW_TRANSPORT, type FlowRecord } from '../../pipeline/flow.ts';
 import { ZonetapError } from '../../pipeline/errors.ts';
-import { meteredSettings } from '../../pipeline/testing.ts';
+import { meteredSettings, serviceStartError } from '../../pipeline/testing.ts';
+import { k8sattributesProcessorFactory } from './factory.ts';
 
 const here = import.meta.dirname;
 const example = join(here, '../../config/inventory.example.yaml');
@@ -150,8 +151,8 @@ test('a ConfigMap volume update (the ..data symlink swap) is seen as a change', 
 });
 
 test('a missing or broken inventory fails start with the component name', async () => {
-  const h = harness({ source: 'static', inventory: join(dir, 'nope.yaml') });
-  await assert.rejects(h.processor.start(), /failed to start "k8sattributes" processor: cannot read inventory ".*nope\.yaml": ENOENT/);
+  const err = await serviceStartError(k8sattributesProcessorFactory, 'k8sattributes', configSchema.parse({ source: 'static', inventory: join(dir, 'nope.yaml') }));
+  assert.match(err.message, /^failed to start "k8sattributes" processor in pipeline "flows": cannot read inventory ".*nope\.yaml": ENOENT/);
 });
 
 test('self-telemetry: unresolved bytes by side, dropped flows by reason, pods and ready; every series labelled component_id', async () => {

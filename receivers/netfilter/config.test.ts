@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { createDefaultNetfilterConfig, netfilterConfigSchema } from './config.ts';
+import { netfilterConfigSchema } from './config.ts';
 import { netfilterReceiverFactory } from './factory.ts';
 
 const testdata = (name: string) => parse(readFileSync(join(import.meta.dirname, 'testdata', name), 'utf8'));
@@ -14,10 +14,9 @@ function issues(input: unknown): string[] {
   return result.error!.issues.map((i) => `${i.path.join('::')}: ${i.message}`);
 }
 
-test('the defaults are the documented ones, and createDefaultConfig() parses to them', () => {
+test('the defaults are the documented ones', () => {
   const parsed = netfilterConfigSchema.parse({});
   assert.deepEqual(parsed, { interval: 10_000, max_flows: 65536, ip_families: ['ipv4', 'ipv6'], include_cidrs: [], exclude_cidrs: [] });
-  assert.deepEqual(netfilterConfigSchema.parse(createDefaultNetfilterConfig()), parsed);
   assert.equal(netfilterReceiverFactory.type, 'netfilter');
   assert.equal(netfilterReceiverFactory.kind, 'receiver');
 });

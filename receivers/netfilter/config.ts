@@ -33,8 +33,3 @@ export const netfilterConfigSchema = z.strictObject({
 });
 
 export type NetfilterConfig = z.output<typeof netfilterConfigSchema>;
-
-/** Defaults in the form a user writes them (YAML). */
-export function createDefaultNetfilterConfig(): Record<string, unknown> {
-  return { interval: '10s', max_flows: 65536, ip_families: ['ipv4', 'ipv6'], include_cidrs: [], exclude_cidrs: [] };
-}

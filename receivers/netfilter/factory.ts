@@ -1,5 +1,5 @@
 import type { ReceiverFactory } from '../../pipeline/component.ts';
-import { createDefaultNetfilterConfig, netfilterConfigSchema, type NetfilterConfig } from './config.ts';
+import { netfilterConfigSchema, type NetfilterConfig } from './config.ts';
 import { NetfilterReceiver } from './receiver.ts';
 
 export const netfilterReceiverFactory: ReceiverFactory<NetfilterConfig> = {
@@ -8,6 +8,5 @@ export const netfilterReceiverFactory: ReceiverFactory<NetfilterConfig> = {
   stability: 'alpha',
   description: 'Counts bytes and packets per flow with an eBPF program on the netfilter POSTROUTING hook (Linux >= 6.4).',
   configSchema: netfilterConfigSchema,
-  createDefaultConfig: createDefaultNetfilterConfig,
   create: (settings, config, next) => new NetfilterReceiver(settings, config, next),
 };

@@ -37,7 +37,7 @@ export class NetfilterReceiver implements Receiver {
   #table: KernelFlowTable | undefined;
   #timer: NodeJS.Timeout | undefined;
   #draining: Promise<void> | undefined;
-  #stopping: Promise<void> | undefined;
+  #stopping = false;
   #lastDrain = 0;
   #lastOverflow: Record<IpFamily, OverflowCounters> = { ipv4: zero(), ipv6: zero() };
   #lastProgram = { runCnt: 0n, runTimeNs: 0n };
@@ -90,7 +90,6 @@ export class NetfilterReceiver implements Receiver {
   }
 
   async start(): Promise<void> {
-    if (this.#table || this.#stopping) return;
     const { max_flows, ip_families, netns } = this.#config;
     this.#table = KernelFlowTable.open({ maxFlows: max_flows, families: ip_families, ...(netns ? { netns } : {}) });
     this.#lastDrain = Date.now();
@@ -194,11 +193,7 @@ export class NetfilterReceiver implements Receiver {
   }
 
   async shutdown(): Promise<void> {
-    this.#stopping ??= this.#stop();
-    return this.#stopping;
-  }
-
-  async #stop(): Promise<void> {
+    this.#stopping = true;
     clearTimeout(this.#timer);
     await this.#draining;
     const table = this.#table;

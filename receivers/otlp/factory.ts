@@ -8,6 +8,5 @@ export const otlpReceiverFactory: ReceiverFactory<OtlpReceiverConfig> = {
   stability: 'alpha',
   description: 'OTLP/gRPC metrics endpoint that turns agents\' cumulative flow totals back into flow records (the gateway)',
   configSchema: otlpReceiverConfigSchema,
-  createDefaultConfig: () => otlpReceiverConfigSchema.parse({}),
   create: (settings, config, next) => new OtlpReceiver(settings, config, next),
 };

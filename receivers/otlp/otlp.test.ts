@@ -10,9 +10,13 @@ import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { otlpExporterFactory, type OtlpExporter } from '../../exporters/otlp/index.ts';
+import { Lifecycle, contextWithTimeout } from '../../pipeline/lifecycle.ts';
 import { meteredSettings, RecordingConsumer, testSettings } from '../../pipeline/testing.ts';
 import type { FlowBatch, FlowRecord } from '../../pipeline/flow.ts';
 import { otlpReceiverFactory, type OtlpReceiver } from './index.ts';
+
+/** The shutdown deadline tests give components: the service's default. */
+const stopWithin = () => contextWithTimeout(10_000);
 import { canBind, encodeRequest, freePort, mutualTlsCerts, PausableProxy, rawExport, selfSignedCert, series, totalsByFlow, writeTemp } from './testing.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -25,7 +29,7 @@ async function startReceiver(config: Record<string, unknown> = {}, sink = new Re
   const { grpc: _, ...rest } = config;
   const receiver = otlpReceiverFactory.create(testSettings('otlp', 'receiver'), otlpReceiverFactory.configSchema.parse({ protocols: { grpc }, ...rest }), sink) as OtlpReceiver;
   await receiver.start();
-  cleanups.push(() => receiver.shutdown());
+  cleanups.push(() => receiver.shutdown(stopWithin()));
   return { receiver, sink };
 }
 
@@ -35,7 +39,7 @@ async function startExporter(port: number, config: Record<string, unknown> = {})
     otlpExporterFactory.configSchema.parse({ endpoint: `127.0.0.1:${port}`, tls: { insecure: true }, interval: '1h', ...config }),
   ) as OtlpExporter;
   await exporter.start();
-  cleanups.push(() => exporter.shutdown());
+  cleanups.push(() => exporter.shutdown(stopWithin()));
   return exporter;
 }
 
@@ -81,12 +85,12 @@ async function until(what: string, check: () => boolean, timeoutMs = 20_000): Pr
 describe('otlp receiver lifecycle', () => {
   test('shutdown() while start() is still binding: the port is free afterwards', async () => {
     const port = await freePort();
-    const receiver = otlpReceiverFactory.create(testSettings('otlp', 'receiver'), otlpReceiverFactory.configSchema.parse({ protocols: { grpc: { endpoint: `127.0.0.1:${port}` } } }), new RecordingConsumer()) as OtlpReceiver;
+    const receiver = new Lifecycle(otlpReceiverFactory.create(testSettings('otlp', 'receiver'), otlpReceiverFactory.configSchema.parse({ protocols: { grpc: { endpoint: `127.0.0.1:${port}` } } }), new RecordingConsumer()));
     const starting = receiver.start();
-    await receiver.shutdown();
+    await receiver.shutdown(stopWithin());
     await starting;
     assert.equal(await canBind(port), true, 'nothing listens on the port after shutdown');
-    await receiver.start();
+    await assert.rejects(receiver.start(), /start\(\) after shutdown\(\)/);
     assert.equal(await canBind(port), true, 'start after shutdown does nothing');
   });
 });
@@ -202,7 +206,7 @@ describe('otlp exporter -> otlp receiver', () => {
     const ledger = new AgentLedger();
     await ledger.feed(exporter, [flow(1, 100, 1)]);
     await until('first export', () => first.sink.records.length >= 1);
-    await first.receiver.shutdown();
+    await first.receiver.shutdown(stopWithin());
     await ledger.feed(exporter, [flow(1, 50, 1), flow(2, 70, 1)]);
     await sleep(400);
     const second = await startReceiver({ grpc: { endpoint: `127.0.0.1:${port}` } });
@@ -217,7 +221,7 @@ describe('otlp exporter -> otlp receiver', () => {
     const a = await startExporter(receiver.port);
     await a.consume(batch([flow(1, 1000, 10)]));
     assert.ok(await a.exportNow());
-    await a.shutdown();
+    await a.shutdown(stopWithin());
     await sleep(5);
     const b = await startExporter(receiver.port); // a new instance: new service.instance.id and start times
     await b.consume(batch([flow(1, 300, 3)]));
@@ -275,7 +279,7 @@ describe('otlp exporter -> otlp receiver', () => {
     const config = otlpReceiverFactory.configSchema.parse({ protocols: { grpc: { endpoint: '127.0.0.1:0' } } });
     const receiver = otlpReceiverFactory.create(settings, config, new RecordingConsumer()) as OtlpReceiver;
     await receiver.start();
-    cleanups.push(() => receiver.shutdown());
+    cleanups.push(() => receiver.shutdown(stopWithin()));
     const attrs = { 'src.address': '10.5.0.1', 'dst.address': '10.5.0.2', transport: 'tcp', 'network.type': 'ipv4' };
     const t0 = Date.now() - 60_000;
     assert.equal((await rawExport(receiver.port, encodeRequest('a', [series(attrs, t0, 100, 1)], t0 + 1000))).code, status.OK);

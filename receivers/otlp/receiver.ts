@@ -10,8 +10,8 @@ import { readFileSync } from 'node:fs';
 import { timingSafeEqual } from 'node:crypto';
 import { Server, ServerCredentials, status, type Metadata, type sendUnaryData, type ServerUnaryCall, type ServiceDefinition } from '@grpc/grpc-js';
 import type { Counter } from '@opentelemetry/api';
-import type { ComponentSettings, FlowConsumer, Receiver } from '../../pipeline/component.ts';
-import { ZonetapError } from '../../pipeline/errors.ts';
+import type { ComponentSettings, FlowConsumer, LifecycleContext, Receiver } from '../../pipeline/component.ts';
+import { remainingMs } from '../../pipeline/lifecycle.ts';
 import type { OtlpReceiverConfig } from './config.ts';
 import { decodeRequest, EMPTY_RESPONSE } from './proto.ts';
 import { FlowStreams, type IngestStats } from './streams.ts';
@@ -52,8 +52,6 @@ export class OtlpReceiver implements Receiver {
   #token: Buffer | undefined;
   #expiry: NodeJS.Timeout | undefined;
   #port = 0;
-  #starting: Promise<void> | undefined;
-  #shutdown: Promise<void> | undefined;
 
   constructor(settings: ComponentSettings, config: OtlpReceiverConfig, next: FlowConsumer) {
     this.#settings = settings;
@@ -76,35 +74,25 @@ export class OtlpReceiver implements Receiver {
     return this.#streams.size;
   }
 
-  /** Starts once; a second call waits for the first. */
-  start(): Promise<void> {
-    if (this.#shutdown) return Promise.resolve();
-    this.#starting ??= this.#listen();
-    return this.#starting;
-  }
-
-  async #listen(): Promise<void> {
+  async start(): Promise<void> {
     const grpc = this.#config.protocols.grpc;
-    try {
-      if (grpc.auth) {
-        const token = readFileSync(grpc.auth.bearer_token_file, 'utf8').trim();
-        if (!token) throw new Error(`bearer_token_file "${grpc.auth.bearer_token_file}" is empty`);
-        this.#token = Buffer.from(`Bearer ${token}`);
-      }
-      const creds = grpc.tls
-        ? ServerCredentials.createSsl(
-            grpc.tls.client_ca_file ? readFileSync(grpc.tls.client_ca_file) : null,
-            [{ private_key: readFileSync(grpc.tls.key_file), cert_chain: readFileSync(grpc.tls.cert_file) }],
-            grpc.tls.client_ca_file !== undefined,
-          )
-        : ServerCredentials.createInsecure();
-      const server = new Server({ 'grpc.max_receive_message_length': Math.floor(grpc.max_recv_msg_size_mib * 1024 * 1024) });
-      server.addService(METRICS_SERVICE, { Export: (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => void this.#export(call, callback) });
-      this.#port = await new Promise<number>((resolve, reject) => server.bindAsync(grpc.endpoint, creds, (err, port) => (err ? reject(err) : resolve(port))));
-      this.#server = server;
-    } catch (err) {
-      throw new ZonetapError('ZT_COMPONENT_START', `failed to start "${this.#settings.id}" receiver: ${(err as Error).message}`, { cause: err });
+    if (grpc.auth) {
+      const token = readFileSync(grpc.auth.bearer_token_file, 'utf8').trim();
+      if (!token) throw new Error(`bearer_token_file "${grpc.auth.bearer_token_file}" is empty`);
+      this.#token = Buffer.from(`Bearer ${token}`);
     }
+    const creds = grpc.tls
+      ? ServerCredentials.createSsl(
+          grpc.tls.client_ca_file ? readFileSync(grpc.tls.client_ca_file) : null,
+          [{ private_key: readFileSync(grpc.tls.key_file), cert_chain: readFileSync(grpc.tls.cert_file) }],
+          grpc.tls.client_ca_file !== undefined,
+        )
+      : ServerCredentials.createInsecure();
+    const server = new Server({ 'grpc.max_receive_message_length': Math.floor(grpc.max_recv_msg_size_mib * 1024 * 1024) });
+    server.addService(METRICS_SERVICE, { Export: (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => void this.#export(call, callback) });
+    // Kept before binding, so a shutdown during start-up still closes it.
+    this.#server = server;
+    this.#port = await new Promise<number>((resolve, reject) => server.bindAsync(grpc.endpoint, creds, (err, port) => (err ? reject(err) : resolve(port))));
     const sweep = Math.max(1000, Math.min(this.#config.stream_ttl / 2, 60_000));
     this.#expiry = setInterval(() => this.#streams.expire(), sweep);
     this.#expiry.unref();
@@ -174,23 +162,17 @@ export class OtlpReceiver implements Receiver {
     if (stats.refused) this.#points.add(stats.refused, { component_id, outcome: 'refused' });
   }
 
-  shutdown(): Promise<void> {
-    this.#shutdown ??= this.#close();
-    return this.#shutdown;
-  }
-
-  async #close(): Promise<void> {
-    // A start still binding would leave the server listening after shutdown: let it finish first.
-    await this.#starting?.catch(() => undefined);
+  async shutdown(context: LifecycleContext): Promise<void> {
     clearInterval(this.#expiry);
     const server = this.#server;
     if (!server) return;
     this.#server = undefined;
+    // Let requests in flight finish while the deadline allows (at most 5 s), then cut the rest.
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         server.forceShutdown();
         resolve();
-      }, 5000);
+      }, Math.min(5000, remainingMs(context) / 2));
       server.tryShutdown(() => {
         clearTimeout(force);
         resolve();

@@ -88,7 +88,7 @@ describe('cumulative -> delta streams', () => {
 describe('otlp receiver config', () => {
   const testdata = (name: string) => parse(readFileSync(new URL(`testdata/${name}`, import.meta.url), 'utf8'));
   test('defaults and a gateway config', () => {
-    assert.deepEqual(otlpReceiverFactory.createDefaultConfig(), { protocols: { grpc: { endpoint: '127.0.0.1:4317', max_recv_msg_size_mib: 4 } }, stream_ttl: 900_000, agent_ttl: 86_400_000, max_streams: 1_000_000 });
+    assert.deepEqual(otlpReceiverFactory.configSchema.parse({}), { protocols: { grpc: { endpoint: '127.0.0.1:4317', max_recv_msg_size_mib: 4 } }, stream_ttl: 900_000, agent_ttl: 86_400_000, max_streams: 1_000_000 });
     const c = otlpReceiverConfigSchema.parse(testdata('gateway.yaml'));
     assert.equal(c.protocols.grpc.max_recv_msg_size_mib, 8);
     assert.equal(c.stream_ttl, 1_800_000);

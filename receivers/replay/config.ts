@@ -12,8 +12,3 @@ export const replayConfigSchema = z.strictObject({
 });
 
 export type ReplayConfig = z.output<typeof replayConfigSchema>;
-
-/** Defaults in the form a user writes them (YAML); `path` has none. */
-export function createDefaultReplayConfig(): Record<string, unknown> {
-  return { interval: '1s', loop: false };
-}

@@ -1,5 +1,5 @@
 import type { ReceiverFactory } from '../../pipeline/component.ts';
-import { createDefaultReplayConfig, replayConfigSchema, type ReplayConfig } from './config.ts';
+import { replayConfigSchema, type ReplayConfig } from './config.ts';
 import { ReplayReceiver } from './receiver.ts';
 
 export const replayReceiverFactory: ReceiverFactory<ReplayConfig> = {
@@ -8,6 +8,5 @@ export const replayReceiverFactory: ReceiverFactory<ReplayConfig> = {
   stability: 'beta',
   description: 'Replays flow log lines (the flowlog exporter format) as batches, one recorded interval per `interval`.',
   configSchema: replayConfigSchema,
-  createDefaultConfig: createDefaultReplayConfig,
   create: (settings, config, next) => new ReplayReceiver(settings, config, next),
 };

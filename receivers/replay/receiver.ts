@@ -35,7 +35,6 @@ export class ReplayReceiver implements Receiver {
   }
 
   async start(): Promise<void> {
-    if (this.#abort) return;
     const intervals = await readFlowLog(this.#config.path);
     const records = intervals.reduce((n, b) => n + b.records.length, 0);
     this.#settings.logger.info({ path: this.#config.path, intervals: intervals.length, records }, 'replaying flow log');
