@@ -17,7 +17,7 @@ import { LOG_LEVELS } from '../pipeline/config/types.ts';
 import type { LogLevel } from '../pipeline/config/types.ts';
 import { ZonetapError } from '../pipeline/errors.ts';
 import { FactoryRegistry } from '../pipeline/registry.ts';
-import { EXIT, describeError, runService } from '../pipeline/run.ts';
+import { EXIT, describeError, runService } from './run.ts';
 import { parseDuration } from '../pipeline/schema.ts';
 import { VERSION } from '../pipeline/version.ts';
 import { componentTable } from './components.ts';

@@ -1,6 +1,6 @@
 /**
  * The data model carried by every pipeline: batches of flow records.
- * See DESIGN.md "Data model". Attribute names on the wire (OTLP, flow logs,
+ * See pipeline/README.md "Data model". Attribute names on the wire (OTLP, flow logs,
  * Prometheus labels) are mapped from these fields in pipeline/attributes.ts.
  */
 

@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { parseCidr } from '../net/index.ts';
 import { TRAFFIC_CLASSES, type TrafficClass } from './flow.ts';
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
@@ -50,58 +51,6 @@ export function parseEndpoint(text: string): { host: string; port: number } | un
   const host = m[1] ?? m[2]!;
   if (m[1] && isIP(m[1]) !== 6) return undefined;
   return { host, port };
-}
-
-export interface Cidr {
-  text: string;
-  family: 4 | 6;
-  /** Network address as a bigint and prefix length. */
-  network: bigint;
-  prefix: number;
-}
-
-export function ipToBigInt(address: string): { value: bigint; family: 4 | 6 } | undefined {
-  const family = isIP(address);
-  if (family === 4) {
-    const parts = address.split('.').map(Number);
-    return { value: BigInt(((parts[0]! << 24) >>> 0) + (parts[1]! << 16) + (parts[2]! << 8) + parts[3]!), family: 4 };
-  }
-  if (family === 6) {
-    let text = address;
-    const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-    if (v4) {
-      const n = ipToBigInt(v4[1]!)!.value;
-      text = text.slice(0, -v4[1]!.length) + `${(n >> 16n).toString(16)}:${(n & 0xffffn).toString(16)}`;
-    }
-    const [head, tail] = text.split('::') as [string, string | undefined];
-    const h = head ? head.split(':') : [];
-    const t = tail ? tail.split(':') : [];
-    const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
-    let value = 0n;
-    for (const g of groups) value = (value << 16n) | BigInt(parseInt(g, 16));
-    return { value, family: 6 };
-  }
-  return undefined;
-}
-
-export function parseCidr(text: string): Cidr | undefined {
-  const [addr, len, extra] = text.split('/');
-  if (!addr || extra !== undefined) return undefined;
-  const ip = ipToBigInt(addr);
-  if (!ip) return undefined;
-  const bits = ip.family === 4 ? 32 : 128;
-  const prefix = len === undefined ? bits : /^\d{1,3}$/.test(len) ? Number(len) : NaN;
-  if (!(prefix >= 0 && prefix <= bits)) return undefined;
-  const mask = prefix === 0 ? 0n : ((1n << BigInt(prefix)) - 1n) << BigInt(bits - prefix);
-  return { text, family: ip.family, network: ip.value & mask, prefix };
-}
-
-export function cidrContains(cidr: Cidr, address: string): boolean {
-  const ip = ipToBigInt(address);
-  if (!ip || ip.family !== cidr.family) return false;
-  const bits = cidr.family === 4 ? 32 : 128;
-  const mask = cidr.prefix === 0 ? 0n : ((1n << BigInt(cidr.prefix)) - 1n) << BigInt(bits - cidr.prefix);
-  return (ip.value & mask) === cidr.network;
 }
 
 /** A CIDR block like 10.0.0.0/8 or fd00::/8. */

@@ -1,5 +1,5 @@
 /**
- * The flow log line format (DESIGN.md "Flow log lines"), as read back by
+ * The flow log line format (README.md here), as read back by
  * receivers/replay: one JSON object per record, keys in a fixed order —
  * `start`, `end`, the record's attributes in pipeline/attributes.ts order
  * (absent when unknown), `bytes`, `packets`, then `zonetap.cost.usd` when set.

@@ -1,5 +1,5 @@
 /**
- * The flow encoding of DESIGN.md "Data model" as the SDK's ResourceMetrics, so
+ * The flow encoding of the data model (pipeline/README.md "Data model") as the SDK's ResourceMetrics, so
  * the official OTLP exporter serializes it: monotonic cumulative sums
  * `zonetap.network.flow.bytes`, `.packets` and (when the cost processor ran)
  * `.cost_usd`, one data point per flow series.

@@ -1,5 +1,5 @@
 /**
- * The OTLP exporter's cumulative totals: pipeline/flowstore.ts's FlowStore
+ * The OTLP exporter's cumulative totals: exporters/series's FlowStore
  * (per attribute set, TTL expiry, cardinality cap with an overflow series)
  * plus delivery tracking. A push exporter must not forget a series whose
  * latest total has not reached the backend yet, so an idle series expires only
@@ -8,7 +8,7 @@
  */
 import { recordAttributes, type FlowAttributes } from '../../pipeline/attributes.ts';
 import type { FlowBatch } from '../../pipeline/flow.ts';
-import { FlowStore, type FlowSeries } from '../../pipeline/flowstore.ts';
+import { FlowStore, type FlowSeries } from '../series/index.ts';
 
 export type { FlowSeries };
 

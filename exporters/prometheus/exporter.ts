@@ -11,7 +11,7 @@ import { MeterProvider, type MetricReader } from '@opentelemetry/sdk-metrics';
 import { READ_ONLY } from '../../pipeline/component.ts';
 import type { ComponentSettings, Exporter } from '../../pipeline/component.ts';
 import type { FlowBatch, FlowRecord } from '../../pipeline/flow.ts';
-import { FlowStore } from '../../pipeline/flowstore.ts';
+import { FlowStore } from '../series/index.ts';
 import { parseEndpoint } from '../../pipeline/schema.ts';
 import type { PrometheusExporterConfig } from './config.ts';
 import { KUBEZONNET_HELP, KUBEZONNET_METRIC, kubezonnetSource } from './kubezonnet.ts';

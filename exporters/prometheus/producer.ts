@@ -13,7 +13,7 @@ import {
   type MetricProducer,
   type SumMetricData,
 } from '@opentelemetry/sdk-metrics';
-import type { FlowSeries, FlowStore } from '../../pipeline/flowstore.ts';
+import type { FlowSeries, FlowStore } from '../series/index.ts';
 
 /** One counter to render from a store. */
 export interface CounterView {

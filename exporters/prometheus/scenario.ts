@@ -56,7 +56,7 @@ export class Cluster {
    * kubezonnet's server rule (cmd/server/main.go handlePayload): both IPs must
    * be in its pod-IP index and the zones of the pods' nodes must differ; the
    * bytes go to the source pod. Host-network addresses are the node's IP; as in
-   * DESIGN.md they count as `_node_/<node>`.
+   * kubezonnet they count as `_node_/<node>`.
    */
   kubezonnetTotals(flows: readonly RawFlow[]): Map<string, number> {
     const index = new Map<string, { key: string; zone: string }>();

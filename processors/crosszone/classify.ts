@@ -1,5 +1,5 @@
 import type { FlowEndpoint, FlowRecord, TrafficClass } from '../../pipeline/flow.ts';
-import { isPublicAddress } from './addresses.ts';
+import { isPublicAddress } from '../../net/index.ts';
 
 /** True when k8sattributes resolved the endpoint to anything: pod, workload, node or an external block. */
 function isResolved(ep: FlowEndpoint): boolean {

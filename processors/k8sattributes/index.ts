@@ -5,6 +5,6 @@ export { K8sAttributesProcessor } from './processor.ts';
 export type { K8sAttributesOptions, K8sAttributesStats } from './processor.ts';
 export { AddressDirectory } from './directory.ts';
 export type { NodeEntry, PodEntry, WorkloadEntry, ExternalEntry } from './directory.ts';
-export { parseInventory, readInventory, canonicalAddress } from './inventory.ts';
+export { parseInventory, readInventory } from './inventory.ts';
 export type { Inventory } from './inventory.ts';
 export { loadKubeConfig } from './kubernetes-source.ts';

@@ -8,13 +8,8 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import { z } from 'zod';
-import { parseCidr, type Cidr } from '../../pipeline/schema.ts';
+import { canonicalAddress, parseCidr, type Cidr } from '../../net/index.ts';
 import { ZonetapError } from '../../pipeline/errors.ts';
-
-/** Canonical text of an IP address (lower case, IPv6 compressed), as receivers print it. */
-export function canonicalAddress(text: string): string {
-  return isIP(text) === 6 ? new URL(`http://[${text}]/`).hostname.slice(1, -1) : text;
-}
 
 const address = z.string({ error: 'expected an IP address' }).refine((a) => isIP(a) !== 0, { error: (i) => `invalid IP address "${String(i.input)}"` });
 const name = (what: string) => z.string({ error: `expected a ${what}` }).min(1, `${what} must not be empty`);

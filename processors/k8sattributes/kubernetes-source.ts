@@ -40,7 +40,7 @@ interface Slim extends KubernetesObject {
 const ZONE_LABELS = ['topology.kubernetes.io/zone', 'failure-domain.beta.kubernetes.io/zone'];
 const REGION_LABELS = ['topology.kubernetes.io/region', 'failure-domain.beta.kubernetes.io/region'];
 
-/** Finds the kubeconfig as DESIGN.md says: explicit path, in-cluster, $KUBECONFIG, ~/.kube/config. */
+/** Finds the kubeconfig as processors/k8sattributes/README.md says: explicit path, in-cluster, $KUBECONFIG, ~/.kube/config. */
 export function loadKubeConfig(path: string | undefined): { config: KubeConfig; origin: string } {
   const config = new KubeConfig();
   const fail = (message: string, cause?: unknown) => new ZonetapError('ZT_KUBERNETES', message, { cause });

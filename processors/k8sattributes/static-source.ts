@@ -8,9 +8,9 @@
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { ipToBigInt } from '../../pipeline/schema.ts';
+import { canonicalAddress, parseAddress } from '../../net/index.ts';
 import { AddressDirectory, EXTERNAL, newIdentity, type ExternalEntry } from './directory.ts';
-import { canonicalAddress, parseInventory, readInventory, type Inventory } from './inventory.ts';
+import { parseInventory, readInventory, type Inventory } from './inventory.ts';
 
 interface ExternalBlock {
   entry: ExternalEntry;
@@ -52,11 +52,7 @@ export function buildView(inv: Inventory, graceMs: number): StaticView {
   });
   const blocks: ExternalBlock[] = inv.external.flatMap((e) => {
     const entry: ExternalEntry = { kind: EXTERNAL, identity: newIdentity(), name: e.name, zone: e.zone, region: e.region };
-    return e.cidrs.map((c) => {
-      const bits = c.family === 4 ? 32 : 128;
-      const mask = c.prefix === 0 ? 0n : ((1n << BigInt(c.prefix)) - 1n) << BigInt(bits - c.prefix);
-      return { entry, family: c.family, network: c.network, mask };
-    });
+    return e.cidrs.map((c) => ({ entry, family: c.family, network: c.network, mask: c.mask }));
   });
   // Longest prefix first, so a /28 inside a /16 wins.
   blocks.sort((a, b) => (b.mask > a.mask ? 1 : b.mask < a.mask ? -1 : 0));
@@ -64,7 +60,7 @@ export function buildView(inv: Inventory, graceMs: number): StaticView {
     directory: dir,
     hasExternal: blocks.length > 0,
     external(address: string): ExternalEntry | undefined {
-      const ip = ipToBigInt(address);
+      const ip = parseAddress(address);
       if (!ip) return undefined;
       for (const b of blocks) if (b.family === ip.family && (ip.value & b.mask) === b.network) return b.entry;
       return undefined;

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Attributes, Counter, Histogram } from '@opentelemetry/api';
 import type { ComponentSettings, FlowConsumer, Receiver } from '../../pipeline/component.ts';
 import { OVERFLOW_TRANSPORT, type FlowBatch, type FlowRecord, type IpFamily } from '../../pipeline/flow.ts';
-import { cidrContains, type Cidr } from '../../pipeline/schema.ts';
+import { cidrContains, type Cidr } from '../../net/index.ts';
 import type { NetfilterConfig } from './config.ts';
 import type { OverflowCounters } from './decode.ts';
 import { KernelFlowTable } from './flow-table.ts';

@@ -1,5 +1,5 @@
 /**
- * Reads flow log lines (DESIGN.md "Flow log lines"; written by exporters/flowlog)
+ * Reads flow log lines (format: exporters/flowlog/README.md; written by exporters/flowlog)
  * back into batches. Every line is checked; the first bad one stops the read
  * with `file:line: what is wrong`.
  */

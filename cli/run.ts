@@ -3,13 +3,13 @@
  * starts the Service, and shuts it down gracefully on SIGTERM or SIGINT
  * (a second signal exits at once). Resolves with the process exit code.
  */
-import { loadConfig } from './config/load.ts';
-import { ConfigError } from './config/problems.ts';
-import type { LogLevel } from './config/types.ts';
-import { ZonetapError } from './errors.ts';
-import { createLogger } from './logging.ts';
-import type { FactoryRegistry } from './registry.ts';
-import { Service } from './service.ts';
+import { loadConfig } from '../pipeline/config/load.ts';
+import { ConfigError } from '../pipeline/config/problems.ts';
+import type { LogLevel } from '../pipeline/config/types.ts';
+import { ZonetapError } from '../pipeline/errors.ts';
+import { createLogger } from '../pipeline/logging.ts';
+import type { FactoryRegistry } from '../pipeline/registry.ts';
+import { Service } from '../pipeline/service.ts';
 
 /** Exit codes of the zonetap command (documented in cli/README.md). */
 export const EXIT = {

@@ -5,9 +5,9 @@
  * Usage: node run-stuck.ts CONFIG [shutdown-timeout-ms]
  */
 import { z } from 'zod';
-import { READ_ONLY } from '../component.ts';
-import type { ExporterFactory, ReceiverFactory } from '../component.ts';
-import { FactoryRegistry } from '../registry.ts';
+import { READ_ONLY } from '../../pipeline/component.ts';
+import type { ExporterFactory, ReceiverFactory } from '../../pipeline/component.ts';
+import { FactoryRegistry } from '../../pipeline/registry.ts';
 import { runService } from '../run.ts';
 
 const schema = z.strictObject({});

@@ -3,12 +3,12 @@
  *
  * Exporters that publish cumulative sums (Prometheus, OTLP) keep their state
  * here instead of in @opentelemetry/sdk-metrics, which keeps every attribute
- * set forever under cumulative temporality (DESIGN.md "Known traps"). A series
+ * set forever under cumulative temporality (it has no delete API). A series
  * that has not been updated for `ttlMs` is removed; when `maxSeries` series
  * exist, records with a new attribute set are added to one overflow series
  * instead, so totals are conserved and the loss of detail is counted.
  */
-import type { AttributeValue } from './attributes.ts';
+import type { AttributeValue } from '../../pipeline/attributes.ts';
 
 /** Attributes that identify a series. Values are kept by reference: callers MUST NOT change them after add(). */
 export type SeriesAttributes = Readonly<Record<string, AttributeValue>>;

@@ -6,7 +6,8 @@
  * broadcast. Written for ~1M calls/s: IPv4 text is read into a uint32 without
  * splitting or BigInt.
  */
-import { ipToBigInt, parseCidr } from '../../pipeline/schema.ts';
+import { ipv4ToNumber, parseAddress } from './address.ts';
+import { parseCidr } from './cidr.ts';
 
 /** [first, last] address of each non-public IPv4 range, as unsigned 32-bit numbers. */
 const IPV4_NOT_PUBLIC: readonly (readonly [number, number])[] = [
@@ -24,32 +25,6 @@ const IPV4_NOT_PUBLIC: readonly (readonly [number, number])[] = [
   const first = Number(cidr.network);
   return [first, first + 2 ** (32 - cidr.prefix) - 1] as const;
 });
-
-/** The IPv4 address as an unsigned 32-bit number, or -1 when `text` is not a dotted quad. */
-export function ipv4ToNumber(text: string): number {
-  let value = 0;
-  let part = 0;
-  let digits = 0;
-  let dots = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 46 /* . */) {
-      if (digits === 0 || dots === 3) return -1;
-      value = value * 256 + part;
-      part = 0;
-      digits = 0;
-      dots++;
-    } else if (c >= 48 && c <= 57 && digits < 3) {
-      part = part * 10 + (c - 48);
-      if (part > 255) return -1;
-      digits++;
-    } else {
-      return -1;
-    }
-  }
-  if (dots !== 3 || digits === 0) return -1;
-  return value * 256 + part;
-}
 
 function isPublicIpv4(value: number): boolean {
   for (const [first, last] of IPV4_NOT_PUBLIC) if (value >= first && value <= last) return false;
@@ -80,7 +55,7 @@ function isPublicIpv6(text: string): boolean {
   if (group === -1 && !text.startsWith('::')) return false; // not IPv6 text
   // First group 0 (rare): ::1 loopback, :: unspecified, ::ffff:a.b.c.d IPv4-mapped
   // (judged by its IPv4 address); the rest of ::/8 is reserved, not internet.
-  const ip = ipToBigInt(text);
+  const ip = parseAddress(text);
   if (!ip || ip.family !== 6) return false;
   if (ip.value >> 32n === 0xffffn) return isPublicIpv4(Number(ip.value & 0xffffffffn));
   return false;

@@ -1,5 +1,5 @@
 /**
- * runService's signal handling, in a child process (pipeline/testdata/run-stuck.ts)
+ * runService's signal handling, in a child process (cli/testdata/run-stuck.ts)
  * whose exporter never finishes shutting down: the deadline ends the shutdown
  * with exit 1, and a second signal exits at once with 128 + signal.
  */

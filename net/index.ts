@@ -1,0 +1,4 @@
+/** IP addresses and CIDR blocks: the one place zonetap does address arithmetic. */
+export { canonicalAddress, ipv4ToNumber, parseAddress, type AddressValue } from './address.ts';
+export { cidrContains, parseCidr, type Cidr } from './cidr.ts';
+export { isPublicAddress } from './public.ts';
