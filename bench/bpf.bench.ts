@@ -16,6 +16,7 @@ import { NFPROTO_IPV4, openBpfObject, type BpfObject } from '../native/index.ts'
 import { KernelFlowTable, HOOK_PRIORITY, sizeFlowCache } from '../receivers/netfilter/flow-table.ts';
 import { ADDRESSES, NetnsPair } from '../receivers/netfilter/test-netns.ts';
 import { privilegeProblem } from '../test/privileges.ts';
+import { goal, result } from './report.ts';
 
 const ROUNDS = 9;
 const FLOOD_SECONDS = 1.5;
@@ -102,6 +103,12 @@ try {
     }
     const ratio = (med('zonetap') - noop) / (med('reference (kubezonnet-style)') - noop);
     console.log(`ratio (zonetap - noop) / (reference - noop) = ${ratio.toFixed(2)}   (goal <= 0.5)`);
+    result({
+      measure: `eBPF added ns/packet over a no-op program, ${flows} flow${flows > 1 ? 's' : ''}`,
+      value: `${(med('zonetap') - noop).toFixed(1)} ns`,
+      baseline: `kubezonnet-style: ${(med('reference (kubezonnet-style)') - noop).toFixed(1)} ns`,
+      goal: goal(`ratio ${ratio.toFixed(2)} <= 0.5`, ratio <= 0.5),
+    });
   }
 
   // Drain: 100k flows (50k IPv4 + 50k IPv6, one datagram each) in the table.
@@ -121,6 +128,7 @@ try {
   console.log(`\nDrain of ${drained.length} flows (swap tables + batched lookup-and-delete + decode): ${elapsed.toFixed(1)} ms; ` +
     `longest event-loop block ${(loopDelay.max / 1e6).toFixed(1)} ms`);
   const overflowPackets = overflow.ipv4.packets + overflow.ipv6.packets;
+  result({ measure: `drain of ${drained.length} flows`, value: `${elapsed.toFixed(0)} ms, event loop blocked <= ${(loopDelay.max / 1e6).toFixed(0)} ms` });
   console.log(`flows drained + packets in overflow = ${drained.length} + ${overflowPackets} = ${drained.length + overflowPackets} (sent ${DRAIN_FLOWS} one-packet flows)`);
 } finally {
   for (const o of objects.reverse()) o.close();

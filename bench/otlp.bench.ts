@@ -22,6 +22,7 @@ import { testSettings } from '../pipeline/testing.ts';
 import { READ_ONLY } from '../pipeline/component.ts';
 import { contextWithTimeout } from '../pipeline/lifecycle.ts';
 import type { FlowBatch } from '../pipeline/flow.ts';
+import { goal, result } from './report.ts';
 
 const SERIES_PER_REQUEST = 1000; // the exporter's default max_series_per_request
 const POINTS_PER_REQUEST = SERIES_PER_REQUEST * 2; // bytes + packets
@@ -177,4 +178,11 @@ row('gateway ingest, first sight (new streams, attributes decoded)', firstNs);
 row('gateway: gunzip of the request (grpc-js, before ingest)', gunzipNs, `${(gzipped.length / POINTS_PER_REQUEST).toFixed(0)} B/point gzipped`);
 row('transport baseline: grpc-js + gunzip, no-op handler, process CPU', grpcNoopNs);
 row('gateway over gRPC: otlp receiver (transport + ingest), process CPU', grpcNs, `ingest share ${(grpcNs - grpcNoopNs).toFixed(0)} ns`);
+result({ measure: 'agent export per data point (store, snapshot, official encoding)', value: `${agentNs.toFixed(0)} ns`, baseline: `official encoding alone: ${baselineNs.toFixed(0)} ns` });
+result({
+  measure: 'gateway ingest per data point, one core (decode + delta + records)',
+  value: `${perSec(steadyNs)} points/s`,
+  goal: goal('>= 200k points/s', steadyNs <= 5000),
+});
+result({ measure: 'gateway over real gRPC with gzip, process CPU', value: `${perSec(grpcNs)} points/s`, baseline: `grpc-js + gunzip with a no-op handler: ${perSec(grpcNoopNs)} points/s` });
 console.log(`load average while measuring: ${loadavg().map((l) => l.toFixed(1)).join(' ')} (2 cores)`);

@@ -8,6 +8,7 @@
 import { cloneBatch, type FlowBatch, type FlowEndpoint, type FlowRecord } from '../pipeline/flow.ts';
 import { classifyBatches } from '../processors/crosszone/index.ts';
 import { aggregateBatches, type AggregationLevel } from '../processors/aggregate/index.ts';
+import { result } from './report.ts';
 
 const PODS = 10_000;
 const FLOWS = 100_000;
@@ -137,6 +138,8 @@ for (const scenario of ['realistic', 'worst'] as const) {
   ];
   console.log(`\n${scenario} traffic`);
   console.log(`${'stage'.padEnd(38)} ${'records/s'.padStart(12)} ${'vs baseline'.padStart(12)} ${'records out'.padStart(12)}`);
+  const chain = rows.at(-1)!;
+  result({ measure: `crosszone -> aggregate by workload, ${FLOWS} flows/batch, ${scenario} traffic`, value: `${(chain.perSecond / 1e6).toFixed(2)} M records/CPU-s`, baseline: `cloneBatch: ${(rows[0]!.perSecond / 1e6).toFixed(2)} M` });
   for (const row of rows) {
     const ratio = (row.perSecond / rows[0]!.perSecond).toFixed(2) + 'x';
     console.log(`${row.name.padEnd(38)} ${Math.round(row.perSecond).toLocaleString('en-US').padStart(12)} ${ratio.padStart(12)} ${String(row.out).padStart(12)}`);

@@ -12,6 +12,7 @@ import type { FlowRecord } from '../pipeline/flow.ts';
 import { labelName, recordAttributes } from '../pipeline/attributes.ts';
 import { testSettings } from '../pipeline/testing.ts';
 import { configSchema, PrometheusFlowExporter } from '../exporters/prometheus/index.ts';
+import { result } from './report.ts';
 
 function records(n: number, withCost: boolean): FlowRecord[] {
   return Array.from({ length: n }, (_, i) => ({
@@ -109,6 +110,8 @@ console.log('consume: one batch of <label sets> records, every record an update 
 console.log('zonetap and SDK columns do the same work (bytes + packets; the bench checks both render the same series); "all on" adds cost and kubezonnet series.');
 console.log(line(header));
 for (const r of rows) console.log(line(r));
+const largest = rows.at(-1)!;
+result({ measure: `prometheus consume per record / scrape, ${largest[0]} label sets`, value: `${largest[1]} / ${largest[3]}`, baseline: `OTel SDK counters: ${largest[2]} / ${largest[4]}` });
 
 // Churn: pods come and go (new pod names every batch). zonetap expires idle
 // label sets after series_ttl; SDK counters keep every attribute set forever.
@@ -144,4 +147,9 @@ const churnRows = [
 ];
 const churnHeader = ['path', 'label sets held at the end', 'heap held'];
 const cw = churnHeader.map((h, i) => Math.max(h.length, ...churnRows.map((r) => r[i]!.length)));
+result({
+  measure: `prometheus under pod churn (${CHURN_BATCHES * PODS_PER_BATCH} label sets, series_ttl 1m)`,
+  value: `${zLive} held, ${zHeap.toFixed(1)} MB`,
+  baseline: `OTel SDK counters: ${sLive} held, ${sHeap.toFixed(1)} MB`,
+});
 for (const r of [churnHeader, ...churnRows]) console.log(r.map((c, i) => (i === 0 ? c.padEnd(cw[i]!) : c.padStart(cw[i]!))).join('  '));
