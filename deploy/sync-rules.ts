@@ -18,7 +18,7 @@ export function prometheusRuleText(rulesText: string): string {
     kind: 'PrometheusRule',
     metadata: {
       name: 'zonetap',
-      labels: { 'app.kubernetes.io/name': 'zonetap' },
+      labels: { 'app.kubernetes.io/name': 'zonetap', 'app.kubernetes.io/part-of': 'zonetap' },
     },
     spec: { groups },
   };

@@ -37,10 +37,19 @@ export const duration = () =>
     return ms;
   });
 
-/** `host:port` or `[v6]:port` with port 0-65535 (0: any free port). */
+/**
+ * `host:port` or `[address]:port` with port 0-65535 (0: any free port), normalized to `host:port`
+ * (`[v6]:port` for IPv6). Brackets may hold an IPv4 address too, as Go's net.SplitHostPort (the
+ * Collector's) allows, so that `[${env:POD_IP}]:8888` binds to the pod IP of either family.
+ */
 export const endpoint = () =>
-  z.string({ error: 'expected an endpoint like 127.0.0.1:9464' }).superRefine((text, ctx) => {
-    if (!parseEndpoint(text)) ctx.addIssue({ code: 'custom', message: `invalid endpoint "${text}": expected host:port, like 127.0.0.1:9464 or [::1]:4317` });
+  z.string({ error: 'expected an endpoint like 127.0.0.1:9464' }).transform((text, ctx) => {
+    const parsed = parseEndpoint(text);
+    if (!parsed) {
+      ctx.addIssue({ code: 'custom', message: `invalid endpoint "${text}": expected host:port, like 127.0.0.1:9464 or [::1]:4317` });
+      return z.NEVER;
+    }
+    return isIP(parsed.host) === 6 ? `[${parsed.host}]:${parsed.port}` : `${parsed.host}:${parsed.port}`;
   });
 
 export function parseEndpoint(text: string): { host: string; port: number } | undefined {
@@ -49,7 +58,7 @@ export function parseEndpoint(text: string): { host: string; port: number } | un
   const port = Number(m[3]);
   if (port > 65535) return undefined;
   const host = m[1] ?? m[2]!;
-  if (m[1] && isIP(m[1]) !== 6) return undefined;
+  if (m[1] && isIP(m[1]) === 0) return undefined;
   return { host, port };
 }
 

@@ -24,6 +24,25 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# Debian 12's kubectl (kubernetes-client 1.20, kustomize v2.0.3), unpacked beside the one on PATH
+# and never installed: deploy/kubernetes's tests build the manifests with both (the oldest
+# kubectl they support and the current one).
+KUBECTL_OLD=.tools/kubectl-1.20/usr/bin/kubectl
+if [ ! -x "$KUBECTL_OLD" ]; then
+  echo "zonetap setup: unpacking Debian's kubernetes-client (kubectl 1.20) into .tools/kubectl-1.20"
+  tmp=$(mktemp -d)
+  chmod 755 "$tmp" # apt's download sandbox user must be able to write there
+  if ! (cd "$tmp" && apt-get download -qq kubernetes-client 2>/dev/null); then
+    [ "$(id -u)" = 0 ] || { echo "zonetap setup: apt-get download kubernetes-client failed; run as root: apt-get update" >&2; exit 1; }
+    apt-get update -qq
+    (cd "$tmp" && apt-get download -qq kubernetes-client)
+  fi
+  rm -rf .tools/kubectl-1.20 && mkdir -p .tools/kubectl-1.20
+  dpkg-deb -x "$tmp"/kubernetes-client_*.deb .tools/kubectl-1.20
+  rm -rf "$tmp"
+  "$KUBECTL_OLD" version --client >/dev/null
+fi
+
 if [ ! -x .tools/node/bin/node ] || [ "$(.tools/node/bin/node --version)" != "v$NODE_VERSION" ]; then
   echo "zonetap setup: installing Node.js $NODE_VERSION into .tools/node"
   tmp=$(mktemp -d)

@@ -184,6 +184,16 @@ describe('several files', () => {
 });
 
 describe('a valid configuration', () => {
+  it('takes [address]:port for either family, so "[${env:POD_IP}]:port" binds to the pod IP', async () => {
+    for (const [ip, normalized] of [['10.1.2.3', '10.1.2.3:9464'], ['fd00::7', '[fd00::7]:9464']]) {
+      const config = await loadConfig([data('pod-ip-endpoints.yaml')], testRegistry(), { env: { POD_IP: ip } });
+      assert.equal((config.exporters.get('prometheus')?.config as { endpoint: string }).endpoint, normalized);
+      assert.equal(config.telemetry.metricsEndpoint, `[${ip}]:8888`);
+    }
+    const bad = await problemsOf([data('pod-ip-endpoints.yaml')], { POD_IP: 'node-a' });
+    assert.match(bad.lines.join('\n'), /exporters::prometheus::endpoint: invalid endpoint "\[node-a\]:9464"/);
+  });
+
   it('has defaults applied, frozen, and unused components only warned about', async () => {
     const config = await loadConfig([data('valid.yaml')], testRegistry());
     assert.deepEqual(config.processors.get('cost')?.config, { provider: 'aws', prices: {} });

@@ -1,7 +1,8 @@
 /**
  * A fake Kubernetes API server for tests: plain HTTP on 127.0.0.1, serving the
  * discovery documents kubectl needs and list + watch for pods, nodes,
- * namespaces, replicasets and jobs with the real server's semantics:
+ * namespaces, replicasets, jobs and secrets (and create, for the Job that
+ * makes zonetap's OTLP token Secret) with the real server's semantics:
  * resourceVersion, limit/continue chunking over a consistent snapshot,
  * label and field selectors, chunked JSON-lines watch streams with
  * ADDED/MODIFIED/DELETED/BOOKMARK events, selector enter/leave on MODIFIED,
@@ -149,7 +150,7 @@ export class FakeKubeApiServer {
     const accept = String(req.headers.accept ?? '');
     this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query, accept });
     try {
-      if (req.method !== 'GET') return this.#json(res, 405, status(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`));
+      if (req.method !== 'GET' && req.method !== 'POST') return this.#json(res, 405, status(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`));
       const path = url.pathname.replace(/\/+$/, '');
       if (path === '/version') return this.#json(res, 200, { major: '1', minor: '32', gitVersion: 'v1.32.0-zonetap-fake', platform: 'linux/amd64' });
       if (path === '/healthz' || path === '/readyz' || path === '/livez') return this.#text(res, 200, 'ok');
@@ -175,14 +176,16 @@ export class FakeKubeApiServer {
       if (!resource || (namespace !== undefined && !resource.namespaced) || rest.length > 4) {
         return this.#json(res, 404, status(404, 'NotFound', 'the server could not find the requested resource'));
       }
+      if (req.method === 'POST' && name !== undefined) return this.#json(res, 405, status(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource'));
       if (this.forbidden.has(resource.name)) {
-        const verb = name !== undefined ? 'get' : query.watch ? 'watch' : 'list';
+        const verb = req.method === 'POST' ? 'create' : name !== undefined ? 'get' : query.watch ? 'watch' : 'list';
         const scope = namespace === undefined ? 'at the cluster scope' : `in the namespace "${namespace}"`;
         return this.#json(res, 403, {
           ...status(403, 'Forbidden', `${resource.name}${group ? `.${group}` : ''} is forbidden: User "system:anonymous" cannot ${verb} resource "${resource.name}" in API group "${group}" ${scope}`),
           details: { kind: resource.name, ...(group ? { group } : {}) },
         });
       }
+      if (req.method === 'POST') return void this.#create(req, res, resource, namespace).catch((err) => this.#json(res, 500, status(500, 'InternalError', String(err))));
       const table = this.#options.serverSideTables && isTableRequest(accept);
       if (name !== undefined) {
         const obj = this.store.get(resource.name, resource.namespaced ? namespace : undefined, name);
@@ -195,6 +198,32 @@ export class FakeKubeApiServer {
       if (err instanceof SelectorError) return this.#json(res, 400, status(400, 'BadRequest', err.message));
       return this.#json(res, 500, status(500, 'InternalError', String(err)));
     }
+  }
+
+  /** POST to a collection: 201 with the stored object, 409 AlreadyExists, 400 for a body that is not an object of this resource. */
+  async #create(req: IncomingMessage, res: ServerResponse, resource: ResourceType, namespace: string | undefined): Promise<void> {
+    let body = '';
+    for await (const chunk of req) body += chunk;
+    let obj: KubeObject;
+    try {
+      obj = JSON.parse(body) as KubeObject;
+    } catch {
+      return this.#json(res, 400, status(400, 'BadRequest', 'the request body is not JSON'));
+    }
+    if (obj?.kind !== resource.kind || typeof obj.metadata?.name !== 'string') {
+      return this.#json(res, 400, status(400, 'BadRequest', `expected a ${resource.kind} with metadata.name`));
+    }
+    if (resource.namespaced) {
+      if (namespace === undefined) return this.#json(res, 404, status(404, 'NotFound', 'the server could not find the requested resource'));
+      if (obj.metadata.namespace !== undefined && obj.metadata.namespace !== namespace) {
+        return this.#json(res, 400, status(400, 'BadRequest', 'the namespace of the provided object does not match the namespace sent on the request'));
+      }
+      obj.metadata.namespace = namespace;
+    }
+    if (this.store.get(resource.name, resource.namespaced ? namespace : undefined, obj.metadata.name)) {
+      return this.#json(res, 409, { ...status(409, 'AlreadyExists', `${resource.name} "${obj.metadata.name}" already exists`), details: { name: obj.metadata.name, kind: resource.name } });
+    }
+    this.#json(res, 201, this.store.create(resource.name, obj));
   }
 
   #selectorFor(resource: ResourceType, namespace: string | undefined, query: Record<string, string>): (obj: KubeObject) => boolean {
@@ -334,7 +363,7 @@ export class FakeKubeApiServer {
         singularName: r.kind.toLowerCase(),
         namespaced: r.namespaced,
         kind: r.kind,
-        verbs: ['get', 'list', 'watch'],
+        verbs: ['create', 'get', 'list', 'watch'],
         ...(r.shortNames.length ? { shortNames: r.shortNames } : {}),
       })),
     };

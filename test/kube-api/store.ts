@@ -25,6 +25,7 @@ export const RESOURCES: readonly ResourceType[] = [
   { name: 'namespaces', group: '', version: 'v1', kind: 'Namespace', namespaced: false, shortNames: ['ns'], fields: ['status.phase'] },
   { name: 'replicasets', group: 'apps', version: 'v1', kind: 'ReplicaSet', namespaced: true, shortNames: ['rs'], fields: ['status.replicas'] },
   { name: 'jobs', group: 'batch', version: 'v1', kind: 'Job', namespaced: true, shortNames: [], fields: ['status.successful'] },
+  { name: 'secrets', group: '', version: 'v1', kind: 'Secret', namespaced: true, shortNames: [], fields: ['type'] },
 ];
 
 export function apiVersionOf(r: ResourceType): string {
