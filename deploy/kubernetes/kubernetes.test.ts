@@ -4,15 +4,19 @@
  * that agree with the ports and Services. pods.test.ts runs the pods on the real kernel.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { parseAllDocuments } from 'yaml';
 import { checkObject, isKnownKind } from '../testing/k8s-schema.ts';
 import { startDiscoveryServer } from '../testing/kube-discovery.ts';
+import { DEFAULT_MAX_SERIES } from '../../exporters/prometheus/config.ts';
+import { parseDuration } from '../../pipeline/schema.ts';
 import { agentOf, configOf as configIn, container, containerPort, endpointPort as port, podSpec, renderAll } from '../testing/manifests.ts';
 import type { Json, Rendered, Variant } from '../testing/manifests.ts';
-import { DEPLOY, REPO, find, run } from '../testing/tools.ts';
+import { containerEnv } from '../testing/pod-env.ts';
+import { DEPLOY, KUBECTL_1_20, REPO, find, run } from '../testing/tools.ts';
 import type { K8sObject } from '../testing/tools.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'zt-deploy-k8s-'));
@@ -22,6 +26,15 @@ let rendered: Rendered;
 before(async () => {
   rendered = await renderAll();
 });
+const workloads = (v: Variant) => rendered[v].objects.filter((o) => ['DaemonSet', 'Deployment', 'Job'].includes(o.kind));
+/** What the kubelet would give the pods, for running their configs here. */
+const facts = () => ({
+  fields: { 'spec.nodeName': 'node-a', 'status.podIP': '10.0.0.3', 'metadata.namespace': 'zonetap' },
+  secrets: { 'zonetap-otlp-token': { token: 'test-token' } },
+  volumesDir: join(work, 'volumes'),
+});
+/** Same text with kustomize's generated-name hashes (which differ between kustomize versions) blanked. */
+const withoutNameHashes = (yaml: string) => yaml.replace(/\b(zonetap-(?:agent|gateway))-[a-z0-9]{10}\b/g, '$1-<hash>');
 const agent = (v: Variant) => agentOf(rendered, v);
 const configOf = (v: Variant, workload: K8sObject) => configIn(rendered, v, workload);
 
@@ -36,6 +49,29 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     }
     assert.ok(rendered.gateway.objects.some((o) => o.kind === 'Deployment' && o.metadata.name === 'zonetap-gateway'));
     assert.ok(!rendered['agent-only'].objects.some((o) => o.metadata.name.startsWith('zonetap-gateway')));
+  });
+
+  test("kubectl 1.20's kustomize (Debian 12's kubernetes-client) builds the same objects as the current kubectl", async () => {
+    assert.ok(existsSync(KUBECTL_1_20), `${KUBECTL_1_20} is missing: run scripts/setup.sh`);
+    const old = await renderAll(KUBECTL_1_20);
+    const byName = (yaml: string) => new Map(parseAllDocuments(withoutNameHashes(yaml)).map((d) => d.toJS() as K8sObject).filter(Boolean).map((o) => [`${o.kind}/${o.metadata.name}`, o]));
+    for (const variant of Object.keys(rendered) as Variant[]) {
+      const current = byName(rendered[variant].yaml);
+      const older = byName(old[variant].yaml);
+      assert.deepEqual([...older.keys()].sort(), [...current.keys()].sort(), variant);
+      for (const [name, object] of current) assert.deepEqual(older.get(name), object, `${variant}: ${name}`);
+      // What the current kubectl says about the kustomizations: only the deprecations that
+      // kubectl 1.20 needs (deploy/README.md, "kubectl versions"), nothing else.
+      for (const line of rendered[variant].warnings.split('\n').filter(Boolean)) {
+        assert.match(line, /^# Warning: '(bases|patchesStrategicMerge)' is deprecated\./, `${variant}: ${line}`);
+      }
+    }
+  });
+
+  test('every object is labelled app.kubernetes.io/part-of=zonetap (kubectl get/delete -l)', () => {
+    for (const [variant, { objects }] of Object.entries(rendered)) {
+      for (const o of objects) assert.equal(o.metadata.labels?.['app.kubernetes.io/part-of'], 'zonetap', `${variant}: ${o.kind}/${o.metadata.name}`);
+    }
   });
 
   test('every built-in object matches its API type field by field (@kubernetes/client-node models)', () => {
@@ -89,35 +125,50 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     }
   });
 
-  test('RBAC: get/list/watch on pods, nodes, replicasets and jobs, for the agent only', () => {
+  test('RBAC: get/list/watch on pods, nodes, replicasets and jobs for the agent; create secrets for the token Job', () => {
     for (const variant of ['agent-only', 'gateway'] as const) {
       const objects = rendered[variant].objects;
-      const roles = objects.filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role');
-      assert.deepEqual(roles.map((r) => r.metadata.name), ['zonetap-agent']);
-      assert.deepEqual((roles[0] as Json).rules, [
+      const clusterRoles = objects.filter((o) => o.kind === 'ClusterRole');
+      assert.deepEqual(clusterRoles.map((r) => r.metadata.name), ['zonetap-agent']);
+      assert.deepEqual((clusterRoles[0] as Json).rules, [
         { apiGroups: [''], resources: ['pods', 'nodes'], verbs: ['get', 'list', 'watch'] },
         { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['get', 'list', 'watch'] },
         { apiGroups: ['batch'], resources: ['jobs'], verbs: ['get', 'list', 'watch'] },
       ]);
-      const bindings = objects.filter((o) => o.kind === 'ClusterRoleBinding' || o.kind === 'RoleBinding') as Json[];
-      assert.deepEqual(bindings.map((b) => b.subjects), [[{ kind: 'ServiceAccount', name: 'zonetap-agent', namespace: 'zonetap' }]]);
+      const clusterBindings = objects.filter((o) => o.kind === 'ClusterRoleBinding') as Json[];
+      assert.deepEqual(clusterBindings.map((b) => b.subjects), [[{ kind: 'ServiceAccount', name: 'zonetap-agent', namespace: 'zonetap' }]]);
       assert.equal(podSpec(agent(variant)).serviceAccountName, 'zonetap-agent');
+      // The only namespaced Role: the token Job's, which may create Secrets and nothing else
+      // (no get, list or update: it can neither read nor replace any Secret).
+      const roles = objects.filter((o) => o.kind === 'Role') as Json[];
+      const bindings = objects.filter((o) => o.kind === 'RoleBinding') as Json[];
+      if (variant === 'agent-only') {
+        assert.deepEqual([...roles, ...bindings], []);
+        continue;
+      }
+      assert.deepEqual(roles.map((r) => [r.metadata.name, r.rules]), [['zonetap-otlp-token', [{ apiGroups: [''], resources: ['secrets'], verbs: ['create'] }]]]);
+      assert.deepEqual(bindings.map((b) => [b.roleRef, b.subjects]), [[
+        { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'zonetap-otlp-token' },
+        [{ kind: 'ServiceAccount', name: 'zonetap-otlp-token', namespace: 'zonetap' }],
+      ]]);
+      assert.equal(podSpec(find(objects, 'Job', 'zonetap-otlp-token')).serviceAccountName, 'zonetap-otlp-token');
     }
     const gateway = find(rendered.gateway.objects, 'Deployment', 'zonetap-gateway');
     assert.equal(podSpec(gateway).automountServiceAccountToken, false, 'the gateway never talks to the API server');
   });
 
-  test('every container has requests, limits and health probes on the telemetry port', () => {
+  test('every container has requests, limits and the zonetap image; servers have health probes on the telemetry port', () => {
     for (const variant of ['agent-only', 'gateway'] as const) {
-      for (const w of rendered[variant].objects.filter((o) => o.kind === 'DaemonSet' || o.kind === 'Deployment')) {
+      for (const w of workloads(variant)) {
         const c = container(w);
         for (const k of ['requests', 'limits']) for (const r of ['cpu', 'memory']) assert.ok(c.resources[k]?.[r], `${w.metadata.name}: ${k}.${r}`);
+        assert.match(c.image, /^registry\.example\.com\/zonetap:\S+$/);
+        if (w.kind === 'Job') continue;
         assert.equal(c.livenessProbe.httpGet.path, '/healthz');
         assert.equal(c.readinessProbe.httpGet.path, '/readyz');
         assert.equal(c.livenessProbe.httpGet.port, 'telemetry');
         assert.equal(containerPort(c, 'telemetry'), 8888);
         assert.deepEqual(c.args, ['run', '--config', '/etc/zonetap/config.yaml']);
-        assert.match(c.image, /^registry\.example\.com\/zonetap:\S+$/);
       }
     }
   });
@@ -147,7 +198,10 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     const validations = shapes.map(([variant, workload]) => {
       const file = join(work, `${variant}-${workload.metadata.name}.yaml`);
       writeFileSync(file, configOf(variant, workload).text);
-      return run(join(REPO, 'bin', 'zonetap'), ['validate', '--config', file], { env: { ...process.env, NODE_NAME: 'node-a' } });
+      // Exactly the environment the container gets: a variable the config uses and the
+      // manifest does not set fails here.
+      const env = { PATH: process.env.PATH, ...containerEnv(workload, facts()) };
+      return run(join(REPO, 'bin', 'zonetap'), ['validate', '--config', file], { env });
     });
     for (const [i, [variant, workload, receivers, exporters]] of shapes.entries()) {
       const where = `${variant} ${workload.metadata.name}`;
@@ -185,16 +239,119 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     for (const variant of ['agent-only', 'gateway'] as const) {
       const objects = rendered[variant].objects;
       for (const monitor of objects.filter((o) => o.kind === 'ServiceMonitor') as Json[]) {
-        const service = objects.find((o) => o.kind === 'Service' && o.metadata.name === monitor.metadata.name) as Json;
-        assert.ok(service, `${variant}: ServiceMonitor ${monitor.metadata.name} has no Service of the same name (job label)`);
-        for (const [k, v] of Object.entries(monitor.spec.selector.matchLabels)) assert.equal(service.metadata.labels[k], v);
+        const selected = objects.filter((o) => o.kind === 'Service' && Object.entries(monitor.spec.selector.matchLabels).every(([k, v]) => o.metadata.labels?.[k] === v)) as Json[];
+        assert.equal(selected.length, 1, `${variant}: ServiceMonitor ${monitor.metadata.name} selects ${selected.length} Services`);
+        const service = selected[0]; // its name is the job label
         const names = service.spec.ports.map((p: Json) => p.name);
         for (const e of monitor.spec.endpoints) assert.ok(names.includes(e.port), `${variant}: ${monitor.metadata.name} scrapes ${e.port}`);
         assert.ok(exprs.includes(`job=\\"${service.metadata.name}\\"`), `no alert watches job ${service.metadata.name}`);
       }
     }
-    const ports = (v: Variant) => (find(rendered[v].objects, 'ServiceMonitor', 'zonetap-agent') as Json).spec.endpoints.map((e: Json) => e.port);
-    assert.deepEqual(ports('agent-only'), ['telemetry', 'metrics'], 'agent-only: agents serve the flow metrics');
-    assert.deepEqual(ports('gateway'), ['telemetry'], 'gateway mode: agents serve no flow metrics');
+    const agentPorts = (v: Variant) => rendered[v].objects.filter((o) => o.kind === 'ServiceMonitor' && o.metadata.name.startsWith('zonetap-agent')).flatMap((m) => (m as Json).spec.endpoints.map((e: Json) => e.port));
+    assert.deepEqual(agentPorts('agent-only').sort(), ['metrics', 'telemetry'], 'agent-only: agents serve the flow metrics');
+    assert.deepEqual(agentPorts('gateway'), ['telemetry'], 'gateway mode: agents serve no flow metrics');
+  });
+
+  test('agents serve 8888 and 9464 on their pod IP only, not on every address of the node', () => {
+    for (const variant of ['agent-only', 'gateway'] as const) {
+      const ds = agent(variant);
+      assert.equal(podSpec(ds).hostNetwork, true);
+      assert.deepEqual(container(ds).env.find((e: Json) => e.name === 'POD_IP')?.valueFrom, { fieldRef: { fieldPath: 'status.podIP' } }, variant);
+      const { config } = configOf(variant, ds);
+      const endpoints = [config.service.telemetry.metrics.endpoint, config.exporters.prometheus?.endpoint].filter(Boolean);
+      for (const e of endpoints) assert.match(e, /^\[\$\{env:POD_IP\}\]:\d+$/, `${variant}: ${e}`);
+      // The probes and Prometheus reach the pod IP: the probes name no other host.
+      for (const probe of [container(ds).livenessProbe, container(ds).readinessProbe]) assert.equal(probe.httpGet.host, undefined);
+    }
+  });
+
+  test('the flow metrics are scraped with honorLabels (kubezonnet\'s namespace, pod) and a timeout that fits the scrape cost', () => {
+    // The documented cost of one scrape at the default max_series (exporters/prometheus/README.md, "Cost").
+    const readme = readFileSync(join(REPO, 'exporters', 'prometheus', 'README.md'), 'utf8');
+    const rows = readme.split('\n').filter((l) => l.startsWith('|')).map((l) => l.split('|').slice(1, -1).map((c) => c.trim()));
+    const header = rows.find((r) => r.includes('scrape, zonetap'));
+    assert.ok(header, 'exporters/prometheus/README.md has no "scrape, zonetap" column');
+    const row = rows.find((r) => Number(r[0]!.replaceAll(',', '')) === DEFAULT_MAX_SERIES);
+    assert.ok(row, `exporters/prometheus/README.md gives no scrape time for ${DEFAULT_MAX_SERIES} label sets (max_series)`);
+    const scrapeSeconds = Number(/^([\d.]+) s$/.exec(row[header.indexOf('scrape, zonetap')]!)?.[1]);
+    assert.ok(scrapeSeconds > 0, `unreadable scrape time: ${row.join(' | ')}`);
+    const flowEndpoints = (['agent-only', 'gateway'] as const).flatMap((v) =>
+      rendered[v].objects.filter((o) => o.kind === 'ServiceMonitor').flatMap((m) => (m as Json).spec.endpoints.filter((e: Json) => e.port === 'metrics').map((e: Json) => ({ where: `${v} ${m.metadata.name}`, e }))),
+    );
+    assert.deepEqual(flowEndpoints.map((f) => f.where), ['agent-only zonetap-agent-flows', 'gateway zonetap-gateway']);
+    for (const { where, e } of flowEndpoints) {
+      assert.equal(e.honorLabels, true, `${where}: without honorLabels Prometheus renames namespace and pod to exported_namespace and exported_pod`);
+      const timeout = parseDuration(e.scrapeTimeout ?? '10s')! / 1000;
+      assert.ok(timeout >= 3 * scrapeSeconds, `${where}: scrapeTimeout ${timeout}s for a ${scrapeSeconds}s scrape`);
+      assert.ok(timeout <= parseDuration(e.interval)! / 1000, `${where}: the timeout must not exceed the interval`);
+    }
+  });
+
+  test('gateway overlay: the gateway admits only agents with the token that the Job makes', () => {
+    const objects = rendered.gateway.objects;
+    const job = find(objects, 'Job', 'zonetap-otlp-token') as Json;
+    const args = container(job).args as string[];
+    const secretName = args[args.indexOf('--name') + 1];
+    assert.equal(secretName, 'zonetap-otlp-token');
+    assert.ok(!objects.some((o) => o.kind === 'Secret'), 'the token is generated in the cluster, never shipped');
+    // The gateway reads the token file from the Secret's volume.
+    const gateway = find(objects, 'Deployment', 'zonetap-gateway');
+    const gatewayConfig = configOf('gateway', gateway).config;
+    const tokenFile = /^\$\{env:(\w+)\}$/.exec(gatewayConfig.receivers.otlp.protocols.grpc.auth?.bearer_token_file ?? '')?.[1];
+    assert.ok(tokenFile, 'receivers::otlp::protocols::grpc::auth::bearer_token_file is not set from the environment');
+    const path = container(gateway).env.find((e: Json) => e.name === tokenFile)?.value as string;
+    const mount = container(gateway).volumeMounts.find((m: Json) => path?.startsWith(`${m.mountPath}/`));
+    assert.ok(mount, `${tokenFile}=${path} is in no volume`);
+    const volume = podSpec(gateway).volumes.find((v: Json) => v.name === mount.name);
+    assert.deepEqual([volume.secret?.secretName, path.slice(mount.mountPath.length + 1)], [secretName, 'token']);
+    assert.equal(volume.secret.optional, undefined, 'the gateway must not start without the token');
+    // The agent sends it.
+    const ds = agent('gateway');
+    const headers = configOf('gateway', ds).config.exporters.otlp.headers ?? {};
+    const variable = /^Bearer \$\{env:(\w+)\}$/.exec(headers.authorization ?? '')?.[1];
+    assert.ok(variable, `the agent sends no bearer token: ${JSON.stringify(headers)}`);
+    assert.deepEqual(container(ds).env.find((e: Json) => e.name === variable)?.valueFrom, { secretKeyRef: { name: secretName, key: 'token' } });
+    // Both read what the Job writes: the rendered environments resolve to the same token.
+    const f = facts();
+    const agentEnv = containerEnv(ds, f);
+    const gatewayEnv = containerEnv(gateway, f);
+    assert.equal(agentEnv[variable], 'test-token');
+    assert.equal(readFileSync(gatewayEnv[tokenFile]!, 'utf8'), 'test-token');
+    // The Job runs unprivileged, with the zonetap image.
+    const c = container(job);
+    assert.equal(podSpec(job).securityContext.runAsNonRoot, true);
+    assert.deepEqual(c.securityContext.capabilities, { drop: ['ALL'] });
+    assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+    assert.equal(c.image, container(gateway).image);
+  });
+
+  test('NetworkPolicy: the gateway takes OTLP from node addresses and metrics from the monitoring namespace, nothing else', () => {
+    const objects = rendered.gateway.objects;
+    const policies = objects.filter((o) => o.kind === 'NetworkPolicy') as Json[];
+    assert.deepEqual(policies.map((p) => p.metadata.name), ['zonetap-gateway']);
+    const [policy] = policies;
+    const gateway = find(objects, 'Deployment', 'zonetap-gateway') as Json;
+    assert.deepEqual(policy.spec.podSelector.matchLabels, gateway.spec.template.metadata.labels);
+    assert.deepEqual(policy.spec.policyTypes, ['Ingress']);
+    const portsOf = (rule: Json) => rule.ports.map((p: Json) => containerPort(container(gateway), p.port));
+    const rules = policy.spec.ingress as Json[];
+    for (const rule of rules) assert.ok((rule.from ?? []).length > 0, `a rule without "from" admits everyone: ${JSON.stringify(rule)}`);
+    assert.deepEqual(rules.map(portsOf), [[4317], [9464, 8888]]);
+    assert.deepEqual(rules.flatMap(portsOf).sort(), container(gateway).ports.map((p: Json) => p.containerPort).sort(), 'every port the gateway serves has a rule');
+    // OTLP: hostNetwork agents connect from node addresses, private ranges by default.
+    assert.ok(rules[0].from.every((peer: Json) => Object.keys(peer).join() === 'ipBlock'), JSON.stringify(rules[0].from));
+    assert.ok(!rules[0].from.some((peer: Json) => ['0.0.0.0/0', '::/0'].includes(peer.ipBlock.cidr)), 'the internet must not reach 4317');
+    // Metrics and telemetry: Prometheus' namespace only.
+    assert.deepEqual(rules[1].from, [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }]);
+    // No policy selects a hostNetwork pod: NetworkPolicy is not enforced there by common CNIs,
+    // so the agents bind to their pod IP instead (deploy/README.md, "Network policies").
+    for (const variant of ['agent-only', 'gateway'] as const) {
+      for (const p of rendered[variant].objects.filter((o) => o.kind === 'NetworkPolicy') as Json[]) {
+        for (const w of workloads(variant).filter((w) => podSpec(w).hostNetwork)) {
+          const labels = (w as Json).spec.template.metadata.labels;
+          assert.ok(!Object.entries(p.spec.podSelector.matchLabels ?? {}).every(([k, v]) => labels[k] === v), `${p.metadata.name} selects ${w.metadata.name}`);
+        }
+      }
+    }
   });
 });

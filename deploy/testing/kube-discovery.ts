@@ -16,6 +16,7 @@ const GROUPS: Record<string, Record<string, readonly Resource[]>> = {
   batch: { v1: [['jobs', 'Job', true], ['cronjobs', 'CronJob', true]] },
   'rbac.authorization.k8s.io': { v1: [['clusterroles', 'ClusterRole', false], ['clusterrolebindings', 'ClusterRoleBinding', false], ['roles', 'Role', true], ['rolebindings', 'RoleBinding', true]] },
   policy: { v1: [['poddisruptionbudgets', 'PodDisruptionBudget', true]] },
+  'networking.k8s.io': { v1: [['networkpolicies', 'NetworkPolicy', true]] },
   'monitoring.coreos.com': { v1: [['servicemonitors', 'ServiceMonitor', true], ['podmonitors', 'PodMonitor', true], ['prometheusrules', 'PrometheusRule', true]] },
 };
 

@@ -6,12 +6,12 @@ import type { K8sObject } from './tools.ts';
 
 export const VARIANTS = { base: 'base', 'agent-only': 'overlays/agent-only', gateway: 'overlays/gateway' } as const;
 export type Variant = keyof typeof VARIANTS;
-export type Rendered = Record<Variant, { yaml: string; objects: K8sObject[] }>;
+export type Rendered = Record<Variant, { yaml: string; objects: K8sObject[]; warnings: string }>;
 
-/** `kubectl kustomize` of the base and each overlay. */
-export async function renderAll(): Promise<Rendered> {
+/** `kubectl kustomize` of the base and each overlay, with `kubectl` (by default the one on PATH). */
+export async function renderAll(kubectl?: string): Promise<Rendered> {
   const rendered = {} as Rendered;
-  for (const [variant, dir] of Object.entries(VARIANTS)) rendered[variant as Variant] = await kustomize(join(DEPLOY, 'kubernetes', dir));
+  for (const [variant, dir] of Object.entries(VARIANTS)) rendered[variant as Variant] = await kustomize(join(DEPLOY, 'kubernetes', dir), kubectl);
   return rendered;
 }
 

@@ -29,12 +29,18 @@ export interface K8sObject {
   [field: string]: unknown;
 }
 
-/** `kubectl kustomize DIR`: the rendered YAML and its objects. */
-export async function kustomize(dir: string): Promise<{ yaml: string; objects: K8sObject[] }> {
-  const r = await run('kubectl', ['kustomize', dir]);
-  if (r.code !== 0) throw new Error(`kubectl kustomize ${dir} failed: ${r.stderr}`);
+/**
+ * Debian 12's kubectl (kubernetes-client 1.20, kustomize v2.0.3), which scripts/setup.sh unpacks
+ * beside the kubectl on PATH: the oldest kubectl the manifests support.
+ */
+export const KUBECTL_1_20 = join(REPO, '.tools', 'kubectl-1.20', 'usr', 'bin', 'kubectl');
+
+/** `kubectl kustomize DIR` (with `kubectl`, by default the one on PATH): the rendered YAML, its objects and kubectl's warnings. */
+export async function kustomize(dir: string, kubectl = 'kubectl'): Promise<{ yaml: string; objects: K8sObject[]; warnings: string }> {
+  const r = await run(kubectl, ['kustomize', dir]);
+  if (r.code !== 0) throw new Error(`${kubectl} kustomize ${dir} failed: ${r.stderr}`);
   const objects = parseAllDocuments(r.stdout).map((d) => d.toJS() as K8sObject).filter(Boolean);
-  return { yaml: r.stdout, objects };
+  return { yaml: r.stdout, objects, warnings: r.stderr };
 }
 
 export function find(objects: readonly K8sObject[], kind: string, name: string): K8sObject {
