@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { parse, stringify } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { ADDON_PATH, FLOWS_OBJECT_PATH } from '../native/index.ts';
 import { PROMETHEUS_RULE_FILE, RULES_FILE, prometheusRuleText } from './sync-rules.ts';
 import { promqlNames, substituteGrafanaVariables } from './testing/promql.ts';
@@ -60,7 +60,7 @@ describe('alert rules (deploy/alerts)', () => {
       alertNames.toSorted(),
       [
         'ZonetapAgentAbsent', 'ZonetapAgentDown', 'ZonetapAgentDroppingFlows', 'ZonetapAgentNotSyncedWithKubernetes', 'ZonetapExportFailing',
-        'ZonetapGatewayDown', 'ZonetapProjectedMonthlyCrossZoneCostOverBudget', 'ZonetapWorkloadCrossZoneTrafficHigh',
+        'ZonetapGatewayAbsent', 'ZonetapGatewayDown', 'ZonetapProjectedMonthlyCrossZoneCostOverBudget', 'ZonetapWorkloadCrossZoneTrafficHigh',
       ],
     );
   });
@@ -216,18 +216,28 @@ describe('container image (deploy/Dockerfile)', () => {
     }
   });
 
-  test('holds every module the zonetap command imports, and production dependencies only', () => {
-    const entry = /"\$here\/(cli\/[\w.]+\.ts)"/.exec(readFileSync(join(DEPLOY, '..', 'bin', 'zonetap'), 'utf8'))![1]!;
+  test('holds every module that the zonetap command and the token Job import, and production dependencies only', () => {
     const root = join(DEPLOY, '..');
-    const { files, packages } = importGraph(join(root, entry));
-    const copied = new Set(runtimeCopies.map((s) => s.replace(/\/$/, '')));
-    for (const file of files) {
-      const path = relative(root, file);
-      const top = path.split('/')[0]!;
-      assert.ok(copied.has(top), `${path} is imported by ${entry} but the image does not copy ${top}/`);
-    }
+    const command = /"\$here\/(cli\/[\w.]+\.ts)"/.exec(readFileSync(join(root, 'bin', 'zonetap'), 'utf8'))![1]!;
+    // The gateway overlay's Job runs `node /app/<script>` in the same image.
+    const jobs = parseAllDocuments(readFileSync(join(DEPLOY, 'kubernetes', 'overlays', 'gateway', 'otlp-token.yaml'), 'utf8')).map((d) => d.toJS()).filter((o) => o?.kind === 'Job');
+    const scripts = jobs.map((job) => {
+      const [node, script] = job.spec.template.spec.containers[0].command as string[];
+      assert.equal(node, 'node');
+      assert.match(script!, /^\/app\//, 'the image keeps zonetap in /app (WORKDIR)');
+      return script!.slice('/app/'.length);
+    });
+    assert.equal(scripts.length, 1);
     const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
-    for (const p of packages) assert.ok(p in manifest.dependencies, `${p} is imported at run time but is not a production dependency (npm ci --omit=dev)`);
+    const copied = runtimeCopies.filter((s) => !s.startsWith('/'));
+    for (const entry of [command, ...scripts]) {
+      const { files, packages } = importGraph(join(root, entry));
+      for (const file of files) {
+        const path = relative(root, file);
+        assert.ok(copied.some((c) => path === c || (c.endsWith('/') && path.startsWith(c))), `${path} is imported by ${entry} but the image does not copy it`);
+      }
+      for (const p of packages) assert.ok(p in manifest.dependencies, `${p} is imported at run time by ${entry} but is not a production dependency (npm ci --omit=dev)`);
+    }
   });
 
   test('the build context (Dockerfile.dockerignore) lets in what the Dockerfile copies and keeps host builds out', () => {

@@ -11,9 +11,12 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { status as grpcStatus } from '@grpc/grpc-js';
 import { requirePrivileges } from '../../test/privileges.ts';
 import { agentOf, configOf as configIn, container, containerPort, podSpec, renderAll } from '../testing/manifests.ts';
 import type { Json, Rendered, Variant } from '../testing/manifests.ts';
+import { containerCommand, containerEnv } from '../testing/pod-env.ts';
+import type { PodFacts } from '../testing/pod-env.ts';
 import { DEPLOY, REPO, find, run } from '../testing/tools.ts';
 import type { K8sObject } from '../testing/tools.ts';
 
@@ -26,6 +29,14 @@ before(async () => {
 });
 const agent = (v: Variant) => agentOf(rendered, v);
 const configOf = (v: Variant, workload: K8sObject) => configIn(rendered, v, workload);
+/** node-0 of test/kube-api's synthetic cluster: a hostNetwork agent's pod IP is its node's address. */
+const NODE_IP = '192.168.0.1';
+/** What the kubelet gives the pods on node-0 (Secrets as the tests obtain them). */
+const podFacts = (secrets: PodFacts['secrets'] = {}): PodFacts => ({
+  fields: { 'spec.nodeName': 'node-0', 'status.podIP': NODE_IP, 'metadata.namespace': 'zonetap' },
+  secrets,
+  volumesDir: join(work, 'volumes'),
+});
 
 describe('the pods as deployed, on the real kernel', () => {
   const netns = `zt-deploy-${process.pid}`;
@@ -41,6 +52,8 @@ describe('the pods as deployed, on the real kernel', () => {
     const created = await run('ip', ['netns', 'add', netns]);
     assert.equal(created.code, 0, created.stderr);
     assert.equal((await run('ip', ['-n', netns, 'link', 'set', 'lo', 'up'])).code, 0);
+    // The node's own address, beside loopback: the agent must serve on this one only.
+    assert.equal((await run('ip', ['-n', netns, 'addr', 'add', `${NODE_IP}/32`, 'dev', 'lo'])).code, 0);
   }
 
   /** `ip netns exec NETNS capsh ...`: runs the rest of the arguments as root holding only `keep` (Kubernetes names, e.g. BPF). */
@@ -109,19 +122,21 @@ describe('the pods as deployed, on the real kernel', () => {
     return [join(REPO, 'bin', 'zonetap'), args[0]!, '--config', config, ...extra.flatMap((f) => ['--config', f])];
   }
 
-  async function probes(telemetryPort: number, metricsPort: number): Promise<Json> {
-    const r = await run('ip', ['netns', 'exec', netns, process.execPath, join(DEPLOY, 'testing', 'pod-probes.ts'), String(telemetryPort), String(metricsPort), '60000']);
+  /** The kubelet's probes and Prometheus' scrapes at `host`; `other`: another address of the node, to check nothing listens there. */
+  async function probes(host: string, telemetryPort: number, metricsPort: number, other?: string): Promise<Json> {
+    const r = await run('ip', ['netns', 'exec', netns, process.execPath, join(DEPLOY, 'testing', 'pod-probes.ts'), host, String(telemetryPort), String(metricsPort), '60000', ...(other ? [other] : [])]);
     return JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}');
   }
 
-  test('the agent-only pod runs its ConfigMap with only those capabilities, answers its probes, stops cleanly', async (t) => {
+  test('the agent-only pod runs its ConfigMap with only those capabilities, answers its probes on its pod IP only, stops cleanly', async (t) => {
     if (!requirePrivileges(t)) return;
     await ensureNetns();
     const kubeconfig = await fakeKubernetesApi();
     const ds = agent('agent-only');
-    const pod = start(await confined(daemonSetCapabilities(), commandLine('agent-only', ds)), { ...process.env, NODE_NAME: 'node-0', KUBECONFIG: kubeconfig });
+    const pod = start(await confined(daemonSetCapabilities(), commandLine('agent-only', ds)), { ...process.env, ...containerEnv(ds, podFacts()), KUBECONFIG: kubeconfig });
     const c = container(ds);
-    const seen = await probes(containerPort(c, 'telemetry'), containerPort(c, 'metrics'));
+    const seen = await probes(NODE_IP, containerPort(c, 'telemetry'), containerPort(c, 'metrics'), '127.0.0.1');
+    assert.deepEqual(seen.elsewhere, { telemetry: 0, metrics: 0 }, 'the agent serves on another address of the node than its pod IP');
     assert.equal(seen.readyz, 200, `readiness: ${JSON.stringify(seen)}\n${pod.output()}`);
     assert.equal(seen.healthz, 200);
     for (const name of ['zonetap_receiver_table_fill_ratio', 'zonetap_exporter_send_failed_total']) {
@@ -133,7 +148,7 @@ describe('the pods as deployed, on the real kernel', () => {
     assert.equal(await pod.exited, 0, `graceful shutdown:\n${pod.output()}`);
   });
 
-  test('gateway overlay end to end: capped agent -> zonetap-gateway.zonetap.svc -> unprivileged gateway counts the bytes sent', async (t) => {
+  test('gateway overlay end to end: the token Job, a capped agent -> zonetap-gateway.zonetap.svc -> unprivileged gateway that counts the bytes sent and refuses impostors', async (t) => {
     if (!requirePrivileges(t)) return;
     await ensureNetns();
     // The Service name resolves inside the namespace: `ip netns exec` mounts /etc/netns/NAME/hosts over /etc/hosts.
@@ -149,23 +164,37 @@ describe('the pods as deployed, on the real kernel', () => {
     const gatewayObject = find(rendered.gateway.objects, 'Deployment', 'zonetap-gateway');
     const override = join(work, 'gateway-telemetry-port.yaml');
     writeFileSync(override, 'service:\n  telemetry:\n    metrics:\n      endpoint: 127.0.0.1:18888\n');
-    chmodSync(work, 0o755); // the gateway runs as uid 1000 and reads its config from here
+    chmodSync(work, 0o755); // the gateway and the Job run as uid 1000 and read their files from here
     for (const f of readdirSync(work)) chmodSync(join(work, f), 0o644);
-    // As the Deployment says: its uid, no capabilities at all. A checkout that uid cannot read
-    // (e.g. under /root) falls back to uid 0, still without any capability.
+    // As the Deployment and the Job say: their uid, no capabilities at all. A checkout that uid
+    // cannot read (e.g. under /root) falls back to uid 0, still without any capability.
     let uid = String(podSpec(gatewayObject).securityContext.runAsUser);
     const unprivileged = (id: string) => ['setpriv', `--reuid=${id}`, `--regid=${id}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--'];
     if ((await run('ip', ['netns', 'exec', netns, ...unprivileged(uid), process.execPath, join(REPO, 'pipeline', 'version.ts')])).code !== 0) {
-      t.diagnostic(`uid ${uid} cannot read ${REPO}: the gateway runs as uid 0 without capabilities`);
+      t.diagnostic(`uid ${uid} cannot read ${REPO}: the gateway and the Job run as uid 0 without capabilities`);
       uid = '0';
     }
-    const gateway = start(['netns', 'exec', netns, ...unprivileged(uid), ...commandLine('gateway', gatewayObject, override)]);
-    const gatewayProbes = await probes(18888, containerPort(container(gatewayObject), 'metrics'));
+
+    // The Job makes the token Secret; kubectl reads it back as the kubelet would mount it.
+    const job = find(rendered.gateway.objects, 'Job', 'zonetap-otlp-token');
+    assert.equal(String(podSpec(job).securityContext.runAsUser), String(podSpec(gatewayObject).securityContext.runAsUser));
+    const jobEnv = containerEnv(job, podFacts());
+    const [program, ...jobArgs] = containerCommand(job, jobEnv).map((a) => a.replace(/^\/app\//, REPO));
+    assert.equal(program, 'node');
+    const made = await run('ip', ['netns', 'exec', netns, ...unprivileged(uid), process.execPath, ...jobArgs], { env: { PATH: process.env.PATH, ...jobEnv, KUBECONFIG: kubeconfig } });
+    assert.equal(made.code, 0, made.stdout + made.stderr);
+    const read = await run('ip', ['netns', 'exec', netns, 'kubectl', '--kubeconfig', kubeconfig, '-n', 'zonetap', 'get', 'secret', 'zonetap-otlp-token', '-o', 'jsonpath={.data.token}']);
+    assert.equal(read.code, 0, read.stderr);
+    const secrets = { 'zonetap-otlp-token': { token: Buffer.from(read.stdout, 'base64').toString('utf8') } };
+
+    const gatewayEnv = { ...process.env, ...containerEnv(gatewayObject, podFacts(secrets)) };
+    const gateway = start(['netns', 'exec', netns, ...unprivileged(uid), ...commandLine('gateway', gatewayObject, override)], gatewayEnv);
+    const gatewayProbes = await probes('127.0.0.1', 18888, containerPort(container(gatewayObject), 'metrics'));
     assert.equal(gatewayProbes.readyz, 200, `gateway readiness: ${JSON.stringify(gatewayProbes)}\n${gateway.output()}`);
 
     const ds = agent('gateway');
-    const pod = start(await confined(daemonSetCapabilities(), commandLine('gateway', ds)), { ...process.env, NODE_NAME: 'node-0', KUBECONFIG: kubeconfig });
-    const agentProbes = await probes(containerPort(container(ds), 'telemetry'), 1);
+    const pod = start(await confined(daemonSetCapabilities(), commandLine('gateway', ds)), { ...process.env, ...containerEnv(ds, podFacts(secrets)), KUBECONFIG: kubeconfig });
+    const agentProbes = await probes(NODE_IP, containerPort(container(ds), 'telemetry'), 1);
     assert.equal(agentProbes.readyz, 200, `agent readiness: ${JSON.stringify(agentProbes)}\n${pod.output()}`);
 
     const tools = join(DEPLOY, 'testing', 'netns-tools.ts');
@@ -176,6 +205,12 @@ describe('the pods as deployed, on the real kernel', () => {
       assert.equal(result.sent, count, sent.stderr);
       assert.ok(result.received > 0, sent.stdout);
     }
+    // Any other pod that reaches the gateway: made-up flows without the token, or with a wrong one, are refused.
+    const otlpPort = String(containerPort(container(gatewayObject), 'otlp-grpc'));
+    const impostor = async (...token: string[]) => JSON.parse((await run('ip', ['netns', 'exec', netns, process.execPath, tools, 'otlp', otlpPort, ...token])).stdout) as { code: number; details: string };
+    assert.equal((await impostor()).code, grpcStatus.UNAUTHENTICATED);
+    assert.equal((await impostor('made-up-token')).code, grpcStatus.UNAUTHENTICATED);
+
     const crossZone = /^zonetap_network_flow_bytes_total\{(?=[^}]*zonetap_traffic_class="cross_zone")(?=[^}]*src_zone="zone-0")(?=[^}]*dst_zone="zone-1")[^}]*\} 100000$/;
     const scraped = await run('ip', ['netns', 'exec', netns, process.execPath, tools, 'scrape', `http://127.0.0.1:${containerPort(container(gatewayObject), 'metrics')}/metrics`, crossZone.source, '60000']);
     const { matched, body } = JSON.parse(scraped.stdout) as { matched: boolean; body: string };
@@ -189,6 +224,10 @@ describe('the pods as deployed, on the real kernel', () => {
     for (const label of ['k8s_src_namespace', 'k8s_src_owner_type', 'k8s_src_owner_name', 'src_zone', 'k8s_dst_namespace', 'k8s_dst_owner_name', 'dst_zone', 'zonetap_traffic_class']) {
       assert.match(crossZoneLine, new RegExp(`[{,]${label}="[^"]+"`), `${label} missing: ${crossZoneLine}`);
     }
+
+    assert.doesNotMatch(body, /forged/, 'flows from an unauthenticated sender reached the metrics');
+    // The same request with the Job's token goes through: the token was what kept it out.
+    assert.deepEqual(await impostor(secrets['zonetap-otlp-token'].token), { code: grpcStatus.OK, details: '' });
 
     pod.child.kill('SIGTERM');
     gateway.child.kill('SIGTERM');

@@ -4,9 +4,14 @@
  *                             DST (IPv4, a receiver bound on DST:9000 takes them); prints {"sent": N}
  *   scrape URL REGEX TIMEOUT  polls URL until a line of its body matches REGEX or TIMEOUT ms pass;
  *                             prints {"matched": bool, "body": "..."}
+ *   otlp PORT [TOKEN]         what any pod could send a gateway: one OTLP export of made-up
+ *                             cross-zone flows from workload "forged" to 127.0.0.1:PORT, with
+ *                             `authorization: Bearer TOKEN` when given; prints {"code": gRPC status}
  */
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
+import { Metadata } from '@grpc/grpc-js';
+import { encodeRequest, rawExport, series } from '../../receivers/otlp/testing.ts';
 
 const [command, ...args] = process.argv.slice(2);
 const IPV4_UDP_HEADERS = 28;
@@ -39,7 +44,13 @@ if (command === 'udp') {
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
   console.log(JSON.stringify({ matched: re.test(body), body }));
+} else if (command === 'otlp') {
+  const [port, token] = args as [string, string | undefined];
+  const forged = series({ 'src.address': '10.0.0.3', 'dst.address': '10.0.0.4', 'k8s.src.namespace': 'team-0', 'k8s.src.owner_name': 'forged', 'k8s.src.owner_type': 'Deployment', 'src.zone': 'zone-0', 'dst.zone': 'zone-1' }, Date.now() - 1000, 999_999_000, 999_999);
+  const metadata = new Metadata();
+  if (token) metadata.set('authorization', `Bearer ${token}`);
+  console.log(JSON.stringify(await rawExport(Number(port), encodeRequest('impostor', [forged], Date.now()), { metadata })));
 } else {
-  console.error('usage: netns-tools.ts udp SRC DST COUNT SIZE | scrape URL REGEX TIMEOUT_MS');
+  console.error('usage: netns-tools.ts udp SRC DST COUNT SIZE | scrape URL REGEX TIMEOUT_MS | otlp PORT [TOKEN]');
   process.exitCode = 2;
 }

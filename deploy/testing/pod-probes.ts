@@ -1,11 +1,13 @@
 /**
- * Child process of kubernetes.test.ts, run inside the test's network namespace: does what the
- * kubelet and Prometheus do to an agent pod. Waits (up to `--timeout` ms) until
- * http://127.0.0.1:8888/readyz answers 200, then prints one JSON line with the status of
- * /healthz and /readyz and the metric names served on the telemetry and metrics ports.
- * Usage: node pod-probes.ts TELEMETRY_PORT METRICS_PORT [TIMEOUT_MS]
+ * Child process of pods.test.ts, run inside the test's network namespace: does what the
+ * kubelet and Prometheus do to a pod. Waits (up to TIMEOUT_MS) until
+ * http://HOST:TELEMETRY_PORT/readyz answers 200, then prints one JSON line with the status of
+ * /healthz and /readyz, the metric names served on the telemetry and metrics ports, and, when
+ * OTHER_HOST is given, the status of both ports there (0: nothing listens).
+ * Usage: node pod-probes.ts HOST TELEMETRY_PORT METRICS_PORT [TIMEOUT_MS] [OTHER_HOST]
  */
-const [telemetry = '8888', metrics = '9464', timeout = '60000'] = process.argv.slice(2);
+const [host = '127.0.0.1', telemetry = '8888', metrics = '9464', timeout = '60000', other] = process.argv.slice(2);
+const url = (h: string, port: string, path: string) => `http://${h.includes(':') ? `[${h}]` : h}:${port}${path}`;
 
 async function status(url: string): Promise<number> {
   try {
@@ -28,14 +30,15 @@ async function metricNames(url: string): Promise<string[]> {
 
 const deadline = Date.now() + Number(timeout);
 let ready = 0;
-while (Date.now() < deadline && (ready = await status(`http://127.0.0.1:${telemetry}/readyz`)) !== 200) {
+while (Date.now() < deadline && (ready = await status(url(host, telemetry, '/readyz'))) !== 200) {
   await new Promise((resolve) => setTimeout(resolve, 250));
 }
 console.log(
   JSON.stringify({
-    healthz: await status(`http://127.0.0.1:${telemetry}/healthz`),
+    healthz: await status(url(host, telemetry, '/healthz')),
     readyz: ready,
-    telemetryMetrics: await metricNames(`http://127.0.0.1:${telemetry}/metrics`),
-    flowMetricsStatus: await status(`http://127.0.0.1:${metrics}/metrics`),
+    telemetryMetrics: await metricNames(url(host, telemetry, '/metrics')),
+    flowMetricsStatus: await status(url(host, metrics, '/metrics')),
+    elsewhere: other ? { telemetry: await status(url(other, telemetry, '/metrics')), metrics: await status(url(other, metrics, '/metrics')) } : undefined,
   }),
 );
