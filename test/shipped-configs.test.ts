@@ -13,6 +13,9 @@ import { FactoryRegistry } from '../pipeline/registry.ts';
 const dir = join(import.meta.dirname, '..', 'config');
 const env = {
   NODE_NAME: 'node-a',
+  POD_IP: '127.0.0.1',
+  ZONETAP_OTLP_TOKEN: 'token-from-the-secret',
+  ZONETAP_OTLP_TOKEN_FILE: join(dir, 'gateway.yaml'), // any existing file: only its existence is checked here
   ZONETAP_INVENTORY: join(dir, 'inventory.example.yaml'),
   ZONETAP_NETNS: '/proc/self/ns/net',
   ZONETAP_GATEWAY: '127.0.0.1:4317',

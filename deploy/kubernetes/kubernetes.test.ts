@@ -4,7 +4,7 @@
  * that agree with the ports and Services. pods.test.ts runs the pods on the real kernel.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -16,7 +16,7 @@ import { parseDuration } from '../../pipeline/schema.ts';
 import { agentOf, configOf as configIn, container, containerPort, endpointPort as port, podSpec, renderAll } from '../testing/manifests.ts';
 import type { Json, Rendered, Variant } from '../testing/manifests.ts';
 import { containerEnv } from '../testing/pod-env.ts';
-import { DEPLOY, KUBECTL_1_20, REPO, find, run } from '../testing/tools.ts';
+import { DEPLOY, KUBECTL_1_20, REPO, find, kustomize, run } from '../testing/tools.ts';
 import type { K8sObject } from '../testing/tools.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'zt-deploy-k8s-'));
@@ -352,6 +352,51 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
           assert.ok(!Object.entries(p.spec.podSelector.matchLabels ?? {}).every(([k, v]) => labels[k] === v), `${p.metadata.name} selects ${w.metadata.name}`);
         }
       }
+    }
+  });
+
+  test('the pipeline tables in deploy/README.md and README.md say what the overlays deploy', () => {
+    const deployed: Record<string, Record<string, string[]>> = {};
+    for (const variant of ['agent-only', 'gateway'] as const) {
+      deployed[variant] = {};
+      for (const w of workloads(variant).filter((w) => w.kind !== 'Job')) {
+        const flows = configOf(variant, w).config.service.pipelines.flows;
+        deployed[variant][w.kind === 'DaemonSet' ? 'agent' : 'gateway'] = [...flows.receivers, ...(flows.processors ?? []), ...flows.exporters];
+      }
+    }
+    for (const doc of [join(DEPLOY, 'README.md'), join(REPO, 'README.md')]) {
+      const rows = readFileSync(doc, 'utf8').split('\n').filter((l) => /^\s*\| `(agent-only|gateway)` \|/.test(l));
+      assert.equal(rows.length, 2, `${doc}: the overlay table`);
+      for (const row of rows) {
+        const [overlay, pipeline] = row.split('|').slice(1, 3).map((c) => c.trim());
+        // "agent: netfilter -> k8sattributes -> aggregate (by pod) -> otlp; gateway: otlp -> ..."
+        const documented = Object.fromEntries(pipeline!.split(';').map((part) => {
+          const [role, chain] = part.split(':').map((x) => x.trim());
+          return [role, chain!.split('->').map((c) => c.trim().split(/\s/)[0]!)];
+        }));
+        assert.deepEqual(documented, deployed[overlay!.replaceAll('`', '')], `${doc}: ${overlay}`);
+      }
+    }
+  });
+
+  test("deploy/README.md's own-overlay example builds with kubectl 1.20 and the current one: it sets the image and replaces the config", async () => {
+    const readme = readFileSync(join(DEPLOY, 'README.md'), 'utf8');
+    const example = /```yaml\n(# my-zonetap\/kustomization\.yaml[^\n]*\n[\s\S]*?)```/.exec(readme)?.[1];
+    assert.ok(example, 'deploy/README.md: no my-zonetap/kustomization.yaml example');
+    const dir = join(work, 'my-zonetap');
+    mkdirSync(dir, { recursive: true });
+    // "beside a checkout of zonetap": ../zonetap is this repository.
+    symlinkSync(REPO, join(work, 'zonetap'));
+    writeFileSync(join(dir, 'kustomization.yaml'), example);
+    const myConfig = readFileSync(join(DEPLOY, 'kubernetes', 'overlays', 'gateway', 'gateway-config.yaml'), 'utf8').replace('provider: aws', 'provider: gcp');
+    writeFileSync(join(dir, 'gateway-config.yaml'), myConfig);
+    const image = /newName: (\S+)\n\s*newTag: (\S+)/.exec(example)!;
+    for (const kubectl of ['kubectl', KUBECTL_1_20]) {
+      const { objects } = await kustomize(dir, kubectl);
+      for (const w of objects.filter((o) => ['DaemonSet', 'Deployment', 'Job'].includes(o.kind))) assert.equal(container(w).image, `${image[1]}:${image[2]}`, `${kubectl}: ${w.metadata.name}`);
+      const gateway = find(objects, 'Deployment', 'zonetap-gateway');
+      const name = podSpec(gateway).volumes.find((v: Json) => v.name === 'config').configMap.name;
+      assert.equal((find(objects, 'ConfigMap', name) as Json).data['config.yaml'], myConfig, `${kubectl}: the gateway mounts the replaced config`);
     }
   });
 });
