@@ -6,7 +6,7 @@
  * Run alone: node --expose-gc bench/processors.bench.ts
  */
 import { cloneBatch, type FlowBatch, type FlowEndpoint, type FlowRecord } from '../pipeline/flow.ts';
-import { testSettings, RecordingConsumer } from '../pipeline/testing.ts';
+import { testSettings, RecordingConsumer } from '../test/support/components.ts';
 import { CrosszoneProcessor } from '../processors/crosszone/index.ts';
 import { AggregateProcessor, type AggregationLevel } from '../processors/aggregate/index.ts';
 

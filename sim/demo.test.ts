@@ -4,24 +4,15 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { privilegeProblem, requirePrivileges } from '../test/privileges.ts';
+import { rootLinks } from '../test/support/netns.ts';
+import { privilegeProblem, requirePrivileges } from '../test/support/privileges.ts';
+import { run as runProgram, ZONETAP } from '../test/support/processes.ts';
 import { listNetns } from './netns.ts';
 
-const ZONETAP = fileURLToPath(new URL('../bin/zonetap', import.meta.url));
-const rootLinks = () => execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).split('\n').flatMap((l) => l.split(':')[1]?.trim() || []).sort();
 /** Command lines of every process: the demo's zonetap processes run config/demo-*.yaml, its pods sim/pod-program.ts. */
 const processArgs = () => execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
-
-function run(command: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** Runs `command` to its end with `env` added to this process's environment. */
+const run = (command: string, args: string[], env: Record<string, string>) => runProgram(command, args, { env: { ...process.env, ...env } });
 
 test('zonetap demo shows the matrix, the top workloads and the culprits, and leaves nothing behind', { skip: privilegeProblem() !== undefined && !process.env.CI, timeout: 180_000 }, async (t) => {
   requirePrivileges(t);

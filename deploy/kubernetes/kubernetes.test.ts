@@ -8,12 +8,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { checkObject, isKnownKind } from '../testing/k8s-schema.ts';
-import { startDiscoveryServer } from '../testing/kube-discovery.ts';
-import { agentOf, configOf as configIn, container, containerPort, endpointPort as port, podSpec, renderAll } from '../testing/manifests.ts';
-import type { Json, Rendered, Variant } from '../testing/manifests.ts';
-import { DEPLOY, REPO, find, run } from '../testing/tools.ts';
-import type { K8sObject } from '../testing/tools.ts';
+import { checkObject, isKnownKind } from '../../test/support/k8s-schema.ts';
+import { startDiscoveryServer } from '../../test/support/kube-discovery.ts';
+import { agentOf, configOf as configIn, container, containerPort, DEPLOY, endpointPort as port, find, podSpec, renderAll } from '../../test/support/manifests.ts';
+import type { Json, K8sObject, Rendered, Variant } from '../../test/support/manifests.ts';
+import { REPO, run } from '../../test/support/processes.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'zt-deploy-k8s-'));
 after(() => rmSync(work, { recursive: true, force: true }));

@@ -5,17 +5,14 @@
  * network namespace that the test creates and deletes.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { requirePrivileges } from '../../test/privileges.ts';
-import { agentOf, configOf as configIn, container, containerPort, podSpec, renderAll } from '../testing/manifests.ts';
-import type { Json, Rendered, Variant } from '../testing/manifests.ts';
-import { DEPLOY, REPO, find, run } from '../testing/tools.ts';
-import type { K8sObject } from '../testing/tools.ts';
+import { agentOf, configOf as configIn, container, containerPort, find, podSpec, renderAll } from '../../test/support/manifests.ts';
+import type { Json, K8sObject, Rendered, Variant } from '../../test/support/manifests.ts';
+import { requirePrivileges } from '../../test/support/privileges.ts';
+import { firstLine, REPO, run, startProgram, type RunningProgram } from '../../test/support/processes.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'zt-deploy-k8s-'));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -29,9 +26,9 @@ const configOf = (v: Variant, workload: K8sObject) => configIn(rendered, v, work
 
 describe('the pods as deployed, on the real kernel', () => {
   const netns = `zt-deploy-${process.pid}`;
-  const children: ChildProcess[] = [];
+  const children: RunningProgram[] = [];
   after(async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    for (const c of children) await c.stop('SIGKILL');
     await run('ip', ['netns', 'del', netns]);
     rmSync(join('/etc/netns', netns), { recursive: true, force: true });
   });
@@ -55,7 +52,7 @@ describe('the pods as deployed, on the real kernel', () => {
 
   /** Runs the attach probe with only `keep`. */
   async function probe(keep: readonly string[]): Promise<{ ok: boolean; steps: string[]; error?: string }> {
-    const r = await run('ip', await confined(keep, [process.execPath, join(DEPLOY, 'testing', 'attach-probe.ts')]));
+    const r = await run('ip', await confined(keep, [process.execPath, join(import.meta.dirname, 'testdata', 'attach-probe.ts')]));
     const line = r.stdout.trim().split('\n').at(-1) ?? '';
     assert.ok(line.startsWith('{'), `probe printed no result: ${r.stdout}${r.stderr}`);
     return JSON.parse(line);
@@ -77,25 +74,18 @@ describe('the pods as deployed, on the real kernel', () => {
     }
   });
 
-  interface Started { child: ChildProcess; output: () => string; exited: Promise<number | null> }
-
   /** Starts `ip ARGS` (a process in the namespace); its output is kept for failure messages. */
-  function start(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Started {
-    const child = spawn('ip', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(child);
-    let output = '';
-    child.stdout!.on('data', (d) => (output += d));
-    child.stderr!.on('data', (d) => (output += d));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    return { child, output: () => output, exited };
+  function start(args: readonly string[], env: NodeJS.ProcessEnv = process.env): RunningProgram {
+    const program = startProgram('ip', args, { env });
+    children.push(program);
+    return program;
   }
 
   /** test/kube-api's fake API server inside the namespace, with a synthetic cluster; returns a kubeconfig for it. */
   async function fakeKubernetesApi(): Promise<string> {
-    const api = spawn('ip', ['netns', 'exec', netns, process.execPath, join(REPO, 'test', 'kube-api', 'serve.ts'), '--pods', '30', '--nodes', '3', '--zones', '3'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    children.push(api);
-    const { url } = JSON.parse(await firstLine(api.stdout!)) as { url: string };
-    const kubeconfig = join(work, `kubeconfig-${api.pid}`);
+    const api = start(['netns', 'exec', netns, process.execPath, join(REPO, 'test', 'kube-api', 'serve.ts'), '--pods', '30', '--nodes', '3', '--zones', '3']);
+    const { url } = JSON.parse(await firstLine(api.child.stdout!)) as { url: string };
+    const kubeconfig = join(work, `kubeconfig-${api.child.pid}`);
     writeFileSync(kubeconfig, `apiVersion: v1\nkind: Config\nclusters: [{name: fake, cluster: {server: "${url}", insecure-skip-tls-verify: true}}]\nusers: [{name: agent, user: {}}]\ncontexts: [{name: fake, context: {cluster: fake, user: agent}}]\ncurrent-context: fake\n`);
     return kubeconfig;
   }
@@ -110,7 +100,7 @@ describe('the pods as deployed, on the real kernel', () => {
   }
 
   async function probes(telemetryPort: number, metricsPort: number): Promise<Json> {
-    const r = await run('ip', ['netns', 'exec', netns, process.execPath, join(DEPLOY, 'testing', 'pod-probes.ts'), String(telemetryPort), String(metricsPort), '60000']);
+    const r = await run('ip', ['netns', 'exec', netns, process.execPath, join(import.meta.dirname, 'testdata', 'pod-probes.ts'), String(telemetryPort), String(metricsPort), '60000']);
     return JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}');
   }
 
@@ -168,7 +158,7 @@ describe('the pods as deployed, on the real kernel', () => {
     const agentProbes = await probes(containerPort(container(ds), 'telemetry'), 1);
     assert.equal(agentProbes.readyz, 200, `agent readiness: ${JSON.stringify(agentProbes)}\n${pod.output()}`);
 
-    const tools = join(DEPLOY, 'testing', 'netns-tools.ts');
+    const tools = join(import.meta.dirname, 'testdata', 'netns-tools.ts');
     for (const [dst, count] of [['10.0.0.4', 100], ['10.0.0.6', 50]] as const) {
       const sent = await run('ip', ['netns', 'exec', netns, process.execPath, tools, 'udp', '10.0.0.3', dst, String(count), '1000']);
       // Every datagram left through POSTROUTING; the receiver may still drop some (socket buffer).
@@ -197,19 +187,3 @@ describe('the pods as deployed, on the real kernel', () => {
     rmSync(etc, { recursive: true, force: true });
   });
 });
-
-/** The first line a child process prints (its ready message). */
-function firstLine(stream: NodeJS.ReadableStream, timeoutMs = 30_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    const timer = setTimeout(() => reject(new Error(`no ready line within ${timeoutMs} ms: ${text}`)), timeoutMs);
-    stream.on('data', (d) => {
-      text += d;
-      const end = text.indexOf('\n');
-      if (end >= 0) {
-        clearTimeout(timer);
-        resolve(text.slice(0, end));
-      }
-    });
-  });
-}

@@ -9,10 +9,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { testSettings } from '../../pipeline/testing.ts';
+import { testSettings } from '../../test/support/components.ts';
+import { flow, pod } from '../../test/support/flow-records.ts';
+import { sleep } from '../../test/support/poll.ts';
+import { scrapeMetrics as scrape } from '../../test/support/prometheus.ts';
 import { configSchema, PrometheusFlowExporter } from './index.ts';
-import { flow, pod, scrape } from './testing.ts';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;

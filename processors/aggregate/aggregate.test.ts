@@ -1,9 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FlowEndpoint, FlowRecord } from '../../pipeline/flow.ts';
-import { RecordingConsumer, testSettings } from '../../pipeline/testing.ts';
+import { configProblems, RecordingConsumer, testSettings } from '../../test/support/components.ts';
 import { AggregateProcessor, RollUp, aggregateProcessorFactory, rollUp, rollUpEndpoint, type AggregationLevel } from './index.ts';
-import { configProblems } from '../../pipeline/testing.ts';
 import { replayReceiverFactory } from '../../receivers/replay/index.ts';
 import { flowlogExporterFactory } from '../../exporters/flowlog/index.ts';
 import { crosszoneProcessorFactory } from '../../processors/crosszone/index.ts';

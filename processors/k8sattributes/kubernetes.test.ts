@@ -4,13 +4,14 @@
  */
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeKubeApiServer, makeJob, makeNode, makePod, makeReplicaSet } from '../../test/kube-api/index.ts';
 import { ZonetapError } from '../../pipeline/errors.ts';
-import { eventually, harness, known, type Harness } from './testing.ts';
+import { harness, known, type Harness } from '../../test/support/k8sattributes.ts';
+import { freePort } from '../../test/support/loopback.ts';
+import { eventually, sleep } from '../../test/support/poll.ts';
 
 let server: FakeKubeApiServer;
 let dir: string;
@@ -106,7 +107,7 @@ describe('resolution', () => {
   test('a pod deleted 1 s after sending traffic still resolves within the grace period', async () => {
     server.store.create('pods', makePod({ namespace: 'batch', name: 'short-lived', node: 'node-a', ips: ['10.1.0.77'] }));
     await eventually(async () => assert.equal((await h.run(['10.1.0.77', '10.2.0.7']))[0]!.src.pod, 'short-lived'));
-    await new Promise((r) => setTimeout(r, 1000));
+    await sleep(1000);
     server.store.delete('pods', 'batch', 'short-lived');
     await eventually(() => assert.ok(![...h.processor.directory!.pods()].some((p) => p.name === 'short-lived')));
     const [r] = await h.run(['10.1.0.77', '10.2.0.7', 900]);
@@ -136,7 +137,7 @@ test('deleted pods stop resolving after pod_delete_grace', async () => {
   await eventually(async () => assert.equal((await h.run(['10.1.0.111', '10.2.0.7']))[0]!.src.pod, 'brief'));
   server.store.delete('pods', 'shop', 'brief');
   await eventually(() => assert.ok(![...h.processor.directory!.pods()].some((p) => p.name === 'brief')));
-  await new Promise((r) => setTimeout(r, 400));
+  await sleep(400); // past pod_delete_grace (checked against the clock when an address is looked up)
   assert.equal((await h.run(['10.1.0.111', '10.2.0.7']))[0]!.src.pod, undefined);
   await h.processor.shutdown();
 });
@@ -159,7 +160,7 @@ test('API server restarted mid-watch: informers resume from their resourceVersio
   await server.stop();
   server.store.create('pods', makePod({ namespace: 'shop', name: 'during-outage', node: 'node-b', ips: ['10.2.0.130'] }));
   server.store.delete('pods', 'default', 'debug');
-  await new Promise((r) => setTimeout(r, 300));
+  await sleep(300); // the API server stays down a while
   await server.start();
   await eventually(async () => assert.equal((await h.run(['10.2.0.130', '10.2.0.7']))[0]!.src.pod, 'during-outage'));
   await eventually(() => assert.ok(![...h.processor.directory!.pods()].some((p) => p.name === 'debug')));
@@ -219,14 +220,9 @@ describe('bad kubeconfig', () => {
   });
 
   test('a kubeconfig pointing at a closed port starts unready after sync_timeout and says why', async () => {
-    const port = await new Promise<number>((resolve) => {
-      const s = createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as { port: number }).port;
-        s.close(() => resolve(p));
-      });
-    });
+    const port = await freePort();
     const file = join(dir, 'nowhere.yaml');
-    writeFileSync(file, server.writeKubeconfig(join(dir, 'tmp.yaml')) && (await import('node:fs')).readFileSync(join(dir, 'tmp.yaml'), 'utf8').replace(/127\.0\.0\.1:\d+/, `127.0.0.1:${port}`));
+    writeFileSync(file, server.writeKubeconfig(join(dir, 'tmp.yaml')) && readFileSync(join(dir, 'tmp.yaml'), 'utf8').replace(/127\.0\.0\.1:\d+/, `127.0.0.1:${port}`));
     const h = harness({ kubeconfig: file, sync_timeout: '400ms' });
     running.push(h);
     await h.processor.start();

@@ -10,10 +10,12 @@ import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { otlpExporterFactory, type OtlpExporter } from '../../exporters/otlp/index.ts';
-import { meteredSettings, RecordingConsumer, testSettings } from '../../pipeline/testing.ts';
+import { meteredSettings, RecordingConsumer, testSettings } from '../../test/support/components.ts';
 import type { FlowBatch, FlowRecord } from '../../pipeline/flow.ts';
 import { otlpReceiverFactory, type OtlpReceiver } from './index.ts';
-import { canBind, encodeRequest, freePort, mutualTlsCerts, PausableProxy, rawExport, selfSignedCert, series, totalsByFlow, writeTemp } from './testing.ts';
+import { freePort, PausableProxy, portIsFree } from '../../test/support/loopback.ts';
+import { encodeRequest, mutualTlsCerts, rawExport, selfSignedCert, series, totalsByFlow, writeTemp } from '../../test/support/otlp.ts';
+import { sleep, until } from '../../test/support/poll.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 after(async () => {
@@ -68,16 +70,6 @@ class AgentLedger {
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
 describe('otlp receiver lifecycle', () => {
   test('shutdown() while start() is still binding: the port is free afterwards', async () => {
     const port = await freePort();
@@ -85,9 +77,9 @@ describe('otlp receiver lifecycle', () => {
     const starting = receiver.start();
     await receiver.shutdown();
     await starting;
-    assert.equal(await canBind(port), true, 'nothing listens on the port after shutdown');
+    assert.equal(await portIsFree(port), true, 'nothing listens on the port after shutdown');
     await receiver.start();
-    assert.equal(await canBind(port), true, 'start after shutdown does nothing');
+    assert.equal(await portIsFree(port), true, 'start after shutdown does nothing');
   });
 });
 
@@ -192,7 +184,7 @@ describe('otlp exporter -> otlp receiver', () => {
     // 3000 attribute sets went through; each side only ever held those of the last second or two.
     assert.ok(maxSeries <= 500, `exporter held at most ${maxSeries} series`);
     assert.ok(maxStreams <= 1500, `receiver held at most ${maxStreams} streams`);
-    await until('idle streams forgotten at the gateway', () => receiver.streamCount === 0, 10_000);
+    await until('idle streams forgotten at the gateway', () => receiver.streamCount === 0, { timeoutMs: 10_000 });
   });
 
   test('gateway restarted (state lost): its totals restart at the agent totals', async () => {

@@ -1,47 +1,12 @@
-/** Shared by deploy/'s tests: running the real tools, rendering manifests, the names zonetap exports. */
-import { execFile } from 'node:child_process';
+/**
+ * Test support: the metric and label names zonetap serves, read from the code,
+ * so that deploy/'s alert rules, dashboard and PromQL are checked against what
+ * really exists.
+ */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseAllDocuments } from 'yaml';
 import { FLOW_ATTRIBUTE_NAMES, labelName } from '../../pipeline/attributes.ts';
-
-export const REPO = fileURLToPath(new URL('../../', import.meta.url));
-export const DEPLOY = join(REPO, 'deploy');
-
-export interface RunResult { code: number; stdout: string; stderr: string }
-
-/** Runs a program to completion (never through a shell); `input` goes to its stdin. */
-export function run(file: string, args: readonly string[], options: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(file, args, { env: options.env ?? process.env, cwd: options.cwd, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      if (err && typeof err.code !== 'number') return reject(err);
-      resolve({ code: err ? Number(err.code) : 0, stdout, stderr });
-    });
-    if (options.input !== undefined) child.stdin!.end(options.input);
-  });
-}
-
-export interface K8sObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
-  [field: string]: unknown;
-}
-
-/** `kubectl kustomize DIR`: the rendered YAML and its objects. */
-export async function kustomize(dir: string): Promise<{ yaml: string; objects: K8sObject[] }> {
-  const r = await run('kubectl', ['kustomize', dir]);
-  if (r.code !== 0) throw new Error(`kubectl kustomize ${dir} failed: ${r.stderr}`);
-  const objects = parseAllDocuments(r.stdout).map((d) => d.toJS() as K8sObject).filter(Boolean);
-  return { yaml: r.stdout, objects };
-}
-
-export function find(objects: readonly K8sObject[], kind: string, name: string): K8sObject {
-  const found = objects.find((o) => o.kind === kind && o.metadata.name === name);
-  if (!found) throw new Error(`no ${kind} ${name} among ${objects.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
-  return found;
-}
+import { REPO } from './processes.ts';
 
 /** Every .ts file under `dir`, tests excluded. */
 function sources(dir: string): string[] {

@@ -1,12 +1,17 @@
-/** Test support: settings for a component built outside a service, and a consumer that records batches. */
-import { pino } from 'pino';
+/**
+ * Test support for components built outside a service: their settings (plain,
+ * with a meter the test reads back, with logs kept as text), a consumer that
+ * records the batches it gets, and config problems through the real loader.
+ */
+import { Writable } from 'node:stream';
+import { pino, type Logger } from 'pino';
 import { metrics } from '@opentelemetry/api';
 import { MeterProvider, MetricReader, type MetricData } from '@opentelemetry/sdk-metrics';
-import type { ComponentKind, ComponentSettings, Factory, FlowConsumer } from './component.ts';
-import { ConfigError } from './config/problems.ts';
-import { FactoryRegistry } from './registry.ts';
-import type { FlowBatch } from './flow.ts';
-import { SELF_TELEMETRY_CARDINALITY_LIMIT } from './telemetry/metrics.ts';
+import type { ComponentKind, ComponentSettings, Factory, FlowConsumer } from '../../pipeline/component.ts';
+import { ConfigError } from '../../pipeline/config/problems.ts';
+import { FactoryRegistry } from '../../pipeline/registry.ts';
+import type { FlowBatch } from '../../pipeline/flow.ts';
+import { SELF_TELEMETRY_CARDINALITY_LIMIT } from '../../pipeline/telemetry/metrics.ts';
 
 /** Settings for a component built outside a service (reportSendFailure does nothing: override it to count). */
 export function testSettings(id: string, kind: ComponentKind): ComponentSettings {
@@ -35,6 +40,23 @@ export function meteredSettings(id: string, kind: ComponentKind): { settings: Co
   };
 }
 
+/** The sum of a metric's data points (every attribute set), or undefined when it was not recorded. */
+export function metricTotal(metrics: readonly MetricData[], name: string): number | undefined {
+  return metrics.find((m) => m.descriptor.name === name)?.dataPoints.reduce((sum, p) => sum + (p.value as number), 0);
+}
+
+/** A logger at `level` whose JSON lines are kept, one string each, in `lines`. */
+export function capturedLogger(level = 'debug'): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  return { logger: pino({ level }, stream), lines };
+}
+
 /** Collects every batch it is given. */
 export class RecordingConsumer implements FlowConsumer {
   readonly batches: FlowBatch[] = [];
@@ -52,7 +74,7 @@ export class RecordingConsumer implements FlowConsumer {
  * of component schemas through the real loader.
  */
 export async function configProblems(files: readonly string[], factories: readonly Factory[], env: NodeJS.ProcessEnv = {}): Promise<string[]> {
-  const { loadConfig } = await import('./config/load.ts');
+  const { loadConfig } = await import('../../pipeline/config/load.ts');
   try {
     await loadConfig(files, new FactoryRegistry(factories), { env });
     return [];

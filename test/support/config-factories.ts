@@ -4,9 +4,9 @@
  * testdata/ read like real configs. They validate with the real schema types.
  */
 import { z } from 'zod';
-import type { Exporter, Factory, FlowConsumer, Processor, Receiver } from '../component.ts';
-import { FactoryRegistry } from '../registry.ts';
-import { cidr, duration, endpoint, existingFile } from '../schema.ts';
+import type { Exporter, Factory, FlowConsumer, Processor, Receiver } from '../../pipeline/component.ts';
+import { FactoryRegistry } from '../../pipeline/registry.ts';
+import { cidr, duration, endpoint, existingFile } from '../../pipeline/schema.ts';
 
 const idle = { async start() {}, async shutdown() {} };
 
