@@ -184,10 +184,17 @@ describe('pod_cross_zone_network_traffic_bytes_total (kubezonnet)', () => {
 });
 
 describe('lifecycle', () => {
-  test('shutdown is idempotent and safe without start', async () => {
-    const e = new PrometheusFlowExporter(testSettings('prometheus', 'exporter'), config());
+  test('shutdown is idempotent and safe without start: the totals go, and a later start serves nothing', async () => {
+    const port = await freePort();
+    const e = new PrometheusFlowExporter(testSettings('prometheus', 'exporter'), config({ endpoint: `127.0.0.1:${port}` }));
+    await e.consume(batch([flow(apiA, pgB, 100, 1, 'cross_zone')]));
+    assert.deepEqual([e.flows.size, e.kubezonnet?.size], [1, 1]);
     await e.shutdown();
     await e.shutdown();
+    assert.deepEqual([e.flows.size, e.kubezonnet?.size], [0, 0], 'the totals were dropped');
+    await e.start();
+    assert.equal(e.address, undefined, 'start after shutdown does nothing');
+    assert.equal(await portIsFree(port), true, 'nothing listens on the configured port');
   });
 
   test('shutdown() while start() is still binding: the port is free afterwards; a second shutdown waits for the first', async () => {
