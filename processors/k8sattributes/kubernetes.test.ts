@@ -227,9 +227,10 @@ describe('bad kubeconfig', () => {
     running.push(h);
     await h.processor.start();
     assert.equal(h.processor.ready, false);
-    const text = h.logs.map((l) => JSON.parse(l).msg).join('\n');
-    assert.match(text, new RegExp(`cannot list \\w+ from the Kubernetes API at http://127\\.0\\.0\\.1:${port} \\(kubeconfig "[^"]*nowhere\\.yaml"\\): [^;]*ECONNREFUSED[^;]*; check that the API server is running and that the kubeconfig points at it; retrying in \\d+ ms`));
-    assert.match(text, /not synced with the Kubernetes API at .* after 400 ms; starting unready/);
+    const text = () => h.logs.map((l) => JSON.parse(l).msg).join('\n');
+    assert.match(text(), /not synced with the Kubernetes API at .* after 400 ms; starting unready/);
+    // The refused connection is logged when the first list fails, which a loaded machine may reach after start() returned.
+    await eventually(() => assert.match(text(), new RegExp(`cannot list \\w+ from the Kubernetes API at http://127\\.0\\.0\\.1:${port} \\(kubeconfig "[^"]*nowhere\\.yaml"\\): [^;]*ECONNREFUSED[^;]*; check that the API server is running and that the kubeconfig points at it; retrying in \\d+ ms`)));
     const [r] = await h.run(['10.1.0.5', '10.2.0.7']);
     assert.equal(r!.src.pod, undefined, 'flows pass through unresolved while unready');
     await h.processor.shutdown();
@@ -242,14 +243,19 @@ test('RBAC refusal (403): starts unready naming the permission, then syncs once 
     const h = harness({ kubeconfig, sync_timeout: '300ms' });
     running.push(h);
     await h.processor.start();
+    // Unready whatever the timing: replicasets cannot sync while they are refused.
     assert.equal(h.processor.ready, false);
-    const messages = h.logs.map((l) => JSON.parse(l).msg as string);
-    const refusal = messages.find((m) => m.includes('cannot list replicasets'));
-    assert.ok(refusal, messages.join('\n'));
+    // The refusal and the pods and nodes may come in after those 300 ms on a loaded machine: wait for them.
+    const refusal = await eventually(() => {
+      const messages = h.logs.map((l) => JSON.parse(l).msg as string);
+      const found = messages.find((m) => m.includes('cannot list replicasets'));
+      assert.ok(found, messages.join('\n'));
+      return found;
+    });
     assert.match(refusal, /403/);
     assert.match(refusal, /grant zonetap list and watch on pods, nodes, replicasets and jobs/);
-    const [r] = await h.run(['10.1.0.5', '10.2.0.7']);
-    assert.equal(r!.src.pod, 'api-7d9f-aaaaa', 'pods and nodes resolve while replicasets are refused');
+    await eventually(async () => assert.equal((await h.run(['10.1.0.5', '10.2.0.7']))[0]!.src.pod, 'api-7d9f-aaaaa', 'pods and nodes resolve while replicasets are refused'));
+    assert.equal(h.processor.ready, false, 'still unready: replicasets are refused');
     server.forbidden.delete('replicasets');
     await eventually(() => assert.equal(h.processor.ready, true));
     assert.equal((await h.run(['10.1.0.5', '10.2.0.7']))[0]!.src.workloadName, 'api');
