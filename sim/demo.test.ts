@@ -5,7 +5,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { rootLinks } from '../test/support/netns.ts';
-import { privilegeProblem, requirePrivileges } from '../test/support/privileges.ts';
+import { assertPrivileged, privileged } from '../test/support/privileges.ts';
 import { run as runProgram, ZONETAP } from '../test/support/processes.ts';
 import { listNetns } from './netns.ts';
 
@@ -14,8 +14,8 @@ const processArgs = () => execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8'
 /** Runs `command` to its end with `env` added to this process's environment. */
 const run = (command: string, args: string[], env: Record<string, string>) => runProgram(command, args, { env: { ...process.env, ...env } });
 
-test('zonetap demo shows the matrix, the top workloads and the culprits, and leaves nothing behind', { skip: privilegeProblem() !== undefined && !process.env.CI, timeout: 180_000 }, async (t) => {
-  requirePrivileges(t);
+test('zonetap demo shows the matrix, the top workloads and the culprits, and leaves nothing behind', privileged({ timeout: 180_000 }), async () => {
+  assertPrivileged();
   const linksBefore = rootLinks();
   const { code, stdout, stderr } = await run(ZONETAP, ['demo'], { DURATION: '15', INTERVAL: '1s', PROVIDER: 'gcp' });
   assert.equal(code, 0, `exit status; stderr:\n${stderr}\nstdout:\n${stdout}`);
@@ -40,8 +40,8 @@ test('zonetap demo shows the matrix, the top workloads and the culprits, and lea
   rmSync(workdir, { recursive: true, force: true }); // the flow log the demo keeps for its user
 });
 
-test('Ctrl-C stops the demo early with a summary and the same clean-up', { skip: privilegeProblem() !== undefined && !process.env.CI, timeout: 120_000 }, async (t) => {
-  requirePrivileges(t);
+test('Ctrl-C stops the demo early with a summary and the same clean-up', privileged({ timeout: 120_000 }), async () => {
+  assertPrivileged();
   const linksBefore = rootLinks();
   const child = spawn(ZONETAP, ['demo'], { env: { ...process.env, DURATION: '120', INTERVAL: '1s' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
@@ -67,8 +67,8 @@ test('Ctrl-C stops the demo early with a summary and the same clean-up', { skip:
   rmSync(workdir, { recursive: true, force: true });
 });
 
-test('after a crashed demo (SIGKILL) the next run removes what it left behind', { skip: privilegeProblem() !== undefined && !process.env.CI, timeout: 150_000 }, async (t) => {
-  requirePrivileges(t);
+test('after a crashed demo (SIGKILL) the next run removes what it left behind', privileged({ timeout: 150_000 }), async () => {
+  assertPrivileged();
   const linksBefore = rootLinks();
   const child = spawn(ZONETAP, ['demo'], { env: { ...process.env, DURATION: '120', INTERVAL: '1s' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
@@ -99,15 +99,15 @@ test('after a crashed demo (SIGKILL) the next run removes what it left behind', 
   }
 });
 
-test('zonetap demo without root says what is missing and exits non-zero', { skip: privilegeProblem() !== undefined && !process.env.CI }, async (t) => {
-  requirePrivileges(t);
+test('zonetap demo without root says what is missing and exits non-zero', privileged(), async () => {
+  assertPrivileged();
   const { code, stderr } = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ZONETAP, 'demo'], {});
   assert.equal(code, 1, stderr);
   assert.match(stderr, /zonetap demo cannot run here:\n\s+- it must run as root/);
 });
 
-test('zonetap demo rejects a bad DURATION, PROVIDER or argument before building anything', { skip: privilegeProblem() !== undefined && !process.env.CI }, async (t) => {
-  requirePrivileges(t);
+test('zonetap demo rejects a bad DURATION, PROVIDER or argument before building anything', privileged(), async () => {
+  assertPrivileged();
   const cases: Array<[string[], Record<string, string>, RegExp]> = [
     [['demo'], { DURATION: 'soon' }, /DURATION="soon": expected at least 5 seconds, like 60 or 2m/],
     [['demo'], { PROVIDER: 'oracle' }, /PROVIDER="oracle": expected one of gcp, aws, azure/],

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sleep, until } from '../test/support/poll.ts';
-import { privilegeProblem, requirePrivileges } from '../test/support/privileges.ts';
+import { assertPrivileged, privileged } from '../test/support/privileges.ts';
 import { startPrometheus, type PrometheusServer } from '../test/support/prometheus.ts';
 import { Cluster, PodProcess, listNetns, loadTopology, udpIpBytes, type PlannedPod, type Send } from './index.ts';
 import { deployZonetap, type Deployment } from './deployment.ts';
@@ -25,13 +25,14 @@ const udp = (to: string, size: number, count: number): Send => ({ transport: 'ud
 const v4 = (pod: PlannedPod) => pod.addresses[0];
 const v6 = (pod: PlannedPod) => pod.addresses[1];
 
-describe('zonetap on a simulated three-zone cluster', { skip: privilegeProblem() !== undefined && !process.env.CI }, () => {
+describe('zonetap on a simulated three-zone cluster', privileged(), () => {
   let cluster: Cluster;
   let deployment: Deployment;
   let prometheus: PrometheusServer | undefined;
   const workdir = mkdtempSync(join(tmpdir(), 'zt-integration-'));
 
   before(async () => {
+    assertPrivileged();
     cluster = await Cluster.build(loadTopology(TOPOLOGY), { scenario: `zti${process.pid % 100000}` });
     deployment = await deployZonetap(cluster, { workdir, interval: '1s', provider: 'gcp', logLevel: 'info' });
     prometheus = await startPrometheus(workdir, new URL(deployment.metricsUrl).host);
@@ -43,8 +44,7 @@ describe('zonetap on a simulated three-zone cluster', { skip: privilegeProblem()
     rmSync(workdir, { recursive: true, force: true });
   });
 
-  test('bytes per workload pair equal the bytes sent, counted once, and the Job\'s bytes are attributed to it', async (t) => {
-    requirePrivileges(t);
+  test('bytes per workload pair equal the bytes sent, counted once, and the Job\'s bytes are attributed to it', async () => {
     const [api0, api1, postgres, cache, job] = ['shop/api-0', 'shop/api-1', 'shop/postgres-0', 'shop/cache-0', 'batch/report-28291-x7k2p'].map((p) => cluster.pod(p)) as [
       PlannedPod, PlannedPod, PlannedPod, PlannedPod, PlannedPod,
     ];

@@ -25,8 +25,9 @@ export function requirePrivileges(t: TestContext): boolean {
 
 /**
  * Options for a privileged test or suite: skipped with the reason outside CI
- * when privileges are missing, run in CI (where its before() hook or the test
- * calls assertPrivileged() to fail with the reason, not with a side effect).
+ * when privileges are missing; run under CI, where the test (or the suite's
+ * before() hook) calls assertPrivileged() first, to fail saying what is
+ * missing rather than on a side effect.
  */
 export function privileged(options: TestOptions = {}): TestOptions {
   const problem = privilegeProblem();
