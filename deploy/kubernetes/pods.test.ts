@@ -9,6 +9,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { readableCopy } from '../../test/support/checkout.ts';
 import { agentOf, configOf as configIn, container, containerPort, find, podSpec, renderAll } from '../../test/support/manifests.ts';
 import type { Json, K8sObject, Rendered, Variant } from '../../test/support/manifests.ts';
 import { requirePrivileges } from '../../test/support/privileges.ts';
@@ -27,8 +28,10 @@ const configOf = (v: Variant, workload: K8sObject) => configIn(rendered, v, work
 describe('the pods as deployed, on the real kernel', () => {
   const netns = `zt-deploy-${process.pid}`;
   const children: RunningProgram[] = [];
+  const copies: string[] = [];
   after(async () => {
     for (const c of children) await c.stop('SIGKILL');
+    for (const dir of copies) rmSync(dir, { recursive: true, force: true });
     await run('ip', ['netns', 'del', netns]);
     rmSync(join('/etc/netns', netns), { recursive: true, force: true });
   });
@@ -90,13 +93,16 @@ describe('the pods as deployed, on the real kernel', () => {
     return kubeconfig;
   }
 
-  /** The workload's container command line with its config file replaced by `files` (written from the rendered ConfigMap first). */
-  function commandLine(variant: Variant, workload: K8sObject, ...extra: string[]): string[] {
+  /**
+   * The workload's container command line, running `zonetap` (this checkout's bin/zonetap by
+   * default), with its config file written from the rendered ConfigMap, then `extra` files.
+   */
+  function commandLine(variant: Variant, workload: K8sObject, options: { zonetap?: string; extra?: string[] } = {}): string[] {
     const config = join(work, `${variant}-${workload.metadata.name}-run.yaml`);
     writeFileSync(config, configOf(variant, workload).text);
     const args = container(workload).args as string[];
     assert.deepEqual(args.slice(1, -1), ['--config']);
-    return [join(REPO, 'bin', 'zonetap'), args[0]!, '--config', config, ...extra.flatMap((f) => ['--config', f])];
+    return [options.zonetap ?? join(REPO, 'bin', 'zonetap'), args[0]!, '--config', config, ...(options.extra ?? []).flatMap((f) => ['--config', f])];
   }
 
   async function probes(telemetryPort: number, metricsPort: number): Promise<Json> {
@@ -139,17 +145,24 @@ describe('the pods as deployed, on the real kernel', () => {
     const gatewayObject = find(rendered.gateway.objects, 'Deployment', 'zonetap-gateway');
     const override = join(work, 'gateway-telemetry-port.yaml');
     writeFileSync(override, 'service:\n  telemetry:\n    metrics:\n      endpoint: 127.0.0.1:18888\n');
-    chmodSync(work, 0o755); // the gateway runs as uid 1000 and reads its config from here
+    // As the Deployment says: its uid, no capabilities at all, its config read from `work`.
+    const uid = String(podSpec(gatewayObject).securityContext.runAsUser);
+    assert.notEqual(uid, '0', 'the gateway runs as a user other than root');
+    chmodSync(work, 0o755);
     for (const f of readdirSync(work)) chmodSync(join(work, f), 0o644);
-    // As the Deployment says: its uid, no capabilities at all. A checkout that uid cannot read
-    // (e.g. under /root) falls back to uid 0, still without any capability.
-    let uid = String(podSpec(gatewayObject).securityContext.runAsUser);
-    const unprivileged = (id: string) => ['setpriv', `--reuid=${id}`, `--regid=${id}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--'];
-    if ((await run('ip', ['netns', 'exec', netns, ...unprivileged(uid), process.execPath, join(REPO, 'pipeline', 'version.ts')])).code !== 0) {
-      t.diagnostic(`uid ${uid} cannot read ${REPO}: the gateway runs as uid 0 without capabilities`);
-      uid = '0';
+    const unprivileged = ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--'];
+    const runsAsUid = (node: string, root: string) => run('ip', ['netns', 'exec', netns, ...unprivileged, node, join(root, 'pipeline', 'version.ts')]);
+    // A checkout that uid cannot read (under /root, say): it runs a copy that it can read, never as another uid.
+    let zonetap = join(REPO, 'bin', 'zonetap');
+    if ((await runsAsUid(process.execPath, REPO)).code !== 0) {
+      const copy = readableCopy();
+      copies.push(copy.root);
+      t.diagnostic(`uid ${uid} cannot read ${REPO}: the gateway runs from a copy in ${copy.root}`);
+      const fromCopy = await runsAsUid(copy.node, copy.root);
+      assert.equal(fromCopy.code, 0, `uid ${uid} cannot run zonetap from the copy in ${copy.root}: ${fromCopy.stderr}`);
+      zonetap = copy.zonetap;
     }
-    const gateway = start(['netns', 'exec', netns, ...unprivileged(uid), ...commandLine('gateway', gatewayObject, override)]);
+    const gateway = start(['netns', 'exec', netns, ...unprivileged, ...commandLine('gateway', gatewayObject, { zonetap, extra: [override] })]);
     const gatewayProbes = await probes(18888, containerPort(container(gatewayObject), 'metrics'));
     assert.equal(gatewayProbes.readyz, 200, `gateway readiness: ${JSON.stringify(gatewayProbes)}\n${gateway.output()}`);
 
