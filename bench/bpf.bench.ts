@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { NFPROTO_IPV4, openBpfObject, type BpfObject } from '../native/index.ts';
 import { KernelFlowTable, HOOK_PRIORITY, sizeFlowCache } from '../receivers/netfilter/flow-table.ts';
-import { ADDRESSES, NetnsPair } from '../receivers/netfilter/test-netns.ts';
-import { privilegeProblem } from '../test/privileges.ts';
+import { ADDRESSES, NetnsPair } from '../test/support/netns.ts';
+import { privilegeProblem } from '../test/support/privileges.ts';
 import { goal, result } from './report.ts';
 
 const ROUNDS = 9;

@@ -28,7 +28,8 @@ import { stringify } from 'yaml';
 import { CoreV1Api, KubeConfig, ListWatch, Watch } from '@kubernetes/client-node';
 import type { FlowBatch, FlowRecord } from '../pipeline/flow.ts';
 import { MUTATES_DATA, READ_ONLY, type FlowConsumer } from '../pipeline/component.ts';
-import { testSettings } from '../pipeline/testing.ts';
+import { testSettings } from '../test/support/components.ts';
+import { sleep } from '../test/support/poll.ts';
 import { configSchema } from '../processors/k8sattributes/config.ts';
 import { K8sAttributesProcessor } from '../processors/k8sattributes/processor.ts';
 import { crosszoneProcessorFactory } from '../processors/crosszone/index.ts';
@@ -216,7 +217,7 @@ async function throughput(label: string, head: FlowConsumer, sink: Sink, prepare
     // Let the concurrent sweeper finish after the forced GC (it sweeps the batch
     // generator's garbage on helper threads, which process.cpuUsage would count).
     // Collections the measured code itself causes still happen in the timed part.
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
     const c0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     await head.consume(batch);

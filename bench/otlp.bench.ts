@@ -18,7 +18,8 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { FlowTotals, flowResourceMetrics } from '../exporters/otlp/index.ts';
 import type { FlowRecord } from '../pipeline/flow.ts';
 import { decodeRequest, EXPORT_PATH, FlowStreams, otlpReceiverFactory, type OtlpReceiver } from '../receivers/otlp/index.ts';
-import { testSettings } from '../pipeline/testing.ts';
+import { testSettings } from '../test/support/components.ts';
+import { until } from '../test/support/poll.ts';
 import { READ_ONLY } from '../pipeline/component.ts';
 import { contextWithTimeout } from '../pipeline/lifecycle.ts';
 import type { FlowBatch } from '../pipeline/flow.ts';
@@ -134,7 +135,7 @@ const GRPC_REQUESTS = 60;
 async function serveAgent(port: number, requestsSeen: () => number): Promise<number> {
   const agent = spawn(process.execPath, [import.meta.filename, 'agent', String(port), String(GRPC_REQUESTS)], { stdio: 'inherit' });
   // The server idles until the agent has built its requests; count CPU from the first one on.
-  while (requestsSeen() === 0) await new Promise((r) => setTimeout(r, 1));
+  await until('the agent\'s first request', () => requestsSeen() > 0, { intervalMs: 1, timeoutMs: 120_000 });
   const start = process.cpuUsage();
   await once(agent, 'exit');
   const used = process.cpuUsage(start);

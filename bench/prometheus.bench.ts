@@ -4,13 +4,13 @@
  * with the same attributes, rendered by the same PrometheusExporter) measured
  * in the same run. Run alone: node bench/prometheus.bench.ts
  */
-import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider, type MetricReader } from '@opentelemetry/sdk-metrics';
 import type { FlowRecord } from '../pipeline/flow.ts';
 import { labelName, recordAttributes } from '../pipeline/attributes.ts';
-import { testSettings } from '../pipeline/testing.ts';
+import { testSettings } from '../test/support/components.ts';
+import { freePort } from '../test/support/loopback.ts';
 import { configSchema, PrometheusFlowExporter } from '../exporters/prometheus/index.ts';
 import { result } from './report.ts';
 
@@ -40,14 +40,6 @@ async function sdkPath(cardinality: number) {
     }
   };
   return { consume, address: `127.0.0.1:${port}`, shutdown: () => provider.shutdown() };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 const get = async (address: string) => (await fetch(`http://${address}/metrics`)).text();

@@ -4,27 +4,19 @@
  * shuts down on SIGTERM with the flow log flushed.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { ERROR_CODES } from '../pipeline/errors.ts';
+import { until } from '../test/support/poll.ts';
+import { REPO as root, run, ZONETAP as zonetap } from '../test/support/processes.ts';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const zonetap = join(root, 'bin/zonetap');
-
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(zonetap, args, { cwd: root, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[]) => run(zonetap, args, { cwd: root, timeoutMs: 60_000 });
 
 let dir: string;
 let flows: string;
@@ -149,23 +141,20 @@ service:
       const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
       try {
         // The telemetry server picks a free port and logs it.
-        let port: number | undefined;
-        while (port === undefined) {
+        const port = await until('the telemetry server\'s port in the log', () => {
           assert.equal(child.exitCode, null, `zonetap exited early:\n${stderr}`);
-          const m = /"endpoint":"127\.0\.0\.1:(\d+)","msg":"telemetry server listening/.exec(stderr);
-          if (m) port = Number(m[1]);
-          else await new Promise((r) => setTimeout(r, 50));
-        }
+          return /"endpoint":"127\.0\.0\.1:(\d+)","msg":"telemetry server listening/.exec(stderr)?.[1];
+        }, { intervalMs: 50 });
         const base = `http://127.0.0.1:${port}`;
         assert.equal((await fetch(`${base}/healthz`)).status, 200);
         // Ready once every component has started.
-        while ((await fetch(`${base}/readyz`)).status !== 200) await new Promise((r) => setTimeout(r, 50));
+        await until('/readyz to answer 200', async () => (await fetch(`${base}/readyz`)).status === 200, { intervalMs: 50 });
         // Wait until the exporter has been handed every record, then stop.
         const exported = async () => {
           const text = await (await fetch(`${base}/metrics`)).text();
           return Number(/^zonetap_component_records_in_total\{component_id="flowlog",kind="exporter"\} (\d+)$/m.exec(text)?.[1] ?? 0);
         };
-        while ((await exported()) < RECORDS) await new Promise((r) => setTimeout(r, 50));
+        await until('every record at the exporter', async () => (await exported()) >= RECORDS, { intervalMs: 50 });
         child.kill(stopSignal);
         const [code, signal] = await exited;
         assert.equal(signal, null);

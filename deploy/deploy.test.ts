@@ -11,8 +11,10 @@ import { after, describe, test } from 'node:test';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { ADDON_PATH, FLOWS_OBJECT_PATH } from '../native/index.ts';
 import { PROMETHEUS_RULE_FILE, RULES_FILE, prometheusRuleText } from './sync-rules.ts';
-import { promqlNames, substituteGrafanaVariables } from './testing/promql.ts';
-import { DEPLOY, exportedLabelNames, exportedMetricNames, run } from './testing/tools.ts';
+import { exportedLabelNames, exportedMetricNames } from '../test/support/exported-names.ts';
+import { DEPLOY } from '../test/support/manifests.ts';
+import { run } from '../test/support/processes.ts';
+import { promqlNames, substituteGrafanaVariables } from '../test/support/promql.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'zt-deploy-'));
 after(() => rmSync(work, { recursive: true, force: true }));

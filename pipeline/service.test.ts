@@ -17,6 +17,7 @@ import { ZonetapError } from './errors.ts';
 import type { FlowBatch } from './flow.ts';
 import { FactoryRegistry } from './registry.ts';
 import { Service } from './service.ts';
+import { until } from '../test/support/poll.ts';
 
 const silent = pino({ level: 'silent' });
 let events: string[] = [];
@@ -351,12 +352,12 @@ service:
     original.create = (s, c) => ({ ...create(s, c), start: () => gate, consume: async () => {} });
     try {
       const starting = service.start();
-      while (!service.telemetryAddress) await new Promise((r) => setTimeout(r, 5));
-      const res = await fetch(`http://127.0.0.1:${service.telemetryAddress.port}/readyz`);
+      const { port } = await until('the telemetry server', () => service.telemetryAddress, { intervalMs: 5 });
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
       assert.equal(res.status, 503);
       release();
       await starting;
-      assert.equal((await fetch(`http://127.0.0.1:${service.telemetryAddress.port}/readyz`)).status, 200);
+      assert.equal((await fetch(`http://127.0.0.1:${port}/readyz`)).status, 200);
     } finally {
       original.create = create;
       await service.shutdown();

@@ -6,78 +6,45 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { privilegeProblem, requirePrivileges } from '../test/privileges.ts';
+import { sleep, until } from '../test/support/poll.ts';
+import { assertPrivileged, privileged } from '../test/support/privileges.ts';
+import { startPrometheus, type PrometheusServer } from '../test/support/prometheus.ts';
 import { Cluster, PodProcess, listNetns, loadTopology, udpIpBytes, type PlannedPod, type Send } from './index.ts';
 import { deployZonetap, type Deployment } from './deployment.ts';
 import { scrape, sumOf, type Sample } from './exposition.ts';
 import { SUMMARY_QUERIES } from './live-view.ts';
-import { freePort } from './zonetap-process.ts';
 
 const TOPOLOGY = new URL('./topologies/three-zones.yaml', import.meta.url).pathname;
 const BYTES = 'zonetap_network_flow_bytes_total';
 const PORT = 7000;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const udp = (to: string, size: number, count: number): Send => ({ transport: 'udp', to, port: PORT, size, count, rate: 200_000 });
 const v4 = (pod: PlannedPod) => pod.addresses[0];
 const v6 = (pod: PlannedPod) => pod.addresses[1];
 
-interface PromSeries {
-  metric: Record<string, string>;
-  value: [number, string];
-}
-
-/** Debian's Prometheus on loopback, scraping `target` every second. */
-async function startPrometheus(dir: string, target: string): Promise<{ child: ChildProcess; query(q: string): Promise<PromSeries[]> }> {
-  const port = await freePort();
-  writeFileSync(join(dir, 'prometheus.yml'), `global: { scrape_interval: 1s }\nscrape_configs:\n  - job_name: zonetap\n    static_configs: [{ targets: ['${target}'] }]\n`);
-  const child = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'tsdb')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: 'ignore' });
-  const query = async (q: string): Promise<PromSeries[]> => {
-    const res = await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent(q)}`);
-    const body = (await res.json()) as { status: string; error?: string; data: { result: PromSeries[] } };
-    if (body.status !== 'success') throw new Error(`${q}: ${body.error}`);
-    return body.data.result;
-  };
-  for (let i = 0; i < 100; i++) {
-    try {
-      await query('up');
-      return { child, query };
-    } catch {
-      await sleep(200);
-    }
-  }
-  child.kill();
-  throw new Error('Prometheus did not start');
-}
-
-describe('zonetap on a simulated three-zone cluster', { skip: privilegeProblem() !== undefined && !process.env.CI }, () => {
+describe('zonetap on a simulated three-zone cluster', privileged(), () => {
   let cluster: Cluster;
   let deployment: Deployment;
-  let prometheus: Awaited<ReturnType<typeof startPrometheus>> | undefined;
+  let prometheus: PrometheusServer | undefined;
   const workdir = mkdtempSync(join(tmpdir(), 'zt-integration-'));
 
   before(async () => {
+    assertPrivileged();
     cluster = await Cluster.build(loadTopology(TOPOLOGY), { scenario: `zti${process.pid % 100000}` });
     deployment = await deployZonetap(cluster, { workdir, interval: '1s', provider: 'gcp', logLevel: 'info' });
     prometheus = await startPrometheus(workdir, new URL(deployment.metricsUrl).host);
   });
   after(async () => {
-    if (prometheus) {
-      const exited = new Promise((resolve) => prometheus!.child.once('exit', resolve));
-      prometheus.child.kill('SIGTERM');
-      await exited;
-    }
+    await prometheus?.stop();
     await deployment?.stop();
     cluster?.destroy();
     rmSync(workdir, { recursive: true, force: true });
   });
 
-  test('bytes per workload pair equal the bytes sent, counted once, and the Job\'s bytes are attributed to it', async (t) => {
-    requirePrivileges(t);
+  test('bytes per workload pair equal the bytes sent, counted once, and the Job\'s bytes are attributed to it', async () => {
     const [api0, api1, postgres, cache, job] = ['shop/api-0', 'shop/api-1', 'shop/postgres-0', 'shop/cache-0', 'batch/report-28291-x7k2p'].map((p) => cluster.pod(p)) as [
       PlannedPod, PlannedPod, PlannedPod, PlannedPod, PlannedPod,
     ];
@@ -128,26 +95,28 @@ describe('zonetap on a simulated three-zone cluster', { skip: privilegeProblem()
 
     // Agents drain every second and export every second: wait until the gateway has it all,
     // then a few intervals more, so that a flow counted twice would show.
+    const logs = () => [deployment.gateway, ...deployment.agents].map((p) => `--- ${p.name}:\n${p.logTail(30)}`).join('\n');
     let measured = measure([]);
-    const deadline = Date.now() + 45_000;
-    while (Date.now() < deadline) {
+    await until('every byte at the gateway', async () => {
       measured = measure(await scrape(deployment.metricsUrl));
-      if (Object.entries(expected).every(([k, v]) => measured[k as keyof typeof measured] >= v)) break;
-      await sleep(1000);
-    }
+      return Object.entries(expected).every(([k, v]) => measured[k as keyof typeof measured] >= v);
+    }, { timeoutMs: 45_000, intervalMs: 1000, details: () => `measured ${JSON.stringify(measured)}\n${logs()}` }).catch(() => undefined); // the assertion below says what is missing
     await sleep(4000);
     const samples = await scrape(deployment.metricsUrl);
-    const logs = () => [deployment.gateway, ...deployment.agents].map((p) => `--- ${p.name}:\n${p.logTail(30)}`).join('\n');
     assert.deepEqual(measure(samples), expected, `bytes per workload pair at the gateway; logs:\n${logs()}`);
     // Every api -> postgres byte crosses zones (zone-a and zone-b to zone-c) and is priced.
     assert.equal(sumOf(samples, BYTES, { k8s_src_owner_name: 'api', k8s_dst_owner_name: 'postgres', zonetap_traffic_class: 'cross_zone' }), expected['api -> postgres']);
-    assert.ok(sumOf(samples, 'zonetap_network_flow_cost_usd_total', { k8s_src_owner_name: 'api', k8s_dst_owner_name: 'postgres' }) > 0, 'cross-zone bytes have a cost');
+    // Priced with gcp's cross-zone price, $0.01 per GB of 10^9 bytes (processors/cost/README.md): 280,400 bytes, $0.000002804.
+    const cost = sumOf(samples, 'zonetap_network_flow_cost_usd_total', { k8s_src_owner_name: 'api', k8s_dst_owner_name: 'postgres' });
+    const expectedCost = (expected['api -> postgres'] / 1e9) * 0.01;
+    assert.equal(expected['api -> postgres'], 280_400);
+    assert.ok(Math.abs(cost - expectedCost) <= 1e-9 * expectedCost, `cross-zone cost: got $${cost}, expected $${expectedCost} (records summed in another order: relative 1e-9)`);
     // The flow log names the Job's pod too.
     assert.match(readFileSync(deployment.flowLog, 'utf8'), /"k8s\.src\.owner\.name":"report"/);
 
     // The PromQL the demo's summary prints works on a real Prometheus scraping the gateway.
     const apiToPostgres = 'sum(zonetap_network_flow_bytes_total{k8s_src_owner_name="api",k8s_dst_owner_name="postgres"})';
-    for (let i = 0; i < 50 && Number((await prometheus!.query(apiToPostgres))[0]?.value[1]) !== expected['api -> postgres']; i++) await sleep(200);
+    await until('Prometheus to scrape the same total', async () => Number((await prometheus!.query(apiToPostgres))[0]?.value[1]) === expected['api -> postgres'], { intervalMs: 200 }).catch(() => undefined);
     assert.equal(Number((await prometheus!.query(apiToPostgres))[0]?.value[1]), expected['api -> postgres'], 'Prometheus scraped the same total');
     const pairs = (await prometheus!.query(SUMMARY_QUERIES.topWorkloads)).map((r) => `${r.metric.k8s_src_owner_name} -> ${r.metric.k8s_dst_owner_name}`);
     assert.ok(pairs.includes('api -> postgres') && pairs.includes('report -> postgres'), pairs.join(', '));

@@ -12,7 +12,7 @@ import type { ProcessorFactory } from '../pipeline/component.ts';
 import { fanout } from '../pipeline/fanout.ts';
 import type { FlowBatch, FlowRecord } from '../pipeline/flow.ts';
 import { Lifecycle, contextWithTimeout } from '../pipeline/lifecycle.ts';
-import { RecordingConsumer, testSettings } from '../pipeline/testing.ts';
+import { RecordingConsumer, testSettings } from './support/components.ts';
 
 const INVENTORY = new URL('../config/inventory.example.yaml', import.meta.url).pathname;
 

@@ -1,6 +1,9 @@
 /**
- * Every ready-made config in config/ validates against the real factories, with
- * the environment variables it documents set (paths point at real files).
+ * Every ready-made config in config/ loads against the real factories, with
+ * the environment variables it documents set (paths point at real files), and
+ * builds what its comments promise: its pipeline, its components and the
+ * settings that make its shape (where it listens, where it sends, what it
+ * keeps). The expectations are written out from the YAML, as a user reads it.
  */
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
@@ -8,15 +11,17 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { FACTORIES } from '../cli/factories.ts';
 import { loadConfig } from '../pipeline/config/load.ts';
+import type { ComponentConfig } from '../pipeline/config/types.ts';
 import { FactoryRegistry } from '../pipeline/registry.ts';
 
 const dir = join(import.meta.dirname, '..', 'config');
+const INVENTORY = join(dir, 'inventory.example.yaml');
 const env = {
   NODE_NAME: 'node-a',
   POD_IP: '127.0.0.1',
   ZONETAP_OTLP_TOKEN: 'token-from-the-secret',
   ZONETAP_OTLP_TOKEN_FILE: join(dir, 'gateway.yaml'), // any existing file: only its existence is checked here
-  ZONETAP_INVENTORY: join(dir, 'inventory.example.yaml'),
+  ZONETAP_INVENTORY: INVENTORY,
   ZONETAP_NETNS: '/proc/self/ns/net',
   ZONETAP_GATEWAY: '127.0.0.1:4317',
   ZONETAP_INTERVAL: '5s',
@@ -26,16 +31,97 @@ const env = {
   PROVIDER: 'gcp',
 };
 
+interface Shape {
+  /** The one pipeline, `flows`: component IDs in order. */
+  pipeline: { receivers: string[]; processors: string[]; exporters: string[] };
+  telemetry: { metricsEndpoint: string | null; logLevel: string };
+  /** Per component ID, the settings that make the shape (a subset of its parsed config; durations in ms). */
+  settings: Record<string, Record<string, unknown>>;
+}
+
+const SHAPES: Record<string, Shape> = {
+  // Agent of the gateway shape: counts, names both ends (its own node's flows only), rolls up to pods, sends to its zone's gateway.
+  'agent.yaml': {
+    pipeline: { receivers: ['netfilter'], processors: ['k8sattributes', 'aggregate'], exporters: ['otlp'] },
+    telemetry: { metricsEndpoint: '0.0.0.0:8888', logLevel: 'info' },
+    settings: {
+      netfilter: { interval: 10_000, max_flows: 65_536, ip_families: ['ipv4', 'ipv6'] },
+      k8sattributes: { source: 'kubernetes', node_name: 'node-a', pod_delete_grace: 120_000 },
+      aggregate: { by: 'pod' },
+      otlp: { endpoint: 'zonetap-gateway.zonetap.svc:4317', tls: { insecure: true }, compression: 'gzip', interval: 10_000 },
+    },
+  },
+  // Gateway: OTLP in from the agents, classified and priced, Prometheus out; no Kubernetes access.
+  'gateway.yaml': {
+    pipeline: { receivers: ['otlp'], processors: ['crosszone', 'cost'], exporters: ['prometheus'] },
+    telemetry: { metricsEndpoint: '0.0.0.0:8888', logLevel: 'info' },
+    settings: {
+      otlp: { protocols: { grpc: { endpoint: '0.0.0.0:4317', max_recv_msg_size_mib: 4 } } },
+      cost: { provider: 'aws' },
+      prometheus: { endpoint: '0.0.0.0:9464' },
+    },
+  },
+  // One host doing everything, with a static inventory; flow log of the billed classes on stdout.
+  'standalone.yaml': {
+    pipeline: { receivers: ['netfilter'], processors: ['k8sattributes', 'crosszone', 'cost'], exporters: ['prometheus', 'flowlog'] },
+    telemetry: { metricsEndpoint: '127.0.0.1:8888', logLevel: 'info' },
+    settings: {
+      netfilter: { interval: 10_000, max_flows: 65_536, ip_families: ['ipv4', 'ipv6'] },
+      k8sattributes: { source: 'static', inventory: INVENTORY },
+      cost: { provider: 'gcp' },
+      prometheus: { endpoint: '127.0.0.1:9464' },
+      flowlog: { path: 'stdout', classes: ['cross_zone', 'cross_region', 'internet'] },
+    },
+  },
+  // The demo's agent: every setting comes from the demo's variables.
+  'demo-agent.yaml': {
+    pipeline: { receivers: ['netfilter'], processors: ['k8sattributes'], exporters: ['otlp'] },
+    telemetry: { metricsEndpoint: '127.0.0.1:0', logLevel: 'warn' },
+    settings: {
+      netfilter: { interval: 5000, ip_families: ['ipv4', 'ipv6'], netns: '/proc/self/ns/net' },
+      k8sattributes: { source: 'static', inventory: INVENTORY, node_name: 'node-a' },
+      otlp: { endpoint: '127.0.0.1:4317', tls: { insecure: true }, interval: 5000 },
+    },
+  },
+  // The demo's gateway: names the agents' flows from the inventory, then as gateway.yaml, plus a flow log.
+  'demo-gateway.yaml': {
+    pipeline: { receivers: ['otlp'], processors: ['k8sattributes', 'crosszone', 'cost'], exporters: ['prometheus', 'flowlog'] },
+    telemetry: { metricsEndpoint: '127.0.0.1:0', logLevel: 'warn' },
+    settings: {
+      otlp: { protocols: { grpc: { endpoint: '127.0.0.1:4317', max_recv_msg_size_mib: 4 } } },
+      k8sattributes: { source: 'static', inventory: INVENTORY },
+      cost: { provider: 'gcp' },
+      prometheus: { endpoint: '127.0.0.1:9464' },
+      flowlog: { path: '/tmp/zonetap-flows.jsonl', classes: ['cross_zone', 'cross_region', 'internet'] },
+    },
+  },
+};
+
+/** The keys of `expected` taken from `config`. */
+function subset(config: unknown, expected: Record<string, unknown>): Record<string, unknown> {
+  const all = config as Record<string, unknown>;
+  return Object.fromEntries(Object.keys(expected).map((k) => [k, all[k]]));
+}
+
 describe('shipped configs', () => {
   const registry = new FactoryRegistry(FACTORIES);
   const configs = readdirSync(dir).filter((f) => f.endsWith('.yaml') && !f.includes('inventory'));
-  it('config/ holds the agent, gateway and standalone shapes', () => {
+  it('config/ holds the agent, gateway and standalone shapes, and this test knows every config there', () => {
     for (const shape of ['agent.yaml', 'gateway.yaml', 'standalone.yaml']) assert.ok(configs.includes(shape), `config/${shape} is missing`);
+    assert.deepEqual(configs.toSorted(), Object.keys(SHAPES).toSorted(), 'add the new config\'s shape to SHAPES');
   });
   for (const file of configs) {
-    it(`config/${file} is valid`, async () => {
+    it(`config/${file} builds its pipeline, components and settings`, async () => {
       const config = await loadConfig([join(dir, file)], registry, { env: { ...process.env, ...env } });
-      assert.ok(config.pipelines.size > 0);
+      const shape = SHAPES[file];
+      assert.ok(shape, `no expected shape for config/${file}`);
+      assert.deepEqual([...config.pipelines.values()], [{ id: 'flows', ...shape.pipeline }]);
+      assert.deepEqual(config.telemetry, shape.telemetry);
+      assert.deepEqual(config.warnings, [], 'every component is in the pipeline');
+      const components = new Map<string, ComponentConfig>([...config.receivers, ...config.processors, ...config.exporters]);
+      const ids = [...shape.pipeline.receivers, ...shape.pipeline.processors, ...shape.pipeline.exporters];
+      assert.deepEqual([...components.keys()], ids, 'components defined: those of the pipeline');
+      for (const [id, expected] of Object.entries(shape.settings)) assert.deepEqual(subset(components.get(id)!.config, expected), expected, `${file}: ${id}`);
     });
   }
 });

@@ -5,20 +5,18 @@
  * network namespace that the test creates and deletes.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { status as grpcStatus } from '@grpc/grpc-js';
-import { requirePrivileges } from '../../test/privileges.ts';
-import { agentOf, configOf as configIn, container, containerPort, podSpec, renderAll } from '../testing/manifests.ts';
-import type { Json, Rendered, Variant } from '../testing/manifests.ts';
-import { containerCommand, containerEnv } from '../testing/pod-env.ts';
-import type { PodFacts } from '../testing/pod-env.ts';
-import { DEPLOY, REPO, find, run } from '../testing/tools.ts';
-import type { K8sObject } from '../testing/tools.ts';
+import { readableCopy } from '../../test/support/checkout.ts';
+import { agentOf, configOf as configIn, container, containerPort, find, podSpec, renderAll } from '../../test/support/manifests.ts';
+import type { Json, K8sObject, Rendered, Variant } from '../../test/support/manifests.ts';
+import { containerCommand, containerEnv } from '../../test/support/pod-env.ts';
+import type { PodFacts } from '../../test/support/pod-env.ts';
+import { requirePrivileges } from '../../test/support/privileges.ts';
+import { firstLine, REPO, run, startProgram, type RunningProgram } from '../../test/support/processes.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'zt-deploy-k8s-'));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -40,9 +38,11 @@ const podFacts = (secrets: PodFacts['secrets'] = {}): PodFacts => ({
 
 describe('the pods as deployed, on the real kernel', () => {
   const netns = `zt-deploy-${process.pid}`;
-  const children: ChildProcess[] = [];
+  const children: RunningProgram[] = [];
+  const copies: string[] = [];
   after(async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    for (const c of children) await c.stop('SIGKILL');
+    for (const dir of copies) rmSync(dir, { recursive: true, force: true });
     await run('ip', ['netns', 'del', netns]);
     rmSync(join('/etc/netns', netns), { recursive: true, force: true });
   });
@@ -68,7 +68,7 @@ describe('the pods as deployed, on the real kernel', () => {
 
   /** Runs the attach probe with only `keep`. */
   async function probe(keep: readonly string[]): Promise<{ ok: boolean; steps: string[]; error?: string }> {
-    const r = await run('ip', await confined(keep, [process.execPath, join(DEPLOY, 'testing', 'attach-probe.ts')]));
+    const r = await run('ip', await confined(keep, [process.execPath, join(import.meta.dirname, 'testdata', 'attach-probe.ts')]));
     const line = r.stdout.trim().split('\n').at(-1) ?? '';
     assert.ok(line.startsWith('{'), `probe printed no result: ${r.stdout}${r.stderr}`);
     return JSON.parse(line);
@@ -90,41 +90,37 @@ describe('the pods as deployed, on the real kernel', () => {
     }
   });
 
-  interface Started { child: ChildProcess; output: () => string; exited: Promise<number | null> }
-
   /** Starts `ip ARGS` (a process in the namespace); its output is kept for failure messages. */
-  function start(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Started {
-    const child = spawn('ip', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(child);
-    let output = '';
-    child.stdout!.on('data', (d) => (output += d));
-    child.stderr!.on('data', (d) => (output += d));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    return { child, output: () => output, exited };
+  function start(args: readonly string[], env: NodeJS.ProcessEnv = process.env): RunningProgram {
+    const program = startProgram('ip', args, { env });
+    children.push(program);
+    return program;
   }
 
   /** test/kube-api's fake API server inside the namespace, with a synthetic cluster; returns a kubeconfig for it. */
   async function fakeKubernetesApi(): Promise<string> {
-    const api = spawn('ip', ['netns', 'exec', netns, process.execPath, join(REPO, 'test', 'kube-api', 'serve.ts'), '--pods', '30', '--nodes', '3', '--zones', '3'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    children.push(api);
-    const { url } = JSON.parse(await firstLine(api.stdout!)) as { url: string };
-    const kubeconfig = join(work, `kubeconfig-${api.pid}`);
+    const api = start(['netns', 'exec', netns, process.execPath, join(REPO, 'test', 'kube-api', 'serve.ts'), '--pods', '30', '--nodes', '3', '--zones', '3']);
+    const { url } = JSON.parse(await firstLine(api.child.stdout!)) as { url: string };
+    const kubeconfig = join(work, `kubeconfig-${api.child.pid}`);
     writeFileSync(kubeconfig, `apiVersion: v1\nkind: Config\nclusters: [{name: fake, cluster: {server: "${url}", insecure-skip-tls-verify: true}}]\nusers: [{name: agent, user: {}}]\ncontexts: [{name: fake, context: {cluster: fake, user: agent}}]\ncurrent-context: fake\n`);
     return kubeconfig;
   }
 
-  /** The workload's container command line with its config file replaced by `files` (written from the rendered ConfigMap first). */
-  function commandLine(variant: Variant, workload: K8sObject, ...extra: string[]): string[] {
+  /**
+   * The workload's container command line, running `zonetap` (this checkout's bin/zonetap by
+   * default), with its config file written from the rendered ConfigMap, then `extra` files.
+   */
+  function commandLine(variant: Variant, workload: K8sObject, options: { zonetap?: string; extra?: string[] } = {}): string[] {
     const config = join(work, `${variant}-${workload.metadata.name}-run.yaml`);
     writeFileSync(config, configOf(variant, workload).text);
     const args = container(workload).args as string[];
     assert.deepEqual(args.slice(1, -1), ['--config']);
-    return [join(REPO, 'bin', 'zonetap'), args[0]!, '--config', config, ...extra.flatMap((f) => ['--config', f])];
+    return [options.zonetap ?? join(REPO, 'bin', 'zonetap'), args[0]!, '--config', config, ...(options.extra ?? []).flatMap((f) => ['--config', f])];
   }
 
   /** The kubelet's probes and Prometheus' scrapes at `host`; `other`: another address of the node, to check nothing listens there. */
   async function probes(host: string, telemetryPort: number, metricsPort: number, other?: string): Promise<Json> {
-    const r = await run('ip', ['netns', 'exec', netns, process.execPath, join(DEPLOY, 'testing', 'pod-probes.ts'), host, String(telemetryPort), String(metricsPort), '60000', ...(other ? [other] : [])]);
+    const r = await run('ip', ['netns', 'exec', netns, process.execPath, join(import.meta.dirname, 'testdata', 'pod-probes.ts'), host, String(telemetryPort), String(metricsPort), '60000', ...(other ? [other] : [])]);
     return JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}');
   }
 
@@ -164,31 +160,38 @@ describe('the pods as deployed, on the real kernel', () => {
     const gatewayObject = find(rendered.gateway.objects, 'Deployment', 'zonetap-gateway');
     const override = join(work, 'gateway-telemetry-port.yaml');
     writeFileSync(override, 'service:\n  telemetry:\n    metrics:\n      endpoint: 127.0.0.1:18888\n');
-    chmodSync(work, 0o755); // the gateway and the Job run as uid 1000 and read their files from here
+    // As the Deployment and the Job say: their uid, no capabilities at all, their files read from `work`.
+    const uid = String(podSpec(gatewayObject).securityContext.runAsUser);
+    assert.notEqual(uid, '0', 'the gateway runs as a user other than root');
+    chmodSync(work, 0o755);
     for (const f of readdirSync(work)) chmodSync(join(work, f), 0o644);
-    // As the Deployment and the Job say: their uid, no capabilities at all. A checkout that uid
-    // cannot read (e.g. under /root) falls back to uid 0, still without any capability.
-    let uid = String(podSpec(gatewayObject).securityContext.runAsUser);
-    const unprivileged = (id: string) => ['setpriv', `--reuid=${id}`, `--regid=${id}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--'];
-    if ((await run('ip', ['netns', 'exec', netns, ...unprivileged(uid), process.execPath, join(REPO, 'pipeline', 'version.ts')])).code !== 0) {
-      t.diagnostic(`uid ${uid} cannot read ${REPO}: the gateway and the Job run as uid 0 without capabilities`);
-      uid = '0';
+    const unprivileged = ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--'];
+    const runsAsUid = (node: string, root: string) => run('ip', ['netns', 'exec', netns, ...unprivileged, node, join(root, 'pipeline', 'version.ts')]);
+    // A checkout that uid cannot read (under /root, say): it runs a copy that it can read, never as another uid.
+    let runtime = { root: REPO, node: process.execPath, zonetap: join(REPO, 'bin', 'zonetap') };
+    if ((await runsAsUid(process.execPath, REPO)).code !== 0) {
+      const copy = readableCopy();
+      copies.push(copy.root);
+      t.diagnostic(`uid ${uid} cannot read ${REPO}: the gateway and the Job run from a copy in ${copy.root}`);
+      const fromCopy = await runsAsUid(copy.node, copy.root);
+      assert.equal(fromCopy.code, 0, `uid ${uid} cannot run zonetap from the copy in ${copy.root}: ${fromCopy.stderr}`);
+      runtime = copy;
     }
 
     // The Job makes the token Secret; kubectl reads it back as the kubelet would mount it.
     const job = find(rendered.gateway.objects, 'Job', 'zonetap-otlp-token');
-    assert.equal(String(podSpec(job).securityContext.runAsUser), String(podSpec(gatewayObject).securityContext.runAsUser));
+    assert.equal(String(podSpec(job).securityContext.runAsUser), uid);
     const jobEnv = containerEnv(job, podFacts());
-    const [program, ...jobArgs] = containerCommand(job, jobEnv).map((a) => a.replace(/^\/app\//, REPO));
+    const [program, ...jobArgs] = containerCommand(job, jobEnv).map((a) => a.replace(/^\/app\//, join(runtime.root, '/')));
     assert.equal(program, 'node');
-    const made = await run('ip', ['netns', 'exec', netns, ...unprivileged(uid), process.execPath, ...jobArgs], { env: { PATH: process.env.PATH, ...jobEnv, KUBECONFIG: kubeconfig } });
+    const made = await run('ip', ['netns', 'exec', netns, ...unprivileged, runtime.node, ...jobArgs], { env: { PATH: process.env.PATH, ...jobEnv, KUBECONFIG: kubeconfig } });
     assert.equal(made.code, 0, made.stdout + made.stderr);
     const read = await run('ip', ['netns', 'exec', netns, 'kubectl', '--kubeconfig', kubeconfig, '-n', 'zonetap', 'get', 'secret', 'zonetap-otlp-token', '-o', 'jsonpath={.data.token}']);
     assert.equal(read.code, 0, read.stderr);
     const secrets = { 'zonetap-otlp-token': { token: Buffer.from(read.stdout, 'base64').toString('utf8') } };
 
     const gatewayEnv = { ...process.env, ...containerEnv(gatewayObject, podFacts(secrets)) };
-    const gateway = start(['netns', 'exec', netns, ...unprivileged(uid), ...commandLine('gateway', gatewayObject, override)], gatewayEnv);
+    const gateway = start(['netns', 'exec', netns, ...unprivileged, ...commandLine('gateway', gatewayObject, { zonetap: runtime.zonetap, extra: [override] })], gatewayEnv);
     const gatewayProbes = await probes('127.0.0.1', 18888, containerPort(container(gatewayObject), 'metrics'));
     assert.equal(gatewayProbes.readyz, 200, `gateway readiness: ${JSON.stringify(gatewayProbes)}\n${gateway.output()}`);
 
@@ -197,7 +200,7 @@ describe('the pods as deployed, on the real kernel', () => {
     const agentProbes = await probes(NODE_IP, containerPort(container(ds), 'telemetry'), 1);
     assert.equal(agentProbes.readyz, 200, `agent readiness: ${JSON.stringify(agentProbes)}\n${pod.output()}`);
 
-    const tools = join(DEPLOY, 'testing', 'netns-tools.ts');
+    const tools = join(import.meta.dirname, 'testdata', 'netns-tools.ts');
     for (const [dst, count] of [['10.0.0.4', 100], ['10.0.0.6', 50]] as const) {
       const sent = await run('ip', ['netns', 'exec', netns, process.execPath, tools, 'udp', '10.0.0.3', dst, String(count), '1000']);
       // Every datagram left through POSTROUTING; the receiver may still drop some (socket buffer).
@@ -236,19 +239,3 @@ describe('the pods as deployed, on the real kernel', () => {
     rmSync(etc, { recursive: true, force: true });
   });
 });
-
-/** The first line a child process prints (its ready message). */
-function firstLine(stream: NodeJS.ReadableStream, timeoutMs = 30_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    const timer = setTimeout(() => reject(new Error(`no ready line within ${timeoutMs} ms: ${text}`)), timeoutMs);
-    stream.on('data', (d) => {
-      text += d;
-      const end = text.indexOf('\n');
-      if (end >= 0) {
-        clearTimeout(timer);
-        resolve(text.slice(0, end));
-      }
-    });
-  });
-}

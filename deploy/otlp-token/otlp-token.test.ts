@@ -10,11 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { FakeKubeApiServer } from '../../test/kube-api/index.ts';
-import { container, podSpec } from '../testing/manifests.ts';
-import type { Json } from '../testing/manifests.ts';
-import { containerCommand, containerEnv } from '../testing/pod-env.ts';
-import { DEPLOY, REPO, find, kustomize, run } from '../testing/tools.ts';
-import type { K8sObject } from '../testing/tools.ts';
+import { container, DEPLOY, find, kustomize, podSpec } from '../../test/support/manifests.ts';
+import type { Json, K8sObject } from '../../test/support/manifests.ts';
+import { containerCommand, containerEnv } from '../../test/support/pod-env.ts';
+import { REPO, run } from '../../test/support/processes.ts';
 import { TOKEN_BYTES } from './create-secret.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'zt-otlp-token-'));

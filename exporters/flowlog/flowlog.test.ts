@@ -6,9 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { FlowBatch, FlowRecord } from '../../pipeline/flow.ts';
-import { testSettings } from '../../pipeline/testing.ts';
+import { configProblems, testSettings } from '../../test/support/components.ts';
 import { FlowlogExporter, flowlogExporterFactory } from './index.ts';
-import { configProblems } from '../../pipeline/testing.ts';
 import { replayReceiverFactory } from '../../receivers/replay/index.ts';
 import { crosszoneProcessorFactory } from '../../processors/crosszone/index.ts';
 import { aggregateProcessorFactory } from '../../processors/aggregate/index.ts';
@@ -142,7 +141,7 @@ test('start() fails when the file cannot be opened', async (t) => {
 test('path: stdout writes lines to the process output (child process)', async () => {
   const script = `
     import { flowlogExporterFactory } from ${JSON.stringify(join(import.meta.dirname, 'index.ts'))};
-    import { testSettings } from ${JSON.stringify(join(import.meta.dirname, '../../pipeline/testing.ts'))};
+    import { testSettings } from ${JSON.stringify(join(import.meta.dirname, '../../test/support/components.ts'))};
     const e = flowlogExporterFactory.create(testSettings('flowlog', 'exporter'), flowlogExporterFactory.configSchema.parse({}));
     await e.start();
     await e.consume({ start: ${T0}, end: ${T0 + 10_000}, records: [{ src: { address: '10.0.0.1', port: 1 }, dst: { address: '10.0.0.2', port: 2 }, transport: 'udp', ipFamily: 'ipv4', bytes: 10, packets: 1 }] });

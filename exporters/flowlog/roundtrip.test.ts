@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { testSettings } from '../../pipeline/testing.ts';
+import { testSettings } from '../../test/support/components.ts';
 import { ReplayReceiver, replayReceiverFactory } from '../../receivers/replay/index.ts';
 import { FlowlogExporter, flowlogExporterFactory } from './index.ts';
 

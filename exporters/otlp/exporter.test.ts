@@ -10,10 +10,11 @@ import { loadConfig } from '../../pipeline/config/load.ts';
 import { FactoryRegistry } from '../../pipeline/registry.ts';
 import { Service } from '../../pipeline/service.ts';
 import { Lifecycle, NO_DEADLINE, contextWithTimeout } from '../../pipeline/lifecycle.ts';
-import { RecordingConsumer, testSettings } from '../../pipeline/testing.ts';
+import { RecordingConsumer, testSettings } from '../../test/support/components.ts';
 import type { FlowRecord } from '../../pipeline/flow.ts';
 import { otlpReceiverFactory, type OtlpReceiver } from '../../receivers/otlp/index.ts';
-import { freePort, PausableProxy } from '../../receivers/otlp/testing.ts';
+import { freePort, PausableProxy } from '../../test/support/loopback.ts';
+import { sleep, until } from '../../test/support/poll.ts';
 import { FlowTotals, OVERFLOW_ATTRIBUTES, otlpExporterConfigSchema, otlpExporterFactory, type OtlpExporter } from './index.ts';
 
 /** The shutdown deadline tests give components: the service's default. */
@@ -102,15 +103,14 @@ describe('otlp exporter while the gateway is down', () => {
       // Churning pods: every round brings 50 new flows.
       await exporter.consume({ start: 0, end: 0, records: Array.from({ length: 50 }, (_, i) => flow(round * 50 + i, 10)) });
       sent += 500;
-      await new Promise((r) => setTimeout(r, 10));
+      await sleep(10);
     }
     assert.equal(exporter.seriesCount, 201, '200 series and the overflow series');
     const sink = new RecordingConsumer();
     const receiver = otlpReceiverFactory.create(testSettings('otlp', 'receiver'), otlpReceiverFactory.configSchema.parse({ protocols: { grpc: { endpoint: `127.0.0.1:${port}` } } }), sink) as OtlpReceiver;
     await receiver.start();
     try {
-      const deadline = Date.now() + 20_000;
-      while (sink.records.reduce((n, r) => n + r.bytes, 0) < sent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await until('the totals at the gateway', () => sink.records.reduce((n, r) => n + r.bytes, 0) >= sent);
       assert.equal(sink.records.reduce((n, r) => n + r.bytes, 0), sent);
     } finally {
       await exporter.shutdown(stopWithin());
@@ -198,13 +198,8 @@ service:
       await feeder.consume({ start: 0, end: 0, records: [flow(1, 1234)] });
       assert.equal(await feeder.exportNow(), true, 'the agent accepted the flow');
 
-      let text = await metricsText();
-      const deadline = Date.now() + 20_000;
-      while (!((value(text, failed) ?? 0) > 0) && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 25));
-        text = await metricsText();
-      }
-      assert.ok(value(text, failed)! > 0, `${failed} did not grow:\n${text}`);
+      let text = '';
+      await until(`${failed} to grow`, async () => (value((text = await metricsText()), failed) ?? 0) > 0, { details: () => text });
       assert.equal(value(text, 'zonetap_component_records_in_total{component_id="otlp",kind="exporter"}'), 1, 'the flow reached the exporter');
       assert.equal(value(text, 'zonetap_component_records_dropped_total{component_id="otlp",kind="exporter"}'), 0, 'a failed export drops nothing: the totals are kept');
       assert.doesNotMatch(text, /zonetap_exporter_export_failures/, 'no second failure metric');

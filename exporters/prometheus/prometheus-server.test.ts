@@ -18,20 +18,19 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import type { FlowRecord } from '../../pipeline/flow.ts';
-import { testSettings } from '../../pipeline/testing.ts';
+import { testSettings } from '../../test/support/components.ts';
+import { fourZoneModel, type ClusterModel, type RawFlow } from '../../test/support/flow-records.ts';
+import { freePort } from '../../test/support/loopback.ts';
+import { sleep, until } from '../../test/support/poll.ts';
+import { startProgram, ZONETAP, type RunningProgram } from '../../test/support/processes.ts';
+import { startPrometheus, type PrometheusServer as Prometheus, type VectorSample } from '../../test/support/prometheus.ts';
 import { configSchema, PrometheusFlowExporter } from './index.ts';
-import { demoCluster, type Cluster, type RawFlow } from './scenario.ts';
 
-const PROMETHEUS = '/usr/bin/prometheus';
-const ZONETAP = join(import.meta.dirname, '../../bin/zonetap');
 const BATCHES = 5;
 
 const QUERIES = {
@@ -59,65 +58,6 @@ function readmeQuery(title: string): string {
   return query!;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, log: () => string, timeoutMs = 45_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; log:\n${log().slice(-3000)}`);
-    await sleep(200);
-  }
-}
-
-async function stop(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null) return child.exitCode;
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-  const code = await exited;
-  clearTimeout(timer);
-  return code;
-}
-
-interface VectorSample { metric: Record<string, string>; value: [number, string] }
-
-/** Debian's Prometheus on a free loopback port with a temporary config and TSDB, scraping `target` every second. */
-async function startPrometheus(dir: string, target: string) {
-  const port = await freePort();
-  const api = `http://127.0.0.1:${port}`;
-  writeFileSync(join(dir, 'prometheus.yml'), stringify({
-    global: { scrape_interval: '1s', evaluation_interval: '1s' },
-    scrape_configs: [{ job_name: 'zonetap', static_configs: [{ targets: [target] }] }],
-  }));
-  let log = '';
-  const child = spawn(PROMETHEUS, [
-    `--config.file=${join(dir, 'prometheus.yml')}`,
-    `--storage.tsdb.path=${join(dir, 'tsdb')}`,
-    `--web.listen-address=127.0.0.1:${port}`,
-    '--log.level=warn',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
-  child.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
-  const query = async (promql: string, time?: number): Promise<VectorSample[]> => {
-    const params = new URLSearchParams({ query: promql });
-    if (time !== undefined) params.set('time', String(time));
-    const body = (await (await fetch(`${api}/api/v1/query?${params}`)).json()) as { status: string; error?: string; data: { resultType: string; result: VectorSample[] } };
-    assert.equal(body.status, 'success', `${promql}: ${body.error}`);
-    assert.equal(body.data.resultType, 'vector', promql);
-    return body.data.result;
-  };
-  await until('Prometheus to be ready', async () => ((await fetch(`${api}/-/ready`)).ok ? true : undefined), () => log);
-  return { query, log: () => log, stop: () => stop(child) };
-}
-type Prometheus = Awaited<ReturnType<typeof startPrometheus>>;
-
 /** Waits for a scrape that has `totalBytes` in it and returns its timestamp (seconds). */
 async function finalScrape(prometheus: Prometheus, totalBytes: number, log: () => string): Promise<number> {
   return until('a scrape of the final totals', async () => {
@@ -125,7 +65,7 @@ async function finalScrape(prometheus: Prometheus, totalBytes: number, log: () =
     if (Number(sum?.value[1]) !== totalBytes) return undefined;
     const [ts] = await prometheus.query('max(timestamp(zonetap_network_flow_bytes_total))');
     return ts ? Number(ts.value[1]) : undefined;
-  }, log);
+  }, { details: log, timeoutMs: 45_000, intervalMs: 200 });
 }
 
 const byLabels = (samples: VectorSample[], labels: string[]) => new Map(samples.map((s) => [labels.map((l) => s.metric[l] ?? '').join('/'), Number(s.value[1])]));
@@ -191,7 +131,7 @@ async function assertCounters(prometheus: Prometheus, T: number, records: readon
 }
 
 /** Raw flows of batch `b` (1-based): every pair, bytes growing with b so all series grow in the same shape. */
-function rawBatch(pairs: ReturnType<typeof demoCluster>['pairs'], b: number): RawFlow[] {
+function rawBatch(pairs: ReturnType<typeof fourZoneModel>['pairs'], b: number): RawFlow[] {
   return pairs.map((p, i) => ({ src: p.src, dst: p.dst, srcPort: 40000 + ((b * 31 + i) % 20000), dstPort: 8080, bytes: p.weight * b, packets: b + (i % 3) }));
 }
 
@@ -201,7 +141,7 @@ test('in process: the README PromQL returns exactly what the flows say; kubezonn
   let prometheus: Prometheus | undefined;
   try {
     await exporter.start();
-    const { cluster, pairs } = demoCluster();
+    const { cluster, pairs } = fourZoneModel();
     const batch = (records: FlowRecord[]) => ({ start: Date.now() - 1000, end: Date.now(), records });
     // Every label set first appears at 0 and is scraped at 0.
     const priming = pairs.map((p) => cluster.resolve({ ...p, srcPort: 40000, dstPort: 8080, bytes: 0, packets: 0 }));
@@ -210,7 +150,7 @@ test('in process: the README PromQL returns exactly what the flows say; kubezonn
     const primed = await until('the first scrape', async () => {
       const r = await prometheus!.query('count(zonetap_network_flow_bytes_total == 0)');
       return r.length ? Number(r[0]!.value[1]) : undefined;
-    }, prometheus.log);
+    }, { details: prometheus.log, timeoutMs: 45_000, intervalMs: 200 });
     assert.equal(primed, exporter.flows.size, 'every label set scraped at 0');
 
     const raw: RawFlow[] = [];
@@ -233,7 +173,7 @@ test('in process: the README PromQL returns exactly what the flows say; kubezonn
 });
 
 /** The static inventory processors/k8sattributes reads for `cluster`. */
-function inventory(cluster: Cluster) {
+function inventory(cluster: ClusterModel) {
   return {
     nodes: cluster.nodes.map((n) => ({ name: n.name, zone: n.zone, region: n.region, addresses: [n.address] })),
     pods: cluster.pods.map((p) => ({
@@ -244,11 +184,10 @@ function inventory(cluster: Cluster) {
 
 test('zonetap run (replay -> k8sattributes -> crosszone -> cost -> prometheus): README PromQL and kubezonnet\'s metric', { timeout: 120_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'zt-prometheus-run-'));
-  let zonetap: ChildProcess | undefined;
-  let zonetapLog = '';
+  let zonetap: RunningProgram | undefined;
   let prometheus: Prometheus | undefined;
   try {
-    const { cluster, pairs } = demoCluster();
+    const { cluster, pairs } = fourZoneModel();
     const raw: RawFlow[] = [];
     const lines: string[] = [];
     const t0 = Date.now() - 3_600_000;
@@ -277,27 +216,26 @@ test('zonetap run (replay -> k8sattributes -> crosszone -> cost -> prometheus): 
     }));
 
     prometheus = await startPrometheus(dir, endpoint);
-    zonetap = spawn(ZONETAP, ['run', '--config', join(dir, 'zonetap.yaml'), '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    zonetap.stdout!.on('data', (c: Buffer) => (zonetapLog += c.toString()));
-    zonetap.stderr!.on('data', (c: Buffer) => (zonetapLog += c.toString()));
+    zonetap = startProgram(ZONETAP, ['run', '--config', join(dir, 'zonetap.yaml'), '--log-level', 'warn']);
 
     const records = raw.map((f) => cluster.resolve(f));
-    const log = () => `zonetap:\n${zonetapLog}\nprometheus:\n${prometheus!.log()}`;
+    const log = () => `zonetap:\n${zonetap!.output()}\nprometheus:\n${prometheus!.log()}`;
     const T = await finalScrape(prometheus, records.reduce((s, r) => s + r.bytes, 0), log);
     const kubezonnet = cluster.kubezonnetTotals(raw);
     await assertCounters(prometheus, T, records, kubezonnet);
 
-    // Prices come from the cost processor's tables: take its totals from the counters, exact at T.
-    const costTotals = byLabels(await prometheus.query('sum by (k8s_src_namespace) (zonetap_network_flow_cost_usd_total)', T), ['k8s_src_namespace']);
+    // The model prices each record as the cost processor's gcp table does ($/GB: 0.01 cross-zone, 0.02 cross-region, 0.12 internet).
+    const costTotals = sumBy(records, () => true, (r) => r.src.namespace ?? '', (r) => r.costUsd!);
+    assertProportional(byLabels(await prometheus.query('sum by (k8s_src_namespace) (zonetap_network_flow_cost_usd_total)', T), ['k8s_src_namespace']), costTotals, 1, 'cost by namespace, exactly');
     const [first] = await prometheus.query(`sum(increase(zonetap_network_flow_bytes_total[1w]))`, T);
     const factor = Number(first!.value[1]) / records.reduce((s, r) => s + r.bytes, 0);
     // The first scrape saw at least the first interval, so increase() recovers part of the bytes, never more than all.
     assert.ok(factor > 0 && factor <= 1 + 1e-9, `increase() recovers ${factor} of the bytes`);
     await assertReadmeQueries(prometheus, T, records, kubezonnet, factor, costTotals);
 
-    assert.equal(await stop(zonetap), 0, `zonetap exits cleanly on SIGTERM:\n${zonetapLog}`);
+    assert.equal(await zonetap.stop(), 0, `zonetap exits cleanly on SIGTERM:\n${zonetap.output()}`);
   } finally {
-    if (zonetap) await stop(zonetap);
+    await zonetap?.stop();
     await prometheus?.stop();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -4,31 +4,18 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import type { ComponentSettings } from '../../pipeline/component.ts';
 import type { FlowRecord } from '../../pipeline/flow.ts';
 import { Lifecycle } from '../../pipeline/lifecycle.ts';
-import { serviceStartError, testSettings } from '../../pipeline/testing.ts';
+import { meteredSettings, serviceStartError, testSettings } from '../../test/support/components.ts';
+import { flow, pod } from '../../test/support/flow-records.ts';
+import { freePort, portIsFree } from '../../test/support/loopback.ts';
+import { samplesOf as find, scrapeMetrics as scrape } from '../../test/support/prometheus.ts';
 import { configSchema, prometheusExporterFactory, PrometheusFlowExporter, type PrometheusExporterConfig } from './index.ts';
-import { flow, pod, scrape, type Sample } from './testing.ts';
-import { canBind, freePort } from '../../receivers/otlp/testing.ts';
 
 const testdata = (name: string) => parseYaml(readFileSync(join(import.meta.dirname, 'testdata', name), 'utf8'));
 
 function config(overrides: Partial<Record<keyof PrometheusExporterConfig, unknown>> = {}): PrometheusExporterConfig {
   return configSchema.parse({ endpoint: '127.0.0.1:0', ...overrides });
-}
-
-/** Settings whose meter is read back by the test (self-telemetry). */
-class TestReader extends MetricReader {
-  protected override async onShutdown() {}
-  protected override async onForceFlush() {}
-}
-function observedSettings(): { settings: ComponentSettings; telemetry: () => Promise<ResourceMetrics> } {
-  const reader = new TestReader();
-  const provider = new MeterProvider({ readers: [reader] });
-  const settings = { ...testSettings('prometheus/test', 'exporter'), meter: provider.getMeter('zonetap') };
-  return { settings, telemetry: async () => (await reader.collect()).resourceMetrics };
 }
 
 const running: PrometheusFlowExporter[] = [];
@@ -41,9 +28,8 @@ async function started(cfg = config(), now?: () => number, settings = testSettin
   await e.start();
   return e;
 }
-const find = (samples: Sample[], name: string, labels: Record<string, string> = {}) =>
-  samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
 const batch = (records: FlowRecord[], end = Date.now()) => ({ start: end - 1000, end, records });
+
 
 const apiA = pod('shop', 'api-7d9f-abcde', 'api', 'node-a1', 'zone-a', 'region-1', '10.1.0.5', 43122);
 const pgB = pod('db', 'pg-0', 'pg', 'node-b1', 'zone-b', 'region-1', '10.2.0.7', 5432);
@@ -146,7 +132,7 @@ describe('series', () => {
   });
 
   test('past max_series, new label sets are summed into the overflow series and reported in self-telemetry', async () => {
-    const { settings, telemetry } = observedSettings();
+    const { settings, collect } = meteredSettings('prometheus/test', 'exporter');
     const e = await started(config({ max_series: 3 }), undefined, settings);
     const records = Array.from({ length: 5 }, (_, i) => flow(pod('shop', `api-${i}`, 'api', 'node-a1', 'zone-a'), pgB, 100 + i, 1, 'cross_zone'));
     await e.consume(batch(records));
@@ -159,7 +145,7 @@ describe('series', () => {
     assert.equal(kz.length, 4);
     assert.equal(kz.reduce((sum, s) => sum + s.value, 0), 510);
 
-    const metrics = (await telemetry()).scopeMetrics.flatMap((s) => s.metrics);
+    const metrics = await collect();
     const point = (name: string, family: string) =>
       metrics.find((m) => m.descriptor.name === name)?.dataPoints.find((p) => p.attributes.family === family && p.attributes.component_id === 'prometheus/test')?.value;
     assert.equal(point('zonetap.exporter.series.overflow', 'flow'), 2);
@@ -198,10 +184,18 @@ describe('pod_cross_zone_network_traffic_bytes_total (kubezonnet)', () => {
 });
 
 describe('lifecycle', () => {
-  test('shutdown is idempotent and safe without start', async () => {
-    const e = new PrometheusFlowExporter(testSettings('prometheus', 'exporter'), config());
-    await e.shutdown();
-    await e.shutdown();
+  test('shutdown is idempotent and safe without start: the totals go, and a later start serves nothing', async () => {
+    const port = await freePort();
+    const e = new PrometheusFlowExporter(testSettings('prometheus', 'exporter'), config({ endpoint: `127.0.0.1:${port}` }));
+    const life = new Lifecycle(e);
+    await e.consume(batch([flow(apiA, pgB, 100, 1, 'cross_zone')]));
+    assert.deepEqual([e.flows.size, e.kubezonnet?.size], [1, 1]);
+    await life.shutdown();
+    await life.shutdown();
+    assert.deepEqual([e.flows.size, e.kubezonnet?.size], [0, 0], 'the totals were dropped');
+    await assert.rejects(life.start(), /start\(\) after shutdown\(\)/);
+    assert.equal(e.address, undefined, 'start after shutdown serves nothing');
+    assert.equal(await portIsFree(port), true, 'nothing listens on the configured port');
   });
 
   test('shutdown() while start() is still binding: the port is free afterwards; a second shutdown waits for the first', async () => {
@@ -214,7 +208,7 @@ describe('lifecycle', () => {
     await e.shutdown();
     assert.equal(firstDone, true, 'the second shutdown resolved only after the first');
     await starting;
-    assert.equal(await canBind(port), true, 'nothing listens on the port after shutdown');
+    assert.equal(await portIsFree(port), true, 'nothing listens on the port after shutdown');
   });
 
   test('start fails with the component name when the endpoint is taken', async () => {

@@ -1,6 +1,6 @@
 /**
  * Configuration loading and validation, against small factories shaped like the
- * real ones (test-factories.ts) so these tests do not depend on every component.
+ * real ones (test/support/config-factories.ts) so these tests do not depend on every component.
  * Each broken config in testdata/ asserts its exact messages, line:column included.
  */
 import assert from 'node:assert/strict';
@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { ZonetapError } from '../errors.ts';
 import { loadConfig } from './load.ts';
 import { ConfigError, editDistance, nearest } from './problems.ts';
-import { testRegistry } from './test-factories.ts';
+import { testRegistry } from '../../test/support/config-factories.ts';
 
 // Paths in testdata (replay's `path`) and in messages are relative to the repository root.
 process.chdir(fileURLToPath(new URL('../..', import.meta.url)));

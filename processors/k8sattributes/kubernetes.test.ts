@@ -4,15 +4,16 @@
  */
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeKubeApiServer, makeJob, makeNode, makePod, makeReplicaSet } from '../../test/kube-api/index.ts';
-import { serviceStartError } from '../../pipeline/testing.ts';
+import { serviceStartError } from '../../test/support/components.ts';
+import { harness, known, type Harness } from '../../test/support/k8sattributes.ts';
+import { freePort } from '../../test/support/loopback.ts';
+import { eventually, sleep } from '../../test/support/poll.ts';
 import { configSchema } from './config.ts';
 import { k8sattributesProcessorFactory } from './factory.ts';
-import { eventually, harness, known, type Harness } from './testing.ts';
 
 let server: FakeKubeApiServer;
 let dir: string;
@@ -108,7 +109,7 @@ describe('resolution', () => {
   test('a pod deleted 1 s after sending traffic still resolves within the grace period', async () => {
     server.store.create('pods', makePod({ namespace: 'batch', name: 'short-lived', node: 'node-a', ips: ['10.1.0.77'] }));
     await eventually(async () => assert.equal((await h.run(['10.1.0.77', '10.2.0.7']))[0]!.src.pod, 'short-lived'));
-    await new Promise((r) => setTimeout(r, 1000));
+    await sleep(1000);
     server.store.delete('pods', 'batch', 'short-lived');
     await eventually(() => assert.ok(![...h.processor.directory!.pods()].some((p) => p.name === 'short-lived')));
     const [r] = await h.run(['10.1.0.77', '10.2.0.7', 900]);
@@ -138,7 +139,7 @@ test('deleted pods stop resolving after pod_delete_grace', async () => {
   await eventually(async () => assert.equal((await h.run(['10.1.0.111', '10.2.0.7']))[0]!.src.pod, 'brief'));
   server.store.delete('pods', 'shop', 'brief');
   await eventually(() => assert.ok(![...h.processor.directory!.pods()].some((p) => p.name === 'brief')));
-  await new Promise((r) => setTimeout(r, 400));
+  await sleep(400); // past pod_delete_grace (checked against the clock when an address is looked up)
   assert.equal((await h.run(['10.1.0.111', '10.2.0.7']))[0]!.src.pod, undefined);
   await h.processor.shutdown();
 });
@@ -161,7 +162,7 @@ test('API server restarted mid-watch: informers resume from their resourceVersio
   await server.stop();
   server.store.create('pods', makePod({ namespace: 'shop', name: 'during-outage', node: 'node-b', ips: ['10.2.0.130'] }));
   server.store.delete('pods', 'default', 'debug');
-  await new Promise((r) => setTimeout(r, 300));
+  await sleep(300); // the API server stays down a while
   await server.start();
   await eventually(async () => assert.equal((await h.run(['10.2.0.130', '10.2.0.7']))[0]!.src.pod, 'during-outage'));
   await eventually(() => assert.ok(![...h.processor.directory!.pods()].some((p) => p.name === 'debug')));
@@ -218,21 +219,17 @@ describe('bad kubeconfig', () => {
   });
 
   test('a kubeconfig pointing at a closed port starts unready after sync_timeout and says why', async () => {
-    const port = await new Promise<number>((resolve) => {
-      const s = createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as { port: number }).port;
-        s.close(() => resolve(p));
-      });
-    });
+    const port = await freePort();
     const file = join(dir, 'nowhere.yaml');
-    writeFileSync(file, server.writeKubeconfig(join(dir, 'tmp.yaml')) && (await import('node:fs')).readFileSync(join(dir, 'tmp.yaml'), 'utf8').replace(/127\.0\.0\.1:\d+/, `127.0.0.1:${port}`));
+    writeFileSync(file, server.writeKubeconfig(join(dir, 'tmp.yaml')) && readFileSync(join(dir, 'tmp.yaml'), 'utf8').replace(/127\.0\.0\.1:\d+/, `127.0.0.1:${port}`));
     const h = harness({ kubeconfig: file, sync_timeout: '400ms' });
     running.push(h);
     await h.processor.start();
     assert.equal(h.processor.ready, false);
-    const text = h.logs.map((l) => JSON.parse(l).msg).join('\n');
-    assert.match(text, new RegExp(`cannot list \\w+ from the Kubernetes API at http://127\\.0\\.0\\.1:${port} \\(kubeconfig "[^"]*nowhere\\.yaml"\\): [^;]*ECONNREFUSED[^;]*; check that the API server is running and that the kubeconfig points at it; retrying in \\d+ ms`));
-    assert.match(text, /not synced with the Kubernetes API at .* after 400 ms; starting unready/);
+    const text = () => h.logs.map((l) => JSON.parse(l).msg).join('\n');
+    assert.match(text(), /not synced with the Kubernetes API at .* after 400 ms; starting unready/);
+    // The refused connection is logged when the first list fails, which a loaded machine may reach after start() returned.
+    await eventually(() => assert.match(text(), new RegExp(`cannot list \\w+ from the Kubernetes API at http://127\\.0\\.0\\.1:${port} \\(kubeconfig "[^"]*nowhere\\.yaml"\\): [^;]*ECONNREFUSED[^;]*; check that the API server is running and that the kubeconfig points at it; retrying in \\d+ ms`)));
     const [r] = await h.run(['10.1.0.5', '10.2.0.7']);
     assert.equal(r!.src.pod, undefined, 'flows pass through unresolved while unready');
     await h.processor.shutdown();
@@ -245,14 +242,19 @@ test('RBAC refusal (403): starts unready naming the permission, then syncs once 
     const h = harness({ kubeconfig, sync_timeout: '300ms' });
     running.push(h);
     await h.processor.start();
+    // Unready whatever the timing: replicasets cannot sync while they are refused.
     assert.equal(h.processor.ready, false);
-    const messages = h.logs.map((l) => JSON.parse(l).msg as string);
-    const refusal = messages.find((m) => m.includes('cannot list replicasets'));
-    assert.ok(refusal, messages.join('\n'));
+    // The refusal and the pods and nodes may come in after those 300 ms on a loaded machine: wait for them.
+    const refusal = await eventually(() => {
+      const messages = h.logs.map((l) => JSON.parse(l).msg as string);
+      const found = messages.find((m) => m.includes('cannot list replicasets'));
+      assert.ok(found, messages.join('\n'));
+      return found;
+    });
     assert.match(refusal, /403/);
     assert.match(refusal, /grant zonetap list and watch on pods, nodes, replicasets and jobs/);
-    const [r] = await h.run(['10.1.0.5', '10.2.0.7']);
-    assert.equal(r!.src.pod, 'api-7d9f-aaaaa', 'pods and nodes resolve while replicasets are refused');
+    await eventually(async () => assert.equal((await h.run(['10.1.0.5', '10.2.0.7']))[0]!.src.pod, 'api-7d9f-aaaaa', 'pods and nodes resolve while replicasets are refused'));
+    assert.equal(h.processor.ready, false, 'still unready: replicasets are refused');
     server.forbidden.delete('replicasets');
     await eventually(() => assert.equal(h.processor.ready, true));
     assert.equal((await h.run(['10.1.0.5', '10.2.0.7']))[0]!.src.workloadName, 'api');

@@ -6,10 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readInventory } from './inventory.ts';
 import { configSchema } from './config.ts';
-import { eventually, flow, harness, known } from './testing.ts';
+import { flow, harness, known } from '../../test/support/k8sattributes.ts';
+import { eventually } from '../../test/support/poll.ts';
 import { OVERFLOW_TRANSPORT, type FlowRecord } from '../../pipeline/flow.ts';
 import { ZonetapError } from '../../pipeline/errors.ts';
-import { meteredSettings, serviceStartError } from '../../pipeline/testing.ts';
+import { meteredSettings, serviceStartError } from '../../test/support/components.ts';
 import { k8sattributesProcessorFactory } from './factory.ts';
 
 const here = import.meta.dirname;

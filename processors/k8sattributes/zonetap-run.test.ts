@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeKubeApiServer, makeNode, makePod, makeReplicaSet } from '../../test/kube-api/index.ts';
-import { eventually } from './testing.ts';
+import { eventually } from '../../test/support/poll.ts';
 
 const root = join(import.meta.dirname, '../..');
 let server: FakeKubeApiServer;
@@ -74,7 +74,7 @@ service:
       const parsed = text ? text.split('\n').map((l) => JSON.parse(l)) : [];
       assert.equal(parsed.length, 2, `stderr: ${stderr}`);
       return parsed;
-    }, 30_000);
+    });
     const [podToPod, podToNode] = lines;
     assert.equal(podToPod['k8s.src.name'], 'api-7d9f-aaaaa');
     assert.equal(podToPod['k8s.src.owner.type'], 'Deployment');

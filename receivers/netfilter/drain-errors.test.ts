@@ -7,44 +7,30 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
-import type { MetricData } from '@opentelemetry/sdk-metrics';
-import { meteredSettings, RecordingConsumer } from '../../pipeline/testing.ts';
-import { privilegeProblem, requirePrivileges } from '../../test/privileges.ts';
+import { capturedLogger, meteredSettings, metricTotal as total, RecordingConsumer } from '../../test/support/components.ts';
+import { inNetns, LoopbackNetns } from '../../test/support/netns.ts';
+import { privilegeProblem, requirePrivileges } from '../../test/support/privileges.ts';
 import { netfilterConfigSchema } from './config.ts';
 import { KernelFlowTable } from './flow-table.ts';
 import { NetfilterReceiver } from './receiver.ts';
 
-const NETNS = `zt-nfdrainerr-${process.pid}`;
-const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' });
+const netns = new LoopbackNetns('zt-nfdrainerr');
 
 before(() => {
-  if (privilegeProblem()) return;
-  ip('netns', 'add', NETNS);
-  ip('-n', NETNS, 'link', 'set', 'lo', 'up');
+  if (!privilegeProblem()) netns.create();
 });
 after(() => {
-  if (!privilegeProblem()) ip('netns', 'delete', NETNS);
+  if (!privilegeProblem()) netns.destroy();
 });
 
 function setup(id: string) {
   const { settings, collect } = meteredSettings(id, 'receiver');
-  const logs: string[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, done) {
-      logs.push(String(chunk));
-      done();
-    },
-  });
-  settings.logger = pino({ level: 'info' }, stream);
+  const { logger, lines: logs } = capturedLogger('info');
+  settings.logger = logger;
   const sink = new RecordingConsumer();
-  const receiver = new NetfilterReceiver(settings, netfilterConfigSchema.parse({ interval: '1h', netns: `/run/netns/${NETNS}` }), sink);
+  const receiver = new NetfilterReceiver(settings, netfilterConfigSchema.parse({ interval: '1h', netns: netns.path }), sink);
   return { receiver, sink, logs, collect };
 }
-
-const total = (metrics: MetricData[], name: string) => metrics.find((m) => m.descriptor.name === name)?.dataPoints.reduce((sum, p) => sum + (p.value as number), 0);
 
 test('overflow counters that cannot be read after a drain: the drained flows are still handed on, the error logged and counted', async (t) => {
   if (!requirePrivileges(t)) return;
@@ -53,7 +39,7 @@ test('overflow counters that cannot be read after a drain: the drained flows are
   const overflow = Object.getOwnPropertyDescriptor(KernelFlowTable.prototype, 'overflow')!;
   try {
     // Echo requests 127.0.0.1 -> 127.0.0.2 and their replies.
-    ip('netns', 'exec', NETNS, 'ping', '-q', '-c', '3', '-i', '0.2', '127.0.0.2');
+    inNetns(netns.name, 'ping', '-q', '-c', '3', '-i', '0.2', '127.0.0.2');
     KernelFlowTable.prototype.overflow = () => {
       throw new Error('injected: cannot read overflow');
     };

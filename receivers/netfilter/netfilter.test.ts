@@ -10,34 +10,22 @@ import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { availableParallelism, tmpdir } from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChildProcess } from 'node:child_process';
-import { MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import { privilegeProblem, requirePrivileges } from '../../test/privileges.ts';
-import { RecordingConsumer, testSettings } from '../../pipeline/testing.ts';
+import { meteredSettings, metricTotal, RecordingConsumer, testSettings } from '../../test/support/components.ts';
+import { ADDRESSES, NetnsPair, sh } from '../../test/support/netns.ts';
+import { until } from '../../test/support/poll.ts';
+import { privilegeProblem, requirePrivileges } from '../../test/support/privileges.ts';
 import type { FlowRecord } from '../../pipeline/flow.ts';
 import { netfilterConfigSchema } from './config.ts';
 import { NetfilterReceiver, OVERFLOW_TRANSPORT } from './receiver.ts';
 import { KernelFlowTable } from './flow-table.ts';
 import { bpfError, nativeModule, openBpfObject } from '../../native/index.ts';
-import { ADDRESSES, NetnsPair, sh } from './test-netns.ts';
 
 const RUN_RECEIVER = join(import.meta.dirname, 'testdata', 'run-receiver.ts');
 const FLOOD_SCRIPT = join(import.meta.dirname, 'testdata', 'flood.py');
 const IPV6_OPTIONS_SCRIPT = join(import.meta.dirname, 'testdata', 'ipv6_options.py');
 const UDP_SIZES = [1, 100, 1000, 1400, 3000, 9000];
 const MTU = 1500;
-
-class TestReader extends MetricReader {
-  protected override async onShutdown() {}
-  protected override async onForceFlush() {}
-}
-
-async function counterValue(reader: TestReader, name: string): Promise<number> {
-  const { resourceMetrics }: { resourceMetrics: ResourceMetrics } = await reader.collect();
-  const metric = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.descriptor.name === name);
-  return (metric?.dataPoints ?? []).reduce((sum, p) => sum + (p.value as number), 0);
-}
 
 /**
  * Wire bytes and packets of one UDP datagram with `payload` bytes. Below the
@@ -85,14 +73,6 @@ function programsExist(programIds: number[]): boolean {
   return programIds.some((id) => spawnSync('bpftool', ['prog', 'show', 'id', String(id)], { stdio: 'ignore' }).status === 0);
 }
 
-async function waitFor(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > until) assert.fail(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
 describe('netfilter receiver on the kernel', { concurrency: false }, () => {
   const pair = new NetnsPair('zt-nf');
   let sink: ChildProcess | undefined;
@@ -114,8 +94,7 @@ describe('netfilter receiver on the kernel', { concurrency: false }, () => {
 
   /** Starts a receiver inside A, runs `traffic`, shuts it down (final drain) and returns every record. */
   async function count(config: Record<string, unknown>, traffic: () => Promise<void>) {
-    const reader = new TestReader();
-    const settings = { ...testSettings('netfilter', 'receiver'), meter: new MeterProvider({ readers: [reader] }).getMeter('zonetap') };
+    const { settings, collect } = meteredSettings('netfilter', 'receiver');
     const recorded = new RecordingConsumer();
     const receiver = new NetfilterReceiver(settings, netfilterConfigSchema.parse({ interval: '1h', netns: pair.pathA, ...config }), recorded);
     await receiver.start();
@@ -124,7 +103,7 @@ describe('netfilter receiver on the kernel', { concurrency: false }, () => {
     } finally {
       await receiver.shutdown();
     }
-    return { records: recorded.records, batches: recorded.batches, reader };
+    return { records: recorded.records, batches: recorded.batches, collect };
   }
 
   test('UDP datagrams of several sizes and ICMP echo, IPv4 and IPv6: exact bytes and packets', async (t) => {
@@ -246,7 +225,7 @@ describe('netfilter receiver on the kernel', { concurrency: false }, () => {
     // More flows than the 64-entry table and the per-CPU caches in front of it can hold.
     const flows = 2000;
     const size = 100;
-    const { records, reader } = await count({ max_flows: 64, ip_families: ['ipv4'] }, async () => {
+    const { records, collect } = await count({ max_flows: 64, ip_families: ['ipv4'] }, async () => {
       await pair.traffic(pair.a, ['flows', ADDRESSES.b4, '20000', String(flows), String(size)]);
     });
     const counted = only(records, { src: ADDRESSES.a4, dst: ADDRESSES.b4, transport: 'udp' });
@@ -258,8 +237,9 @@ describe('netfilter receiver on the kernel', { concurrency: false }, () => {
     assert.ok(overflow.length >= 1 && overflow.every((r) => r.ipFamily === 'ipv4' && r.src.address === ''));
     const wire = udpWire(size, false);
     assert.deepEqual(total([...counted, ...overflow]), { bytes: flows * wire.bytes, packets: flows }, 'flow bytes plus overflow bytes equal bytes sent');
-    assert.equal(await counterValue(reader, 'zonetap.receiver.flows.dropped'), flows - counted.length);
-    assert.equal(await counterValue(reader, 'zonetap.receiver.overflow.bytes'), total(overflow).bytes);
+    const metrics = await collect();
+    assert.equal(metricTotal(metrics, 'zonetap.receiver.flows.dropped') ?? 0, flows - counted.length);
+    assert.equal(metricTotal(metrics, 'zonetap.receiver.overflow.bytes') ?? 0, total(overflow).bytes);
   });
 
   test('concurrency: parallel senders starting the same new flows at once lose nothing', async (t) => {
@@ -357,8 +337,8 @@ describe('netfilter receiver on the kernel', { concurrency: false }, () => {
     }
     await receiver.shutdown(); // idempotent
     assert.deepEqual(receiver.programIds, []);
-    await waitFor('the links to go', () => linksOf(ids).length === 0);
-    await waitFor('the programs to be freed', () => !programsExist(ids));
+    await until('the links to go', () => linksOf(ids).length === 0, { intervalMs: 100 });
+    await until('the programs to be freed', () => !programsExist(ids), { intervalMs: 100 });
   });
 
   test('SIGKILL of the agent leaves nothing attached (links die with their file descriptors)', async (t) => {
@@ -375,8 +355,8 @@ describe('netfilter receiver on the kernel', { concurrency: false }, () => {
       child.kill('SIGKILL');
       await new Promise((resolve) => child.once('exit', resolve));
     }
-    await waitFor('the links to go', () => linksOf(ids).length === 0);
-    await waitFor('the programs to be freed', () => !programsExist(ids));
+    await until('the links to go', () => linksOf(ids).length === 0, { intervalMs: 100 });
+    await until('the programs to be freed', () => !programsExist(ids), { intervalMs: 100 });
   });
 
   test('without capabilities the error says which ones are missing', (t) => {

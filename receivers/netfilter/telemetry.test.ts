@@ -6,23 +6,20 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import type { HistogramMetricData, MetricData } from '@opentelemetry/sdk-metrics';
-import { meteredSettings, RecordingConsumer } from '../../pipeline/testing.ts';
-import { privilegeProblem, requirePrivileges } from '../../test/privileges.ts';
+import { meteredSettings, RecordingConsumer } from '../../test/support/components.ts';
+import { inNetns, LoopbackNetns } from '../../test/support/netns.ts';
+import { privilegeProblem, requirePrivileges } from '../../test/support/privileges.ts';
 import { netfilterConfigSchema } from './config.ts';
 import { NetfilterReceiver } from './receiver.ts';
 
-const NETNS = `zt-nftel-${process.pid}`;
-const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' });
+const netns = new LoopbackNetns('zt-nftel');
 
 before(() => {
-  if (privilegeProblem()) return;
-  ip('netns', 'add', NETNS);
-  ip('-n', NETNS, 'link', 'set', 'lo', 'up');
+  if (!privilegeProblem()) netns.create();
 });
 after(() => {
-  if (!privilegeProblem()) ip('netns', 'delete', NETNS);
+  if (!privilegeProblem()) netns.destroy();
 });
 
 const histogram = (metrics: MetricData[], name: string) => metrics.find((m) => m.descriptor.name === name) as HistogramMetricData | undefined;
@@ -30,13 +27,13 @@ const histogram = (metrics: MetricData[], name: string) => metrics.find((m) => m
 test('self-telemetry after a drain: component_id on every series, histogram buckets in seconds and in flows', async (t) => {
   if (!requirePrivileges(t)) return;
   const { settings, collect } = meteredSettings('netfilter/node', 'receiver');
-  const config = netfilterConfigSchema.parse({ interval: '1h', netns: `/run/netns/${NETNS}`, exclude_cidrs: ['127.0.0.2/32'] });
+  const config = netfilterConfigSchema.parse({ interval: '1h', netns: netns.path, exclude_cidrs: ['127.0.0.2/32'] });
   const sink = new RecordingConsumer();
   const receiver = new NetfilterReceiver(settings, config, sink);
   await receiver.start();
   try {
     // Echo requests 127.0.0.1 -> 127.0.0.2 and their replies: both flows have 127.0.0.2 at one end.
-    ip('netns', 'exec', NETNS, 'ping', '-q', '-c', '2', '-i', '0.2', '127.0.0.2');
+    inNetns(netns.name, 'ping', '-q', '-c', '2', '-i', '0.2', '127.0.0.2');
   } finally {
     await receiver.shutdown(); // the final drain records the histograms
   }

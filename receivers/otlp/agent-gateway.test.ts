@@ -7,18 +7,18 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './testing.ts';
+import { samplesOf, scrapeMetrics } from '../../test/support/prometheus.ts';
+import { freePort } from '../../test/support/loopback.ts';
+import { sleep, until } from '../../test/support/poll.ts';
+import { startProgram, ZONETAP, type RunningProgram } from '../../test/support/processes.ts';
 
-const ZONETAP = join(import.meta.dirname, '../../bin/zonetap');
 const dir = mkdtempSync(join(tmpdir(), 'zt-otlp-e2e-'));
-const children = new Set<ChildProcess>();
-after(() => {
-  for (const c of children) c.kill('SIGKILL');
+const children = new Set<RunningProgram>();
+after(async () => {
+  for (const c of children) await c.stop('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -63,48 +63,23 @@ function writeInventory(): string {
   return path;
 }
 
-function start(name: string, config: string): { child: ChildProcess; log: () => string } {
+function start(name: string, config: string): RunningProgram {
   const file = join(dir, `${name}.yaml`);
   writeFileSync(file, config);
-  const child = spawn(ZONETAP, ['run', '--config', file, '--log-level', 'info', '--shutdown-timeout', '5s'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  let log = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (log += d));
-  return { child, log: () => log };
+  const program = startProgram(ZONETAP, ['run', '--config', file, '--log-level', 'info', '--shutdown-timeout', '5s']);
+  children.add(program);
+  void program.exited.then(() => children.delete(program));
+  return program;
 }
 
-async function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill(signal);
-  await exited;
-}
-
-/** Sums zonetap_network_flow_bytes_total by source pod from the gateway's /metrics. */
-async function scrape(port: number): Promise<Map<string, number> | undefined> {
-  try {
-    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    const out = new Map<string, number>();
-    for (const line of text.split('\n')) {
-      if (!line.startsWith('zonetap_network_flow_bytes_total{')) continue;
-      const pod = /k8s_src_name="([^"]*)"/.exec(line)?.[1] ?? '?';
-      out.set(pod, (out.get(pod) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
-    }
-    return out;
-  } catch {
-    return undefined;
+/** Sums zonetap_network_flow_bytes_total by source pod from the gateway's /metrics (throws while it is down). */
+async function bytesBySourcePod(port: number): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const s of samplesOf(await scrapeMetrics(`127.0.0.1:${port}`), 'zonetap_network_flow_bytes_total')) {
+    const pod = s.labels.k8s_src_name ?? '?';
+    out.set(pod, (out.get(pod) ?? 0) + s.value);
   }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs: number, logs: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n--- logs ---\n${logs().slice(-4000)}`);
-    await sleep(100);
-  }
+  return out;
 }
 
 describe('agent -> gateway over OTLP, as two zonetap processes', () => {
@@ -141,30 +116,28 @@ service:
   telemetry: { metrics: { endpoint: none } }
 `;
     let gateway = start('gateway', gatewayConfig);
-    const logs = () => `gateway:\n${gateway.log()}\nagent:\n${agent.log()}`;
+    const logs = () => `gateway:\n${gateway.output()}\nagent:\n${agent.output()}`;
     let agent = start('agent', agentConfig);
     // Part of the replay reaches the gateway, then the gateway dies without a chance to flush.
-    await until('first flows at the gateway', async () => ((await scrape(promPort))?.size ?? 0) > 0, 30_000, logs);
-    await stop(gateway.child, 'SIGKILL');
+    await until('first flows at the gateway', async () => (await bytesBySourcePod(promPort)).size > 0, { details: logs, intervalMs: 100 });
+    await gateway.stop('SIGKILL');
     // The agent keeps counting (replay goes on) and retries with backoff.
-    await until('the agent saw the outage', async () => /OTLP export failed/.test(agent.log()), 30_000, logs);
+    await until('the agent saw the outage', async () => /OTLP export failed/.test(agent.output()), { details: logs, intervalMs: 100 });
     gateway = start('gateway', gatewayConfig);
     const expected = new Map([...flows.bytes].sort());
-    const sorted = async () => new Map([...((await scrape(promPort)) ?? [])].sort());
-    await until('the agent totals at the restarted gateway', async () => JSON.stringify([...(await sorted())]) === JSON.stringify([...expected]), 30_000, logs);
+    const sorted = async () => new Map([...(await bytesBySourcePod(promPort))].sort());
+    await until('the agent totals at the restarted gateway', async () => JSON.stringify([...(await sorted())]) === JSON.stringify([...expected]), { details: logs, intervalMs: 100 });
     await sleep(800); // later exports of the same totals add nothing
     assert.deepEqual(await sorted(), expected);
 
     // Agent restart: a new process (new instance id, new start times) replays the same traffic again.
-    await stop(agent.child, 'SIGTERM');
-    assert.equal(agent.child.exitCode, 0, agent.log());
+    assert.equal(await agent.stop('SIGTERM'), 0, agent.output());
     agent = start('agent', agentConfig);
     const doubled = new Map([...expected].map(([pod, n]) => [pod, 2 * n]));
-    await until('the second agent\'s totals added', async () => JSON.stringify([...(await sorted())]) === JSON.stringify([...doubled]), 30_000, logs);
+    await until('the second agent\'s totals added', async () => JSON.stringify([...(await sorted())]) === JSON.stringify([...doubled]), { details: logs, intervalMs: 100 });
     await sleep(800);
     assert.deepEqual(await sorted(), doubled, 'old and new agent counted once each: no negative, no doubled counts');
-    await stop(agent.child, 'SIGTERM');
-    await stop(gateway.child, 'SIGTERM');
-    assert.equal(gateway.child.exitCode, 0, gateway.log());
+    await agent.stop('SIGTERM');
+    assert.equal(await gateway.stop('SIGTERM'), 0, gateway.output());
   });
 });

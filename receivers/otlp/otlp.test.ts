@@ -11,13 +11,15 @@ import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { otlpExporterFactory, type OtlpExporter } from '../../exporters/otlp/index.ts';
 import { Lifecycle, contextWithTimeout } from '../../pipeline/lifecycle.ts';
-import { meteredSettings, RecordingConsumer, testSettings } from '../../pipeline/testing.ts';
+import { meteredSettings, RecordingConsumer, testSettings } from '../../test/support/components.ts';
 import type { FlowBatch, FlowRecord } from '../../pipeline/flow.ts';
 import { otlpReceiverFactory, type OtlpReceiver } from './index.ts';
+import { freePort, PausableProxy, portIsFree } from '../../test/support/loopback.ts';
+import { encodeRequest, mutualTlsCerts, rawExport, selfSignedCert, series, totalsByFlow, writeTemp } from '../../test/support/otlp.ts';
+import { sleep, until } from '../../test/support/poll.ts';
 
 /** The shutdown deadline tests give components: the service's default. */
 const stopWithin = () => contextWithTimeout(10_000);
-import { canBind, encodeRequest, freePort, mutualTlsCerts, PausableProxy, rawExport, selfSignedCert, series, totalsByFlow, writeTemp } from './testing.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 after(async () => {
@@ -72,14 +74,10 @@ class AgentLedger {
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
+/** Waits until the gateway has answered `n` more export requests: the agent exported `n` more times. */
+async function moreExports(receiver: OtlpReceiver, n: number): Promise<void> {
+  const seen = receiver.counts.requests;
+  await until(`${n} more exports`, () => receiver.counts.requests >= seen + n);
 }
 
 describe('otlp receiver lifecycle', () => {
@@ -89,9 +87,9 @@ describe('otlp receiver lifecycle', () => {
     const starting = receiver.start();
     await receiver.shutdown(stopWithin());
     await starting;
-    assert.equal(await canBind(port), true, 'nothing listens on the port after shutdown');
+    assert.equal(await portIsFree(port), true, 'nothing listens on the port after shutdown');
     await assert.rejects(receiver.start(), /start\(\) after shutdown\(\)/);
-    assert.equal(await canBind(port), true, 'start after shutdown does nothing');
+    assert.equal(await portIsFree(port), true, 'start after shutdown does nothing');
   });
 });
 
@@ -172,13 +170,14 @@ describe('otlp exporter -> otlp receiver', () => {
     await proxy.up();
     const want = ledger.totals();
     await until('totals to arrive after the outage', () => totalsByFlow(sink.records).get('10.1.0.12:40012->10.2.0.7:5432/tcp') !== undefined);
-    await sleep(300); // a few more exports of unchanged totals must not add anything
+    await moreExports(receiver, 3); // exports of unchanged totals must not add anything
     assert.deepEqual(totalsByFlow(sink.records), want);
   });
 
   test('churning flows: both sides expire idle series and stay bounded, totals conserved', async () => {
     const { receiver, sink } = await startReceiver({ stream_ttl: '1s', agent_ttl: '2s' });
     const exporter = await startExporter(receiver.port, { interval: '100ms', series_ttl: '300ms' });
+    const arrived = () => sink.records.reduce((n, r) => n + r.bytes, 0);
     let fed = 0;
     let maxStreams = 0;
     let maxSeries = 0;
@@ -187,16 +186,22 @@ describe('otlp exporter -> otlp receiver', () => {
       const records = Array.from({ length: 50 }, (_, i) => flow(1, 10, 1, { src: { address: `10.8.${round}.${i}`, port: 1000 + i } }));
       fed += 500;
       await exporter.consume(batch(records));
-      await sleep(100);
+      // The next round starts once this one reached the gateway: rounds follow the exports
+      // (at least 100 ms apart), however slow the machine, instead of a clock of their own.
+      await until(`round ${round} at the gateway`, () => arrived() >= fed);
       maxStreams = Math.max(maxStreams, receiver.streamCount);
       maxSeries = Math.max(maxSeries, exporter.seriesCount);
     }
-    await until('all bytes at the gateway', () => sink.records.reduce((n, r) => n + r.bytes, 0) >= fed);
-    assert.equal(sink.records.reduce((n, r) => n + r.bytes, 0), fed);
-    // 3000 attribute sets went through; each side only ever held those of the last second or two.
+    assert.equal(arrived(), fed);
+    // 3000 attribute sets went through. With rounds at least one export (100 ms) apart, a
+    // delivered series idle for 300 ms is gone by the 4th export after its round: the agent
+    // holds about 4 rounds (200 series). The gateway keeps a stream for 1 s after the agent
+    // last sent it, swept every second: about 14 rounds (700) plus 10 between sweeps.
     assert.ok(maxSeries <= 500, `exporter held at most ${maxSeries} series`);
     assert.ok(maxStreams <= 1500, `receiver held at most ${maxStreams} streams`);
-    await until('idle streams forgotten at the gateway', () => receiver.streamCount === 0, 10_000);
+    // Once the flows stop, both sides forget them all: expiry, not only a bound.
+    await until('idle series forgotten by the agent', () => exporter.seriesCount === 0);
+    await until('idle streams forgotten at the gateway', () => receiver.streamCount === 0);
   });
 
   test('gateway restarted (state lost): its totals restart at the agent totals', async () => {
@@ -208,10 +213,10 @@ describe('otlp exporter -> otlp receiver', () => {
     await until('first export', () => first.sink.records.length >= 1);
     await first.receiver.shutdown(stopWithin());
     await ledger.feed(exporter, [flow(1, 50, 1), flow(2, 70, 1)]);
-    await sleep(400);
+    await sleep(400); // the agent tries the stopped gateway, and fails, a few times
     const second = await startReceiver({ grpc: { endpoint: `127.0.0.1:${port}` } });
     await until('export to the restarted gateway', () => totalsByFlow(second.sink.records).size === 2);
-    await sleep(300);
+    await moreExports(second.receiver, 3);
     // A fresh gateway (and its fresh Prometheus counters) starts from the agent's cumulative totals.
     assert.deepEqual(totalsByFlow(second.sink.records), ledger.totals());
   });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { decodeRequest, FlowStreams, otlpReceiverConfigSchema, otlpReceiverFactory } from './index.ts';
-import { encodeRequest, series } from './testing.ts';
+import { encodeRequest, series } from '../../test/support/otlp.ts';
 
 const attrs = (i: number) => ({ 'src.address': `10.7.0.${i}`, 'dst.address': '10.7.1.1', transport: 'tcp', 'network.type': 'ipv4' });
 const T0 = 1_700_000_000_000;

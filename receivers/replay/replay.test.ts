@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MUTATES_DATA, READ_ONLY } from '../../pipeline/component.ts';
 import type { FlowBatch } from '../../pipeline/flow.ts';
-import { RecordingConsumer, testSettings } from '../../pipeline/testing.ts';
+import { configProblems, RecordingConsumer, testSettings } from '../../test/support/components.ts';
+import { until } from '../../test/support/poll.ts';
 import type { FlowConsumer } from '../../pipeline/component.ts';
 import { ReplayReceiver, replayReceiverFactory } from './index.ts';
-import { configProblems } from '../../pipeline/testing.ts';
 import { flowlogExporterFactory } from '../../exporters/flowlog/index.ts';
 import { crosszoneProcessorFactory } from '../../processors/crosszone/index.ts';
 import { aggregateProcessorFactory } from '../../processors/aggregate/index.ts';
@@ -28,10 +28,6 @@ function messages(input: unknown): string[] {
   const result = replayReceiverFactory.configSchema.safeParse(input);
   assert.equal(result.success, false);
   return result.error!.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-}
-
-async function waitFor(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 2));
 }
 
 test('config: defaults', () => {
@@ -54,7 +50,7 @@ test('lifecycle: create -> shutdown, and start -> shutdown twice', async () => {
 
   const running = receiver({ path: FLOWS, interval: '1h' });
   await running.receiver.start();
-  await waitFor(() => running.next.batches.length === 1);
+  await until('the first batch', () => running.next.batches.length === 1, { intervalMs: 2 });
   await running.receiver.shutdown();
   await running.receiver.shutdown();
   // The 1h pause was cut short by shutdown: nothing more was sent.
@@ -107,7 +103,7 @@ test('each batch is a fresh copy: a consumer changing it does not change the nex
   };
   const { receiver: r } = receiver({ path: FLOWS, interval: '1ms', loop: true }, next);
   await r.start();
-  await waitFor(() => changed.length >= 4);
+  await until('four batches', () => changed.length >= 4, { intervalMs: 2 });
   await r.shutdown();
   assert.equal(changed[3]!.records.length, 4);
   assert.notEqual(changed[3]!.records[0], changed[0]!.records[0]);
@@ -116,7 +112,7 @@ test('each batch is a fresh copy: a consumer changing it does not change the nex
 test('loop: replays again with timestamps moved forward by the span of the file', async () => {
   const { receiver: r, next } = receiver({ path: FLOWS, interval: '1ms', loop: true });
   await r.start();
-  await waitFor(() => next.batches.length >= 7);
+  await until('seven batches', () => next.batches.length >= 7, { intervalMs: 2 });
   await r.shutdown();
   const starts = next.batches.slice(0, 7).map((b) => (b.start - T0) / 1000);
   assert.deepEqual(starts, [0, 10, 20, 30, 40, 50, 60]);

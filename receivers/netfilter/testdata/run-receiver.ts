@@ -6,7 +6,7 @@
  */
 import { netfilterConfigSchema } from '../config.ts';
 import { NetfilterReceiver } from '../receiver.ts';
-import { RecordingConsumer, testSettings } from '../../../pipeline/testing.ts';
+import { RecordingConsumer, testSettings } from '../../../test/support/components.ts';
 
 const config = netfilterConfigSchema.parse(JSON.parse(process.argv[2] ?? '{}'));
 const sink = new RecordingConsumer();

@@ -1,11 +1,11 @@
 /**
- * Child process of kubernetes.test.ts: does with the kernel what the agent's netfilter receiver
+ * Child process of pods.test.ts: does with the kernel what the agent's netfilter receiver
  * does (receivers/netfilter/flow-table.ts: size, load, attach at POSTROUTING for IPv4 and IPv6 in
  * the current network namespace, read program info and overflow counters, drain) with whatever
  * capabilities it was started with. Prints one JSON line:
  * {"ok": true, "steps": [...]} or {"ok": false, "steps": [...], "error": "..."}.
  */
-import { KernelFlowTable } from '../../receivers/netfilter/flow-table.ts';
+import { KernelFlowTable } from '../../../receivers/netfilter/flow-table.ts';
 
 const steps: string[] = [];
 let table: KernelFlowTable | undefined;

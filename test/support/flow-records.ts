@@ -1,11 +1,26 @@
 /**
- * Test support: a small cluster (nodes in zones, workloads with pods) and raw
- * flows between its addresses, resolved to FlowRecords the way
- * k8sattributes + crosszone + cost would. Also kubezonnet's own rule, applied
- * to the raw flows through an IP index as its server does, as the reference
- * for pod_cross_zone_network_traffic_bytes_total.
+ * Test support: flow records shaped like the output of k8sattributes (and
+ * crosszone and cost), built one by one (pod(), flow()) or resolved from raw
+ * flows in a model of a cluster held in memory (ClusterModel; sim/cluster.ts's
+ * Cluster is the one built in network namespaces): nodes in zones, workloads
+ * with pods, raw flows between their addresses. Also kubezonnet's own rule,
+ * applied to the raw flows through an IP index as its server does, as the
+ * reference for pod_cross_zone_network_traffic_bytes_total.
  */
 import type { FlowEndpoint, FlowRecord, TrafficClass } from '../../pipeline/flow.ts';
+
+/** A pod endpoint as processors/k8sattributes describes it. */
+export function pod(namespace: string, name: string, workload: string, node: string, zone: string, region = 'region-1', address = '10.0.0.1', port = 0): FlowEndpoint {
+  return { address, port, namespace, pod: name, workloadKind: 'Deployment', workloadName: workload, node, zone, region };
+}
+
+/** A record between two endpoints, with a traffic class and a cost when given. */
+export function flow(src: FlowEndpoint, dst: FlowEndpoint, bytes: number, packets: number, trafficClass?: TrafficClass, costUsd?: number): FlowRecord {
+  const r: FlowRecord = { src, dst, transport: 'tcp', ipFamily: 'ipv4', bytes, packets };
+  if (trafficClass) r.trafficClass = trafficClass;
+  if (costUsd !== undefined) r.costUsd = costUsd;
+  return r;
+}
 
 export interface Node { name: string; zone: string; region: string; address: string }
 export interface Pod { namespace: string; name: string; workload: string; node: string; address: string; hostNetwork: boolean }
@@ -14,7 +29,7 @@ export interface RawFlow { src: string; dst: string; srcPort: number; dstPort: n
 
 export const PRICE_PER_GB: Record<TrafficClass, number> = { same_zone: 0, cross_zone: 0.01, cross_region: 0.02, internet: 0.12, unknown: 0 };
 
-export class Cluster {
+export class ClusterModel {
   readonly nodes: Node[] = [];
   readonly pods: Pod[] = [];
   readonly #byAddress = new Map<string, Pod | Node>();
@@ -80,8 +95,8 @@ export class Cluster {
  * some to the remote region and to the internet; one host-network agent per
  * node talks too. Bytes differ per workload and per pod so rankings have no ties.
  */
-export function demoCluster(): { cluster: Cluster; pairs: Array<{ src: string; dst: string; weight: number }> } {
-  const cluster = new Cluster();
+export function fourZoneModel(): { cluster: ClusterModel; pairs: Array<{ src: string; dst: string; weight: number }> } {
+  const cluster = new ClusterModel();
   const zones = [
     ['zone-a', 'region-1'],
     ['zone-b', 'region-1'],

@@ -1,5 +1,5 @@
 /**
- * Child process of kubernetes.test.ts, run inside the test's network namespace.
+ * Child process of pods.test.ts, run inside the test's network namespace.
  *   udp SRC DST COUNT SIZE    sends COUNT datagrams whose IP packets are SIZE bytes from SRC to
  *                             DST (IPv4, a receiver bound on DST:9000 takes them); prints {"sent": N}
  *   scrape URL REGEX TIMEOUT  polls URL until a line of its body matches REGEX or TIMEOUT ms pass;
@@ -11,7 +11,8 @@
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { Metadata } from '@grpc/grpc-js';
-import { encodeRequest, rawExport, series } from '../../receivers/otlp/testing.ts';
+import { encodeRequest, rawExport, series } from '../../../test/support/otlp.ts';
+import { until } from '../../../test/support/poll.ts';
 
 const [command, ...args] = process.argv.slice(2);
 const IPV4_UDP_HEADERS = 28;
@@ -28,21 +29,17 @@ if (command === 'udp') {
   await once(sender, 'listening');
   const payload = Buffer.alloc(Number(size) - IPV4_UDP_HEADERS, 0x7a);
   for (let i = 0; i < Number(count); i++) await new Promise<void>((resolve, reject) => sender.send(payload, 9000, dst, (err) => (err ? reject(err) : resolve())));
-  const deadline = Date.now() + 5000;
-  while (received < Number(count) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  // Up to 5 s for the last datagrams; the receiver may have dropped some (the test allows that).
+  await until('every datagram at the receiver', () => received >= Number(count), { timeoutMs: 5000 }).catch(() => undefined);
   sender.close();
   receiver.close();
   console.log(JSON.stringify({ sent: Number(count), received }));
 } else if (command === 'scrape') {
   const [url, pattern, timeout] = args as [string, string, string];
   const re = new RegExp(pattern, 'm');
-  const deadline = Date.now() + Number(timeout);
   let body = '';
-  for (;;) {
-    body = await fetch(url).then((r) => r.text(), (err: Error) => `fetch failed: ${err.message}`);
-    if (re.test(body) || Date.now() > deadline) break;
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
+  const matches = async () => re.test((body = await fetch(url).then((r) => r.text(), (err: Error) => `fetch failed: ${err.message}`)));
+  await until(`a line matching ${pattern}`, matches, { timeoutMs: Number(timeout), intervalMs: 500 }).catch(() => undefined); // reported as matched: false
   console.log(JSON.stringify({ matched: re.test(body), body }));
 } else if (command === 'otlp') {
   const [port, token] = args as [string, string | undefined];

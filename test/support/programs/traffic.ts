@@ -1,7 +1,8 @@
 /**
- * Known traffic for the netfilter receiver's tests and benchmark, run inside a
- * network namespace with `ip netns exec`. Prints one JSON line describing what
- * it did (local ports, counts) once everything has been sent.
+ * Known traffic for the netfilter receiver's tests and benchmark (through
+ * netns.ts's NetnsPair), run inside a network namespace with `ip netns exec`.
+ * Prints one JSON line describing what it did (local ports, counts) once
+ * everything has been sent.
  *
  *   udp   HOST PORT SIZES COUNT          COUNT datagrams of each size (comma list) from one socket
  *   flows HOST FIRST_PORT N SIZE         one datagram to each of N destination ports (N flows)
@@ -16,6 +17,7 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { connect, createServer, isIPv6 } from 'node:net';
+import { sleep } from '../poll.ts';
 
 const [mode, ...args] = process.argv.slice(2);
 
@@ -61,7 +63,7 @@ switch (mode) {
     const socket = udpSocket(host, { reusePort: true });
     await bind(socket, srcPort);
     const payload = Buffer.alloc(size!, 2);
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, startAt! - Date.now())));
+    await sleep(Math.max(0, startAt! - Date.now()));
     for (let round = 0; round < count!; round++) {
       for (let i = 0; i < flows!; i++) await send(socket, payload, firstDst! + i, host);
     }

@@ -1,7 +1,11 @@
-/** Test support for the OTLP receiver and exporter: raw gRPC calls, request encoding, a pausable proxy, certificates. */
+/**
+ * Test support for the OTLP receiver and exporter: raw gRPC calls, requests
+ * encoded by the official serializer, totals per flow, and credentials made
+ * fresh in a temporary directory by openssl (a self-signed certificate, a
+ * small PKI for mutual TLS, files holding a bearer token).
+ */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, credentials, Metadata, type ChannelCredentials } from '@grpc/grpc-js';
@@ -11,7 +15,7 @@ import { flowResourceMetrics } from '../../exporters/otlp/metrics.ts';
 import type { FlowSeries } from '../../exporters/otlp/store.ts';
 import type { FlowAttributes } from '../../pipeline/attributes.ts';
 import type { FlowRecord } from '../../pipeline/flow.ts';
-import { EXPORT_PATH } from './receiver.ts';
+import { EXPORT_PATH } from '../../receivers/otlp/receiver.ts';
 
 export interface CallResult {
   code: number;
@@ -53,64 +57,6 @@ export function totalsByFlow(records: readonly FlowRecord[]): Map<string, { byte
   return out;
 }
 
-/** A free TCP port on loopback (the listener is closed before returning). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** True when a TCP listener can be bound to 127.0.0.1:port now (nothing else listens there). */
-export async function canBind(port: number): Promise<boolean> {
-  const server = createServer();
-  const bound = await new Promise<boolean>((resolve) => {
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => resolve(true));
-  });
-  if (bound) await new Promise<void>((resolve) => server.close(() => resolve()));
-  return bound;
-}
-
-/**
- * A TCP proxy on loopback that can be cut (listener closed, connections
- * destroyed) and restored on the same port: a gateway that is unreachable
- * for a while but keeps its state.
- */
-export class PausableProxy {
-  readonly #target: number;
-  readonly #sockets = new Set<Socket>();
-  #server: Server | undefined;
-  port = 0;
-
-  constructor(targetPort: number) {
-    this.#target = targetPort;
-  }
-
-  async up(): Promise<void> {
-    const server = createServer((client) => {
-      const upstream = connect(this.#target, '127.0.0.1');
-      for (const s of [client, upstream]) {
-        this.#sockets.add(s);
-        s.on('close', () => this.#sockets.delete(s));
-        s.on('error', () => s.destroy());
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
-    this.port = (server.address() as { port: number }).port;
-    this.#server = server;
-  }
-
-  async down(): Promise<void> {
-    const server = this.#server;
-    this.#server = undefined;
-    for (const s of this.#sockets) s.destroy();
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-}
-
 /** A self-signed certificate for 127.0.0.1 (and a CA file = the certificate itself) in a temp dir. */
 export function selfSignedCert(): { dir: string; cert: string; key: string } {
   const dir = mkdtempSync(join(tmpdir(), 'zt-otlp-tls-'));
@@ -135,6 +81,7 @@ export function mutualTlsCerts(): { dir: string; ca: string; serverCert: string;
   return { dir, ca: p('ca.pem'), serverCert: p('server.pem'), serverKey: p('server.key'), clientCert: p('client.pem'), clientKey: p('client.key') };
 }
 
+/** Writes `content` to a file called `name` in a new temporary directory; returns its path. */
 export function writeTemp(name: string, content: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'zt-otlp-'));
   const path = join(dir, name);

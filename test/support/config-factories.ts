@@ -4,10 +4,10 @@
  * testdata/ read like real configs. They validate with the real schema types.
  */
 import { z } from 'zod';
-import { READ_ONLY } from '../component.ts';
-import type { Exporter, Factory, FlowConsumer, Processor, Receiver } from '../component.ts';
-import { FactoryRegistry } from '../registry.ts';
-import { cidr, duration, endpoint, existingFile } from '../schema.ts';
+import { READ_ONLY } from '../../pipeline/component.ts';
+import type { Exporter, Factory, FlowConsumer, Processor, Receiver } from '../../pipeline/component.ts';
+import { FactoryRegistry } from '../../pipeline/registry.ts';
+import { cidr, duration, endpoint, existingFile } from '../../pipeline/schema.ts';
 
 const idle = { capabilities: READ_ONLY, async start() {}, async shutdown() {} };
 

@@ -1,12 +1,15 @@
 /**
- * Test support: two network namespaces joined by a veth pair, with static
- * neighbour entries (no ARP or neighbour discovery in the counts) and helpers
- * to run programs inside them. Only used by this folder's tests and bench/.
+ * Test support: network namespaces on the real kernel. A namespace with only
+ * its loopback up (LoopbackNetns); two namespaces joined by a veth pair, with
+ * static neighbour entries (no ARP or neighbour discovery in the counts), and
+ * helpers to run programs inside them (NetnsPair); the root namespace's links,
+ * to check that a test left none behind. Needs root (see privileges.ts).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 
-export const TRAFFIC_SCRIPT = join(import.meta.dirname, 'testdata', 'traffic.ts');
+/** programs/traffic.ts: known traffic (UDP, TCP, floods), run inside a namespace. */
+export const TRAFFIC_SCRIPT = join(import.meta.dirname, 'programs', 'traffic.ts');
 
 export const ADDRESSES = {
   a4: '10.231.0.1',
@@ -20,6 +23,55 @@ const MAC_B = '02:00:00:00:23:02';
 
 export function sh(command: string, args: string[]): string {
   return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Runs a command inside a namespace (`ip netns exec`) and returns its stdout. */
+export function inNetns(netns: string, command: string, ...args: string[]): string {
+  return sh('ip', ['netns', 'exec', netns, command, ...args]);
+}
+
+/** The names of the links of the root namespace, sorted. */
+export function rootLinks(): string[] {
+  return sh('ip', ['-o', 'link', 'show']).split('\n').flatMap((l) => l.split(':')[1]?.trim() || []).sort();
+}
+
+/** A namespace's kernel counter from /proc/net/snmp, e.g. snmp(ns, 'Ip', 'ForwDatagrams'). */
+export function snmp(netns: string, group: string, field: string): number {
+  const lines = inNetns(netns, 'cat', '/proc/net/snmp').split('\n').filter((l) => l.startsWith(`${group}:`));
+  const names = lines[0]!.split(/\s+/);
+  const values = lines[1]!.split(/\s+/);
+  return Number(values[names.indexOf(field)]);
+}
+
+/** A network namespace with only its loopback, up: for traffic on 127.0.0.0/8 that a receiver counts alone. */
+export class LoopbackNetns {
+  readonly name: string;
+
+  /** The name is unique per process: `<prefix>-<pid>`. */
+  constructor(prefix: string) {
+    this.name = `${prefix}-${process.pid}`;
+  }
+
+  /** Where the receivers' `netns` option points. */
+  get path(): string {
+    return `/run/netns/${this.name}`;
+  }
+
+  /** Creates it, first removing one a crashed run left behind. */
+  create(): this {
+    this.destroy();
+    sh('ip', ['netns', 'add', this.name]);
+    sh('ip', ['-n', this.name, 'link', 'set', 'lo', 'up']);
+    return this;
+  }
+
+  destroy(): void {
+    try {
+      sh('ip', ['netns', 'del', this.name]);
+    } catch {
+      // not there
+    }
+  }
 }
 
 export interface InterfaceCounters {
@@ -78,7 +130,7 @@ export class NetnsPair {
 
   /** Runs a command inside a namespace and returns its stdout. */
   exec(ns: string, command: string, args: string[]): string {
-    return sh('ip', ['netns', 'exec', ns, command, ...args]);
+    return inNetns(ns, command, ...args);
   }
 
   /**
@@ -119,10 +171,7 @@ export class NetnsPair {
 
   /** A's kernel counters from /proc/net/snmp, e.g. snmp('Tcp', 'OutSegs'). */
   snmp(group: string, field: string): number {
-    const lines = this.exec(this.a, 'cat', ['/proc/net/snmp']).split('\n').filter((l) => l.startsWith(`${group}:`));
-    const names = lines[0]!.split(/\s+/);
-    const values = lines[1]!.split(/\s+/);
-    return Number(values[names.indexOf(field)]);
+    return snmp(this.a, group, field);
   }
 
   sysctlA(setting: string): void {

@@ -6,6 +6,8 @@
  * OTHER_HOST is given, the status of both ports there (0: nothing listens).
  * Usage: node pod-probes.ts HOST TELEMETRY_PORT METRICS_PORT [TIMEOUT_MS] [OTHER_HOST]
  */
+import { until } from '../../../test/support/poll.ts';
+
 const [host = '127.0.0.1', telemetry = '8888', metrics = '9464', timeout = '60000', other] = process.argv.slice(2);
 const url = (h: string, port: string, path: string) => `http://${h.includes(':') ? `[${h}]` : h}:${port}${path}`;
 
@@ -28,11 +30,9 @@ async function metricNames(url: string): Promise<string[]> {
   }
 }
 
-const deadline = Date.now() + Number(timeout);
 let ready = 0;
-while (Date.now() < deadline && (ready = await status(url(host, telemetry, '/readyz'))) !== 200) {
-  await new Promise((resolve) => setTimeout(resolve, 250));
-}
+// Not ready in time is reported (readyz is then the last status seen), not thrown.
+await until('/readyz to answer 200', async () => (ready = await status(url(host, telemetry, '/readyz'))) === 200, { timeoutMs: Number(timeout), intervalMs: 250 }).catch(() => undefined);
 console.log(
   JSON.stringify({
     healthz: await status(url(host, telemetry, '/healthz')),

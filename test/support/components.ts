@@ -1,17 +1,23 @@
-/** Test support: settings for a component built outside a service, and a consumer that records batches. */
-import { pino } from 'pino';
+/**
+ * Test support for components built outside a service: their settings (plain,
+ * with a meter the test reads back, with logs kept as text), a consumer that
+ * records the batches it gets, config problems through the real loader, and
+ * the error a service reports when one component fails to start.
+ */
+import { Writable } from 'node:stream';
+import { pino, type Logger } from 'pino';
 import { z } from 'zod';
 import { metrics } from '@opentelemetry/api';
 import { MeterProvider, MetricReader, type MetricData } from '@opentelemetry/sdk-metrics';
-import { READ_ONLY } from './component.ts';
-import type { ComponentKind, ComponentSettings, ExporterFactory, Factory, FlowConsumer, ReceiverFactory } from './component.ts';
-import { ConfigError } from './config/problems.ts';
-import type { ServiceConfig } from './config/types.ts';
-import { ZonetapError } from './errors.ts';
-import { FactoryRegistry } from './registry.ts';
-import { Service } from './service.ts';
-import type { FlowBatch } from './flow.ts';
-import { SELF_TELEMETRY_CARDINALITY_LIMIT } from './telemetry/metrics.ts';
+import { READ_ONLY } from '../../pipeline/component.ts';
+import type { ComponentKind, ComponentSettings, ExporterFactory, Factory, FlowConsumer, ReceiverFactory } from '../../pipeline/component.ts';
+import { ConfigError } from '../../pipeline/config/problems.ts';
+import type { ServiceConfig } from '../../pipeline/config/types.ts';
+import { ZonetapError } from '../../pipeline/errors.ts';
+import { FactoryRegistry } from '../../pipeline/registry.ts';
+import { Service } from '../../pipeline/service.ts';
+import type { FlowBatch } from '../../pipeline/flow.ts';
+import { SELF_TELEMETRY_CARDINALITY_LIMIT } from '../../pipeline/telemetry/metrics.ts';
 
 /** Settings for a component built outside a service (reportSendFailure does nothing: override it to count). */
 export function testSettings(id: string, kind: ComponentKind): ComponentSettings {
@@ -40,6 +46,23 @@ export function meteredSettings(id: string, kind: ComponentKind): { settings: Co
   };
 }
 
+/** The sum of a metric's data points (every attribute set), or undefined when it was not recorded. */
+export function metricTotal(metrics: readonly MetricData[], name: string): number | undefined {
+  return metrics.find((m) => m.descriptor.name === name)?.dataPoints.reduce((sum, p) => sum + (p.value as number), 0);
+}
+
+/** A logger at `level` whose JSON lines are kept, one string each, in `lines`. */
+export function capturedLogger(level = 'debug'): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  return { logger: pino({ level }, stream), lines };
+}
+
 /** Collects every batch it is given. */
 export class RecordingConsumer implements FlowConsumer {
   readonly capabilities = READ_ONLY;
@@ -58,7 +81,7 @@ export class RecordingConsumer implements FlowConsumer {
  * of component schemas through the real loader.
  */
 export async function configProblems(files: readonly string[], factories: readonly Factory[], env: NodeJS.ProcessEnv = {}): Promise<string[]> {
-  const { loadConfig } = await import('./config/load.ts');
+  const { loadConfig } = await import('../../pipeline/config/load.ts');
   try {
     await loadConfig(files, new FactoryRegistry(factories), { env });
     return [];

@@ -1,8 +1,36 @@
-/** The rendered manifests, shared by deploy/kubernetes's tests: kustomize output and loose views of it. */
-import { parse } from 'yaml';
+/** Test support: the rendered Kubernetes manifests of deploy/kubernetes (kustomize output) and loose views of them. */
 import { join } from 'node:path';
-import { DEPLOY, find, kustomize } from './tools.ts';
-import type { K8sObject } from './tools.ts';
+import { parse, parseAllDocuments } from 'yaml';
+import { REPO, run } from './processes.ts';
+
+export const DEPLOY = join(REPO, 'deploy');
+
+export interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  [field: string]: unknown;
+}
+
+/**
+ * Debian 12's kubectl (kubernetes-client 1.20, kustomize v2.0.3), which scripts/setup.sh unpacks
+ * beside the kubectl on PATH: the oldest kubectl the manifests support.
+ */
+export const KUBECTL_1_20 = join(REPO, '.tools', 'kubectl-1.20', 'usr', 'bin', 'kubectl');
+
+/** `kubectl kustomize DIR` (with `kubectl`, by default the one on PATH): the rendered YAML, its objects and kubectl's warnings. */
+export async function kustomize(dir: string, kubectl = 'kubectl'): Promise<{ yaml: string; objects: K8sObject[]; warnings: string }> {
+  const r = await run(kubectl, ['kustomize', dir]);
+  if (r.code !== 0) throw new Error(`${kubectl} kustomize ${dir} failed: ${r.stderr}`);
+  const objects = parseAllDocuments(r.stdout).map((d) => d.toJS() as K8sObject).filter(Boolean);
+  return { yaml: r.stdout, objects, warnings: r.stderr };
+}
+
+export function find(objects: readonly K8sObject[], kind: string, name: string): K8sObject {
+  const found = objects.find((o) => o.kind === kind && o.metadata.name === name);
+  if (!found) throw new Error(`no ${kind} ${name} among ${objects.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
+  return found;
+}
 
 export const VARIANTS = { base: 'base', 'agent-only': 'overlays/agent-only', gateway: 'overlays/gateway' } as const;
 export type Variant = keyof typeof VARIANTS;

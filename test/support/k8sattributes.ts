@@ -1,12 +1,10 @@
-/** Test helpers for k8sattributes: flows, a processor wired to a recorder, logs captured as text. */
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
+/** Test support for k8sattributes: flows between addresses, a processor wired to a recorder with its logs kept as text. */
 import { metrics, type Meter } from '@opentelemetry/api';
 import type { ComponentSettings } from '../../pipeline/component.ts';
 import type { FlowRecord } from '../../pipeline/flow.ts';
-import { RecordingConsumer } from '../../pipeline/testing.ts';
-import { configSchema } from './config.ts';
-import { K8sAttributesProcessor, type K8sAttributesOptions } from './processor.ts';
+import { configSchema } from '../../processors/k8sattributes/config.ts';
+import { K8sAttributesProcessor, type K8sAttributesOptions } from '../../processors/k8sattributes/processor.ts';
+import { capturedLogger, RecordingConsumer } from './components.ts';
 
 export function flow(src: string, dst: string, bytes = 100): FlowRecord {
   return {
@@ -32,14 +30,8 @@ export function harness(
   options: K8sAttributesOptions = { backoffInitialMs: 50, backoffMaxMs: 200 },
   meter: Meter = metrics.getMeter('zonetap-test'),
 ): Harness {
-  const logs: string[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, done) {
-      logs.push(String(chunk));
-      done();
-    },
-  });
-  const settings: ComponentSettings = { id: 'k8sattributes', kind: 'processor', logger: pino({ level: 'debug' }, stream), meter, reportSendFailure: () => {} };
+  const { logger, lines: logs } = capturedLogger('debug');
+  const settings: ComponentSettings = { id: 'k8sattributes', kind: 'processor', logger, meter, reportSendFailure: () => {} };
   const out = new RecordingConsumer();
   const processor = new K8sAttributesProcessor(settings, configSchema.parse(config), out, options);
   return {
@@ -52,19 +44,6 @@ export function harness(
       return out.batches.slice(before).flatMap((b) => b.records);
     },
   };
-}
-
-/** Retries `check` until it stops throwing (watch events arrive asynchronously). */
-export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
 }
 
 /** The endpoint without its undefined fields (resolved ends carry every field, undefined when unknown) and without its identity (a number that depends on test order). */

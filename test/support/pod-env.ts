@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { container, podSpec } from './manifests.ts';
 import type { Json } from './manifests.ts';
-import type { K8sObject } from './tools.ts';
+import type { K8sObject } from './manifests.ts';
 
 export interface PodFacts {
   /** Downward API values by fieldPath: spec.nodeName, status.podIP, metadata.namespace. */
