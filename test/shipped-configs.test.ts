@@ -43,12 +43,13 @@ const SHAPES: Record<string, Shape> = {
   // Agent of the gateway shape: counts, names both ends (its own node's flows only), rolls up to pods, sends to its zone's gateway.
   'agent.yaml': {
     pipeline: { receivers: ['netfilter'], processors: ['k8sattributes', 'aggregate'], exporters: ['otlp'] },
-    telemetry: { metricsEndpoint: '0.0.0.0:8888', logLevel: 'info' },
+    // Telemetry on the pod IP only (a hostNetwork pod would otherwise serve on every node address).
+    telemetry: { metricsEndpoint: '[127.0.0.1]:8888', logLevel: 'info' },
     settings: {
       netfilter: { interval: 10_000, max_flows: 65_536, ip_families: ['ipv4', 'ipv6'] },
       k8sattributes: { source: 'kubernetes', node_name: 'node-a', pod_delete_grace: 120_000 },
       aggregate: { by: 'pod' },
-      otlp: { endpoint: 'zonetap-gateway.zonetap.svc:4317', tls: { insecure: true }, compression: 'gzip', interval: 10_000 },
+      otlp: { endpoint: 'zonetap-gateway.zonetap.svc:4317', tls: { insecure: true }, headers: { authorization: 'Bearer token-from-the-secret' }, compression: 'gzip', interval: 10_000 },
     },
   },
   // Gateway: OTLP in from the agents, classified and priced, Prometheus out; no Kubernetes access.
@@ -56,7 +57,8 @@ const SHAPES: Record<string, Shape> = {
     pipeline: { receivers: ['otlp'], processors: ['crosszone', 'cost'], exporters: ['prometheus'] },
     telemetry: { metricsEndpoint: '0.0.0.0:8888', logLevel: 'info' },
     settings: {
-      otlp: { protocols: { grpc: { endpoint: '0.0.0.0:4317', max_recv_msg_size_mib: 4 } } },
+      // Only agents that present the token (the Secret's file; any existing file passes validation here).
+      otlp: { protocols: { grpc: { endpoint: '0.0.0.0:4317', max_recv_msg_size_mib: 4, auth: { bearer_token_file: join(dir, 'gateway.yaml') } } } },
       cost: { provider: 'aws' },
       prometheus: { endpoint: '0.0.0.0:9464' },
     },
