@@ -9,6 +9,13 @@ import { duration, endpoint } from '../../pipeline/schema.ts';
  */
 export const DEFAULT_MAX_SERIES = 50_000;
 
+/**
+ * Default cap on /metrics connections: Prometheus uses one per scrape target
+ * (two for an HA pair), so 64 leaves room for people and tools, while a flood
+ * of idle connections cannot take every file descriptor.
+ */
+export const DEFAULT_MAX_CONNECTIONS = 64;
+
 export const configSchema = z.strictObject({
   /** host:port serving /metrics. Port 0 picks a free port (tests). */
   endpoint: endpoint().default('127.0.0.1:9464'),
@@ -25,6 +32,14 @@ export const configSchema = z.strictObject({
   address_labels: z.enum(['none', 'unresolved', 'all'], { error: 'expected one of none, unresolved, all' }).default('none'),
   /** Add src_port/dst_port labels (ephemeral ports make one series per connection: off by default). */
   port_labels: z.boolean({ error: 'expected true or false' }).default(false),
+  /**
+   * A rendered /metrics answer is served again to scrapes for this long
+   * (scrapes during a render always share it): bounds rendering to one per
+   * this period however many scrapers come. Counters are at most this old.
+   */
+  exposition_max_age: duration().prefault('1s'),
+  /** Open connections to /metrics at most; further ones are closed at once. */
+  max_connections: z.int({ error: 'expected a whole number of connections' }).min(1, { error: 'max_connections must be at least 1' }).default(DEFAULT_MAX_CONNECTIONS),
 });
 
 export type PrometheusExporterConfig = z.output<typeof configSchema>;

@@ -1,26 +1,48 @@
 /**
  * The `prometheus` exporter: keeps cumulative flow totals in zonetap's own
- * stores (with expiry and a cardinality cap) and serves them on /metrics
- * through @opentelemetry/exporter-prometheus.
+ * stores (with expiry and a cardinality cap) and serves them on /metrics,
+ * rendered from the stores in slices and shared between scrapes.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { BatchObservableCallback, Observable } from '@opentelemetry/api';
-import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { MeterProvider, type MetricReader } from '@opentelemetry/sdk-metrics';
 import { READ_ONLY } from '../../pipeline/component.ts';
 import type { ComponentSettings, Exporter } from '../../pipeline/component.ts';
 import type { FlowBatch, FlowRecord } from '../../pipeline/flow.ts';
 import { FlowStore } from '../series/index.ts';
 import { parseEndpoint } from '../../pipeline/schema.ts';
 import type { PrometheusExporterConfig } from './config.ts';
+import { ExpositionRenderer, type CounterFamily } from './exposition.ts';
 import { KUBEZONNET_HELP, KUBEZONNET_METRIC, kubezonnetSource } from './kubezonnet.ts';
 import { FlowLabeler } from './labels.ts';
-import { FlowMetricProducer, type CounterView } from './producer.ts';
+import { createMetricsServer, METRICS_SERVER_LIMITS, sendExposition, type MetricsServerLimits } from './server.ts';
+import { SharedExposition } from './shared-exposition.ts';
 
 /** Labels of the series that collects records past max_series (as the OpenTelemetry SDK names it). */
 export const OVERFLOW_LABELS = Object.freeze({ otel_metric_overflow: 'true' });
 export const METRICS_PATH = '/metrics';
+/** The content type of text format 0.0.4, which every Prometheus version reads. */
+const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+export interface PrometheusExporterOptions {
+  /** The clock (ms since epoch); tests pass their own. */
+  now?: () => number;
+  /** Server timeouts other than the defaults (tests); `max_connections` comes from the config. */
+  serverLimits?: Partial<Omit<MetricsServerLimits, 'maxConnections'>>;
+  /** Samples per render slice (tests). */
+  sliceSamples?: number;
+}
+
+/** The counters served on /metrics: flows' bytes, packets and cost, and kubezonnet's metric when its store exists. */
+export function flowFamilies(flows: FlowStore, kubezonnet: FlowStore | undefined): CounterFamily[] {
+  const families: CounterFamily[] = [
+    { name: 'zonetap_network_flow_bytes_total', help: 'IP bytes sent (headers included), by source and destination.', store: flows, value: (s) => s.bytes },
+    { name: 'zonetap_network_flow_packets_total', help: 'IP packets sent, by source and destination.', store: flows, value: (s) => s.packets },
+    { name: 'zonetap_network_flow_cost_usd_total', help: 'Cost of the bytes sent in US dollars, as priced by the cost processor.', store: flows, value: (s) => s.costUsd },
+  ];
+  if (kubezonnet) families.push({ name: KUBEZONNET_METRIC, help: KUBEZONNET_HELP, store: kubezonnet, value: (s) => s.bytes });
+  return families;
+}
 
 export class PrometheusFlowExporter implements Exporter {
   readonly capabilities = READ_ONLY;
@@ -32,38 +54,35 @@ export class PrometheusFlowExporter implements Exporter {
   readonly flows: FlowStore;
   /** {namespace, pod} of pod_cross_zone_network_traffic_bytes_total; undefined when kubezonnet_compat is off. */
   readonly kubezonnet: FlowStore | undefined;
-  readonly #reader: PrometheusExporter;
-  readonly #meterProvider: MeterProvider;
+  readonly #renderer: ExpositionRenderer;
+  readonly #exposition: SharedExposition;
   readonly #server: Server;
+  readonly #responseTimeoutMs: number;
   readonly #telemetry: { callback: BatchObservableCallback; observables: Observable[] };
   #lastExpiry = 0;
   #overflowWarned = false;
 
-  /** `now` is the clock (ms since epoch); tests pass their own. */
-  constructor(settings: ComponentSettings, config: PrometheusExporterConfig, now: () => number = Date.now) {
+  constructor(settings: ComponentSettings, config: PrometheusExporterConfig, options: PrometheusExporterOptions = {}) {
     this.#settings = settings;
     this.#config = Object.freeze({ ...config });
+    const now = options.now ?? Date.now;
     this.#now = now;
     this.#labeler = new FlowLabeler(config);
     const storeOptions = { ttlMs: config.series_ttl, maxSeries: config.max_series, overflowAttributes: OVERFLOW_LABELS };
     this.flows = new FlowStore(storeOptions);
     this.kubezonnet = config.kubezonnet_compat ? new FlowStore(storeOptions) : undefined;
 
-    const views: CounterView[] = [
-      { name: 'zonetap.network.flow.bytes', description: 'IP bytes sent (headers included), by source and destination.', store: this.flows, value: (s) => s.bytes },
-      { name: 'zonetap.network.flow.packets', description: 'IP packets sent, by source and destination.', store: this.flows, value: (s) => s.packets },
-      { name: 'zonetap.network.flow.cost_usd', description: 'Cost of the bytes sent in US dollars, as priced by the cost processor.', store: this.flows, value: (s) => s.costUsd },
-    ];
-    if (this.kubezonnet) views.push({ name: KUBEZONNET_METRIC, description: KUBEZONNET_HELP, store: this.kubezonnet, value: (s) => s.bytes });
-    const producer = new FlowMetricProducer(views, now, (t) => this.#expire(t));
-
-    // The reader serves no instruments of its own but MUST be registered with a
-    // MeterProvider before it can collect; the flow series come from `producer`.
-    this.#reader = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true, withoutTargetInfo: true, metricProducers: [producer] });
-    // exporter-prometheus 0.301 depends on sdk-metrics 3.1.0, the project on 3.1.1:
-    // same runtime contract, distinct class declarations for the compiler.
-    this.#meterProvider = new MeterProvider({ readers: [this.#reader as unknown as MetricReader] });
-    this.#server = createServer((req, res) => this.#handle(req, res));
+    this.#renderer = new ExpositionRenderer(flowFamilies(this.flows, this.kubezonnet), options.sliceSamples);
+    this.#exposition = new SharedExposition(
+      () => {
+        this.#expire(now());
+        return this.#renderer.render();
+      },
+      { maxAgeMs: config.exposition_max_age, now },
+    );
+    const limits = { ...METRICS_SERVER_LIMITS, ...options.serverLimits, maxConnections: config.max_connections };
+    this.#responseTimeoutMs = limits.responseTimeoutMs;
+    this.#server = createMetricsServer(limits, (req, res) => this.#handle(req, res));
     this.#telemetry = this.#registerTelemetry();
   }
 
@@ -116,9 +135,9 @@ export class PrometheusFlowExporter implements Exporter {
       this.#server.closeAllConnections();
       await closed;
     }
-    await this.#meterProvider.shutdown();
     this.flows.clear();
     this.kubezonnet?.clear();
+    this.#exposition.clear();
   }
 
   #expire(now: number): void {
@@ -141,7 +160,24 @@ export class PrometheusFlowExporter implements Exporter {
       res.end();
       return;
     }
-    this.#reader.getMetricsRequestHandler(req, res);
+    this.#exposition.get().then(
+      (exposition) => sendExposition(req, res, exposition, CONTENT_TYPE, this.#responseTimeoutMs),
+      (err: Error) => {
+        this.#settings.logger.error({ err }, 'cannot render /metrics');
+        res.statusCode = 500;
+        res.end(`# cannot render metrics: ${err.message}\n`);
+      },
+    );
+  }
+
+  /** Renders of /metrics so far (scrapes that shared a render or got a recent one are not counted). */
+  get renders(): number {
+    return this.#renderer.renders;
+  }
+
+  /** Render slices so far; the event loop runs between two slices of a render. */
+  get renderSlices(): number {
+    return this.#renderer.slices;
   }
 
   #registerTelemetry() {

@@ -23,7 +23,7 @@ after(async () => {
   for (const e of running) await e.shutdown();
 });
 async function started(cfg = config(), now?: () => number, settings = testSettings('prometheus', 'exporter')) {
-  const e = new PrometheusFlowExporter(settings, cfg, now);
+  const e = new PrometheusFlowExporter(settings, cfg, { now });
   running.push(e);
   await e.start();
   return e;
@@ -40,9 +40,11 @@ describe('config', () => {
   test('defaults', () => {
     assert.deepEqual(configSchema.parse({}), {
       endpoint: '127.0.0.1:9464', series_ttl: 15 * 60_000, max_series: 50_000, kubezonnet_compat: true, address_labels: 'none', port_labels: false,
+      exposition_max_age: 1000, max_connections: 64,
     });
     assert.deepEqual(configSchema.parse(testdata('full.yaml')), {
       endpoint: '0.0.0.0:9464', series_ttl: 5 * 60_000, max_series: 20_000, kubezonnet_compat: false, address_labels: 'unresolved', port_labels: true,
+      exposition_max_age: 5000, max_connections: 16,
     });
   });
 
@@ -50,6 +52,8 @@ describe('config', () => {
     ['bad-series-ttl.yaml', 'series_ttl', 'invalid duration "15 minutes": expected a positive number with a unit (ms, s, m, h), like 10s'],
     ['bad-endpoint.yaml', 'endpoint', 'invalid endpoint "localhost": expected host:port, like 127.0.0.1:9464 or [::1]:4317'],
     ['bad-max-series.yaml', 'max_series', 'max_series must be at least 1'],
+    ['bad-max-connections.yaml', 'max_connections', 'max_connections must be at least 1'],
+    ['bad-exposition-max-age.yaml', 'exposition_max_age', 'expected a duration like 10s, 500ms, 2m or 1h'],
     ['unknown-key.yaml', '', 'Unrecognized key: "series_tll"'],
   ] as const) {
     test(`rejects testdata/${file}`, () => {
@@ -122,7 +126,7 @@ describe('series', () => {
 
   test('expire from consume() too, when nobody scrapes', async () => {
     let now = 0;
-    const e = new PrometheusFlowExporter(testSettings('prometheus', 'exporter'), config({ series_ttl: '1m' }), () => now);
+    const e = new PrometheusFlowExporter(testSettings('prometheus', 'exporter'), config({ series_ttl: '1m' }), { now: () => now });
     running.push(e);
     for (let i = 0; i < 100; i++) {
       await e.consume(batch([flow(pod('shop', `job-${i}`, 'job', 'node-a1', 'zone-a'), pgB, 1, 1, 'cross_zone')]));

@@ -1,5 +1,8 @@
 /**
- * Test support for Prometheus: reading text exposition, and Debian's
+ * Test support for Prometheus: reading text exposition, the exposition that
+ * @opentelemetry/exporter-prometheus writes for zonetap's series stores (the
+ * reference exporters/prometheus must match, and the benchmark's baseline),
+ * and Debian's
  * Prometheus (/usr/bin/prometheus, installed by scripts/setup.sh) run on a free
  * loopback port with a temporary config and TSDB, scraping one target every
  * second, queried through its HTTP API.
@@ -13,6 +16,11 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { ValueType, type Attributes, type HrTime } from '@opentelemetry/api';
+import { PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
+import { emptyResource } from '@opentelemetry/resources';
+import { AggregationTemporality, DataPointType, type DataPoint, type ResourceMetrics, type SumMetricData } from '@opentelemetry/sdk-metrics';
+import type { CounterFamily } from '../../exporters/prometheus/index.ts';
 import { parseExposition, type Sample } from '../../sim/exposition.ts';
 import { freePort } from './loopback.ts';
 import { until } from './poll.ts';
@@ -45,6 +53,43 @@ export async function scrapeMetrics(address: string): Promise<Sample[]> {
 /** The samples called `name` whose labels include every pair in `labels`. */
 export function samplesOf(samples: readonly Sample[], name: string, labels: Record<string, string> = {}): Sample[] {
   return samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+}
+
+/**
+ * The families as OpenTelemetry metric data, as the prometheus exporter
+ * handed them to @opentelemetry/exporter-prometheus through a MetricProducer
+ * before it rendered them itself. The `_total` suffix is left to the serializer.
+ */
+export function resourceMetricsOf(families: readonly CounterFamily[], now: number): ResourceMetrics {
+  const endTime = toHrTime(now);
+  const metrics: SumMetricData[] = [];
+  for (const family of families) {
+    const dataPoints: DataPoint<number>[] = [];
+    for (const series of family.store.series()) {
+      const value = family.value(series);
+      if (value === undefined) continue;
+      dataPoints.push({ startTime: toHrTime(series.startTime), endTime, attributes: series.attributes as Attributes, value });
+    }
+    if (dataPoints.length === 0) continue;
+    metrics.push({
+      descriptor: { name: family.name.replace(/_total$/, ''), description: family.help, unit: '', valueType: ValueType.DOUBLE },
+      aggregationTemporality: AggregationTemporality.CUMULATIVE,
+      dataPointType: DataPointType.SUM,
+      isMonotonic: true,
+      dataPoints,
+    });
+  }
+  return { resource: emptyResource(), scopeMetrics: [{ scope: { name: 'zonetap/exporters/prometheus' }, metrics }] };
+}
+
+/** What @opentelemetry/exporter-prometheus's serializer writes for the families (no scope labels, no target_info, as the exporter configured it). */
+export function officialExposition(families: readonly CounterFamily[], now = Date.now()): string {
+  return new PrometheusSerializer('', false, undefined, true, true).serialize(resourceMetricsOf(families, now));
+}
+
+function toHrTime(ms: number): HrTime {
+  const seconds = Math.floor(ms / 1000);
+  return [seconds, Math.round((ms - seconds * 1000) * 1e6)];
 }
 
 /** One element of an instant query's vector. */
