@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 NODE_VERSION=24.21.0
-APT_PACKAGES=(clang llvm libbpf-dev bpftool iproute2 ethtool prometheus make g++ python3 libcap2-bin procps iputils-ping util-linux openssl)
+APT_PACKAGES=(clang llvm libbpf-dev bpftool iproute2 ethtool prometheus make g++ python3 libcap2-bin procps iputils-ping util-linux openssl logrotate)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -3,7 +3,8 @@ import type { ComponentSettings, Exporter } from '../../pipeline/component.ts';
 import type { FlowBatch, TrafficClass } from '../../pipeline/flow.ts';
 import type { FlowlogConfig } from './config.ts';
 import { flowLogTime, formatFlowLogLine } from './format.ts';
-import { FileSink, StdoutSink, type FlowLogSink } from './sink.ts';
+import { FileSink } from './file-sink.ts';
+import { StdoutSink, type FlowLogSink } from './sink.ts';
 
 /** Lines are handed to the sink in chunks of about this many characters. */
 const CHUNK_CHARS = 1 << 20;
@@ -11,7 +12,10 @@ const CHUNK_CHARS = 1 << 20;
 /**
  * Writes one JSON line per flow record (format.ts) to stdout or a file.
  * Batches are written in the order consume() was called; each batch becomes
- * one or a few large writes. shutdown() waits for pending writes and fsyncs.
+ * one or a few large writes, all or nothing in a file (file-sink.ts): a batch
+ * that fails (disk full) rejects consume(), so the service counts its records
+ * as dropped, and leaves no torn line behind. shutdown() waits for pending
+ * writes and fsyncs.
  */
 export class FlowlogExporter implements Exporter {
   readonly capabilities = READ_ONLY;
@@ -39,7 +43,21 @@ export class FlowlogExporter implements Exporter {
     this.#sink =
       this.#path === 'stdout'
         ? new StdoutSink((err) => this.#settings.logger.error({ err }, 'cannot write flow log to stdout'))
-        : await FileSink.open(this.#path);
+        : await FileSink.open(this.#path, this.#settings.logger);
+  }
+
+  /**
+   * Closes the flow log file and opens its path again, after the writes
+   * already handed over. A configuration reload (SIGHUP) calls it so that a
+   * logrotate `postrotate` signal takes effect at once; without it, the next
+   * write notices the rotation by itself. Nothing to do for stdout.
+   */
+  reopen(): Promise<void> {
+    const sink = this.#sink;
+    if (!(sink instanceof FileSink)) return Promise.resolve();
+    const reopened = this.#tail.then(() => sink.reopen());
+    this.#tail = reopened.catch(() => undefined);
+    return reopened;
   }
 
   consume(batch: FlowBatch): Promise<void> {
@@ -47,7 +65,8 @@ export class FlowlogExporter implements Exporter {
     const chunks = this.#format(batch);
     const sink = this.#sink;
     const written = this.#tail.then(async () => {
-      for (const chunk of chunks) await sink.write(chunk.text);
+      if (chunks.length === 0) return;
+      await sink.write(chunks.map((c) => c.text));
       for (const chunk of chunks) this.#linesWritten += chunk.lines;
     });
     this.#tail = written.catch(() => undefined);

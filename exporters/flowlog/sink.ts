@@ -1,41 +1,14 @@
-/** Where flow log text goes: the process's stdout, or a file opened for appending. */
+/** Where flow log text goes: the process's stdout, or a file (file-sink.ts). */
 import { once } from 'node:events';
-import { open, type FileHandle } from 'node:fs/promises';
 
 export interface FlowLogSink {
-  /** Writes all of `text`; resolves when the OS has it (file) or the stream has taken it (stdout). */
-  write(text: string): Promise<void>;
+  /**
+   * Writes the chunks (whole lines, each ending with a newline) in order;
+   * resolves when the OS has them (file) or the stream has taken them (stdout).
+   */
+  write(chunks: readonly string[]): Promise<void>;
   /** Makes what was written durable (fsync for files, drained for stdout) and releases the sink. */
   close(): Promise<void>;
-}
-
-/** Appends to a file; close() fsyncs before closing. */
-export class FileSink implements FlowLogSink {
-  readonly #file: FileHandle;
-
-  private constructor(file: FileHandle) {
-    this.#file = file;
-  }
-
-  static async open(path: string): Promise<FileSink> {
-    try {
-      return new FileSink(await open(path, 'a'));
-    } catch (err) {
-      throw new Error(`cannot open flow log "${path}" for appending: ${(err as Error).message}`, { cause: err });
-    }
-  }
-
-  async write(text: string): Promise<void> {
-    await this.#file.appendFile(text, 'utf8');
-  }
-
-  async close(): Promise<void> {
-    try {
-      await this.#file.sync();
-    } finally {
-      await this.#file.close();
-    }
-  }
 }
 
 /** Writes to process.stdout with back-pressure; never closes it. */
@@ -50,9 +23,11 @@ export class StdoutSink implements FlowLogSink {
     this.#stream.on('error', this.#onError);
   }
 
-  async write(text: string): Promise<void> {
-    if (this.#stream.destroyed) throw new Error('stdout is closed');
-    if (!this.#stream.write(text)) await once(this.#stream, 'drain');
+  async write(chunks: readonly string[]): Promise<void> {
+    for (const text of chunks) {
+      if (this.#stream.destroyed) throw new Error('stdout is closed');
+      if (!this.#stream.write(text)) await once(this.#stream, 'drain');
+    }
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,8 @@
 /**
  * Reads flow log lines (format: exporters/flowlog/README.md; written by exporters/flowlog)
- * back into batches. Every line is checked; the first bad one stops the read
- * with `file:line: what is wrong`.
+ * back into batches. Every line is checked; a damaged one (torn by a full
+ * disk or a crash, or edited by hand) is skipped and reported with its line
+ * number and what is wrong, and the rest of the file is read.
  */
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
@@ -118,13 +119,27 @@ function parseLine(text: string): FlowLogEntry {
   return { start, end, record };
 }
 
+/** A line that was not read, and why. */
+export interface DamagedLine {
+  /** 1-based line number. */
+  line: number;
+  problem: string;
+}
+
+/** A flow log's batches, and the lines skipped because they are damaged. */
+export interface FlowLog {
+  batches: FlowBatch[];
+  damaged: DamagedLine[];
+}
+
 /**
  * Parses a whole flow log. Records with the same (start, end) form one batch;
  * batches come out sorted by start, then end, records in file order.
- * Blank lines are skipped. Throws `file:line: problem` at the first bad line.
+ * Blank lines are skipped; damaged lines too, listed in `damaged`.
  */
-export function parseFlowLog(text: string, file: string): FlowBatch[] {
+export function parseFlowLog(text: string): FlowLog {
   const byInterval = new Map<string, FlowBatch>();
+  const damaged: DamagedLine[] = [];
   let lineNo = 0;
   let from = 0;
   while (from < text.length) {
@@ -138,17 +153,28 @@ export function parseFlowLog(text: string, file: string): FlowBatch[] {
     try {
       entry = parseLine(line);
     } catch (err) {
-      throw new Error(`${file}:${lineNo}: ${(err as Error).message}`);
+      damaged.push({ line: lineNo, problem: (err as Error).message });
+      continue;
     }
     const key = `${entry.start}/${entry.end}`;
     let batch = byInterval.get(key);
     if (!batch) byInterval.set(key, (batch = { start: entry.start, end: entry.end, records: [] }));
     batch.records.push(entry.record);
   }
-  return [...byInterval.values()].sort((a, b) => a.start - b.start || a.end - b.end);
+  const batches = [...byInterval.values()].sort((a, b) => a.start - b.start || a.end - b.end);
+  return { batches, damaged };
 }
 
-/** Reads and parses a flow log file (see parseFlowLog). */
-export async function readFlowLog(path: string): Promise<FlowBatch[]> {
-  return parseFlowLog(await readFile(path, 'utf8'), path);
+/**
+ * Reads and parses a flow log file (see parseFlowLog). A file with damaged
+ * lines and no good one is not a flow log: that fails with `file:line: what is wrong`
+ * of its first line.
+ */
+export async function readFlowLog(path: string): Promise<FlowLog> {
+  const log = parseFlowLog(await readFile(path, 'utf8'));
+  const [first, ...more] = log.damaged;
+  if (first && log.batches.length === 0) {
+    throw new Error(`${path}:${first.line}: ${first.problem}${more.length ? ` (and ${more.length} more damaged lines; no line is a flow record)` : ''}`);
+  }
+  return log;
 }

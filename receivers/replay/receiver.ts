@@ -1,8 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Counter } from '@opentelemetry/api';
 import type { ComponentSettings, FlowConsumer, Receiver } from '../../pipeline/component.ts';
 import { cloneBatch, type FlowBatch } from '../../pipeline/flow.ts';
 import type { ReplayConfig } from './config.ts';
-import { readFlowLog } from './flowlog-reader.ts';
+import { readFlowLog, type DamagedLine } from './flowlog-reader.ts';
+
+/** Damaged lines reported one by one in the log; past this, one summary line. */
+const DAMAGED_LINES_LOGGED = 10;
 
 /**
  * Replays a flow log: one recorded interval every `interval`, the first at once.
@@ -14,6 +18,7 @@ export class ReplayReceiver implements Receiver {
   readonly #config: Readonly<ReplayConfig>;
   readonly #next: FlowConsumer;
   readonly #finished = Promise.withResolvers<void>();
+  readonly #linesSkipped: Counter;
   #abort: AbortController | undefined;
   #running: Promise<void> | undefined;
   #batchesSent = 0;
@@ -22,6 +27,7 @@ export class ReplayReceiver implements Receiver {
     this.#settings = settings;
     this.#config = Object.freeze({ ...config });
     this.#next = next;
+    this.#linesSkipped = settings.meter.createCounter('zonetap.receiver.replay.lines_skipped', { description: 'Damaged flow log lines skipped (torn by a full disk or a crash, or not flow records)' });
   }
 
   /** Settles when the last interval has been handed on (never with `loop: true` until shutdown). */
@@ -35,11 +41,20 @@ export class ReplayReceiver implements Receiver {
   }
 
   async start(): Promise<void> {
-    const intervals = await readFlowLog(this.#config.path);
+    const { batches: intervals, damaged } = await readFlowLog(this.#config.path);
+    this.#reportDamaged(damaged);
     const records = intervals.reduce((n, b) => n + b.records.length, 0);
-    this.#settings.logger.info({ path: this.#config.path, intervals: intervals.length, records }, 'replaying flow log');
+    this.#settings.logger.info({ path: this.#config.path, intervals: intervals.length, records, damagedLines: damaged.length }, 'replaying flow log');
     this.#abort = new AbortController();
     this.#running = this.#run(intervals, this.#abort.signal);
+  }
+
+  /** Each damaged line as `file:line` and why (the first few), and their count in self-telemetry. */
+  #reportDamaged(damaged: readonly DamagedLine[]): void {
+    const path = this.#config.path;
+    for (const { line, problem } of damaged.slice(0, DAMAGED_LINES_LOGGED)) this.#settings.logger.warn({ line: `${path}:${line}`, problem }, `skipped damaged flow log line ${path}:${line}: ${problem}`);
+    if (damaged.length > DAMAGED_LINES_LOGGED) this.#settings.logger.warn({ path, damagedLines: damaged.length }, `skipped ${damaged.length} damaged lines of ${path} in all (the first ${DAMAGED_LINES_LOGGED} are logged)`);
+    this.#linesSkipped.add(damaged.length, { component_id: this.#settings.id });
   }
 
   async #run(intervals: FlowBatch[], signal: AbortSignal): Promise<void> {

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MUTATES_DATA, READ_ONLY } from '../../pipeline/component.ts';
 import type { FlowBatch } from '../../pipeline/flow.ts';
-import { configProblems, RecordingConsumer, testSettings } from '../../test/support/components.ts';
+import { capturedLogger, configProblems, meteredSettings, RecordingConsumer, testSettings } from '../../test/support/components.ts';
 import { until } from '../../test/support/poll.ts';
 import type { FlowConsumer } from '../../pipeline/component.ts';
 import { ReplayReceiver, replayReceiverFactory } from './index.ts';
@@ -29,6 +29,9 @@ function messages(input: unknown): string[] {
   assert.equal(result.success, false);
   return result.error!.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
 }
+
+/** The messages of the warnings a captured logger kept, in order. */
+const warnings = (lines: readonly string[]) => lines.map((l) => JSON.parse(l) as { level: number; msg: string }).filter((l) => l.level === 40).map((l) => l.msg);
 
 test('config: defaults', () => {
   assert.deepEqual(replayReceiverFactory.configSchema.parse({ path: FLOWS }), { path: FLOWS, interval: 1000, loop: false });
@@ -150,10 +153,8 @@ test('an empty file replays nothing and finishes', async () => {
   }
 });
 
-test('start() fails fast naming file:line and what is wrong', async (t) => {
+test('a file with no flow record fails start() naming file:line and what is wrong', async (t) => {
   const cases: [string, string][] = [
-    ['bad-bytes.jsonl', '3: "bytes" must be a whole number >= 0, got "12"'],
-    ['bad-json.jsonl', "2: not valid JSON (Expected ',' or '}' after property value in JSON at position 140 (line 1 column 141))"],
     ['bad-key.jsonl', '1: unknown key "src.zon" (did you mean "src.zone"?)'],
     ['bad-time.jsonl', '1: "start" must be an RFC 3339 time like 2026-01-02T03:04:05.000Z, got "26/11/2026 10:00"'],
     ['bad-address.jsonl', '1: "dst.address" must be an IPv4 or IPv6 address, got "10.0.0.300"'],
@@ -161,6 +162,7 @@ test('start() fails fast naming file:line and what is wrong', async (t) => {
     ['bad-class.jsonl', '1: "zonetap.traffic.class" must be one of same_zone, cross_zone, cross_region, internet, unknown, got "crosszone"'],
     ['mixed-family.jsonl', '1: "src.address" and "dst.address" are of different IP families'],
     ['not-object.jsonl', '1: expected a JSON object'],
+    ['torn-only.jsonl', '1: not valid JSON (Unterminated string in JSON at position 47 (line 1 column 48)) (and 1 more damaged lines; no line is a flow record)'],
   ];
   for (const [file, message] of cases) {
     await t.test(file, async () => {
@@ -173,6 +175,45 @@ test('start() fails fast naming file:line and what is wrong', async (t) => {
   }
 });
 
+test('damaged lines are skipped, reported as file:line and why, and counted; the other lines are replayed', async (t) => {
+  const cases: [string, number, string[]][] = [
+    ['bad-bytes.jsonl', 1, ['3: "bytes" must be a whole number >= 0, got "12"']],
+    ['bad-json.jsonl', 1, ["2: not valid JSON (Expected ',' or '}' after property value in JSON at position 140 (line 1 column 141))"]],
+    // As a full disk left it before the flowlog exporter wrote whole lines only: a torn line, and the next record appended to it.
+    ['torn.jsonl', 2, ["2: not valid JSON (Expected ':' after property name in JSON at position 72 (line 1 column 73))", "4: not valid JSON (Expected ':' after property name in JSON at position 104 (line 1 column 105))"]],
+  ];
+  for (const [file, records, problems] of cases) {
+    await t.test(file, async () => {
+      const path = join(testdata, file);
+      const logs = capturedLogger('warn');
+      const metered = meteredSettings('replay/damaged', 'receiver');
+      const next = new RecordingConsumer();
+      const r = new ReplayReceiver({ ...metered.settings, logger: logs.logger }, replayReceiverFactory.configSchema.parse({ path, interval: '1ms' }), next);
+      await r.start();
+      await r.finished;
+      await r.shutdown();
+      assert.equal(next.records.length, records);
+      assert.deepEqual(warnings(logs.lines), problems.map((p) => `skipped damaged flow log line ${path}:${p}`));
+      const skipped = (await metered.collect()).find((m) => m.descriptor.name === 'zonetap.receiver.replay.lines_skipped');
+      assert.deepEqual(skipped?.dataPoints.map((d) => [d.attributes.component_id, d.value]), [['replay/damaged', problems.length]]);
+    });
+  }
+});
+
+test('past ten damaged lines, one summary line says how many there were', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'zt-replay-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'many.jsonl');
+  const good = readFileSync(FLOWS, 'utf8').split('\n')[0]!;
+  writeFileSync(path, [good, ...Array.from({ length: 25 }, (_, i) => `{"torn":${i}`)].join('\n') + '\n');
+  const logs = capturedLogger('warn');
+  const r = new ReplayReceiver({ ...testSettings('replay', 'receiver'), logger: logs.logger }, replayReceiverFactory.configSchema.parse({ path }), new RecordingConsumer());
+  await r.start();
+  await r.shutdown();
+  const warned = warnings(logs.lines);
+  assert.equal(warned.length, 11);
+  assert.equal(warned[10], `skipped 25 damaged lines of ${path} in all (the first 10 are logged)`);
+});
 
 /** The five factories of this area: enough for a full pipeline in the broken configs of testdata/. */
 const FACTORIES = [replayReceiverFactory, flowlogExporterFactory, crosszoneProcessorFactory, aggregateProcessorFactory, costProcessorFactory];
