@@ -66,64 +66,7 @@ async function time(fn: () => unknown | Promise<unknown>, minMs = 300): Promise<
   return (performance.now() - start) / runs;
 }
 
-const rows: string[][] = [];
-for (const n of [1_000, 10_000, 50_000]) {
-  // Same work on both sides: bytes and packets per label set, no cost, no kubezonnet metric.
-  const plain = records(n, false);
-  // exposition_max_age 1ms: every timed scrape renders (none is served a recent render).
-  const zonetap = new PrometheusFlowExporter(testSettings('prometheus', 'exporter'), configSchema.parse({ endpoint: '127.0.0.1:0', max_series: n, kubezonnet_compat: false, exposition_max_age: '1ms' }));
-  await zonetap.start();
-  const before = await startBaselineServer(flowFamilies(zonetap.flows, undefined), await freePort());
-  const sdk = await sdkPath(n);
-  const zConsume = await time(() => zonetap.consume({ start: 0, end: 1, records: plain }));
-  const sConsume = await time(() => sdk.consume(plain));
-  const zRender = await time(() => get(zonetap.address!));
-  const bRender = await time(() => get(before.address));
-  const sRender = await time(() => get(sdk.address));
-  const zBody = (await get(zonetap.address!)).length;
-  const zLines = (await get(zonetap.address!)).split('\n').filter((l) => !l.startsWith('#'));
-  const sLines = (await get(sdk.address)).split('\n').filter((l) => !l.startsWith('#'));
-  const labelsOnly = (lines: string[]) => lines.map((l) => l.replace(/ [^ ]+$/, '')).sort().join('\n');
-  if (labelsOnly(zLines) !== labelsOnly(sLines)) throw new Error('zonetap and the SDK baseline render different series');
-  if ((await get(before.address)) !== (await get(zonetap.address!))) throw new Error('zonetap and the exporter-prometheus serializer render different text');
-  await before.shutdown();
-  await zonetap.shutdown();
-  await sdk.shutdown();
-
-  // Everything on: cost series and kubezonnet's metric as well.
-  const full = new PrometheusFlowExporter(testSettings('prometheus', 'exporter'), configSchema.parse({ endpoint: '127.0.0.1:0', max_series: n, exposition_max_age: '1ms' }));
-  await full.start();
-  const costed = records(n, true);
-  const fConsume = await time(() => full.consume({ start: 0, end: 1, records: costed }));
-  const fRender = await time(() => get(full.address!));
-  await full.shutdown();
-
-  rows.push([
-    String(n),
-    `${((zConsume * 1e6) / n).toFixed(0)} ns`,
-    `${((sConsume * 1e6) / n).toFixed(0)} ns`,
-    `${zRender.toFixed(1)} ms`,
-    `${bRender.toFixed(1)} ms`,
-    `${sRender.toFixed(1)} ms`,
-    `${(zBody / 2 ** 20).toFixed(1)} MB`,
-    `${((fConsume * 1e6) / n).toFixed(0)} ns`,
-    `${fRender.toFixed(1)} ms`,
-  ]);
-}
-
-const header = ['label sets', 'consume/rec zonetap', 'consume/rec OTel SDK', 'scrape zonetap', 'scrape before', 'scrape OTel SDK', 'body', 'consume/rec all on', 'scrape all on'];
-const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i]!)).join('  ');
-console.log('exporters/prometheus: zonetap store + MetricProducer vs. the plain OTel SDK counters (baseline, same run).');
-console.log('consume: one batch of <label sets> records, every record an update of a known series; scrape: GET /metrics over loopback.');
-console.log('zonetap and SDK columns do the same work (bytes + packets; the bench checks both render the same series); "all on" adds cost and kubezonnet series.');
-console.log('"scrape before": the same store rendered as the exporter did before, through a MetricProducer and the exporter-prometheus serializer (checked to give the same text).');
-console.log(line(header));
-for (const r of rows) console.log(line(r));
-const largest = rows.at(-1)!;
-result({ measure: `prometheus consume per record / scrape, ${largest[0]} label sets`, value: `${largest[1]} / ${largest[3]}`, baseline: `OTel SDK counters: ${largest[2]} / ${largest[5]}; scrape before: ${largest[4]}` });
-
-// 50 scrapers at once (in another process) while batches keep arriving every
+// First, on a fresh heap: 50 scrapers at once (in another process) while batches keep arriving every
 // 100 ms: how long scrapes take and how late ingest gets, for the exporter and
 // for the way it served scrapes before (a whole render per scrape, in one go).
 const SCRAPERS = 50;
@@ -196,6 +139,64 @@ result({
   baseline: `a render per scrape (before): ${triple(beforeRun.scrape)}, ${beforeRun.failed} failed`,
 });
 result({ measure: `prometheus ingest latency p50 / p99 during those scrapes (a batch every ${INGEST_EVERY_MS} ms)`, value: `${fmtMs(percentile(sharedRun.ingest, 50))} / ${fmtMs(percentile(sharedRun.ingest, 99))}`, baseline: `before: ${fmtMs(percentile(beforeRun.ingest, 50))} / ${fmtMs(percentile(beforeRun.ingest, 99))}; no scrapes: ${fmtMs(percentile(quiet, 50))} / ${fmtMs(percentile(quiet, 99))}` });
+
+
+const rows: string[][] = [];
+for (const n of [1_000, 10_000, 50_000]) {
+  // Same work on both sides: bytes and packets per label set, no cost, no kubezonnet metric.
+  const plain = records(n, false);
+  // exposition_max_age 1ms: every timed scrape renders (none is served a recent render).
+  const zonetap = new PrometheusFlowExporter(testSettings('prometheus', 'exporter'), configSchema.parse({ endpoint: '127.0.0.1:0', max_series: n, kubezonnet_compat: false, exposition_max_age: '1ms' }));
+  await zonetap.start();
+  const before = await startBaselineServer(flowFamilies(zonetap.flows, undefined), await freePort());
+  const sdk = await sdkPath(n);
+  const zConsume = await time(() => zonetap.consume({ start: 0, end: 1, records: plain }));
+  const sConsume = await time(() => sdk.consume(plain));
+  const zRender = await time(() => get(zonetap.address!));
+  const bRender = await time(() => get(before.address));
+  const sRender = await time(() => get(sdk.address));
+  const zBody = (await get(zonetap.address!)).length;
+  const zLines = (await get(zonetap.address!)).split('\n').filter((l) => !l.startsWith('#'));
+  const sLines = (await get(sdk.address)).split('\n').filter((l) => !l.startsWith('#'));
+  const labelsOnly = (lines: string[]) => lines.map((l) => l.replace(/ [^ ]+$/, '')).sort().join('\n');
+  if (labelsOnly(zLines) !== labelsOnly(sLines)) throw new Error('zonetap and the SDK baseline render different series');
+  if ((await get(before.address)) !== (await get(zonetap.address!))) throw new Error('zonetap and the exporter-prometheus serializer render different text');
+  await before.shutdown();
+  await zonetap.shutdown();
+  await sdk.shutdown();
+
+  // Everything on: cost series and kubezonnet's metric as well.
+  const full = new PrometheusFlowExporter(testSettings('prometheus', 'exporter'), configSchema.parse({ endpoint: '127.0.0.1:0', max_series: n, exposition_max_age: '1ms' }));
+  await full.start();
+  const costed = records(n, true);
+  const fConsume = await time(() => full.consume({ start: 0, end: 1, records: costed }));
+  const fRender = await time(() => get(full.address!));
+  await full.shutdown();
+
+  rows.push([
+    String(n),
+    `${((zConsume * 1e6) / n).toFixed(0)} ns`,
+    `${((sConsume * 1e6) / n).toFixed(0)} ns`,
+    `${zRender.toFixed(1)} ms`,
+    `${bRender.toFixed(1)} ms`,
+    `${sRender.toFixed(1)} ms`,
+    `${(zBody / 2 ** 20).toFixed(1)} MB`,
+    `${((fConsume * 1e6) / n).toFixed(0)} ns`,
+    `${fRender.toFixed(1)} ms`,
+  ]);
+}
+
+const header = ['label sets', 'consume/rec zonetap', 'consume/rec OTel SDK', 'scrape zonetap', 'scrape before', 'scrape OTel SDK', 'body', 'consume/rec all on', 'scrape all on'];
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i]!)).join('  ');
+console.log('\nexporters/prometheus: zonetap store and exposition vs. the plain OTel SDK counters (baseline, same run).');
+console.log('consume: one batch of <label sets> records, every record an update of a known series; scrape: GET /metrics over loopback.');
+console.log('zonetap and SDK columns do the same work (bytes + packets; the bench checks both render the same series); "all on" adds cost and kubezonnet series.');
+console.log('"scrape before": the same store rendered as the exporter did before, through a MetricProducer and the exporter-prometheus serializer (checked to give the same text).');
+console.log(line(header));
+for (const r of rows) console.log(line(r));
+const largest = rows.at(-1)!;
+result({ measure: `prometheus consume per record / scrape, ${largest[0]} label sets`, value: `${largest[1]} / ${largest[3]}`, baseline: `OTel SDK counters: ${largest[2]} / ${largest[5]}; scrape before: ${largest[4]}` });
 
 // Churn: pods come and go (new pod names every batch). zonetap expires idle
 // label sets after series_ttl; SDK counters keep every attribute set forever.
