@@ -1,9 +1,13 @@
-/** loadConfig: read, merge, substitute and validate configuration files, reporting every problem at once. */
+/**
+ * Configuration from files (loadConfig), from YAML text given in code
+ * (parseConfig) or from a plain object (configFromObject): read, merge,
+ * substitute and validate, reporting every problem at once.
+ */
 import type { FactoryRegistry } from '../registry.ts';
 import { mergeConfigs } from './merge.ts';
 import { ConfigError, sortProblems } from './problems.ts';
 import type { ConfigProblem } from './problems.ts';
-import { isPlainMap, pathKey, readConfigFile } from './source.ts';
+import { isPlainMap, parseConfigText, pathKey, readConfigFile } from './source.ts';
 import type { LocatedConfig } from './source.ts';
 import type { ServiceConfig } from './types.ts';
 import { validateConfig } from './validate.ts';
@@ -13,6 +17,9 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/** The name problems give configuration text or objects that came from no file. */
+export const INLINE_CONFIG_NAME = '<config>';
+
 /**
  * Loads one or more YAML files (later files win; maps merge deeply) and
  * validates them against the registry's factories.
@@ -21,9 +28,35 @@ export interface LoadOptions {
 export async function loadConfig(paths: readonly string[], registry: FactoryRegistry, options: LoadOptions = {}): Promise<ServiceConfig> {
   if (paths.length === 0) throw new ConfigError('ZT_CONFIG_READ', [{ path: [], message: 'no configuration file given: pass --config FILE' }]);
   const read = await Promise.all(paths.map((p) => readConfigFile(p, options.env)));
+  return assemble(read, paths, registry);
+}
+
+/**
+ * Validates YAML text given in code, with `${env:NAME}` replaced as in a file;
+ * problems name it `name` (default `<config>`) with line and column.
+ * @throws ConfigError as loadConfig does.
+ */
+export function parseConfig(text: string, registry: FactoryRegistry, options: LoadOptions & { name?: string } = {}): ServiceConfig {
+  const name = options.name ?? INLINE_CONFIG_NAME;
+  return assemble([parseConfigText(text, name, options.env)], [name], registry);
+}
+
+/**
+ * Validates a configuration given as a plain object shaped like the YAML file
+ * (`{ receivers, processors, exporters, service }`). Strings are taken as they
+ * are: `${env:NAME}` is not replaced. Problems name it `name` and the key path.
+ * @throws ConfigError as loadConfig does.
+ */
+export function configFromObject(value: unknown, registry: FactoryRegistry, name = INLINE_CONFIG_NAME): ServiceConfig {
+  const located: LocatedConfig = { file: name, value: value ?? null, positions: new Map(), unresolved: new Set() };
+  return assemble([{ config: located, problems: [] }], [name], registry);
+}
+
+/** Merges parsed sources (in order, later ones win) and validates the result. */
+function assemble(read: readonly { config?: LocatedConfig; problems: ConfigProblem[] }[], names: readonly string[], registry: FactoryRegistry): ServiceConfig {
   const readProblems: ConfigProblem[] = read.flatMap((r) => r.problems);
   const unreadable = read.some((r) => !r.config);
-  if (unreadable) throw new ConfigError('ZT_CONFIG_READ', sortProblems(readProblems, paths));
+  if (unreadable) throw new ConfigError('ZT_CONFIG_READ', sortProblems(readProblems, names));
 
   const files: LocatedConfig[] = [];
   for (const { config } of read) {
@@ -31,9 +64,10 @@ export async function loadConfig(paths: readonly string[], registry: FactoryRegi
     if (c.value === null) continue; // an empty file adds nothing
     if (!isPlainMap(c.value)) {
       const found = Array.isArray(c.value) ? 'a sequence' : `${typeof c.value} ${JSON.stringify(c.value)}`;
+      const position = c.positions.get(pathKey([]));
       readProblems.push({
         path: [],
-        position: c.positions.get(pathKey([])),
+        ...(position ? { position } : { file: c.file }),
         message: `expected a map with receivers, processors, exporters and service at the top level, got ${found}`,
       });
       continue;
@@ -41,12 +75,12 @@ export async function loadConfig(paths: readonly string[], registry: FactoryRegi
     files.push(c);
   }
   // A file that is not a map cannot be merged: validating the rest would only add misleading problems.
-  if (files.length < read.filter((r) => r.config!.value !== null).length) throw new ConfigError('ZT_CONFIG_INVALID', sortProblems(readProblems, paths));
+  if (files.length < read.filter((r) => r.config!.value !== null).length) throw new ConfigError('ZT_CONFIG_INVALID', sortProblems(readProblems, names));
   const merged = mergeConfigs(files);
-  const { config, problems } = validateConfig(merged, paths, registry);
+  const { config, problems } = validateConfig(merged, names, registry);
   // A value whose environment variable is missing is reported once, for the variable, not again for its schema.
   const unresolved = new Set(files.flatMap((f) => [...f.unresolved]));
   const all = [...readProblems, ...problems.filter((p) => !unresolved.has(pathKey(p.path)))];
-  if (all.length > 0 || !config) throw new ConfigError('ZT_CONFIG_INVALID', sortProblems(all, paths));
+  if (all.length > 0 || !config) throw new ConfigError('ZT_CONFIG_INVALID', sortProblems(all, names));
   return config;
 }

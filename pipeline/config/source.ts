@@ -67,6 +67,11 @@ export async function readConfigFile(
   } catch (err) {
     return { problems: [{ path: [], file, message: readErrorMessage(err) }] };
   }
+  return parseConfigText(text, file, env);
+}
+
+/** Parses configuration text that came from `file` (a path, or a name for text given in code), as readConfigFile does. */
+export function parseConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): { config?: LocatedConfig; problems: ConfigProblem[] } {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, merge: true });
   const at = (offset: number): SourcePosition => {
