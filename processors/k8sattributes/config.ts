@@ -12,6 +12,12 @@ export const configSchema = z
     inventory: z.string({ error: 'expected a file path' }).optional(),
     /** Set on agents: keep only flows whose source is on this node. */
     node_name: z.string({ error: 'expected a node name' }).min(1, 'node_name must not be empty').optional(),
+    /**
+     * Set on sidecars (downward API): this pod, whose network namespace the
+     * flows were counted in. Every flow's source is this pod, by name.
+     */
+    pod_name: z.string({ error: 'expected a pod name' }).min(1, 'pod_name must not be empty').optional(),
+    pod_namespace: z.string({ error: 'expected a namespace' }).min(1, 'pod_namespace must not be empty').optional(),
     /** `all`: watch every pod (names both ends); `local`: only this node's pods (needs node_name). */
     resolve: z.enum(['all', 'local'], { error: 'expected "all" or "local"' }).default('all'),
     /** A deleted pod's addresses keep resolving to it for this long (unless a new pod takes them). */
@@ -28,6 +34,13 @@ export const configSchema = z
     }
     if (c.source === 'static' && c.kubeconfig) {
       ctx.addIssue({ code: 'custom', path: ['kubeconfig'], message: 'kubeconfig is only used with source: kubernetes' });
+    }
+    if ((c.pod_name === undefined) !== (c.pod_namespace === undefined)) {
+      const missing = c.pod_name === undefined ? 'pod_name' : 'pod_namespace';
+      ctx.addIssue({ code: 'custom', path: [missing], message: `pod_name and pod_namespace go together (a sidecar's own pod): set ${missing} too, e.g. ${missing}: \${env:${missing.toUpperCase()}}` });
+    }
+    if (c.pod_name !== undefined && c.node_name !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['node_name'], message: 'node_name is for agents and pod_name for sidecars: set one of them' });
     }
     if (c.resolve === 'local' && !c.node_name) {
       ctx.addIssue({ code: 'custom', path: ['resolve'], message: 'resolve: local watches only this node\'s pods and needs node_name (e.g. node_name: ${env:NODE_NAME})' });

@@ -283,6 +283,11 @@ export class AddressDirectory {
     }
   }
 
+  /** The live pod `namespace/name`, if known. */
+  pod(namespace: string, name: string): PodEntry | undefined {
+    return this.#pods.get(`${namespace}/${name}`);
+  }
+
   /** Live pods, for tests and diagnostics. */
   pods(): IterableIterator<PodEntry> {
     return this.#pods.values();

@@ -5,7 +5,10 @@
  * replaced by a new record with every field, each resolved end by a complete
  * endpoint object; the input records are not changed). On agents (node_name set) it keeps only flows
  * whose source is on this node, so each flow is counted once in the cluster
- * (and overflow records, which this node's hook counted).
+ * (and overflow records, which this node's hook counted). On sidecars
+ * (pod_name set) every flow was counted in the pod's own network namespace,
+ * so its source is the pod, found by name: even before the pod's address is
+ * known, and even when a deleted pod's address is reused by this one.
  */
 import type { Counter } from '@opentelemetry/api';
 import { MUTATES_DATA } from '../../pipeline/component.ts';
@@ -96,6 +99,8 @@ export class K8sAttributesProcessor implements Processor {
   readonly #static: StaticSource | undefined;
   readonly #directory: AddressDirectory | undefined;
   readonly #nodeName: string | undefined;
+  /** The sidecar's own pod (pod_name, pod_namespace). */
+  readonly #ownPod: { namespace: string; name: string } | undefined;
   readonly #unresolvedBytes: Counter;
   readonly #droppedFlows: Counter;
   /** Addresses that missed the directory in the current batch -> external block or null. */
@@ -107,6 +112,7 @@ export class K8sAttributesProcessor implements Processor {
     this.#settings = settings;
     this.#next = next;
     this.#nodeName = config.node_name;
+    this.#ownPod = config.pod_name !== undefined ? { namespace: config.pod_namespace!, name: config.pod_name } : undefined;
     if (config.source === 'static') {
       this.#static = new StaticSource(config.inventory!, config.pod_delete_grace, settings.logger);
     } else {
@@ -170,6 +176,7 @@ export class K8sAttributesProcessor implements Processor {
     const cache = this.#externalCache;
     cache.clear();
     const nodeName = this.#nodeName;
+    const ownPod = this.#ownPod !== undefined ? dir.pod(this.#ownPod.namespace, this.#ownPod.name) : undefined;
     const records = batch.records;
     let kept = 0;
     let unresolvedSrc = 0;
@@ -178,8 +185,8 @@ export class K8sAttributesProcessor implements Processor {
     let unknownSource = 0;
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
-      let s: Resolved | undefined = dir.lookup(r.src.address);
-      if (s === undefined && externals !== undefined) s = this.#external(externals, r.src.address);
+      let s: Resolved | undefined = this.#ownPod !== undefined ? ownPod : dir.lookup(r.src.address);
+      if (s === undefined && externals !== undefined && this.#ownPod === undefined) s = this.#external(externals, r.src.address);
       // Overflow records (receivers/netfilter: traffic that found the kernel
       // table full, addresses '') were counted by this node's hook by
       // construction: they pass the locality filter.
