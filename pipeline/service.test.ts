@@ -1,7 +1,7 @@
 /**
  * The pipeline graph and the Service lifecycle, with small recording factories:
  * shared components, fan-out cloning, start/shutdown order, start failure,
- * consumer failures counted as drops, the shutdown deadline, and /readyz.
+ * consumer failures counted as drops, the shutdown deadline, /readyz and /startedz.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -355,9 +355,11 @@ service:
       const { port } = await until('the telemetry server', () => service.telemetryAddress, { intervalMs: 5 });
       const res = await fetch(`http://127.0.0.1:${port}/readyz`);
       assert.equal(res.status, 503);
+      assert.equal((await fetch(`http://127.0.0.1:${port}/startedz`)).status, 503);
       release();
       await starting;
       assert.equal((await fetch(`http://127.0.0.1:${port}/readyz`)).status, 200);
+      assert.equal((await fetch(`http://127.0.0.1:${port}/startedz`)).status, 200);
     } finally {
       original.create = create;
       await service.shutdown();
@@ -384,6 +386,8 @@ service:
       await service.start();
       const readyz = () => fetch(`http://127.0.0.1:${service.telemetryAddress!.port}/readyz`).then((r) => r.status);
       assert.equal(await readyz(), 503);
+      const startedz = () => fetch(`http://127.0.0.1:${service.telemetryAddress!.port}/startedz`).then((r) => r.status);
+      assert.equal(await startedz(), 200, 'started, though degraded: a sidecar\'s startup probe lets the app start');
       synced = true;
       assert.equal(await readyz(), 200);
     } finally {

@@ -60,6 +60,16 @@ export class Service {
     return [...exporters, ...processors, ...receivers].every((node) => node.lifecycle.component.ready !== false);
   }
 
+  /**
+   * True once every component has started, even one that says it is degraded;
+   * false again from the moment shutdown begins. Served as /startedz: a
+   * sidecar's startup probe, which must hold the app until the receivers
+   * count but must not hold it for the Kubernetes API.
+   */
+  get started(): boolean {
+    return this.#state === 'running';
+  }
+
   /** Where /metrics, /healthz and /readyz are served (after start), or undefined when the endpoint is `none`. */
   get telemetryAddress(): { host: string; port: number } | undefined {
     return this.#address;
@@ -80,6 +90,7 @@ export class Service {
       this.#server = new TelemetryServer(endpoint, {
         metrics: (req, res) => this.#telemetry.handleMetrics(req, res),
         ready: () => this.ready,
+        started: () => this.started,
       });
       try {
         this.#address = await this.#server.listen();

@@ -3,7 +3,8 @@
  * GET /metrics (Prometheus text), /healthz (200 while the process runs),
  * /readyz (200 once every component has started and none reports `ready === false`,
  * e.g. k8sattributes not yet synced with the Kubernetes API; 503 otherwise, and
- * from the start of shutdown).
+ * from the start of shutdown), /startedz (200 once every component has started,
+ * degraded or not; 503 before and from the start of shutdown).
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -13,6 +14,7 @@ import { parseEndpoint } from '../schema.ts';
 export interface TelemetryRoutes {
   metrics(request: IncomingMessage, response: ServerResponse): void;
   ready(): boolean;
+  started(): boolean;
 }
 
 function reply(response: ServerResponse, status: number, body: string): void {
@@ -36,8 +38,10 @@ export class TelemetryServer {
           return reply(response, 200, 'ok');
         case '/readyz':
           return routes.ready() ? reply(response, 200, 'ready') : reply(response, 503, 'not ready');
+        case '/startedz':
+          return routes.started() ? reply(response, 200, 'started') : reply(response, 503, 'starting');
         default:
-          return reply(response, 404, 'not found: try /metrics, /healthz or /readyz');
+          return reply(response, 404, 'not found: try /metrics, /healthz, /readyz or /startedz');
       }
     });
     this.#server.keepAliveTimeout = 5_000;
