@@ -11,10 +11,8 @@ import { cpSync, lstatSync, mkdtempSync, readFileSync, realpathSync, rmSync, wri
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { run } from '../deploy/testing/tools.ts';
+import { REPO, run } from '../test/support/processes.ts';
 
-const REPO = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 const EXAMPLE = join(REPO, 'examples', 'embed');
 const project = mkdtempSync(join(tmpdir(), 'zt-embed-'));
 after(() => rmSync(project, { recursive: true, force: true }));

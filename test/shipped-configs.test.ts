@@ -19,6 +19,8 @@ const INVENTORY = join(dir, 'inventory.example.yaml');
 const env = {
   NODE_NAME: 'node-a',
   POD_IP: '127.0.0.1',
+  POD_NAME: 'db-0',
+  POD_NAMESPACE: 'shop',
   ZONETAP_OTLP_TOKEN: 'token-from-the-secret',
   ZONETAP_OTLP_TOKEN_FILE: join(dir, 'gateway.yaml'), // any existing file: only its existence is checked here
   ZONETAP_INVENTORY: INVENTORY,
@@ -38,6 +40,9 @@ interface Shape {
   /** Per component ID, the settings that make the shape (a subset of its parsed config; durations in ms). */
   settings: Record<string, Record<string, unknown>>;
 }
+
+/** What never leaves a host's or a pod's links: loopback, link-local, multicast. */
+const LINK_LOCAL = ['127.0.0.0/8', '::1/128', '169.254.0.0/16', 'fe80::/10', '224.0.0.0/4', 'ff00::/8'];
 
 const SHAPES: Record<string, Shape> = {
   // Agent of the gateway shape: counts, names both ends (its own node's flows only), rolls up to pods, sends to its zone's gateway.
@@ -63,12 +68,35 @@ const SHAPES: Record<string, Shape> = {
       prometheus: { endpoint: '0.0.0.0:9464' },
     },
   },
+  // A sidecar in one workload's pods: counts in the pod's namespace (not its links' local traffic),
+  // names every source after the pod itself, serves the pod's flows to Prometheus on the pod IP.
+  'sidecar.yaml': {
+    pipeline: { receivers: ['netfilter'], processors: ['k8sattributes', 'crosszone', 'cost'], exporters: ['prometheus'] },
+    telemetry: { metricsEndpoint: '[127.0.0.1]:18888', logLevel: 'info' },
+    settings: {
+      netfilter: { interval: 10_000, max_flows: 16_384, ip_families: ['ipv4', 'ipv6'], exclude_cidrs: LINK_LOCAL },
+      k8sattributes: { source: 'kubernetes', pod_name: 'db-0', pod_namespace: 'shop', sync_timeout: 10_000 },
+      cost: { provider: 'aws' },
+      prometheus: { endpoint: '[127.0.0.1]:19464' },
+    },
+  },
+  // The same sidecar sending to a gateway (or any OTLP backend) with the gateway's token.
+  'sidecar-otlp.yaml': {
+    pipeline: { receivers: ['netfilter'], processors: ['k8sattributes', 'crosszone', 'cost'], exporters: ['otlp'] },
+    telemetry: { metricsEndpoint: '[127.0.0.1]:18888', logLevel: 'info' },
+    settings: {
+      netfilter: { interval: 10_000, max_flows: 16_384, ip_families: ['ipv4', 'ipv6'], exclude_cidrs: LINK_LOCAL },
+      k8sattributes: { source: 'kubernetes', pod_name: 'db-0', pod_namespace: 'shop', sync_timeout: 10_000 },
+      cost: { provider: 'aws' },
+      otlp: { endpoint: '127.0.0.1:4317', tls: { insecure: true }, headers: { authorization: 'Bearer token-from-the-secret' }, interval: 10_000 },
+    },
+  },
   // One host doing everything, with a static inventory; flow log of the billed classes on stdout.
   'standalone.yaml': {
     pipeline: { receivers: ['netfilter'], processors: ['k8sattributes', 'crosszone', 'cost'], exporters: ['prometheus', 'flowlog'] },
     telemetry: { metricsEndpoint: '127.0.0.1:8888', logLevel: 'info' },
     settings: {
-      netfilter: { interval: 10_000, max_flows: 65_536, ip_families: ['ipv4', 'ipv6'] },
+      netfilter: { interval: 10_000, max_flows: 65_536, ip_families: ['ipv4', 'ipv6'], exclude_cidrs: LINK_LOCAL },
       k8sattributes: { source: 'static', inventory: INVENTORY },
       cost: { provider: 'gcp' },
       prometheus: { endpoint: '127.0.0.1:9464' },
@@ -108,8 +136,8 @@ function subset(config: unknown, expected: Record<string, unknown>): Record<stri
 describe('shipped configs', () => {
   const registry = new FactoryRegistry(FACTORIES);
   const configs = readdirSync(dir).filter((f) => f.endsWith('.yaml') && !f.includes('inventory'));
-  it('config/ holds the agent, gateway and standalone shapes, and this test knows every config there', () => {
-    for (const shape of ['agent.yaml', 'gateway.yaml', 'standalone.yaml']) assert.ok(configs.includes(shape), `config/${shape} is missing`);
+  it('config/ holds the agent, gateway, sidecar and standalone shapes, and this test knows every config there', () => {
+    for (const shape of ['agent.yaml', 'gateway.yaml', 'sidecar.yaml', 'sidecar-otlp.yaml', 'standalone.yaml']) assert.ok(configs.includes(shape), `config/${shape} is missing`);
     assert.deepEqual(configs.toSorted(), Object.keys(SHAPES).toSorted(), 'add the new config\'s shape to SHAPES');
   });
   for (const file of configs) {

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { status as grpcStatus } from '@grpc/grpc-js';
+import { assertExactlyNeeded, confinedCommand } from '../../test/support/capabilities.ts';
 import { readableCopy } from '../../test/support/checkout.ts';
 import { agentOf, configOf as configIn, container, containerPort, find, podSpec, renderAll } from '../../test/support/manifests.ts';
 import type { Json, K8sObject, Rendered, Variant } from '../../test/support/manifests.ts';
@@ -56,38 +57,12 @@ describe('the pods as deployed, on the real kernel', () => {
     assert.equal((await run('ip', ['-n', netns, 'addr', 'add', `${NODE_IP}/32`, 'dev', 'lo'])).code, 0);
   }
 
-  /** `ip netns exec NETNS capsh ...`: runs the rest of the arguments as root holding only `keep` (Kubernetes names, e.g. BPF). */
-  async function confined(keep: readonly string[], command: readonly string[]): Promise<string[]> {
-    const print = await run('capsh', ['--print']);
-    const all = /^Bounding set =(.*)$/m.exec(print.stdout)![1]!.split(',').filter(Boolean);
-    const wanted = new Set(keep.map((k) => `cap_${k.toLowerCase()}`));
-    for (const w of wanted) assert.ok(all.includes(w), `capsh does not know ${w}`);
-    const drop = all.filter((c) => !wanted.has(c)).join(',');
-    return ['netns', 'exec', netns, 'capsh', `--drop=${drop}`, '--', '-c', 'exec "$0" "$@"', ...command];
-  }
-
-  /** Runs the attach probe with only `keep`. */
-  async function probe(keep: readonly string[]): Promise<{ ok: boolean; steps: string[]; error?: string }> {
-    const r = await run('ip', await confined(keep, [process.execPath, join(import.meta.dirname, 'testdata', 'attach-probe.ts')]));
-    const line = r.stdout.trim().split('\n').at(-1) ?? '';
-    assert.ok(line.startsWith('{'), `probe printed no result: ${r.stdout}${r.stderr}`);
-    return JSON.parse(line);
-  }
-
   const daemonSetCapabilities = (): string[] => container(agent('agent-only')).securityContext.capabilities.add;
 
   test('the DaemonSet capabilities load, attach and drain; without any one of them loading fails', async (t) => {
     if (!requirePrivileges(t)) return;
     await ensureNetns();
-    const add = daemonSetCapabilities();
-    const full = await probe(add);
-    assert.deepEqual(full, { ok: true, steps: ['load and attach', 'info', 'drain'] });
-    for (const missing of add) {
-      const r = await probe(add.filter((c) => c !== missing));
-      assert.equal(r.ok, false, `still works without CAP_${missing}: drop it from the DaemonSet`);
-      assert.deepEqual(r.steps, [], `without CAP_${missing}: ${r.error}`);
-      assert.match(r.error ?? '', /not permitted|permission|CAP_/i, `without CAP_${missing}`);
-    }
+    await assertExactlyNeeded(netns, daemonSetCapabilities(), 'the agent DaemonSet');
   });
 
   /** Starts `ip ARGS` (a process in the namespace); its output is kept for failure messages. */
@@ -129,7 +104,7 @@ describe('the pods as deployed, on the real kernel', () => {
     await ensureNetns();
     const kubeconfig = await fakeKubernetesApi();
     const ds = agent('agent-only');
-    const pod = start(await confined(daemonSetCapabilities(), commandLine('agent-only', ds)), { ...process.env, ...containerEnv(ds, podFacts()), KUBECONFIG: kubeconfig });
+    const pod = start(await confinedCommand(netns, daemonSetCapabilities(), commandLine('agent-only', ds)), { ...process.env, ...containerEnv(ds, podFacts()), KUBECONFIG: kubeconfig });
     const c = container(ds);
     const seen = await probes(NODE_IP, containerPort(c, 'telemetry'), containerPort(c, 'metrics'), '127.0.0.1');
     assert.deepEqual(seen.elsewhere, { telemetry: 0, metrics: 0 }, 'the agent serves on another address of the node than its pod IP');
@@ -196,7 +171,7 @@ describe('the pods as deployed, on the real kernel', () => {
     assert.equal(gatewayProbes.readyz, 200, `gateway readiness: ${JSON.stringify(gatewayProbes)}\n${gateway.output()}`);
 
     const ds = agent('gateway');
-    const pod = start(await confined(daemonSetCapabilities(), commandLine('gateway', ds)), { ...process.env, ...containerEnv(ds, podFacts(secrets)), KUBECONFIG: kubeconfig });
+    const pod = start(await confinedCommand(netns, daemonSetCapabilities(), commandLine('gateway', ds)), { ...process.env, ...containerEnv(ds, podFacts(secrets)), KUBECONFIG: kubeconfig });
     const agentProbes = await probes(NODE_IP, containerPort(container(ds), 'telemetry'), 1);
     assert.equal(agentProbes.readyz, 200, `agent readiness: ${JSON.stringify(agentProbes)}\n${pod.output()}`);
 

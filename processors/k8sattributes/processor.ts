@@ -33,6 +33,8 @@ export interface K8sAttributesStats {
   droppedForwardedFlows: number;
   /** Flows dropped on an agent because their source address is unknown, so locality cannot be told. */
   droppedUnknownSourceFlows: number;
+  /** Flows dropped on a sidecar because they went from the pod to its own address, inside the pod. */
+  droppedWithinPodFlows: number;
 }
 
 /**
@@ -105,7 +107,7 @@ export class K8sAttributesProcessor implements Processor {
   readonly #droppedFlows: Counter;
   /** Addresses that missed the directory in the current batch -> external block or null. */
   readonly #externalCache = new Map<string, ExternalEntry | null>();
-  readonly stats: K8sAttributesStats = { unresolvedSrcBytes: 0, unresolvedDstBytes: 0, droppedForwardedFlows: 0, droppedUnknownSourceFlows: 0 };
+  readonly stats: K8sAttributesStats = { unresolvedSrcBytes: 0, unresolvedDstBytes: 0, droppedForwardedFlows: 0, droppedUnknownSourceFlows: 0, droppedWithinPodFlows: 0 };
   #started = false;
 
   constructor(settings: ComponentSettings, config: K8sAttributesConfig, next: FlowConsumer, options: K8sAttributesOptions = {}) {
@@ -132,7 +134,7 @@ export class K8sAttributesProcessor implements Processor {
       unit: 'By',
     });
     this.#droppedFlows = meter.createCounter('zonetap.processor.k8sattributes.dropped.flows', {
-      description: 'Flows dropped on an agent because their source is not on this node (reason: forwarded|unknown_source).',
+      description: 'Flows not counted here: on an agent, their source is not on this node (reason: forwarded|unknown_source); on a sidecar, they never left the pod (reason: within_pod).',
     });
     meter
       .createObservableGauge('zonetap.processor.k8sattributes.pods', { description: 'Pods known to k8sattributes (deleted pods in their grace period excluded).' })
@@ -183,8 +185,15 @@ export class K8sAttributesProcessor implements Processor {
     let unresolvedDst = 0;
     let forwarded = 0;
     let unknownSource = 0;
+    let withinPod = 0;
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
+      // On a sidecar, traffic from the pod to its own address is delivered over
+      // loopback and never leaves the pod (the app calling itself, probes run inside it).
+      if (this.#ownPod !== undefined && r.dst.address === r.src.address && r.transport !== OVERFLOW_TRANSPORT) {
+        withinPod++;
+        continue;
+      }
       let s: Resolved | undefined = this.#ownPod !== undefined ? ownPod : dir.lookup(r.src.address);
       if (s === undefined && externals !== undefined && this.#ownPod === undefined) s = this.#external(externals, r.src.address);
       // Overflow records (receivers/netfilter: traffic that found the kernel
@@ -237,6 +246,10 @@ export class K8sAttributesProcessor implements Processor {
     if (unknownSource) {
       st.droppedUnknownSourceFlows += unknownSource;
       this.#droppedFlows.add(unknownSource, { component_id: this.#settings.id, reason: 'unknown_source' });
+    }
+    if (withinPod) {
+      st.droppedWithinPodFlows += withinPod;
+      this.#droppedFlows.add(withinPod, { component_id: this.#settings.id, reason: 'within_pod' });
     }
     await this.#next.consume(batch);
   }

@@ -2,7 +2,8 @@
  * k8sattributes on a sidecar (pod_name, pod_namespace): every flow was counted
  * in the pod's own network namespace, so its source is that pod, found by
  * name: before the API reports the pod's address, when the address was a
- * deleted pod's, and for overflow records. Destinations resolve as usual.
+ * deleted pod's, and for overflow records. Destinations resolve as usual; a
+ * flow to the pod's own address never left the pod and is dropped.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,10 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeKubeApiServer, makeNode, makePod } from '../../test/kube-api/index.ts';
 import { OVERFLOW_TRANSPORT } from '../../pipeline/flow.ts';
-import { configProblems } from '../../pipeline/testing.ts';
+import { configProblems } from '../../test/support/components.ts';
 import { FACTORIES } from '../../cli/factories.ts';
 import { POD } from './directory.ts';
-import { eventually, harness, known } from './testing.ts';
+import { harness, known } from '../../test/support/k8sattributes.ts';
+import { eventually } from '../../test/support/poll.ts';
 
 const here = import.meta.dirname;
 const example = join(here, '../../config/inventory.example.yaml');
@@ -42,7 +44,10 @@ test('static source: every source is the sidecar\'s pod, whatever its address; d
     assert.deepEqual(known(reused!.dst), { address: '1.1.1.1', port: 8080 });
     await h.processor.consume({ start: 0, end: 1, records: [{ src: { address: '', port: 0 }, dst: { address: '', port: 0 }, transport: OVERFLOW_TRANSPORT, ipFamily: 'ipv4', bytes: 50, packets: 1 }] });
     assert.equal(h.out.records.at(-1)!.src.pod, 'api-7d9f-abcde', 'overflow records were counted in this pod too');
-    assert.deepEqual([h.processor.stats.unresolvedSrcBytes, h.processor.stats.droppedForwardedFlows, h.processor.stats.droppedUnknownSourceFlows], [0, 0, 0]);
+    assert.deepEqual([h.processor.stats.unresolvedSrcBytes, h.processor.stats.droppedForwardedFlows, h.processor.stats.droppedUnknownSourceFlows, h.processor.stats.droppedWithinPodFlows], [0, 0, 0, 0]);
+    // From the pod to its own address: delivered over loopback, inside the pod.
+    assert.deepEqual(await h.run(['10.1.0.5', '10.1.0.5', 100], ['fd01::5', 'fd01::5', 100]), []);
+    assert.equal(h.processor.stats.droppedWithinPodFlows, 2);
   } finally {
     await h.processor.shutdown();
   }

@@ -12,7 +12,7 @@ type Resource = readonly [plural: string, kind: string, namespaced: boolean];
 
 const GROUPS: Record<string, Record<string, readonly Resource[]>> = {
   '': { v1: [['namespaces', 'Namespace', false], ['serviceaccounts', 'ServiceAccount', true], ['configmaps', 'ConfigMap', true], ['services', 'Service', true], ['pods', 'Pod', true], ['nodes', 'Node', false], ['resourcequotas', 'ResourceQuota', true]] },
-  apps: { v1: [['daemonsets', 'DaemonSet', true], ['deployments', 'Deployment', true], ['replicasets', 'ReplicaSet', true]] },
+  apps: { v1: [['daemonsets', 'DaemonSet', true], ['deployments', 'Deployment', true], ['statefulsets', 'StatefulSet', true], ['replicasets', 'ReplicaSet', true]] },
   batch: { v1: [['jobs', 'Job', true], ['cronjobs', 'CronJob', true]] },
   'rbac.authorization.k8s.io': { v1: [['clusterroles', 'ClusterRole', false], ['clusterrolebindings', 'ClusterRoleBinding', false], ['roles', 'Role', true], ['rolebindings', 'RoleBinding', true]] },
   policy: { v1: [['poddisruptionbudgets', 'PodDisruptionBudget', true]] },

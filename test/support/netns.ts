@@ -7,6 +7,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { run } from './processes.ts';
 
 /** programs/traffic.ts: known traffic (UDP, TCP, floods), run inside a namespace. */
 export const TRAFFIC_SCRIPT = join(import.meta.dirname, 'programs', 'traffic.ts');
@@ -31,6 +32,16 @@ export function inNetns(netns: string, command: string, ...args: string[]): stri
 }
 
 /** The names of the links of the root namespace, sorted. */
+/**
+ * GETs `url` from inside `netns` (a server bound in a namespace the test process is not in,
+ * as a kubelet probe or a scrape reaches a pod): the body, or '' when the request failed.
+ */
+export async function fetchInNetns(netns: string, url: string): Promise<string> {
+  const script = 'try { process.stdout.write(await (await fetch(process.argv[1], { signal: AbortSignal.timeout(5000) })).text()); } catch {}';
+  const r = await run('ip', ['netns', 'exec', netns, process.execPath, '--input-type=module', '-e', script, url]);
+  return r.stdout;
+}
+
 export function rootLinks(): string[] {
   return sh('ip', ['-o', 'link', 'show']).split('\n').flatMap((l) => l.split(':')[1]?.trim() || []).sort();
 }

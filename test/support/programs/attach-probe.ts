@@ -1,5 +1,5 @@
 /**
- * Child process of pods.test.ts: does with the kernel what the agent's netfilter receiver
+ * Child process of test/support/capabilities.ts: does with the kernel what the agent's netfilter receiver
  * does (receivers/netfilter/flow-table.ts: size, load, attach at POSTROUTING for IPv4 and IPv6 in
  * the current network namespace, read program info and overflow counters, drain) with whatever
  * capabilities it was started with. Prints one JSON line:
