@@ -1,11 +1,11 @@
 /**
- * zonetap as a sidecar on the real kernel: in a simulated pod's own network namespace, run as
+ * zonetap in a simulated pod's own network namespace on the real kernel. As a sidecar, run as
  * deploy/kubernetes/overlays/sidecar deploys it (its config, its environment from the downward
  * API, only its capabilities), resolving peers through a Kubernetes API (test/kube-api, filled
  * with the simulated cluster, on the pod's loopback). It counts exactly what that pod sends and
  * nothing else: not its loopback, not what it receives, not other pods' traffic. With
  * config/sidecar-otlp.yaml and hour-long intervals, SIGTERM alone brings the pod's last bytes
- * to the gateway.
+ * to the gateway. And config/standalone.yaml, as on a plain host with a static inventory.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,7 +29,7 @@ const PACKETS = 'zonetap_network_flow_packets_total';
 const PORT = 7000;
 const udp = (to: string, size: number, count: number): Send => ({ transport: 'udp', to, port: PORT, size, count, rate: 200_000 });
 
-describe('zonetap as a sidecar in a simulated pod', privileged(), () => {
+describe('zonetap in a simulated pod: as a sidecar, and standalone', privileged(), () => {
   const workdir = mkdtempSync(join(tmpdir(), 'zt-sidecar-'));
   const processes: RunningProgram[] = [];
   let cluster: Cluster;
@@ -183,5 +183,40 @@ describe('zonetap as a sidecar in a simulated pod', privileged(), () => {
     assert.equal(await gateway.stop('SIGTERM'), 0, gateway.output());
     assert.equal(bytesTo('api-1'), 60 * udpIpBytes(1000, 'ipv4'), `the pod's last bytes at the gateway:\n${p.output()}`);
     assert.deepEqual([...new Set(sent().map((r) => `${r['k8s.src.name']} ${r['zonetap.traffic.class']}`))], ['postgres-0 cross_zone']);
+  });
+
+  test('config/standalone.yaml on a plain host counts, names and prices what the host sends, and writes the cross-zone flows to stdout', async (t) => {
+    t.after(endStarted);
+    // api-0's namespace as a host of its own: zonetap's hook in it, its inventory a file.
+    const host = cluster.pod('shop/api-0');
+    const [api1, postgres0] = [cluster.pod('shop/api-1'), db];
+    const override = join(workdir, 'standalone.override.json');
+    writeFileSync(override, JSON.stringify({ receivers: { netfilter: { interval: '1s' } } }));
+    const p = inPod(host.netns, [ZONETAP, 'run', '--config', join(REPO, 'config', 'standalone.yaml'), '--config', override], { ZONETAP_INVENTORY: join(workdir, 'inventory.yaml') });
+    await until('standalone zonetap', () => /zonetap is ready/.test(p.output()) || undefined, { details: p.output });
+    const servers = [api1, postgres0].map((pod) => new PodProcess(pod.netns, { udpPort: PORT }));
+    await Promise.all(servers.map((s) => s.listening));
+    await new PodProcess(host.netns, { sends: [udp(api1.addresses[0]!, 1000, 30), udp(postgres0.addresses[1]!, 500, 20)] }).done;
+    await Promise.all(servers.map((s) => s.stop()));
+    const expected = { 'api api-1 cross_zone': 30 * udpIpBytes(1000, 'ipv4'), 'api postgres-0 same_zone': 20 * udpIpBytes(500, 'ipv6') };
+    const measure = (samples: Sample[]) => {
+      const out: Record<string, number> = {};
+      for (const x of samples.filter((x) => x.name === BYTES)) {
+        const key = `${x.labels.k8s_src_owner_name} ${x.labels.k8s_dst_name} ${x.labels.zonetap_traffic_class}`;
+        out[key] = (out[key] ?? 0) + x.value;
+      }
+      return out;
+    };
+    const scrape = async () => parseExposition(await fetchInNetns(host.netns, 'http://127.0.0.1:9464/metrics'));
+    await until('the host\'s bytes at /metrics', async () => JSON.stringify(measure(await scrape())) === JSON.stringify(expected) || undefined, { timeoutMs: 45_000, intervalMs: 1000, details: p.output });
+    await sleep(2000);
+    const samples = await scrape();
+    assert.deepEqual(measure(samples), expected, p.output());
+    assert.ok(sumOf(samples, 'zonetap_network_flow_cost_usd_total', { zonetap_traffic_class: 'cross_zone' }) > 0, 'priced');
+    assert.equal(await p.stop('SIGTERM'), 0, p.output());
+    // The flow log on stdout: the cross-zone flow, not the same-zone one (classes filter).
+    const logged = p.output().split('\n').filter((l) => l.startsWith('{"start"')).map((l) => JSON.parse(l) as Json);
+    assert.deepEqual([...new Set(logged.map((r) => `${r['k8s.dst.name']} ${r['zonetap.traffic.class']}`))], ['api-1 cross_zone']);
+    assert.equal(logged.reduce((n, r) => n + r.bytes, 0), expected['api api-1 cross_zone']);
   });
 });

@@ -150,6 +150,18 @@ describe('the sidecar overlay (deploy/kubernetes/overlays/sidecar)', () => {
     assert.equal(r.code, 0, r.stdout + r.stderr);
   });
 
+  test('the sidecar rows of the overlay tables in deploy/README.md and README.md say what the overlay deploys', () => {
+    const flows = configMap().config.service.pipelines.flows;
+    const deployed = [...flows.receivers, ...flows.processors, ...flows.exporters];
+    for (const doc of [join(DEPLOY, 'README.md'), join(REPO, 'README.md')]) {
+      const rows = readFileSync(doc, 'utf8').split('\n').filter((l) => /^\s*\| `sidecar` \|/.test(l));
+      assert.equal(rows.length, 1, `${doc}: the sidecar row`);
+      const pipeline = rows[0]!.split('|')[2]!.trim();
+      assert.deepEqual(pipeline.replace(/^sidecar:/, '').split('->').map((c) => c.trim().split(/\s/)[0]), deployed, doc);
+      assert.ok(pipeline.includes(`:${portOf(sidecar(), 'zt-metrics')}`), `${doc}: the metrics port`);
+    }
+  });
+
   test('the PodMonitor scrapes both sidecar ports of the workload\'s pods, flow metrics with honorLabels', () => {
     const monitor = find(rendered.objects, 'PodMonitor', 'zonetap-sidecar-postgres') as Json;
     const labels = workload().spec.template.metadata.labels;
