@@ -14,14 +14,15 @@
  * /proc) over six intervals, and resident memory (VmRSS) sampled every second: median and peak.
  * The flows per interval are read back from each one's zonetap_receiver_drain_flows.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, PodProcess, loadTopology, parseExposition, sumOf, writeInventory, type Send } from '../sim/index.ts';
 import { freePort } from '../test/support/loopback.ts';
 import { fetchInNetns } from '../test/support/netns.ts';
+import { sleep, until } from '../test/support/poll.ts';
 import { privilegeProblem } from '../test/support/privileges.ts';
+import { startProgram, type RunningProgram } from '../test/support/processes.ts';
 import { result } from './report.ts';
 
 const problem = privilegeProblem();
@@ -36,26 +37,21 @@ const INTERVAL_S = 10;
 const WARMUP_S = 2 * INTERVAL_S + 5;
 const MEASURE_S = 6 * INTERVAL_S;
 const CLK_TCK = 100; // Linux USER_HZ: /proc/PID/stat times are in 1/100 s
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const workdir = mkdtempSync(join(tmpdir(), 'zt-bench-sidecar-'));
-const children: ChildProcess[] = [];
+const programs: RunningProgram[] = [];
 const cluster = await Cluster.build(loadTopology(join(REPO, 'sim', 'topologies', 'sidecar.yaml')), { scenario: `ztb${process.pid % 100000}` });
 
-/** Runs `command` (in `netns` when given); resolves with the child once it printed a line matching `ready`. */
-async function start(name: string, netns: string | undefined, command: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<{ child: ChildProcess; output: () => string }> {
+/** Runs `command` (in `netns` when given); resolves once it printed a line matching `ready`. */
+async function start(name: string, netns: string | undefined, command: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<RunningProgram> {
   const [file, ...args] = netns ? ['ip', 'netns', 'exec', netns, ...command] : command;
-  const child = spawn(file!, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let output = '';
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
-  for (let i = 0; i < 600 && !ready.test(output); i++) {
-    if (child.exitCode !== null) throw new Error(`${name} exited:\n${output}`);
-    await sleep(100);
-  }
-  if (!ready.test(output)) throw new Error(`${name} did not start:\n${output}`);
-  return { child, output: () => output };
+  const program = startProgram(file!, args, { env });
+  programs.push(program);
+  await until(name, () => {
+    if (program.child.exitCode !== null) throw new Error(`${name} exited:\n${program.output()}`);
+    return ready.test(program.output()) || undefined;
+  }, { timeoutMs: 60_000, intervalMs: 100, details: program.output });
+  return program;
 }
 
 async function kubeApi(netns: string | undefined, inventory: string): Promise<string> {
@@ -152,10 +148,9 @@ try {
   console.log(`| sidecar (config/sidecar.yaml, pod's namespace) | ${s.flows} | ${s.rss} | ${s.cpu} |`);
   console.log(`| agent (agent-only agent.yaml, node's namespace) | ${a.flows} | ${a.rss} | ${a.cpu} |`);
   result({ measure: `sidecar at ${FLOWS} flows per ${INTERVAL_S}s interval: resident memory, CPU`, value: `${s.rss}, ${s.cpu}`, baseline: `agent, same flows: ${a.rss}, ${a.cpu}` });
-  for (const p of [sidecar, agent]) p.child.kill('SIGTERM');
+  await Promise.all([sidecar, agent].map((p) => p.stop('SIGTERM')));
 } finally {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  await sleep(500);
+  for (const p of programs) await p.stop('SIGKILL');
   cluster.destroy();
   rmSync(workdir, { recursive: true, force: true });
 }

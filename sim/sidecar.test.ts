@@ -18,7 +18,7 @@ import { DEPLOY, find, kustomize, podSpec } from '../test/support/manifests.ts';
 import type { Json } from '../test/support/manifests.ts';
 import { fetchInNetns } from '../test/support/netns.ts';
 import { containerEnv } from '../test/support/pod-env.ts';
-import { sleep, until } from '../test/support/poll.ts';
+import { eventually, sleep, until } from '../test/support/poll.ts';
 import { assertPrivileged, privileged } from '../test/support/privileges.ts';
 import { REPO, ZONETAP, startProgram, type RunningProgram } from '../test/support/processes.ts';
 import { Cluster, PodProcess, loadTopology, parseExposition, sumOf, udpIpBytes, writeInventory, type PlannedPod, type Sample, type Send } from './index.ts';
@@ -208,7 +208,7 @@ describe('zonetap in a simulated pod: as a sidecar, and standalone', privileged(
       return out;
     };
     const scrape = async () => parseExposition(await fetchInNetns(host.netns, 'http://127.0.0.1:9464/metrics'));
-    await until('the host\'s bytes at /metrics', async () => JSON.stringify(measure(await scrape())) === JSON.stringify(expected) || undefined, { timeoutMs: 45_000, intervalMs: 1000, details: p.output });
+    await eventually(async () => assert.deepEqual(measure(await scrape()), expected), { timeoutMs: 45_000, intervalMs: 1000, details: p.output });
     await sleep(2000);
     const samples = await scrape();
     assert.deepEqual(measure(samples), expected, p.output());

@@ -44,6 +44,13 @@ interface Shape {
 /** What never leaves a host's or a pod's links: loopback, link-local, multicast. */
 const LINK_LOCAL = ['127.0.0.0/8', '::1/128', '169.254.0.0/16', 'fe80::/10', '224.0.0.0/4', 'ff00::/8'];
 
+/** Both sidecar configs count, name and price alike: in the pod's namespace, every source the pod itself. */
+const SIDECAR_COUNTING = {
+  netfilter: { interval: 10_000, max_flows: 16_384, ip_families: ['ipv4', 'ipv6'], exclude_cidrs: LINK_LOCAL },
+  k8sattributes: { source: 'kubernetes', pod_name: 'db-0', pod_namespace: 'shop', sync_timeout: 10_000 },
+  cost: { provider: 'aws' },
+};
+
 const SHAPES: Record<string, Shape> = {
   // Agent of the gateway shape: counts, names both ends (its own node's flows only), rolls up to pods, sends to its zone's gateway.
   'agent.yaml': {
@@ -73,23 +80,13 @@ const SHAPES: Record<string, Shape> = {
   'sidecar.yaml': {
     pipeline: { receivers: ['netfilter'], processors: ['k8sattributes', 'crosszone', 'cost'], exporters: ['prometheus'] },
     telemetry: { metricsEndpoint: '[127.0.0.1]:18888', logLevel: 'info' },
-    settings: {
-      netfilter: { interval: 10_000, max_flows: 16_384, ip_families: ['ipv4', 'ipv6'], exclude_cidrs: LINK_LOCAL },
-      k8sattributes: { source: 'kubernetes', pod_name: 'db-0', pod_namespace: 'shop', sync_timeout: 10_000 },
-      cost: { provider: 'aws' },
-      prometheus: { endpoint: '[127.0.0.1]:19464' },
-    },
+    settings: { ...SIDECAR_COUNTING, prometheus: { endpoint: '127.0.0.1:19464' } },
   },
   // The same sidecar sending to a gateway (or any OTLP backend) with the gateway's token.
   'sidecar-otlp.yaml': {
     pipeline: { receivers: ['netfilter'], processors: ['k8sattributes', 'crosszone', 'cost'], exporters: ['otlp'] },
     telemetry: { metricsEndpoint: '[127.0.0.1]:18888', logLevel: 'info' },
-    settings: {
-      netfilter: { interval: 10_000, max_flows: 16_384, ip_families: ['ipv4', 'ipv6'], exclude_cidrs: LINK_LOCAL },
-      k8sattributes: { source: 'kubernetes', pod_name: 'db-0', pod_namespace: 'shop', sync_timeout: 10_000 },
-      cost: { provider: 'aws' },
-      otlp: { endpoint: '127.0.0.1:4317', tls: { insecure: true }, headers: { authorization: 'Bearer token-from-the-secret' }, interval: 10_000 },
-    },
+    settings: { ...SIDECAR_COUNTING, otlp: { endpoint: '127.0.0.1:4317', tls: { insecure: true }, headers: { authorization: 'Bearer token-from-the-secret' }, interval: 10_000 } },
   },
   // One host doing everything, with a static inventory; flow log of the billed classes on stdout.
   'standalone.yaml': {
@@ -130,7 +127,9 @@ const SHAPES: Record<string, Shape> = {
 /** The keys of `expected` taken from `config`. */
 function subset(config: unknown, expected: Record<string, unknown>): Record<string, unknown> {
   const all = config as Record<string, unknown>;
-  return Object.fromEntries(Object.keys(expected).map((k) => [k, all[k]]));
+  // CIDR lists as written (the schema parses each into its numbers and keeps the text).
+  const written = (v: unknown) => (Array.isArray(v) ? v.map((x) => (typeof x === 'object' && x !== null && 'text' in x ? x.text : x)) : v);
+  return Object.fromEntries(Object.keys(expected).map((k) => [k, written(all[k])]));
 }
 
 describe('shipped configs', () => {

@@ -32,6 +32,16 @@ export function find(objects: readonly K8sObject[], kind: string, name: string):
   return found;
 }
 
+/**
+ * Rendered objects by `Kind/name`, with the hash that kustomize appends to generated names
+ * (which differs between kustomize versions) blanked: `zonetap-agent-<hash>`. For comparing
+ * what two kubectl versions build.
+ */
+export function objectsByName(yaml: string): Map<string, K8sObject> {
+  const blanked = yaml.replace(/\b(zonetap-(?:agent|gateway|sidecar))-[a-z0-9]{10}\b/g, '$1-<hash>');
+  return new Map(parseAllDocuments(blanked).map((d) => d.toJS() as K8sObject).filter(Boolean).map((o) => [`${o.kind}/${o.metadata.name}`, o]));
+}
+
 export const VARIANTS = { base: 'base', 'agent-only': 'overlays/agent-only', gateway: 'overlays/gateway' } as const;
 export type Variant = keyof typeof VARIANTS;
 export type Rendered = Record<Variant, { yaml: string; objects: K8sObject[]; warnings: string }>;
