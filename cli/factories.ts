@@ -7,6 +7,7 @@ import { otlpReceiverFactory } from '../receivers/otlp/index.ts';
 import { k8sattributesProcessorFactory } from '../processors/k8sattributes/index.ts';
 import { replayReceiverFactory } from '../receivers/replay/index.ts';
 import { flowlogExporterFactory } from '../exporters/flowlog/index.ts';
+import { consoleExporterFactory } from '../exporters/console/index.ts';
 import { crosszoneProcessorFactory } from '../processors/crosszone/index.ts';
 import { aggregateProcessorFactory } from '../processors/aggregate/index.ts';
 import { costProcessorFactory } from '../processors/cost/index.ts';
@@ -19,6 +20,7 @@ export const FACTORIES: readonly Factory[] = [
   k8sattributesProcessorFactory,
   replayReceiverFactory,
   flowlogExporterFactory,
+  consoleExporterFactory,
   crosszoneProcessorFactory,
   aggregateProcessorFactory,
   costProcessorFactory,

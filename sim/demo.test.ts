@@ -138,11 +138,12 @@ test('after a crashed demo (SIGKILL) the next run removes what it left behind', 
   }
 });
 
-test('zonetap demo without root says what is missing and exits non-zero', privileged(), async () => {
+test('zonetap demo without root says what is missing, points to the quick start and exits non-zero', privileged(), async () => {
   assertPrivileged();
   const { code, stderr } = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ZONETAP, 'demo'], {});
   assert.equal(code, 1, stderr);
   assert.match(stderr, /zonetap demo cannot run here:\n\s+- it must run as root/);
+  assert.match(stderr, /the quick start replays a recorded demo .* run `bin\/zonetap run --config config\/quickstart\.yaml`/, 'and points to what works without root');
 });
 
 test('zonetap demo rejects a bad DURATION, PROVIDER or argument before building anything', privileged(), async () => {

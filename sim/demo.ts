@@ -8,12 +8,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { frame } from '../exporters/console/index.ts';
 import { parseDuration } from '../pipeline/schema.ts';
 import { Cluster } from './cluster.ts';
 import { deployZonetap, endDeployedProcesses, type Deployment } from './deployment.ts';
 import { scrape } from './exposition.ts';
 import { renderLive, renderSummary, ratesBetween, totalsOf, type TrafficTotals } from './live-view.ts';
-import { demoProblems } from './preflight.ts';
+import { QUICK_START_HINT, demoProblems } from './preflight.ts';
 import { startDemoScenario, type RunningScenario } from './scenario.ts';
 import { loadTopology } from './topology.ts';
 
@@ -27,7 +28,9 @@ const USAGE = `usage: zonetap demo
 Builds a simulated three-zone cluster in network namespaces on this machine,
 runs a zonetap agent per node (real eBPF) and a gateway, sends the traffic of a
 small shop and its monitoring, and shows live which workloads move bytes across
-zones and what that costs. Needs root, Linux >= 6.4 and kernel BTF.
+zones and what that costs. Needs root, Linux >= 6.4, kernel BTF and the
+build (make demo does it). Without them: the quick start, bin/zonetap run
+--config config/quickstart.yaml, replays a recorded demo as any user.
 
 environment:
   DURATION   how long the traffic runs: seconds or a duration like 2m (default 60)
@@ -69,7 +72,7 @@ export async function runDemo(args: string[]): Promise<number> {
   }
   const problems = demoProblems();
   if (problems.length > 0) {
-    process.stderr.write(`zonetap demo cannot run here:\n${problems.map((p) => `  - ${p}\n`).join('')}`);
+    process.stderr.write(`zonetap demo cannot run here:\n${problems.map((p) => `  - ${p}\n`).join('')}\n${QUICK_START_HINT}\n`);
     return 1;
   }
   const opts = options(process.env);
@@ -133,7 +136,7 @@ export async function runDemo(args: string[]): Promise<number> {
         metricsUrl: deployment.metricsUrl,
         jobRuns: scenario.jobRuns,
       });
-      process.stdout.write(tty ? `\x1b[2J\x1b[H${view}\n` : `\n${'-'.repeat(80)}\n${view}\n`);
+      process.stdout.write(frame(view, tty));
       history.push(totals);
       while (history.length > 0 && totals.at - history[0]!.at > RATE_WINDOW_MS) history.shift();
     }

@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseExposition, sumOf } from './exposition.ts';
-import { ratesBetween, renderLive, renderMatrix, renderSummary, topPairs, totalsOf } from './live-view.ts';
+import { renderMatrix, topPairs } from '../exporters/console/index.ts';
+import { ratesBetween, renderLive, renderSummary, totalsOf } from './live-view.ts';
 
 const series = (cls: string, src: [string, string, string], dst: [string, string, string] | undefined, bytes: number, usd: number) => {
   const labels = [

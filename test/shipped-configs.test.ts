@@ -110,7 +110,7 @@ const SHAPES: Record<string, Shape> = {
       otlp: { endpoint: '127.0.0.1:4317', tls: { insecure: true }, interval: 5000 },
     },
   },
-  // The demo's gateway: names the agents' flows from the inventory, then as gateway.yaml, plus a flow log.
+  // The demo's gateway: names the agents' flows from the inventory, then as gateway.yaml, plus a flow log of every flow.
   'demo-gateway.yaml': {
     pipeline: { receivers: ['otlp'], processors: ['k8sattributes', 'crosszone', 'cost'], exporters: ['prometheus', 'flowlog'] },
     telemetry: { metricsEndpoint: '127.0.0.1:0', logLevel: 'warn' },
@@ -119,7 +119,18 @@ const SHAPES: Record<string, Shape> = {
       k8sattributes: { source: 'static', inventory: INVENTORY },
       cost: { provider: 'gcp' },
       prometheus: { endpoint: '127.0.0.1:9464' },
-      flowlog: { path: '/tmp/zonetap-flows.jsonl', classes: ['cross_zone', 'cross_region', 'internet'] },
+      flowlog: { path: '/tmp/zonetap-flows.jsonl', classes: undefined },
+    },
+  },
+  // The quick start: a recorded demo replayed at its recorded pace, priced again, to Prometheus and the terminal.
+  'quickstart.yaml': {
+    pipeline: { receivers: ['replay'], processors: ['crosszone', 'cost'], exporters: ['prometheus', 'console'] },
+    telemetry: { metricsEndpoint: '127.0.0.1:8888', logLevel: 'warn' },
+    settings: {
+      replay: { path: 'config/quickstart-flows.jsonl', interval: 673, loop: true },
+      cost: { provider: 'gcp' },
+      prometheus: { endpoint: '127.0.0.1:9464' },
+      console: { interval: 5000, top: 5 },
     },
   },
 };
