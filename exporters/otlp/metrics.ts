@@ -63,6 +63,8 @@ export function flowResourceMetrics(resource: Resource, series: readonly FlowSer
     sum(BYTES_METRIC, 'IP bytes sent by flows, headers included', 'By', ValueType.INT, bytes),
     sum(PACKETS_METRIC, 'IP packets sent by flows', '{packet}', ValueType.INT, packets),
   ];
-  if (cost.length > 0) metrics.push(sum(COST_METRIC, 'Cost of the transferred bytes, in US dollars', 'USD', ValueType.DOUBLE, cost));
+  // `{USD}`: UCUM has no currency; an annotation is dropped by the OTLP-to-Prometheus translation, which
+  // would turn a unit `USD` into zonetap_network_flow_cost_usd_USD_total (exporters/otlp/README.md).
+  if (cost.length > 0) metrics.push(sum(COST_METRIC, 'Cost of the transferred bytes, in US dollars', '{USD}', ValueType.DOUBLE, cost));
   return { resource, scopeMetrics: [{ scope: SCOPE, metrics }] };
 }

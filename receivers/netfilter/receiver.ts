@@ -75,12 +75,13 @@ export class NetfilterReceiver implements Receiver {
       .createObservableGauge('zonetap.receiver.table.fill_ratio', { description: 'Flows in the last drain divided by max_flows' })
       .addCallback((result) => result.observe(this.#fillRatio, this.#attributes));
     meter
-      .createObservableGauge('zonetap.receiver.bpf.ns_per_packet', {
+      // In seconds, Prometheus' and OpenTelemetry's base unit (about 1e-7): the unit is in the name, which the JS exporter does not add.
+      .createObservableGauge('zonetap.receiver.bpf.run_time_per_packet_seconds', {
         description: 'Average run time of the eBPF program per hook call over the last interval (needs sysctl kernel.bpf_stats_enabled=1)',
-        unit: 'ns',
+        unit: 's',
       })
       .addCallback((result) => {
-        if (this.#nsPerPacket !== undefined) result.observe(this.#nsPerPacket, this.#attributes);
+        if (this.#nsPerPacket !== undefined) result.observe(this.#nsPerPacket / 1e9, this.#attributes);
       });
   }
 
