@@ -14,6 +14,7 @@ class Screen implements ConsoleOutput {
   text = '';
   isTTY = false;
   writableNeedDrain = false;
+  destroyed = false;
   write(text: string): boolean {
     this.text += text;
     return true;
@@ -82,7 +83,7 @@ test('rates cover the last three refreshes; a refresh without flows says so', as
   assert.match(idle, /\$0\.00\/month$/m);
 });
 
-test('on a terminal each refresh clears the screen; a stalled output skips refreshes instead of queueing them', async () => {
+test('on a terminal each refresh clears the screen; a stalled or closed output skips refreshes instead of queueing them', async () => {
   const screen = new Screen();
   screen.isTTY = true;
   const e = exporter(screen);
@@ -91,6 +92,11 @@ test('on a terminal each refresh clears the screen; a stalled output skips refre
   assert.ok(screen.text.startsWith('\x1b[2J\x1b[H'));
   screen.writableNeedDrain = true;
   const before = screen.text;
+  e.refresh();
+  assert.equal(screen.text, before);
+  // A reader that went away (EPIPE): nothing more is written, and nothing throws.
+  screen.writableNeedDrain = false;
+  screen.destroyed = true;
   e.refresh();
   assert.equal(screen.text, before);
 });

@@ -13,6 +13,7 @@ export interface ConsoleOutput {
   write(text: string): boolean;
   readonly isTTY?: boolean;
   readonly writableNeedDrain?: boolean;
+  readonly destroyed?: boolean;
   on(event: 'error', listener: (err: Error) => void): unknown;
   off(event: 'error', listener: (err: Error) => void): unknown;
 }
@@ -79,7 +80,8 @@ export class ConsoleExporter implements Exporter {
     this.#periods.push(this.#current);
     this.#current = emptyPeriod();
     if (this.#periods.length > RATE_PERIODS) this.#periods.shift();
-    if (this.#out.writableNeedDrain) return;
+    // A stalled reader skips this refresh; a closed one (EPIPE, logged once by #onError) all the rest.
+    if (this.#out.writableNeedDrain || this.#out.destroyed) return;
     this.#out.write(frame(this.render(), this.#out.isTTY === true));
   }
 
