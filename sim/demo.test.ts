@@ -6,11 +6,13 @@ import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { rootLinks } from '../test/support/netns.ts';
 import { assertPrivileged, privileged } from '../test/support/privileges.ts';
-import { run as runProgram, ZONETAP } from '../test/support/processes.ts';
+import { REPO, run as runProgram, ZONETAP } from '../test/support/processes.ts';
 import { listNetns } from './netns.ts';
 
 /** Command lines of every process: the demo's zonetap processes run config/demo-*.yaml, its pods sim/pod-program.ts. */
 const processArgs = () => execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
+/** This checkout's demo processes, by their absolute paths: other checkouts on the machine run demos of their own. */
+const demoProcesses = () => processArgs().split('\n').filter((a) => a.includes(`${REPO}config/demo-`) || a.includes(`${REPO}sim/pod-program.ts`));
 /**
  * Cross-zone payload bytes per second of sim/scenario.ts on sim/topologies/demo.yaml (one node
  * per zone, us-central1-a/b/c): the api replicas in zones b and c each send 15,000 B/s to the
@@ -73,7 +75,7 @@ test('zonetap demo shows the matrix, the top workloads and the culprits, and lea
   assert.ok(workdir, 'the demo says where its files are');
   assert.deepEqual(listNetns().filter((n) => n.startsWith('zt-demo-')), []);
   assert.deepEqual(rootLinks(), linksBefore);
-  const left = processArgs().split('\n').filter((a) => a.includes(workdir) || a.includes('config/demo-') || a.includes('sim/pod-program.ts'));
+  const left = [...processArgs().split('\n').filter((a) => a.includes(workdir)), ...demoProcesses()];
   assert.deepEqual(left, []);
   assert.match(stdout, /flow log:\s+\S+flows\.jsonl/);
   rmSync(workdir, { recursive: true, force: true }); // the flow log the demo keeps for its user
@@ -102,7 +104,7 @@ test('Ctrl-C stops the demo early with a summary and the same clean-up', privile
   const workdir = /logs in (\/\S+)/.exec(stdout)![1]!;
   assert.deepEqual(listNetns().filter((n) => n.startsWith('zt-demo-')), []);
   assert.deepEqual(rootLinks(), linksBefore);
-  assert.deepEqual(processArgs().split('\n').filter((a) => a.includes(workdir) || a.includes('config/demo-') || a.includes('sim/pod-program.ts')), []);
+  assert.deepEqual([...processArgs().split('\n').filter((a) => a.includes(workdir)), ...demoProcesses()], []);
   rmSync(workdir, { recursive: true, force: true });
 });
 
@@ -124,14 +126,14 @@ test('after a crashed demo (SIGKILL) the next run removes what it left behind', 
   await exited;
   // Left behind: the namespaces (with the pods' processes) and the zonetap processes, which run in the root namespace.
   assert.ok(listNetns().some((n) => n.startsWith('zt-demo-')), 'a SIGKILLed demo leaves its namespaces');
-  assert.ok(processArgs().split('\n').some((a) => a.includes('config/demo-agent.yaml')), 'and its agents');
+  assert.ok(demoProcesses().some((a) => a.includes('config/demo-agent.yaml')), 'and its agents');
 
   const { code, stdout: again, stderr } = await run(ZONETAP, ['demo'], { DURATION: '5', INTERVAL: '1s' });
   assert.equal(code, 0, stderr);
   assert.match(again, /Summary of/);
   assert.deepEqual(listNetns().filter((n) => n.startsWith('zt-demo-')), []);
   assert.deepEqual(rootLinks(), linksBefore);
-  assert.deepEqual(processArgs().split('\n').filter((a) => a.includes('config/demo-') || a.includes('sim/pod-program.ts')), []);
+  assert.deepEqual(demoProcesses(), []);
   for (const out of [stdout, again]) {
     const workdir = /logs in (\/\S+)/.exec(out)?.[1];
     if (workdir) rmSync(workdir, { recursive: true, force: true });
