@@ -107,6 +107,26 @@ service:
     });
   });
 
+  it('validate: hostile files end with exit 2 and one clear problem, not a crash or a hang', async () => {
+    // The alias bomb grew the process to 1.8 GB in 90 s and the self-referencing alias
+    // crashed with a RangeError; cli() kills a run that takes longer than its timeout.
+    const cases: Array<[string, string]> = [
+      ['pipeline/config/testdata/alias-bomb.yaml', '11:10: alias "*e" repeats 66430 values: a configuration holds at most 100000, aliases expanded'],
+      ['pipeline/config/testdata/alias-loop.yaml', '4:9: alias "*r" is inside the value it names, which would never end'],
+      ['pipeline/config/testdata/too-deep.yaml', '3:74: nested deeper than 64 levels: a zonetap configuration needs a handful'],
+      ['pipeline/config/testdata/not-utf8.yaml', '3:38: byte 0xF6 is not UTF-8: a configuration file must be UTF-8 text'],
+      ['pipeline/config/testdata/utf16.yaml', ' the file is UTF-16LE text; zonetap reads UTF-8 only: convert it, e.g. iconv -f UTF-16LE -t UTF-8'],
+      ['/dev/zero', ' configuration file is larger than 4 MiB, the most zonetap reads'],
+    ];
+    for (const [file, problem] of cases) {
+      assert.deepEqual(await cli(['validate', '--config', file]), {
+        code: 2,
+        stdout: '',
+        stderr: `zonetap: ZT_CONFIG_READ: configuration could not be read (1 problem):\n  ${file}:${problem}\n`,
+      });
+    }
+  });
+
   it('components lists every built-in type with its stability and description', async () => {
     const r = await cli(['components']);
     assert.equal(r.code, 0);

@@ -102,7 +102,7 @@ async function validate(args: string[]): Promise<number> {
   logLevel(values['log-level'], 'validate');
   try {
     const paths = configPaths(values, 'validate');
-    const config = await loadConfig(paths, await builtInRegistry());
+    const config = await loadConfig(paths, builtInRegistry);
     for (const w of config.warnings) process.stderr.write(`warning: ${w}\n`);
     return print('configuration is valid\n');
   } catch (err) {

@@ -4,8 +4,11 @@
  * Each broken config in testdata/ asserts its exact messages, line:column included.
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { ZonetapError } from '../errors.ts';
 import { loadConfig } from './load.ts';
 import { ConfigError, editDistance, nearest } from './problems.ts';
@@ -14,6 +17,13 @@ import { testRegistry } from '../../test/support/config-factories.ts';
 // Paths in testdata (replay's `path`) and in messages are relative to the repository root.
 process.chdir(fileURLToPath(new URL('../..', import.meta.url)));
 const data = (name: string) => `pipeline/config/testdata/${name}`;
+let scratch: string;
+before(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'zt-config-'));
+});
+after(async () => {
+  await rm(scratch, { recursive: true, force: true });
+});
 
 async function problemsOf(files: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: string; lines: readonly string[] }> {
   try {
@@ -108,6 +118,17 @@ const BROKEN: Array<{ file: string; code?: 'ZT_CONFIG_READ'; lines: string[] }> 
     ],
   },
   {
+    file: 'alias-bomb.yaml',
+    code: 'ZT_CONFIG_READ',
+    lines: ['alias-bomb.yaml:11:10: alias "*e" repeats 66430 values: a configuration holds at most 100000, aliases expanded'],
+  },
+  { file: 'alias-loop.yaml', code: 'ZT_CONFIG_READ', lines: ['alias-loop.yaml:4:9: alias "*r" is inside the value it names, which would never end'] },
+  { file: 'alias-undefined.yaml', code: 'ZT_CONFIG_READ', lines: ['alias-undefined.yaml:4:15: alias "*every_second" names no anchor "&every_second" written before it'] },
+  { file: 'alias-deep.yaml', code: 'ZT_CONFIG_READ', lines: ['alias-deep.yaml:65:14: nested deeper than 64 levels: a zonetap configuration needs a handful'] },
+  { file: 'too-deep.yaml', code: 'ZT_CONFIG_READ', lines: ['too-deep.yaml:3:74: nested deeper than 64 levels: a zonetap configuration needs a handful'] },
+  { file: 'not-utf8.yaml', code: 'ZT_CONFIG_READ', lines: ['not-utf8.yaml:3:38: byte 0xF6 is not UTF-8: a configuration file must be UTF-8 text'] },
+  { file: 'utf16.yaml', code: 'ZT_CONFIG_READ', lines: ['utf16.yaml: the file is UTF-16LE text; zonetap reads UTF-8 only: convert it, e.g. iconv -f UTF-16LE -t UTF-8'] },
+  {
     file: 'anchors-broken.yaml',
     lines: ['anchors-broken.yaml:10:5: receivers::replay/c::interval: invalid duration "never": expected a positive number with a unit (ms, s, m, h), like 10s'],
   },
@@ -138,6 +159,31 @@ describe('broken configurations: every problem, with file:line:column', () => {
     const got = await problemsOf([data('valid.yaml'), data('no-such-config.yaml')]);
     assert.equal(got.code, 'ZT_CONFIG_READ');
     assert.deepEqual(got.lines, ['pipeline/config/testdata/no-such-config.yaml: cannot read configuration file: no such file']);
+  });
+
+  it('a file larger than 4 MiB: /dev/zero is refused after 4 MiB', async () => {
+    const got = await problemsOf(['/dev/zero']);
+    assert.deepEqual(got, { code: 'ZT_CONFIG_READ', lines: ['/dev/zero: configuration file is larger than 4 MiB, the most zonetap reads'] });
+  });
+
+  it('more than 100000 values: refused while parsing, at the value past the limit', async () => {
+    const file = join(scratch, 'many-values.yaml');
+    await writeFile(file, `receivers: [${'[], '.repeat(100_001)}]\n`);
+    // `receivers` and the outer list are values 1 and 2; the 99,999th `[]` is value 100,001, at column 13 + 4 * 99,998.
+    assert.deepEqual(await problemsOf([file]), {
+      code: 'ZT_CONFIG_READ',
+      lines: [`${file}:1:400005: more than 100000 values (keys, values and list items): a zonetap configuration needs a few hundred`],
+    });
+  });
+
+  it('a byte-order mark is not an error; a genuine U+FFFD is not taken for a bad byte', async () => {
+    const file = join(scratch, 'bom.yaml');
+    const valid = await readFile(data('valid.yaml'), 'utf8');
+    await writeFile(file, `\uFEFF# \uFFFD\n${valid}\n# \xFF`.replace('# \xFF', '# ok'));
+    await loadConfig([file], testRegistry());
+    await writeFile(file, Buffer.concat([Buffer.from(`\uFEFF# \uFFFD\n${valid}# `), Buffer.from([0xc3, 0x28])]));
+    const lines = valid.split('\n').length;
+    assert.deepEqual((await problemsOf([file])).lines, [`${file}:${lines + 1}:3: byte 0xC3 is not UTF-8: a configuration file must be UTF-8 text`]);
   });
 
   it('no file at all', async () => {

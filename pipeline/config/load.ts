@@ -22,13 +22,21 @@ export const INLINE_CONFIG_NAME = '<config>';
 
 /**
  * Loads one or more YAML files (later files win; maps merge deeply) and
- * validates them against the registry's factories.
+ * validates them against the registry's factories. The registry may be given
+ * as a function that loads it: it is then loaded only once the files have been
+ * read and parsed, so a file that cannot be read is reported without loading
+ * any component.
  * @throws ConfigError (a ZonetapError, code ZT_CONFIG_READ or ZT_CONFIG_INVALID) listing every problem.
  */
-export async function loadConfig(paths: readonly string[], registry: FactoryRegistry, options: LoadOptions = {}): Promise<ServiceConfig> {
+export async function loadConfig(
+  paths: readonly string[],
+  registry: FactoryRegistry | (() => Promise<FactoryRegistry>),
+  options: LoadOptions = {},
+): Promise<ServiceConfig> {
   if (paths.length === 0) throw new ConfigError('ZT_CONFIG_READ', [{ path: [], message: 'no configuration file given: pass --config FILE' }]);
   const read = await Promise.all(paths.map((p) => readConfigFile(p, options.env)));
-  return assemble(read, paths, registry);
+  if (read.some((r) => !r.config)) throw new ConfigError('ZT_CONFIG_READ', sortProblems(read.flatMap((r) => r.problems), paths));
+  return assemble(read, paths, typeof registry === 'function' ? await registry() : registry);
 }
 
 /**

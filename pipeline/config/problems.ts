@@ -32,10 +32,22 @@ export function formatPath(path: readonly (string | number)[]): string {
   return path.map(String).join('::');
 }
 
+/** Quoted text this long is shortened in messages: a 3 MB value must not make a 3 MB message. */
+const LONG_QUOTE = /"((?:[^"\\\n]|\\.){120,})"/g;
+/** The longest problem line printed; longer ones (a huge key in the path) keep their start and end. */
+const MAX_LINE = 1000;
+
+/** Shortens long quoted values and over-long lines, saying how long they were. */
+export function shorten(text: string): string {
+  const quoted = text.replace(LONG_QUOTE, (_, inner: string) => `"${inner.slice(0, 60)}...${inner.slice(-20)}" (${inner.length} characters)`);
+  if (quoted.length <= MAX_LINE) return quoted;
+  return `${quoted.slice(0, MAX_LINE - 240)} ... (${quoted.length - MAX_LINE + 40} characters left out) ... ${quoted.slice(-200)}`;
+}
+
 export function formatProblem(p: ConfigProblem): string {
   const where = p.position ? `${p.position.file}:${p.position.line}:${p.position.column}` : p.file;
   const parts = [where, p.path.length > 0 ? formatPath(p.path) : undefined, p.message].filter((s) => s !== undefined);
-  return parts.join(': ');
+  return shorten(parts.join(': '));
 }
 
 /** Problems in file order (file as listed, then line, column); unlocated ones last. */
@@ -66,10 +78,15 @@ export class ConfigError extends ZonetapError {
   /** The problems, formatted one per entry (see formatProblem). */
   readonly lines: readonly string[];
 
+  /** The message lists the first MAX_LISTED problems and counts the rest: thousands of lines help nobody. */
+  static readonly MAX_LISTED = 100;
+
   constructor(code: 'ZT_CONFIG_READ' | 'ZT_CONFIG_INVALID', problems: readonly ConfigProblem[]) {
     const lines = problems.map(formatProblem);
     const what = code === 'ZT_CONFIG_READ' ? 'configuration could not be read' : 'configuration is invalid';
-    super(code, `${what} (${problems.length} ${problems.length === 1 ? 'problem' : 'problems'}):\n${lines.map((l) => `  ${l}`).join('\n')}`);
+    const listed = lines.slice(0, ConfigError.MAX_LISTED).map((l) => `  ${l}`);
+    if (lines.length > listed.length) listed.push(`  ... and ${lines.length - listed.length} more problems`);
+    super(code, `${what} (${problems.length} ${problems.length === 1 ? 'problem' : 'problems'}):\n${listed.join('\n')}`);
     this.name = 'ConfigError';
     this.problems = problems;
     this.lines = lines;
@@ -89,15 +106,23 @@ export function editDistance(a: string, b: string): number {
   return prev[b.length]!;
 }
 
+/** Typos are looked for in words and among candidates up to these sizes; beyond them the cost grows for no help. */
+const MAX_TYPO_WORD = 64;
+const MAX_TYPO_CANDIDATES = 200;
+/** The most valid names a message lists. */
+const MAX_NAMES_LISTED = 12;
+
 /** The candidate closest to `word`, if it is close enough to be a plausible typo. */
 export function nearest(word: string, candidates: readonly string[]): string | undefined {
+  if (word.length > MAX_TYPO_WORD || candidates.length > MAX_TYPO_CANDIDATES) return undefined;
+  const limit = Math.max(2, Math.floor(word.length / 3));
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const c of candidates) {
+    if (Math.abs(c.length - word.length) > limit) continue; // the distance is at least the difference in length
     const d = editDistance(word.toLowerCase(), c.toLowerCase());
     if (d < bestDistance) [best, bestDistance] = [c, d];
   }
-  const limit = Math.max(2, Math.floor(word.length / 3));
   return bestDistance <= limit ? best : undefined;
 }
 
@@ -106,5 +131,7 @@ export function suggestion(word: string, candidates: readonly string[], noun: st
   const near = nearest(word, candidates);
   if (near !== undefined) return `; did you mean "${near}"?`;
   if (candidates.length === 0) return '';
-  return `; valid ${noun}: ${[...candidates].sort().join(', ')}`;
+  const names = [...candidates].sort();
+  const more = names.length > MAX_NAMES_LISTED ? `, ... (${names.length} in all)` : '';
+  return `; valid ${noun}: ${names.slice(0, MAX_NAMES_LISTED).join(', ')}${more}`;
 }

@@ -2,10 +2,11 @@
  * Reads one YAML configuration file into plain values plus the position of
  * every key and sequence item, and replaces `${env:NAME}` references.
  */
-import { readFile } from 'node:fs/promises';
-import { LineCounter, isAlias, isMap, isScalar, isSeq, parse as parseYaml, parseDocument } from 'yaml';
-import type { Document, Node as YamlNode } from 'yaml';
+import { LineCounter, isAlias, isMap, isScalar, isSeq, parse as parseYaml } from 'yaml';
+import type { Node as YamlNode } from 'yaml';
 import type { ConfigProblem, SourcePosition } from './problems.ts';
+import { readConfigText } from './read.ts';
+import { MAX_NESTING, TOO_DEEP, checkDocument, parseLimited } from './yaml-document.ts';
 
 export type ConfigPath = readonly (string | number)[];
 
@@ -36,17 +37,8 @@ export function defineKey(target: Record<string, unknown>, key: string, value: u
   Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
-function readErrorMessage(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return 'cannot read configuration file: no such file';
-  if (code === 'EISDIR') return 'cannot read configuration file: it is a directory';
-  if (code === 'EACCES') return 'cannot read configuration file: permission denied';
-  return `cannot read configuration file: ${(err as Error).message}`;
-}
-
 const YAML_MESSAGES: Record<string, string> = {
   MULTIPLE_DOCS: 'a configuration file holds one YAML document; found a second one',
-  DUPLICATE_KEY: 'duplicate key: YAML map keys must be unique',
 };
 
 /** The first non-blank offset at or after `offset` (YAML reports some errors at the end of the previous line). */
@@ -61,23 +53,24 @@ export async function readConfigFile(
   file: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ config?: LocatedConfig; problems: ConfigProblem[] }> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    return { problems: [{ path: [], file, message: readErrorMessage(err) }] };
-  }
+  const { text, problem } = await readConfigText(file);
+  if (problem) return { problems: [problem] };
   return parseConfigText(text, file, env);
 }
 
-/** Parses configuration text that came from `file` (a path, or a name for text given in code), as readConfigFile does. */
+/**
+ * Parses configuration text that came from `file` (a path, or a name for text
+ * given in code), as readConfigFile does, within the limits of yaml-document.ts.
+ */
 export function parseConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): { config?: LocatedConfig; problems: ConfigProblem[] } {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, merge: true });
   const at = (offset: number): SourcePosition => {
     const { line, col } = lines.linePos(offset);
     return { file, line: Math.max(line, 1), column: col };
   };
+  const parsed = parseLimited(text, lines);
+  if (parsed.problem) return { problems: [{ path: [], position: at(parsed.problem.offset), message: parsed.problem.message }] };
+  const doc = parsed.doc;
   if (doc.errors.length > 0) {
     return {
       problems: doc.errors.map((e) => ({
@@ -86,6 +79,10 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
         message: `invalid YAML: ${YAML_MESSAGES[e.code] ?? e.message.replace(/^./, (c) => c.toLowerCase())}`,
       })),
     };
+  }
+  const checked = checkDocument(doc);
+  if (checked.problems.length > 0) {
+    return { problems: checked.problems.map((p) => ({ path: [], position: at(p.offset), message: p.message })) };
   }
   const problems: ConfigProblem[] = [];
   const positions = new Map<string, SourcePosition>();
@@ -130,16 +127,24 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     return out;
   };
 
-  const walk = (node: unknown, path: ConfigPath): unknown => {
+  /** Set when the expanded document nests too deeply: the value is then not used. */
+  let tooDeep = false;
+  /** `alias`: the outermost alias being expanded, where a problem inside its expansion is reported. */
+  const walk = (node: unknown, path: ConfigPath, alias?: YamlNode): unknown => {
     if (node === null || node === undefined) return null;
-    if (isAlias(node)) return walk(node.resolve(doc as Document), path);
+    if (isAlias(node)) return walk(checked.aliasTargets.get(node), path, alias ?? node);
+    if (path.length > MAX_NESTING) {
+      if (!tooDeep) problems.push({ path: [], position: at((alias ?? (node as YamlNode)).range?.[0] ?? 0), message: TOO_DEEP });
+      tooDeep = true;
+      return null;
+    }
     if (isMap(node)) {
       const out: Record<string, unknown> = {};
       // YAML merge keys (`<<: *defaults`) first: keys written in this map then win, values and positions.
       for (const pair of node.items) {
         if (!isScalar(pair.key) || typeof pair.key.value !== 'symbol') continue;
         for (const source of isSeq(pair.value) ? pair.value.items : [pair.value]) {
-          const merged = walk(source, path);
+          const merged = walk(source, path, alias);
           if (isPlainMap(merged)) for (const [k, v] of Object.entries(merged)) defineKey(out, k, v);
         }
       }
@@ -153,7 +158,7 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
         }
         const childPath = [...path, key];
         positions.set(pathKey(childPath), at(keyNode!.range?.[0] ?? 0));
-        defineKey(out, key, walk(pair.value, childPath));
+        defineKey(out, key, walk(pair.value, childPath, alias));
       }
       return out;
     }
@@ -162,7 +167,7 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
         const childPath = [...path, i];
         const start = (item as YamlNode | null)?.range?.[0] ?? node.range?.[0] ?? 0;
         positions.set(pathKey(childPath), at(start));
-        return walk(item, childPath);
+        return walk(item, childPath, alias);
       });
     }
     if (isScalar(node)) {
@@ -172,5 +177,6 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
   };
 
   const value = walk(root, []);
+  if (tooDeep) return { problems };
   return { config: { file, value, positions, unresolved }, problems };
 }

@@ -21,6 +21,8 @@ type Section = keyof typeof SECTIONS;
 const SECTION_NAMES = Object.keys(SECTIONS) as Section[];
 const TOP_LEVEL_KEYS = [...SECTION_NAMES, 'service'];
 const PIPELINE_LISTS = ['receivers', 'processors', 'exporters'] as const;
+/** Undefined pipeline references that get a "did you mean" or a list of valid names. */
+const MAX_REFERENCE_HINTS = 100;
 
 /** `type` or `type/name`, as in the OpenTelemetry Collector. */
 export const COMPONENT_ID = /^([a-zA-Z][a-zA-Z0-9_]*)(?:\/([^\s/]+))?$/;
@@ -84,6 +86,8 @@ export function validateConfig(merged: MergedConfig, files: readonly string[], r
     problems.push(position ? { path, position, message } : { path, file: files.at(-1), message });
   };
   const root = merged.value;
+  /** How many undefined references got a suggestion: past a few, the search costs more than it helps. */
+  let hinted = 0;
 
   for (const key of Object.keys(root)) {
     if (!TOP_LEVEL_KEYS.includes(key)) report([key], `unknown key "${key}"${suggestion(key, TOP_LEVEL_KEYS, 'keys')}`);
@@ -151,6 +155,12 @@ export function validateConfig(merged: MergedConfig, files: readonly string[], r
     validatePipelines(service.pipelines);
   }
 
+  function referenceHint(section: Section, ref: string): string {
+    if (defined[section].size === 0) return `; no ${section} are defined`;
+    if (hinted++ >= MAX_REFERENCE_HINTS) return '';
+    return suggestion(ref, [...defined[section]], section);
+  }
+
   function validatePipelines(raw: unknown): void {
     const base = ['service', 'pipelines'];
     if (raw === undefined || raw === null || (isPlainMap(raw) && Object.keys(raw).length === 0)) {
@@ -186,11 +196,7 @@ export function validateConfig(merged: MergedConfig, files: readonly string[], r
           const refPath = [...path, section, i];
           if (seen.has(ref)) report(refPath, `"${ref}" is listed twice in this pipeline`);
           seen.add(ref);
-          if (!defined[section].has(ref)) {
-            const ids = [...defined[section]];
-            const hint = ids.length === 0 ? `; no ${section} are defined` : suggestion(ref, ids, section);
-            report(refPath, `references ${SECTIONS[section]} "${ref}", which is not defined under ${section}${hint}`);
-          }
+          if (!defined[section].has(ref)) report(refPath, `references ${SECTIONS[section]} "${ref}", which is not defined under ${section}${referenceHint(section, ref)}`);
         });
       }
       pipelines.set(name, { id: name, ...lists });
@@ -200,9 +206,9 @@ export function validateConfig(merged: MergedConfig, files: readonly string[], r
   // Unused components are allowed (as in the Collector) but worth a warning.
   const warnings: string[] = [];
   for (const section of SECTION_NAMES) {
+    const used = new Set([...pipelines.values()].flatMap((p) => p[section]));
     for (const id of defined[section]) {
-      const used = [...pipelines.values()].some((p) => p[section].includes(id));
-      if (!used) warnings.push(formatProblem({ path: [section, id], position: at([section, id]), message: `not used by any pipeline` }));
+      if (!used.has(id)) warnings.push(formatProblem({ path: [section, id], position: at([section, id]), message: `not used by any pipeline` }));
     }
   }
 
