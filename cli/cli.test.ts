@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -125,6 +125,36 @@ service:
         stderr: `zonetap: ZT_CONFIG_READ: configuration could not be read (1 problem):\n  ${file}:${problem}\n`,
       });
     }
+  });
+
+  it('validate catches what run fails on: a missing static inventory, a flow log directory it cannot write', async () => {
+    // As root every directory is writable: check as an unprivileged user (nobody) instead.
+    const asRoot = process.getuid?.() === 0;
+    const uid = asRoot ? 65534 : process.getuid!();
+    const logs = join(dir, 'read-only-logs');
+    await mkdir(logs, { mode: asRoot ? 0o755 : 0o555 });
+    const file = await config(
+      'run-would-fail.yaml',
+      `receivers: { replay: { path: ${flows} } }
+processors:
+  k8sattributes: { source: static, inventory: ${join(dir, 'no-inventory.yaml')} }
+exporters:
+  flowlog: { path: ${join(logs, 'flows.jsonl')} }
+service:
+  pipelines: { flows: { receivers: [replay], processors: [k8sattributes], exporters: [flowlog] } }
+`,
+    );
+    await chmod(dir, 0o755); // readable by nobody: the config and the flows it names
+    const args = ['validate', '--config', file];
+    const r = asRoot ? await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', zonetap, ...args], { cwd: root, timeoutMs: 60_000 }) : await cli(args);
+    assert.deepEqual(r, {
+      code: 2,
+      stdout: '',
+      stderr:
+        'zonetap: ZT_CONFIG_INVALID: configuration is invalid (2 problems):\n' +
+        `  ${file}:3:36: processors::k8sattributes::inventory: file "${join(dir, 'no-inventory.yaml')}" does not exist\n` +
+        `  ${file}:5:14: exporters::flowlog::path: directory "${logs}" of flow log "${join(logs, 'flows.jsonl')}" is not writable by this process (uid ${uid})\n`,
+    });
   });
 
   it('components lists every built-in type with its stability and description', async () => {

@@ -3,7 +3,8 @@
  * what was wrong and what is expected. Paths in configs resolve against the
  * working directory, as in the OpenTelemetry Collector.
  */
-import { existsSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseCidr } from '../net/index.ts';
@@ -73,11 +74,64 @@ export const cidr = () =>
     return parsed;
   });
 
-/** A path to a file that must exist when the config is validated. */
+const errorCode = (err: unknown) => (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+
+/** Why this process cannot `mode` (R_OK, W_OK) the existing `path`, or undefined when it can. */
+function accessProblem(path: string, mode: number, what: string): string | undefined {
+  try {
+    accessSync(path, mode);
+    return undefined;
+  } catch (err) {
+    const code = errorCode(err);
+    const verb = mode === constants.R_OK ? 'readable' : 'writable';
+    if (code === 'EACCES' || code === 'EPERM') return `${what} is not ${verb} by this process (uid ${process.getuid?.()})`;
+    if (code === 'EROFS') return `${what} is on a read-only file system`;
+    return `${what} cannot be ${mode === constants.R_OK ? 'read' : 'written'}: ${code}`;
+  }
+}
+
+/** A path to a file that must exist and be readable when the config is validated. */
 export const existingFile = () =>
   z.string({ error: 'expected a file path' }).superRefine((path, ctx) => {
-    if (!existsSync(path)) ctx.addIssue({ code: 'custom', message: `file "${path}" does not exist` });
+    const problem = readableFileProblem(path);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
   });
+
+function readableFileProblem(path: string): string | undefined {
+  try {
+    if (statSync(path).isDirectory()) return `"${path}" is a directory; expected a file`;
+  } catch (err) {
+    const code = errorCode(err);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return `file "${path}" does not exist`;
+    if (code === 'EACCES') return `file "${path}" cannot be reached: permission denied on a directory of its path`;
+    return `file "${path}" cannot be read: ${code}`;
+  }
+  return accessProblem(path, constants.R_OK, `file "${path}"`);
+}
+
+/**
+ * Why a file cannot be appended to (created if missing), or undefined when it
+ * can: its directory must exist, and the file, or the directory when the file
+ * does not exist yet, must be writable by this process. `noun` names the file
+ * in messages (`flow log`).
+ */
+export function appendableFileProblem(path: string, noun: string): string | undefined {
+  const dir = dirname(resolve(path));
+  let dirIsDirectory = false;
+  try {
+    dirIsDirectory = statSync(dir).isDirectory();
+  } catch {
+    // missing, or not reachable: the same advice
+  }
+  if (!dirIsDirectory) return `directory "${dir}" of ${noun} "${path}" does not exist`;
+  let exists = true;
+  try {
+    if (statSync(path).isDirectory()) return `${noun} "${path}" is a directory; expected a file path`;
+  } catch {
+    exists = false;
+  }
+  return exists ? accessProblem(path, constants.W_OK, `${noun} "${path}"`) : accessProblem(dir, constants.W_OK | constants.X_OK, `directory "${dir}" of ${noun} "${path}"`);
+}
 
 /** A non-empty list of traffic classes (`keep:` of crosszone, `classes:` of flowlog); `what` says what leaving it out means. */
 export const trafficClassList = (whenOmitted: string) =>

@@ -1,15 +1,15 @@
 /** Config of the k8sattributes processor: schema, defaults and cross-field checks. */
 import { z } from 'zod';
-import { duration } from '../../pipeline/schema.ts';
+import { duration, existingFile } from '../../pipeline/schema.ts';
 
 export const configSchema = z
   .strictObject({
     /** Where pods and nodes come from: the Kubernetes API or a static inventory file. */
     source: z.enum(['kubernetes', 'static'], { error: 'expected "kubernetes" or "static"' }).default('kubernetes'),
     /** Kubeconfig file; default: in-cluster, then $KUBECONFIG, then ~/.kube/config. */
-    kubeconfig: z.string({ error: 'expected a file path' }).optional(),
+    kubeconfig: existingFile().optional(),
     /** Inventory YAML (source: static). Reloaded when it changes. */
-    inventory: z.string({ error: 'expected a file path' }).optional(),
+    inventory: existingFile().optional(),
     /** Set on agents: keep only flows whose source is on this node. */
     node_name: z.string({ error: 'expected a node name' }).min(1, 'node_name must not be empty').optional(),
     /**

@@ -212,8 +212,9 @@ test('resolve: local watches only this node\'s pods with a spec.nodeName field s
 });
 
 describe('bad kubeconfig', () => {
-  test('a kubeconfig that does not exist fails start with what, where and what to do', async () => {
-    const err = await serviceStartError(k8sattributesProcessorFactory, 'k8sattributes', configSchema.parse({ kubeconfig: join(dir, 'missing.yaml') }));
+  test('a kubeconfig removed after validation fails start with what, where and what to do', async () => {
+    const config = { ...configSchema.parse({}), kubeconfig: join(dir, 'missing.yaml') };
+    const err = await serviceStartError(k8sattributesProcessorFactory, 'k8sattributes', config);
     assert.equal(err.code, 'ZT_KUBERNETES');
     assert.match(err.message, /^failed to start "k8sattributes" processor in pipeline "flows": kubeconfig ".*missing\.yaml" \(processors::k8sattributes::kubeconfig\) does not exist: fix the path, or use source: static with an inventory file$/);
   });

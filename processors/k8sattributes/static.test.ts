@@ -10,8 +10,10 @@ import { flow, harness, known } from '../../test/support/k8sattributes.ts';
 import { eventually } from '../../test/support/poll.ts';
 import { OVERFLOW_TRANSPORT, type FlowRecord } from '../../pipeline/flow.ts';
 import { ZonetapError } from '../../pipeline/errors.ts';
-import { meteredSettings, serviceStartError } from '../../test/support/components.ts';
+import { configProblems, meteredSettings, serviceStartError } from '../../test/support/components.ts';
 import { k8sattributesProcessorFactory } from './factory.ts';
+import { replayReceiverFactory } from '../../receivers/replay/index.ts';
+import { flowlogExporterFactory } from '../../exporters/flowlog/index.ts';
 
 const here = import.meta.dirname;
 const example = join(here, '../../config/inventory.example.yaml');
@@ -151,8 +153,17 @@ test('a ConfigMap volume update (the ..data symlink swap) is seen as a change', 
   }
 });
 
-test('a missing or broken inventory fails start with the component name', async () => {
-  const err = await serviceStartError(k8sattributesProcessorFactory, 'k8sattributes', configSchema.parse({ source: 'static', inventory: join(dir, 'nope.yaml') }));
+test('validate: an inventory that does not exist is a problem at its key, as run would fail on it', async () => {
+  const file = join(here, 'testdata/missing-inventory.yaml');
+  const env = { TESTDATA: join(here, 'testdata'), FLOWS: join(here, '../../receivers/replay/testdata/flows.jsonl') };
+  assert.deepEqual(await configProblems([file], [replayReceiverFactory, k8sattributesProcessorFactory, flowlogExporterFactory], env), [
+    `${file}:7:5: processors::k8sattributes::inventory: file "${env.TESTDATA}/no-such-inventory.yaml" does not exist`,
+  ]);
+});
+
+test('an inventory removed after validation fails start with the component name', async () => {
+  const config = { ...configSchema.parse({ source: 'static', inventory: example }), inventory: join(dir, 'nope.yaml') };
+  const err = await serviceStartError(k8sattributesProcessorFactory, 'k8sattributes', config);
   assert.match(err.message, /^failed to start "k8sattributes" processor in pipeline "flows": cannot read inventory ".*nope\.yaml": ENOENT/);
 });
 
