@@ -1,15 +1,19 @@
 /**
  * runService: what `zonetap run` does. Loads and validates the configuration,
- * starts the Service, and shuts it down gracefully on SIGTERM or SIGINT
- * (a second signal exits at once). Resolves with the process exit code.
+ * starts the Service, reloads the configuration on SIGHUP, and shuts down
+ * gracefully on SIGTERM or SIGINT (a second one exits at once). Resolves with
+ * the process exit code.
  */
+import type { Logger } from 'pino';
 import { loadConfig } from '../pipeline/config/load.ts';
 import { ConfigError } from '../pipeline/config/problems.ts';
-import type { LogLevel } from '../pipeline/config/types.ts';
+import type { LogLevel, ServiceConfig } from '../pipeline/config/types.ts';
 import { ZonetapError } from '../pipeline/errors.ts';
 import { createLogger } from '../pipeline/logging.ts';
 import type { FactoryRegistry } from '../pipeline/registry.ts';
 import { Service } from '../pipeline/service.ts';
+import { SignalInbox } from './signals.ts';
+import type { HandledSignal } from './signals.ts';
 
 /** Exit codes of the zonetap command (documented in cli/README.md). */
 export const EXIT = {
@@ -28,6 +32,8 @@ export interface RunOptions {
   logLevel?: LogLevel;
   /** Shutdown deadline; default 10 s. */
   shutdownTimeoutMs?: number;
+  /** Signals caught before runService was loaded (main.ts); default: caught from now on. */
+  inbox?: SignalInbox;
 }
 
 /** One line per problem, for people: `zonetap: CODE: message`. */
@@ -36,31 +42,107 @@ export function describeError(err: unknown): string {
   return `zonetap: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`;
 }
 
-export async function runService(paths: readonly string[], registry: FactoryRegistry, options: RunOptions = {}): Promise<number> {
-  let config;
-  try {
-    config = await loadConfig(paths, registry);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(describeError(err));
-      return EXIT.USAGE;
-    }
-    throw err;
-  }
-  const logger = createLogger(options.logLevel ?? config.telemetry.logLevel);
-  for (const w of config.warnings) logger.warn(`configuration: ${w}`);
-  const service = new Service(config, registry, { logger, shutdownTimeoutMs: options.shutdownTimeoutMs });
+const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
-  let signalled: NodeJS.Signals | undefined;
+/**
+ * Reloads on SIGHUP: one at a time, and several SIGHUPs during a reload make
+ * one more. An invalid configuration, or one whose components fail to start,
+ * leaves the running one in place (logged with every problem).
+ */
+class Reloader {
+  readonly #paths: readonly string[];
+  readonly #registry: () => Promise<FactoryRegistry>;
+  readonly #logger: Logger;
+  readonly #logLevel: LogLevel | undefined;
+  #service: Service | undefined;
+  #requested = false;
+  #running: Promise<void> | undefined;
+
+  constructor(paths: readonly string[], registry: () => Promise<FactoryRegistry>, logger: Logger, logLevel: LogLevel | undefined) {
+    this.#paths = paths;
+    this.#registry = registry;
+    this.#logger = logger;
+    this.#logLevel = logLevel;
+  }
+
+  /** A SIGHUP: reload now if running, or once running. */
+  request(): void {
+    this.#requested = true;
+    if (this.#service && !this.#running) this.#running = this.#drain();
+  }
+
+  /** The service has started: serve the SIGHUPs that came meanwhile. */
+  running(service: Service): void {
+    this.#service = service;
+    if (this.#requested && !this.#running) this.#running = this.#drain();
+  }
+
+  /** No more reloads: shutdown began (the service ends a reload in progress itself). */
+  stop(): void {
+    this.#service = undefined;
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#requested && this.#service) {
+      this.#requested = false;
+      await this.#reload(this.#service);
+    }
+    this.#running = undefined;
+  }
+
+  async #reload(service: Service): Promise<void> {
+    this.#logger.info({ files: this.#paths }, 'SIGHUP: reloading the configuration');
+    let config: ServiceConfig;
+    try {
+      config = await loadConfig(this.#paths, this.#registry);
+    } catch (err) {
+      const problems = err instanceof ConfigError ? err.lines : undefined;
+      const code = err instanceof ZonetapError ? err.code : undefined;
+      // The first line ("configuration is invalid (2 problems)"); the problems go in their own field.
+      const summary = messageOf(err).split('\n')[0]!.replace(/:$/, '');
+      this.#logger.error({ code, problems }, `configuration reload failed: ${summary}; the running configuration stays in place`);
+      return;
+    }
+    if (!this.#service) return; // shutdown began while the files were read
+    for (const w of config.warnings) this.#logger.warn(`configuration: ${w}`);
+    try {
+      const changes = await service.reload(config);
+      this.#logger.level = this.#logLevel ?? config.telemetry.logLevel;
+      this.#logger.info(changes, 'configuration reloaded');
+    } catch (err) {
+      const code = err instanceof ZonetapError ? err.code : undefined;
+      this.#logger.error({ code }, `configuration reload failed: ${messageOf(err)}`);
+    }
+  }
+}
+
+export async function runService(
+  paths: readonly string[],
+  registry: FactoryRegistry | (() => Promise<FactoryRegistry>),
+  options: RunOptions = {},
+): Promise<number> {
+  const inbox = options.inbox ?? new SignalInbox();
+  const loadRegistry = typeof registry === 'function' ? registry : async () => registry;
+  // Until the configuration says otherwise: signals can come before it is read.
+  const logger = createLogger(options.logLevel ?? 'info');
+  const reloader = new Reloader(paths, loadRegistry, logger, options.logLevel);
+  let service: Service | undefined;
+  let signalled: HandledSignal | undefined;
   let resolveStopped!: (clean: boolean) => void;
   const stopped = new Promise<boolean>((resolve) => (resolveStopped = resolve));
-  const onSignal = (signal: NodeJS.Signals) => {
+  const onSignal = (signal: HandledSignal) => {
+    if (signal === 'SIGHUP') return reloader.request();
     if (signalled) {
       logger.warn({ signal }, 'second signal during shutdown: exiting now');
       process.exit(signal === 'SIGINT' ? EXIT.FORCED_SIGINT : EXIT.FORCED_SIGTERM);
     }
     signalled = signal;
+    if (!service) {
+      logger.info({ signal }, 'signal before start-up: exiting without starting anything');
+      return resolveStopped(true);
+    }
     logger.info({ signal }, 'shutting down: flushing exporters');
+    reloader.stop();
     service.shutdown().then(resolveStopped, () => resolveStopped(false));
   };
   // After start nothing may take the process down: log, and carry on.
@@ -71,25 +153,37 @@ export async function runService(paths: readonly string[], registry: FactoryRegi
   };
   // Run until signalled, even when no component holds the event loop open (telemetry `none`, a replay that has finished).
   const keepAlive = setInterval(() => {}, 2 ** 30);
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  inbox.listen(onSignal);
   process.on('unhandledRejection', onRejection);
   process.on('uncaughtException', onException);
   try {
+    let config: ServiceConfig;
+    try {
+      config = await loadConfig(paths, loadRegistry);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      process.stderr.write(describeError(err));
+      return EXIT.USAGE;
+    }
+    if (signalled) return EXIT.OK;
+    logger.level = options.logLevel ?? config.telemetry.logLevel;
+    for (const w of config.warnings) logger.warn(`configuration: ${w}`);
+    service = new Service(config, await loadRegistry(), { logger, shutdownTimeoutMs: options.shutdownTimeoutMs });
+    if (signalled) return EXIT.OK;
     try {
       await service.start();
     } catch (err) {
       if (signalled) return (await stopped) ? EXIT.OK : EXIT.FAILURE;
       // The message names the component and the cause; the stack is for debugging only.
       logger.debug({ err }, 'start-up failure details');
-      logger.error({ code: err instanceof ZonetapError ? err.code : undefined }, err instanceof Error ? err.message : String(err));
+      logger.error({ code: err instanceof ZonetapError ? err.code : undefined }, messageOf(err));
       return EXIT.FAILURE;
     }
+    if (!signalled) reloader.running(service);
     return (await stopped) ? EXIT.OK : EXIT.FAILURE;
   } finally {
     clearInterval(keepAlive);
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
+    inbox.close();
     process.off('unhandledRejection', onRejection);
     process.off('uncaughtException', onException);
   }

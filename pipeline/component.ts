@@ -91,6 +91,13 @@ export interface Component {
    * reports /readyz as not ready while any component says false.
    */
   readonly ready?: boolean;
+  /**
+   * Optional: called on a configuration reload (SIGHUP) when the component
+   * carries over unchanged, after the swap. Reopen what an operator may have
+   * rotated or replaced (a log file) without losing state; batches may arrive
+   * meanwhile. A rejection is logged; the component keeps running.
+   */
+  reopen?(context: LifecycleContext): Promise<void>;
 }
 
 export interface Receiver extends Component {}

@@ -2,14 +2,19 @@
  * The Service runs one validated configuration: telemetry server first (so
  * /healthz answers while components start), then exporters -> processors ->
  * receivers; shutdown in reverse under a deadline, so data drains downstream.
+ * reload() swaps in a new configuration while running (reload.ts).
  */
 import type { Logger } from 'pino';
+import type { LifecycleContext } from './component.ts';
 import type { ServiceConfig } from './config/types.ts';
 import { ZonetapError } from './errors.ts';
-import { buildGraph, emptyGraph } from './graph.ts';
-import type { Graph, GraphNode } from './graph.ts';
+import { buildGraph, connect, emptyGraph, nodesOf } from './graph.ts';
+import type { Graph, GraphDeps, GraphNode } from './graph.ts';
 import { createLogger } from './logging.ts';
 import type { FactoryRegistry } from './registry.ts';
+import { GraphSwap, changesBetween } from './reload.ts';
+import type { ReloadChanges } from './reload.ts';
+import { startNodes, stopNodes, untilDeadline } from './stages.ts';
 import { SelfTelemetry } from './telemetry/metrics.ts';
 import { TelemetryServer } from './telemetry/server.ts';
 import { VERSION } from './version.ts';
@@ -28,7 +33,7 @@ type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 export class Service {
-  readonly #config: ServiceConfig;
+  #config: ServiceConfig;
   readonly #registry: FactoryRegistry;
   readonly #logger: Logger;
   readonly #shutdownTimeoutMs: number;
@@ -40,6 +45,10 @@ export class Service {
   #shutdown: Promise<boolean> | undefined;
   /** Aborted when shutdown begins: components still starting stop waiting. */
   readonly #startAbort = new AbortController();
+  /** Reloads run one at a time; shutdown waits for the one in progress. Never rejects. */
+  #reloads: Promise<unknown> = Promise.resolve();
+  /** Why the service runs with a broken graph: a failed reload whose undo failed too. Not ready while set. */
+  #degraded: string | undefined;
 
   constructor(config: ServiceConfig, registry: FactoryRegistry, options: ServiceOptions = {}) {
     this.#config = config;
@@ -55,9 +64,8 @@ export class Service {
    * Kubernetes API); false again from the moment shutdown begins. Served as /readyz.
    */
   get ready(): boolean {
-    if (this.#state !== 'running') return false;
-    const { exporters, processors, receivers } = this.#graph;
-    return [...exporters, ...processors, ...receivers].every((node) => node.lifecycle.component.ready !== false);
+    if (this.#state !== 'running' || this.#degraded !== undefined) return false;
+    return nodesOf(this.#graph).every((node) => node.lifecycle.component.ready !== false);
   }
 
   /**
@@ -87,32 +95,19 @@ export class Service {
     this.#state = 'starting';
     const endpoint = this.#config.telemetry.metricsEndpoint;
     if (endpoint !== null) {
-      this.#server = new TelemetryServer(endpoint, {
-        metrics: (req, res) => this.#telemetry.handleMetrics(req, res),
-        ready: () => this.ready,
-        started: () => this.started,
-      });
       try {
-        this.#address = await this.#server.listen();
+        await this.#listen(endpoint);
       } catch (err) {
         await this.shutdown();
         throw new ZonetapError('ZT_COMPONENT_START', `failed to start the telemetry server on ${endpoint}: ${message(err)}`, { cause: err });
       }
-      this.#logger.info({ endpoint: `${this.#address.host}:${this.#address.port}` }, 'telemetry server listening (/metrics, /healthz, /readyz)');
     }
     try {
-      buildGraph(this.#config, { registry: this.#registry, telemetry: this.#telemetry, logger: this.#logger }, this.#graph);
-      const context = { signal: this.#startAbort.signal, deadline: Infinity };
-      for (const node of [...this.#graph.exporters, ...this.#graph.processors, ...this.#graph.receivers]) {
-        if (this.#state !== 'starting') throw new ZonetapError('ZT_COMPONENT_START', `start-up interrupted before ${node.label} started`);
-        try {
-          await node.lifecycle.start(context);
-        } catch (err) {
-          const code = err instanceof ZonetapError ? err.code : 'ZT_COMPONENT_START';
-          throw new ZonetapError(code, `failed to start ${node.label}: ${message(err)}`, { cause: err });
-        }
-        this.#logger.debug({ component_id: node.id, kind: node.kind }, 'component started');
-      }
+      buildGraph(this.#config, this.#deps(), this.#graph);
+      connect(this.#graph);
+      await startNodes(nodesOf(this.#graph), { signal: this.#startAbort.signal, deadline: Infinity }, this.#logger);
+      // Shutdown began while the last component started: not ready, and start() fails as interrupted.
+      if (this.#state !== 'starting') throw new ZonetapError('ZT_COMPONENT_START', 'start-up interrupted: shutting down');
     } catch (err) {
       this.#logger.debug({ err }, 'start-up failed: shutting down what was started');
       await this.shutdown();
@@ -121,6 +116,124 @@ export class Service {
     this.#state = 'running';
     const { exporters, processors, receivers } = this.#graph;
     this.#logger.info({ receivers: receivers.length, processors: processors.length, exporters: exporters.length, pipelines: [...this.#config.pipelines.keys()] }, 'zonetap is ready');
+  }
+
+  /**
+   * Applies a new validated configuration while running, as `zonetap run`
+   * does on SIGHUP: components whose kind, ID (and pipeline, for processors)
+   * and settings are unchanged carry over running, with their state (kernel
+   * tables, counters, totals); changed ones are shut down (flushed) and started
+   * anew, removed ones shut down, new ones started; no batch is lost or sent
+   * twice (reload.ts). Carried-over components that can reopen files
+   * (`Component.reopen`) do. A changed telemetry endpoint moves the telemetry
+   * server. Reloads run one at a time.
+   *
+   * If a component fails to be created or started, the running configuration
+   * is put back (components it had retired are started anew) and the error is
+   * thrown; if even that fails, the service goes on with what runs, logs why
+   * and reports not ready until a reload succeeds.
+   */
+  reload(config: ServiceConfig): Promise<ReloadChanges> {
+    const reload = this.#reloads.then(() => this.#reload(config));
+    this.#reloads = reload.catch(() => undefined);
+    return reload;
+  }
+
+  async #reload(config: ServiceConfig): Promise<ReloadChanges> {
+    if (this.#state !== 'running') throw new ZonetapError('ZT_COMPONENT_START', `cannot reload the configuration while ${this.#state}`);
+    const timeout = AbortSignal.timeout(this.#shutdownTimeoutMs);
+    const contexts = {
+      stop: { signal: AbortSignal.any([timeout, this.#startAbort.signal]), deadline: Date.now() + this.#shutdownTimeoutMs },
+      start: { signal: this.#startAbort.signal, deadline: Infinity },
+    };
+    const running = this.#graph;
+    const next = emptyGraph();
+    try {
+      buildGraph(config, this.#deps(), next, running);
+    } catch (err) {
+      // Created, never started: shut down only what is not running already.
+      const created = new Set(nodesOf(running));
+      await stopNodes(nodesOf(next).filter((n) => !created.has(n)).reverse(), contexts.stop, this.#logger);
+      throw err;
+    }
+    const swap = new GraphSwap(running, next, contexts, this.#logger);
+    try {
+      await swap.run();
+      this.#graph = next;
+      this.#degraded = undefined;
+      const previous = this.#config;
+      this.#config = config;
+      await this.#reopenCarriedOver(running, contexts.stop);
+      if (config.telemetry.metricsEndpoint !== previous.telemetry.metricsEndpoint) await this.#moveTelemetryServer(previous.telemetry.metricsEndpoint);
+      return changesBetween(running, next);
+    } catch (err) {
+      await this.#putBack(running, next, contexts);
+      throw err;
+    } finally {
+      swap.release();
+    }
+  }
+
+  /** After a failed swap: starts anew what it retired, from the running configuration. */
+  async #putBack(running: Graph, failed: Graph, contexts: { stop: LifecycleContext; start: LifecycleContext }): Promise<void> {
+    const inFailed = new Set(nodesOf(failed));
+    const carried = (nodes: GraphNode[]) => nodes.filter((n) => inFailed.has(n));
+    const survivors: Graph = { exporters: carried(running.exporters), processors: carried(running.processors), receivers: carried(running.receivers), wiring: new Map() };
+    const back = emptyGraph();
+    const undo = new GraphSwap(survivors, back, contexts, this.#logger);
+    try {
+      buildGraph(this.#config, this.#deps(), back, survivors);
+      await undo.run();
+      this.#logger.warn('reload failed: the previous configuration runs again (components it had shut down were started anew)');
+    } catch (err) {
+      this.#degraded = `the previous configuration could not be restored: ${message(err)}`;
+      this.#logger.error({ err }, `reload failed and ${this.#degraded}; running without the components that failed, not ready until a reload succeeds`);
+    } finally {
+      this.#graph = back;
+      undo.release();
+    }
+  }
+
+  /** Lets carried-over components reopen what an operator may have rotated (a flow log file). */
+  async #reopenCarriedOver(running: Graph, context: LifecycleContext): Promise<void> {
+    const before = new Set(nodesOf(running));
+    for (const node of nodesOf(this.#graph).filter((n) => before.has(n))) {
+      try {
+        await node.lifecycle.component.reopen?.(context);
+      } catch (err) {
+        this.#logger.error({ err, component_id: node.id, kind: node.kind }, `${node.label} failed to reopen its files`);
+      }
+    }
+  }
+
+  /** Closes the telemetry server and serves on the new endpoint; back on the old one if the new one fails. */
+  async #moveTelemetryServer(previous: string | null): Promise<void> {
+    await this.#server?.close();
+    this.#server = undefined;
+    this.#address = undefined;
+    const endpoint = this.#config.telemetry.metricsEndpoint;
+    if (endpoint === null) return;
+    try {
+      await this.#listen(endpoint);
+    } catch (err) {
+      this.#logger.error({ err, endpoint }, `cannot serve telemetry on ${endpoint}; staying on ${previous ?? 'none'}`);
+      if (previous !== null) await this.#listen(previous).catch((e: unknown) => this.#logger.error({ err: e }, 'cannot serve telemetry'));
+    }
+  }
+
+  async #listen(endpoint: string): Promise<void> {
+    const server = new TelemetryServer(endpoint, {
+      metrics: (req, res) => this.#telemetry.handleMetrics(req, res),
+      ready: () => this.ready,
+      started: () => this.started,
+    });
+    this.#server = server;
+    this.#address = await server.listen();
+    this.#logger.info({ endpoint: `${this.#address.host}:${this.#address.port}` }, 'telemetry server listening (/metrics, /healthz, /readyz)');
+  }
+
+  #deps(): GraphDeps {
+    return { registry: this.#registry, telemetry: this.#telemetry, logger: this.#logger };
   }
 
   /**
@@ -137,42 +250,26 @@ export class Service {
 
   async #stop(): Promise<boolean> {
     this.#state = 'stopping';
+    await this.#reloads; // a reload in progress sees the abort and settles quickly
     // One deadline for the whole shutdown: each component budgets its own flush against it.
     const expiry = new AbortController();
     const timer = setTimeout(() => expiry.abort(new Error('shutdown deadline passed')), this.#shutdownTimeoutMs);
     const context = { signal: expiry.signal, deadline: Date.now() + this.#shutdownTimeoutMs };
-    let clean = true;
     const pending = new Set<GraphNode>();
-    const stopAll = async (nodes: readonly GraphNode[]) => {
-      await Promise.all(
-        nodes.map(async (node) => {
-          pending.add(node);
-          try {
-            await node.lifecycle.shutdown(context);
-          } catch (err) {
-            clean = false;
-            this.#logger.error({ err, component_id: node.id, kind: node.kind }, `failed to shut down ${node.label}`);
-          } finally {
-            pending.delete(node);
-          }
-        }),
-      );
-    };
     const stages = (async () => {
       const { receivers, processors, exporters } = this.#graph;
-      await stopAll([...receivers].reverse());
-      await stopAll([...processors].reverse());
-      await stopAll([...exporters].reverse());
+      const stopped = [
+        await stopNodes([...receivers].reverse(), context, this.#logger, pending),
+        await stopNodes([...processors].reverse(), context, this.#logger, pending),
+        await stopNodes([...exporters].reverse(), context, this.#logger, pending),
+      ];
+      return stopped.every(Boolean);
     })();
     // A component that ignores its deadline must not hold the process: stop waiting at the deadline.
-    const deadline = new Promise<'timeout'>((resolve) => {
-      if (context.signal.aborted) resolve('timeout');
-      context.signal.addEventListener('abort', () => resolve('timeout'), { once: true });
-    });
-    const outcome = await Promise.race([stages.then(() => 'done' as const), deadline]);
+    const outcome = await untilDeadline(stages, context.signal);
+    const clean = outcome === true;
     clearTimeout(timer);
     if (outcome === 'timeout') {
-      clean = false;
       this.#logger.error(
         { pending: [...pending].map((n) => n.label), timeout_ms: this.#shutdownTimeoutMs },
         'shutdown deadline passed: giving up on components that have not stopped',

@@ -4,11 +4,12 @@
  * Components get meters from it through ComponentSettings.meter.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Attributes, Counter, Meter } from '@opentelemetry/api';
+import type { Attributes, Counter } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { AggregationTemporality, InstrumentType, MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { ComponentKind } from '../component.ts';
+import { ComponentMeter } from './component-meter.ts';
 
 /**
  * Self-telemetry series are labelled by component (a handful per process) and by
@@ -31,9 +32,22 @@ export const METRIC_NAMES = {
 /** Strips `_total`: the Prometheus exporter adds it to monotonic sums. */
 const otelName = (prometheusName: string) => prometheusName.replace(/_total$/, '');
 
+/**
+ * The Prometheus exporter, except that observable gauges report only what
+ * their callbacks observe at each scrape (delta temporality: for a gauge, the
+ * last value of this collection). Cumulative, the SDK would repeat a gauge's
+ * last value for ever after its callback went away, so a component removed
+ * by a configuration reload would go on reporting its last state.
+ */
+class SelfTelemetryExporter extends PrometheusExporter {
+  override selectAggregationTemporality(type: InstrumentType): AggregationTemporality {
+    return type === InstrumentType.OBSERVABLE_GAUGE ? AggregationTemporality.DELTA : super.selectAggregationTemporality(type);
+  }
+}
+
 export class SelfTelemetry {
   readonly #provider: MeterProvider;
-  readonly #exporter: PrometheusExporter;
+  readonly #exporter: SelfTelemetryExporter;
   readonly #recordsIn: Counter;
   readonly #recordsOut: Counter;
   readonly #recordsDropped: Counter;
@@ -41,7 +55,7 @@ export class SelfTelemetry {
 
   constructor(version: string) {
     const started = performance.now();
-    this.#exporter = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true });
+    this.#exporter = new SelfTelemetryExporter({ preventServerStart: true, withoutScopeInfo: true });
     this.#provider = new MeterProvider({
       resource: resourceFromAttributes({ 'service.name': 'zonetap', 'service.version': version }),
       readers: [this.#exporter],
@@ -62,9 +76,9 @@ export class SelfTelemetry {
       .addCallback((r) => r.observe(1, { version, node: process.version }));
   }
 
-  /** The meter a component gets in its settings. */
-  meterFor(id: string): Meter {
-    return this.#provider.getMeter(`zonetap/${id}`);
+  /** The meter a component instance gets in its settings; close() it when the instance is retired. */
+  meterFor(id: string): ComponentMeter {
+    return new ComponentMeter(this.#provider.getMeter(`zonetap/${id}`));
   }
 
   /** Makes the component's series visible (at 0) before its first record. */
