@@ -13,10 +13,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ERROR_CODES } from '../pipeline/errors.ts';
+import { readableCopy } from '../test/support/checkout.ts';
 import { until } from '../test/support/poll.ts';
 import { REPO as root, run, ZONETAP as zonetap } from '../test/support/processes.ts';
 
 const cli = (args: string[]) => run(zonetap, args, { cwd: root, timeoutMs: 60_000 });
+
+/** bin/zonetap as nobody; a checkout nobody cannot read (under /root, say) runs from a copy nobody can read. */
+async function asNobody(args: string[]) {
+  const nobody = ['--reuid=65534', '--regid=65534', '--clear-groups'];
+  const readable = (await run('setpriv', [...nobody, process.execPath, join(root, 'pipeline/version.ts')])).code === 0;
+  const copy = readable ? undefined : readableCopy();
+  try {
+    return await run('setpriv', [...nobody, copy?.zonetap ?? zonetap, ...args], { cwd: root, timeoutMs: 60_000 });
+  } finally {
+    if (copy) await rm(copy.root, { recursive: true, force: true });
+  }
+}
 
 let dir: string;
 let flows: string;
@@ -146,7 +159,7 @@ service:
     );
     await chmod(dir, 0o755); // readable by nobody: the config and the flows it names
     const args = ['validate', '--config', file];
-    const r = asRoot ? await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', zonetap, ...args], { cwd: root, timeoutMs: 60_000 }) : await cli(args);
+    const r = asRoot ? await asNobody(args) : await cli(args);
     assert.deepEqual(r, {
       code: 2,
       stdout: '',

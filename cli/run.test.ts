@@ -7,18 +7,14 @@
  * (held back by testdata/slow-import.ts).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
+import { until } from '../test/support/poll.ts';
+import { REPO as root, startProgram, ZONETAP as zonetap } from '../test/support/processes.ts';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const zonetap = join(root, 'bin/zonetap');
 const fixture = join(root, 'cli/testdata/run-stuck.ts');
 const slowImport = join(root, 'cli/testdata/slow-import.ts');
 const flows = join(root, 'pipeline/config/testdata/flows.jsonl');
@@ -41,28 +37,20 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** Starts `command` with `args`; logged(m) resolves once a log line's msg is m. */
+/** Starts `command` with `args`; logged(m, n) resolves once a log line's msg has been m n times. */
 function start(command: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
-  const child = spawn(command, args, { cwd: root, env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  const waiters: Array<() => void> = [];
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d;
-    for (const w of waiters.splice(0)) w();
-  });
-  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-  void exited.then(() => {
-    for (const w of waiters.splice(0)) w();
-  });
-  const count = (message: string) => stderr.split(`"msg":"${message}`).length - 1;
-  /** Resolves once `message` has been logged `times` times. */
-  const logged = async (message: string, times = 1) => {
-    while (count(message) < times) {
-      assert.equal(child.exitCode, null, `exited before logging "${message}":\n${stderr}`);
-      await new Promise<void>((r) => waiters.push(r));
-    }
-  };
-  return { child, exited, logged, count, stderr: () => stderr };
+  const program = startProgram(command, args, { cwd: root, env });
+  const count = (message: string) => program.output().split(`"msg":"${message}`).length - 1;
+  const logged = (message: string, times = 1) =>
+    until(
+      `log "${message}" x${times}`,
+      () => {
+        assert.equal(program.child.exitCode, null, `exited before logging "${message}":\n${program.output()}`);
+        return count(message) >= times;
+      },
+      { details: program.output },
+    );
+  return { ...program, count, logged };
 }
 
 /** A replay -> flowlog configuration for bin/zonetap; `interval` changes it. */
@@ -84,9 +72,8 @@ describe('runService signals', () => {
     try {
       await run.logged('zonetap is ready');
       run.child.kill('SIGTERM');
-      const [code] = await run.exited;
-      assert.equal(code, 1, run.stderr());
-      assert.match(run.stderr(), /"pending":\["\\"stuck\\" exporter"\],"timeout_ms":300,"msg":"shutdown deadline passed/);
+      assert.equal(await run.exited, 1, run.output());
+      assert.match(run.output(), /"pending":\["\\"stuck\\" exporter"\],"timeout_ms":300,"msg":"shutdown deadline passed/);
     } finally {
       run.child.kill('SIGKILL');
     }
@@ -99,9 +86,8 @@ describe('runService signals', () => {
       run.child.kill('SIGTERM');
       await run.logged('shutting down: flushing exporters');
       run.child.kill('SIGINT');
-      const [code] = await run.exited;
-      assert.equal(code, 130, run.stderr());
-      assert.match(run.stderr(), /"signal":"SIGINT","msg":"second signal during shutdown: exiting now"/);
+      assert.equal(await run.exited, 130, run.output());
+      assert.match(run.output(), /"signal":"SIGINT","msg":"second signal during shutdown: exiting now"/);
     } finally {
       run.child.kill('SIGKILL');
     }
@@ -115,25 +101,24 @@ describe('runService signals', () => {
       await run.logged('zonetap is ready');
       run.child.kill('SIGHUP'); // killed the process with exit 129 before
       await run.logged('configuration reloaded');
-      assert.match(run.stderr(), /"kept":\["\\"flowlog\\" exporter","\\"replay\\" receiver"\],"replaced":\[\],"added":\[\],"removed":\[\],"msg":"configuration reloaded"/);
+      assert.match(run.output(), /"kept":\["\\"flowlog\\" exporter","\\"replay\\" receiver"\],"replaced":\[\],"added":\[\],"removed":\[\],"msg":"configuration reloaded"/);
       await replayConfig(config, '80ms');
       run.child.kill('SIGHUP');
       await run.logged('configuration reloaded', 2);
-      assert.match(run.stderr(), /"kept":\["\\"flowlog\\" exporter"\],"replaced":\["\\"replay\\" receiver"\],"added":\[\],"removed":\[\],"msg":"configuration reloaded"/);
+      assert.match(run.output(), /"kept":\["\\"flowlog\\" exporter"\],"replaced":\["\\"replay\\" receiver"\],"added":\[\],"removed":\[\],"msg":"configuration reloaded"/);
       await replayConfig(config, 'soon');
       run.child.kill('SIGHUP');
       await run.logged('configuration reload failed');
       assert.match(
-        run.stderr(),
+        run.output(),
         /"code":"ZT_CONFIG_INVALID","problems":\[".*reload\.yaml:1:\d+: receivers::replay::interval: invalid duration \\"soon\\"[^"]*"\],"msg":"configuration reload failed: configuration is invalid \(1 problem\); the running configuration stays in place"/,
       );
       // Still running the last good configuration: the flow log keeps growing.
       const lines = async () => (await readFile(join(dir, 'reload.jsonl'), 'utf8')).split('\n').length;
       const before = await lines();
-      while ((await lines()) <= before) await sleep(50);
+      await until('more flow log lines', async () => (await lines()) > before);
       run.child.kill('SIGTERM');
-      const [code, signal] = await run.exited;
-      assert.deepEqual([code, signal], [0, null], run.stderr());
+      assert.equal(await run.exited, 0, run.output());
     } finally {
       run.child.kill('SIGKILL');
     }
@@ -153,10 +138,10 @@ describe('runService signals', () => {
       ZT_TEST_SLOW_IMPORT_RELEASE: release,
     };
     const run = start(zonetap, ['run', '--config', config], env);
-    while (!existsSync(marker)) {
-      assert.equal(run.child.exitCode, null, run.stderr());
-      await sleep(20);
-    }
+    await until('cli/factories.ts loading', () => {
+      assert.equal(run.child.exitCode, null, run.output());
+      return existsSync(marker);
+    });
     return { ...run, release: () => writeFile(release, '') };
   }
 
@@ -166,8 +151,7 @@ describe('runService signals', () => {
       run.child.kill('SIGTERM'); // was the default action: killed, exit 143, nothing logged
       await run.logged('signal before start-up: exiting without starting anything');
       await run.release();
-      const [code, signal] = await run.exited;
-      assert.deepEqual([code, signal], [0, null], run.stderr());
+      assert.equal(await run.exited, 0, run.output());
       assert.equal(run.count('zonetap is ready'), 0);
     } finally {
       run.child.kill('SIGKILL');
@@ -182,8 +166,7 @@ describe('runService signals', () => {
       await run.logged('zonetap is ready');
       await run.logged('configuration reloaded');
       run.child.kill('SIGTERM');
-      const [code, signal] = await run.exited;
-      assert.deepEqual([code, signal], [0, null], run.stderr());
+      assert.equal(await run.exited, 0, run.output());
     } finally {
       run.child.kill('SIGKILL');
     }
