@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { ZonetapError } from '../errors.ts';
 import { loadConfig } from './load.ts';
-import { ConfigError, editDistance, nearest } from './problems.ts';
+import { ConfigError, editDistance, nearest, shorten, suggestion } from './problems.ts';
 import { testRegistry } from '../../test/support/config-factories.ts';
 
 // Paths in testdata (replay's `path`) and in messages are relative to the repository root.
@@ -265,6 +265,26 @@ describe('YAML anchors and merge keys', () => {
     assert.deepEqual(config.receivers.get('replay/a')?.config, { path, interval: 3000, loop: true });
     assert.deepEqual(config.receivers.get('replay/b')?.config, { path, interval: 4000, loop: true });
     assert.deepEqual(config.receivers.get('replay/c')?.config, { path, interval: 5000, loop: true });
+  });
+});
+
+describe('messages stay readable whatever the input', () => {
+  it('a long quoted value is shortened, saying how long it was; a long line keeps its start and end', () => {
+    const value = 'x'.repeat(3000);
+    assert.equal(shorten(`invalid duration "${value}": expected 10s`), `invalid duration "${'x'.repeat(60)}...${'x'.repeat(20)}" (3000 characters): expected 10s`);
+    const line = shorten(`a::${'k'.repeat(5000)}: unknown key`);
+    assert.ok(line.length < 1000 && line.startsWith('a::kkk') && line.endsWith('kkk: unknown key') && line.includes('characters left out'), line);
+  });
+
+  it('lists at most 12 valid names, and the message at most 100 problems', () => {
+    const names = Array.from({ length: 30 }, (_, i) => `replay/r${String(i).padStart(2, '0')}`);
+    assert.equal(suggestion('zzzzzz', names, 'receivers'), `; valid receivers: ${names.slice(0, 12).join(', ')}, ... (30 in all)`);
+    const error = new ConfigError('ZT_CONFIG_INVALID', Array.from({ length: 150 }, (_, i) => ({ path: ['x'], file: 'f.yaml', message: `problem ${i}` })));
+    assert.equal(error.lines.length, 150);
+    const listed = error.message.split('\n');
+    assert.equal(listed[0], 'configuration is invalid (150 problems):');
+    assert.equal(listed.length, 1 + 100 + 1);
+    assert.equal(listed.at(-1), '  ... and 50 more problems');
   });
 });
 
