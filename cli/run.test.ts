@@ -45,7 +45,7 @@ function start(command: string, args: string[], env: NodeJS.ProcessEnv = process
     until(
       `log "${message}" x${times}`,
       () => {
-        assert.equal(program.child.exitCode, null, `exited before logging "${message}":\n${program.output()}`);
+        assert.deepEqual([program.child.exitCode, program.child.signalCode], [null, null], `exited before logging "${message}":\n${program.output()}`);
         return count(message) >= times;
       },
       { details: program.output },
@@ -139,7 +139,7 @@ describe('runService signals', () => {
     };
     const run = start(zonetap, ['run', '--config', config], env);
     await until('cli/factories.ts loading', () => {
-      assert.equal(run.child.exitCode, null, run.output());
+      assert.deepEqual([run.child.exitCode, run.child.signalCode], [null, null], run.output());
       return existsSync(marker);
     });
     return { ...run, release: () => writeFile(release, '') };

@@ -99,7 +99,7 @@ service:
     const logged = (message: string) => running.output().split(`"msg":"${message}"`).length - 1;
     const whenLogged = (message: string, times: number) =>
       until(`"${message}" logged ${times} times`, () => {
-        assert.equal(running.child.exitCode, null, `zonetap exited:\n${running.output()}`);
+        assert.deepEqual([running.child.exitCode, running.child.signalCode], [null, null], `zonetap exited:\n${running.output()}`);
         return logged(message) >= times;
       }, { details: running.output });
     await whenLogged('zonetap is ready', 1);
