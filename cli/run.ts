@@ -110,6 +110,7 @@ class Reloader {
       this.#logger.level = this.#logLevel ?? config.telemetry.logLevel;
       this.#logger.info(changes, 'configuration reloaded');
     } catch (err) {
+      if (!this.#service) return this.#logger.info(`configuration reload interrupted by the shutdown: ${messageOf(err)}`);
       const code = err instanceof ZonetapError ? err.code : undefined;
       this.#logger.error({ code }, `configuration reload failed: ${messageOf(err)}`);
     }

@@ -16,14 +16,14 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { z } from 'zod';
 import { MUTATES_DATA, READ_ONLY } from './component.ts';
-import type { ComponentSettings, ExporterFactory, FlowConsumer, ProcessorFactory, ReceiverFactory } from './component.ts';
+import type { ComponentSettings, ExporterFactory, FlowConsumer, LifecycleContext, ProcessorFactory, ReceiverFactory } from './component.ts';
 import { loadConfig } from './config/load.ts';
 import type { ServiceConfig } from './config/types.ts';
 import type { FlowBatch } from './flow.ts';
 import { FactoryRegistry } from './registry.ts';
 import { Service } from './service.ts';
 
-const schema = z.strictObject({ note: z.string().default(''), fail_start: z.boolean().default(false) });
+const schema = z.strictObject({ note: z.string().default(''), fail_start: z.boolean().default(false), slow_start: z.boolean().default(false) });
 type Settings = z.infer<typeof schema>;
 const base = { stability: 'development' as const, description: 'test', configSchema: schema };
 
@@ -92,9 +92,11 @@ function lifecycle(s: ComponentSettings, c: Settings) {
   const state = { running: false };
   return {
     state,
-    async start() {
+    async start(context: LifecycleContext) {
       events.push(`start ${s.id}`);
       if (c.fail_start) throw new Error('port 9999 is already in use');
+      // Starts only when told to give up (as a component waiting for an API that never answers).
+      if (c.slow_start) await new Promise((_, reject) => context.signal.addEventListener('abort', () => reject(new Error('gave up starting')), { once: true }));
       state.running = true;
     },
     async shutdown() {
@@ -243,6 +245,20 @@ describe('Service.reload', () => {
     // collect/x was shut down for its successor, which failed: started anew from the previous configuration.
     assert.equal(created.get('collect/x'), 3);
     assert.deepEqual(received.get('collect/x')?.at(-1), sent.at(-1), 'the restored collect/x receives again');
+  });
+
+  it('a shutdown during a reload ends it and stops everything in order, losing nothing', async () => {
+    const service = new Service(await configOf(A.pipeline, A.components), registry, { logger: pino({ level: 'silent' }) });
+    await service.start();
+    await ticks(10);
+    const slow = await configOf(A.pipeline, A.components.replace('collect/x: ', 'collect/x: { slow_start: true }'));
+    events = [];
+    const reload = service.reload(slow);
+    while (!events.includes('start collect/x')) await nextTurn(); // the new collect/x is starting (and never will)
+    assert.equal(await service.shutdown(), true);
+    await assert.rejects(reload, /gave up starting|interrupted/);
+    assert.deepEqual(received.get('collect/truth'), sent, 'the final batch reached the carried-over exporter');
+    assert.equal(events.filter((e) => e === 'shutdown ticker').length, 1);
   });
 
   it('the metrics of retired instances leave /metrics; a moved telemetry endpoint serves them', async () => {

@@ -17,7 +17,8 @@
  *
  * A new component that fails to start fails the swap: the new components are
  * shut down again and the relays stay held, so the caller can put back what
- * was retired (another swap) before releasing them.
+ * was retired (another swap) before releasing them. A start interrupted by
+ * the service's shutdown leaves the next graph to that shutdown.
  */
 import type { Logger } from 'pino';
 import type { LifecycleContext } from './component.ts';
@@ -90,6 +91,8 @@ export class GraphSwap {
     try {
       await startNodes(starting, this.#contexts.start, this.#logger);
     } catch (err) {
+      // Interrupted by the service's shutdown: it stops every node of the next graph, in order.
+      if (this.#contexts.start.signal.aborted) throw err;
       this.#logger.debug({ err }, 'reload: a new component failed to start; shutting the new ones down');
       await this.#retire([...starting].reverse());
       throw err;

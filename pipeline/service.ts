@@ -167,7 +167,8 @@ export class Service {
       if (config.telemetry.metricsEndpoint !== previous.telemetry.metricsEndpoint) await this.#moveTelemetryServer(previous.telemetry.metricsEndpoint);
       return changesBetween(running, next);
     } catch (err) {
-      await this.#putBack(running, next, contexts);
+      if (this.#startAbort.signal.aborted) this.#graph = next; // shutting down: it stops the next graph in order
+      else await this.#putBack(running, next, contexts);
       throw err;
     } finally {
       swap.release();
