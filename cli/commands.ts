@@ -38,6 +38,7 @@ Options of run and validate:
       --log-level LEVEL        trace|debug|info|warn|error|fatal|silent (overrides service.telemetry.logs.level)
       --shutdown-timeout DUR   how long a graceful shutdown may take, like 10s (run only; default 10s)
 
+Signals (run): SIGTERM or SIGINT shut down gracefully; SIGHUP reloads the configuration files.
 Exit codes: 0 ok, 1 start-up or shutdown failed, 2 bad command line or configuration.
 `;
 
