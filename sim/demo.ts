@@ -142,9 +142,12 @@ export async function runDemo(args: string[]): Promise<number> {
     }
     const seconds = (Date.now() - started) / 1000;
     await scenario.stop();
-    // The agents drain every interval and export every interval: wait for the last bytes to arrive.
+    // Stopped agents drain their kernel tables once more and flush to the gateway.
     process.stdout.write('\nTraffic stopped; collecting the last intervals...\n');
-    await sleep(2 * (parseDuration(opts.interval) ?? 2000) + 1500, AbortSignal.timeout(60_000));
+    await deployment.stopAgents();
+    // The gateway shows a label set at 0 in the first scrape that has it, its count from the next
+    // (as Prometheus needs it): the second scrape has every count.
+    await scrape(deployment.metricsUrl);
     const totals = totalsOf(await scrape(deployment.metricsUrl));
     process.stdout.write(
       `\n${renderSummary(totals, { provider: opts.provider, zones, seconds, metricsUrl: deployment.metricsUrl, flowLog: deployment.flowLog })}\n`,

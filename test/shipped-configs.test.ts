@@ -150,6 +150,12 @@ describe('shipped configs', () => {
     for (const shape of ['agent.yaml', 'gateway.yaml', 'sidecar.yaml', 'sidecar-otlp.yaml', 'standalone.yaml']) assert.ok(configs.includes(shape), `config/${shape} is missing`);
     assert.deepEqual(configs.toSorted(), Object.keys(SHAPES).toSorted(), 'add the new config\'s shape to SHAPES');
   });
+  it('agents that export to a zonetap gateway send deltas, which the gateways apply once across restarts and failovers', async () => {
+    for (const file of ['agent.yaml', 'demo-agent.yaml']) {
+      const config = await loadConfig([join(dir, file)], registry, { env: { ...process.env, ...env } });
+      assert.equal((config.exporters.get('otlp')?.config as { temporality: string }).temporality, 'delta', file);
+    }
+  });
   for (const file of configs) {
     it(`config/${file} builds its pipeline, components and settings`, async () => {
       const config = await loadConfig([join(dir, file)], registry, { env: { ...process.env, ...env } });

@@ -38,7 +38,8 @@ async function startReceiver(config: Record<string, unknown> = {}, sink = new Re
 async function startExporter(port: number, config: Record<string, unknown> = {}): Promise<OtlpExporter> {
   const exporter = otlpExporterFactory.create(
     testSettings('otlp', 'exporter'),
-    otlpExporterFactory.configSchema.parse({ endpoint: `127.0.0.1:${port}`, tls: { insecure: true }, interval: '1h', ...config }),
+    // As agents send to gateways (config/agent.yaml): delta, unless a test says otherwise.
+    otlpExporterFactory.configSchema.parse({ endpoint: `127.0.0.1:${port}`, tls: { insecure: true }, interval: '1h', temporality: 'delta', ...config }),
   ) as OtlpExporter;
   await exporter.start();
   cleanups.push(() => exporter.shutdown(stopWithin()));
@@ -94,9 +95,10 @@ describe('otlp receiver lifecycle', () => {
 });
 
 describe('otlp exporter -> otlp receiver', () => {
-  test('round trip: exact totals, all attributes, cost, gzip; unchanged totals give no records', async () => {
+  for (const temporality of ['delta', 'cumulative'] as const) {
+  test(`round trip, ${temporality}: exact totals, all attributes, cost, gzip; unchanged totals give no records`, async () => {
     const { receiver, sink } = await startReceiver();
-    const exporter = await startExporter(receiver.port); // default compression: gzip
+    const exporter = await startExporter(receiver.port, { temporality }); // default compression: gzip
     const ledger = new AgentLedger();
     await ledger.feed(exporter, [flow(1, 1500, 3, { costUsd: 0.25 }), flow(2, 80, 1)]);
     await ledger.feed(exporter, [flow(1, 500, 1, { costUsd: 0.5 })]);
@@ -113,6 +115,7 @@ describe('otlp exporter -> otlp receiver', () => {
     assert.equal(sink.batches.length, 2, 'one batch per export request');
     assert.equal(receiver.counts.invalidRequests, 0);
   });
+  }
 
   test('several agents at once, with the same flows: each counted once', async () => {
     const { receiver, sink } = await startReceiver();
@@ -204,7 +207,7 @@ describe('otlp exporter -> otlp receiver', () => {
     await until('idle streams forgotten at the gateway', () => receiver.streamCount === 0);
   });
 
-  test('gateway restarted (state lost): its totals restart at the agent totals', async () => {
+  test('gateway restarted (state lost): the new gateway gets what was not acknowledged, and nothing twice', async () => {
     const port = await freePort();
     const first = await startReceiver({ grpc: { endpoint: `127.0.0.1:${port}` } });
     const exporter = await startExporter(port, { interval: '100ms', timeout: '1s', retry_on_failure: { initial_interval: '50ms', max_interval: '200ms' } });
@@ -217,8 +220,8 @@ describe('otlp exporter -> otlp receiver', () => {
     const second = await startReceiver({ grpc: { endpoint: `127.0.0.1:${port}` } });
     await until('export to the restarted gateway', () => totalsByFlow(second.sink.records).size === 2);
     await moreExports(second.receiver, 3);
-    // A fresh gateway (and its fresh Prometheus counters) starts from the agent's cumulative totals.
-    assert.deepEqual(totalsByFlow(second.sink.records), ledger.totals());
+    assert.deepEqual(totalsByFlow(second.sink.records), new Map([['10.1.0.1:40001->10.2.0.7:5432/tcp', { bytes: 50, packets: 1 }], ['10.1.0.2:40002->10.2.0.7:5432/tcp', { bytes: 70, packets: 1 }]]));
+    assert.deepEqual(totalsByFlow([...first.sink.records, ...second.sink.records]), ledger.totals(), 'both gateways together: what the agent counted');
   });
 
   test('agent restart (new series start time): no negative and no doubled counts', async () => {

@@ -126,8 +126,14 @@ export class OtlpReceiver implements Receiver {
       callback({ code: status.INVALID_ARGUMENT, details: `malformed ExportMetricsServiceRequest: ${(err as Error).message}` });
       return;
     }
-    const { batch, stats } = ingested;
+    const { batch, stats, cumulativeAgents } = ingested;
     this.#count(stats);
+    for (const agent of cumulativeAgents) {
+      this.#settings.logger.warn(
+        { agent, peer: call.getPeer() },
+        'agent sends cumulative totals: after a gateway restart or a failover its whole history is counted again; set temporality: delta on its otlp exporter',
+      );
+    }
     try {
       if (batch.records.length > 0) await this.#next.consume(batch);
       this.counts.records += batch.records.length;

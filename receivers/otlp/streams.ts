@@ -1,15 +1,14 @@
 /**
- * Cumulative -> delta per stream, the heart of the gateway. A stream is one
- * agent (resource: service.instance.id, else all resource attributes), one
- * metric and one attribute set; the bytes, packets and cost streams of one
- * attribute set share an entry, so their deltas become one FlowRecord.
- *
- * Per stream the last accepted point (start time, time, value) is kept:
- * - first point of a stream: the whole value is new (the agent counted it since start time);
- * - same start time, later time: delta = value - last; a lower value is a reset (delta = value);
- * - later start time: the agent restarted the series (delta = value); an earlier one is stale;
- * - same or older time: a duplicate or out-of-order export, ignored.
- * Times are compared as float nanoseconds (exact to ~256 ns, far below any export interval).
+ * Points -> deltas applied once per stream, the heart of the gateway. A
+ * stream is one agent (resource: service.instance.id, else all resource
+ * attributes), one metric and one attribute set; the bytes, packets and cost
+ * streams of one attribute set share an entry, so their deltas become one
+ * FlowRecord. Per stream the last accepted point (start time, time, value)
+ * is kept, and each point is applied by the rules of its temporality:
+ * cumulativeStep() (an agent's totals since its start) and deltaStep() (what
+ * an agent counted since its last acknowledged export, re-sent in an open
+ * window until acknowledged). Times are compared as float nanoseconds (exact
+ * to ~256 ns, far below the millisecond apart two exports are).
  *
  * Expiry: an attribute set is forgotten when its agent's requests have not
  * carried it for the stream TTL (idle relative to the agent's last request, not
@@ -99,6 +98,8 @@ class EntryIndex {
 interface AgentStreams {
   entries: EntryIndex;
   seenMs: number;
+  /** Set once the agent was seen sending cumulative points (reported once: ingest()'s `cumulativeAgents`). */
+  sentCumulative: boolean;
 }
 
 /** What one request did, for self-telemetry and tests. */
@@ -158,6 +159,57 @@ function agentKey(attributes: readonly KeyValue[] | undefined): string {
   return `attrs:${JSON.stringify(pairs)}`;
 }
 
+/** What one point adds to its stream, and from when; undefined when it adds nothing (stale). */
+type Step = { delta: number; fromNs: number } | undefined;
+
+/**
+ * A cumulative point against the stream's last one: the increase since it,
+ * the whole value for a new series (first point, later start time, or a
+ * lower value: a reset).
+ */
+function cumulativeStep(last: PointState | undefined, p: PlannedPoint, stats: IngestStats): Step {
+  if (!last) {
+    stats.resets++;
+    return { delta: p.value, fromNs: p.startNs || p.timeNs };
+  }
+  if (p.startNs === last.startNs) {
+    if (p.timeNs <= last.timeNs) return stale(stats);
+    if (p.value >= last.value) return { delta: p.value - last.value, fromNs: last.timeNs };
+    stats.resets++;
+    return { delta: p.value, fromNs: last.timeNs };
+  }
+  if (p.startNs > last.startNs) {
+    stats.resets++;
+    return { delta: p.value, fromNs: p.startNs };
+  }
+  return stale(stats);
+}
+
+/**
+ * A delta point: what the agent counted since `startNs`, its last
+ * acknowledged export. A window stays open until the agent gets an
+ * acknowledgement, so a point whose start equals the window this gateway
+ * last applied carries that window's running total: only the increase is
+ * new (an exact re-send adds nothing). A later start opens a new window,
+ * applied whole; an earlier start, an older time or a smaller value in the
+ * same window is a late or repeated request. Points without a start time
+ * (plain delta senders) are told apart by their time alone.
+ */
+function deltaStep(last: PointState | undefined, p: PlannedPoint, stats: IngestStats): Step {
+  if (!last) return { delta: p.value, fromNs: p.startNs || p.timeNs };
+  if (p.startNs === 0 || p.startNs > last.startNs) {
+    if (p.startNs === 0 && p.timeNs <= last.timeNs) return stale(stats);
+    return { delta: p.value, fromNs: p.startNs || last.timeNs };
+  }
+  if (p.startNs === last.startNs && p.timeNs > last.timeNs && p.value >= last.value) return { delta: p.value - last.value, fromNs: last.timeNs };
+  return stale(stats);
+}
+
+function stale(stats: IngestStats): Step {
+  stats.ignoredStale++;
+  return undefined;
+}
+
 export class FlowStreams {
   readonly #agents = new Map<string, AgentStreams>();
   readonly #ttlMs: number;
@@ -186,17 +238,18 @@ export class FlowStreams {
    * Turns one decoded request into a batch of deltas. Throws (and changes
    * nothing) when a point or an attribute list cannot be decoded.
    */
-  ingest(request: ExportMetricsServiceRequest): { batch: FlowBatch; stats: IngestStats } {
+  ingest(request: ExportMetricsServiceRequest): { batch: FlowBatch; stats: IngestStats; cumulativeAgents: string[] } {
     const stats = newStats();
     const plan = this.#plan(request, stats);
-    const batch = this.#apply(plan, stats);
+    const cumulativeAgents: string[] = [];
+    const batch = this.#apply(plan, stats, cumulativeAgents);
     // A known agent is heard from even when its request carries no flow points.
     const now = this.#now();
     for (const rm of request.resourceMetrics) {
       const agent = this.#agents.get(agentKey(rm.resource?.attributes));
       if (agent) agent.seenMs = now;
     }
-    return { batch, stats };
+    return { batch, stats, cumulativeAgents };
   }
 
   #plan(request: ExportMetricsServiceRequest, stats: IngestStats): PlannedPoint[] {
@@ -249,7 +302,8 @@ export class FlowStreams {
     return plan;
   }
 
-  #apply(plan: readonly PlannedPoint[], stats: IngestStats): FlowBatch {
+  /** Applies the plan; agents seen sending cumulative points for the first time are added to `cumulativeAgents`. */
+  #apply(plan: readonly PlannedPoint[], stats: IngestStats, cumulativeAgents: string[]): FlowBatch {
     const now = this.#now();
     const pending = new Map<FlowEntry, [number, number, number]>();
     let startNs = Infinity;
@@ -260,8 +314,12 @@ export class FlowStreams {
       if (p.agentKey !== agentName) {
         agentName = p.agentKey;
         agent = this.#agents.get(agentName);
-        if (!agent) this.#agents.set(agentName, (agent = { entries: new EntryIndex(), seenMs: now }));
+        if (!agent) this.#agents.set(agentName, (agent = { entries: new EntryIndex(), seenMs: now, sentCumulative: false }));
         agent.seenMs = now;
+      }
+      if (!p.delta && !agent!.sentCumulative) {
+        agent!.sentCumulative = true;
+        cumulativeAgents.push(agentName);
       }
       const entry = p.entry;
       if (entry.state !== 'tracked') {
@@ -280,43 +338,15 @@ export class FlowStreams {
       }
       entry.seenMs = now;
       const last = entry.points[p.metric];
-      let delta: number;
-      let fromNs: number;
-      if (p.delta) {
-        delta = p.value;
-        fromNs = p.startNs || p.timeNs;
-      } else if (!last) {
-        delta = p.value;
-        fromNs = p.startNs || p.timeNs;
-        stats.resets++;
-      } else if (p.startNs === last.startNs) {
-        if (p.timeNs <= last.timeNs) {
-          stats.ignoredStale++;
-          continue;
-        }
-        if (p.value >= last.value) {
-          delta = p.value - last.value;
-        } else {
-          delta = p.value;
-          stats.resets++;
-        }
-        fromNs = last.timeNs;
-      } else if (p.startNs > last.startNs) {
-        delta = p.value;
-        fromNs = p.startNs;
-        stats.resets++;
+      const step = p.delta ? deltaStep(last, p, stats) : cumulativeStep(last, p, stats);
+      if (step === undefined) continue;
+      const { delta, fromNs } = step;
+      if (last) {
+        last.startNs = p.startNs;
+        last.timeNs = p.timeNs;
+        last.value = p.value;
       } else {
-        stats.ignoredStale++;
-        continue;
-      }
-      if (!p.delta) {
-        if (last) {
-          last.startNs = p.startNs;
-          last.timeNs = p.timeNs;
-          last.value = p.value;
-        } else {
-          entry.points[p.metric] = { startNs: p.startNs, timeNs: p.timeNs, value: p.value };
-        }
+        entry.points[p.metric] = { startNs: p.startNs, timeNs: p.timeNs, value: p.value };
       }
       if (delta === 0) continue;
       let sums = pending.get(entry);

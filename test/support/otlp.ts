@@ -12,7 +12,7 @@ import { Client, credentials, Metadata, type ChannelCredentials } from '@grpc/gr
 import { ProtobufMetricsSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { flowResourceMetrics } from '../../exporters/otlp/metrics.ts';
-import type { FlowSeries } from '../../exporters/otlp/store.ts';
+import type { FlowSeries, Temporality } from '../../exporters/otlp/store.ts';
 import type { FlowAttributes } from '../../pipeline/attributes.ts';
 import type { FlowRecord } from '../../pipeline/flow.ts';
 import { EXPORT_PATH } from '../../receivers/otlp/receiver.ts';
@@ -39,9 +39,9 @@ export function series(attributes: FlowAttributes, startMs: number, bytes: numbe
 }
 
 /** An ExportMetricsServiceRequest from one agent, encoded by the official serializer. */
-export function encodeRequest(instanceId: string, list: FlowSeries[], nowMs: number): Uint8Array {
+export function encodeRequest(instanceId: string, list: FlowSeries[], nowMs: number, temporality: Temporality = 'cumulative'): Uint8Array {
   const resource = resourceFromAttributes({ 'service.name': 'zonetap', 'service.instance.id': instanceId });
-  return ProtobufMetricsSerializer.serializeRequest(flowResourceMetrics(resource, list, nowMs))!;
+  return ProtobufMetricsSerializer.serializeRequest(flowResourceMetrics(resource, list, nowMs, temporality))!;
 }
 
 /** Sums bytes and packets per flow (src -> dst) over records. */
