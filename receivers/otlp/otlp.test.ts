@@ -5,13 +5,14 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { Metadata, credentials, status } from '@grpc/grpc-js';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { otlpExporterFactory, type OtlpExporter } from '../../exporters/otlp/index.ts';
 import { Lifecycle, contextWithTimeout } from '../../pipeline/lifecycle.ts';
-import { meteredSettings, RecordingConsumer, testSettings } from '../../test/support/components.ts';
+import { meteredSettings, RecordingConsumer, serviceStartError, testSettings } from '../../test/support/components.ts';
 import type { FlowBatch, FlowRecord } from '../../pipeline/flow.ts';
 import { otlpReceiverFactory, type OtlpReceiver } from './index.ts';
 import { freePort, PausableProxy, portIsFree } from '../../test/support/loopback.ts';
@@ -82,6 +83,18 @@ async function moreExports(receiver: OtlpReceiver, n: number): Promise<void> {
 }
 
 describe('otlp receiver lifecycle', () => {
+  test('start fails naming the endpoint when the port is taken', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const err = await serviceStartError(otlpReceiverFactory, 'otlp', otlpReceiverFactory.configSchema.parse({ protocols: { grpc: { endpoint: `127.0.0.1:${port}` } } }));
+      assert.match(err.message, new RegExp(`^failed to start "otlp" receiver: cannot serve OTLP on 127.0.0.1:${port}: .*EADDRINUSE`));
+    } finally {
+      blocker.close();
+    }
+  });
+
   test('shutdown() while start() is still binding: the port is free afterwards', async () => {
     const port = await freePort();
     const receiver = new Lifecycle(otlpReceiverFactory.create(testSettings('otlp', 'receiver'), otlpReceiverFactory.configSchema.parse({ protocols: { grpc: { endpoint: `127.0.0.1:${port}` } } }), new RecordingConsumer()));

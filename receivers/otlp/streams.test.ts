@@ -137,7 +137,23 @@ describe('delta windows: each byte applied once', () => {
 describe('otlp receiver config', () => {
   const testdata = (name: string) => parse(readFileSync(new URL(`testdata/${name}`, import.meta.url), 'utf8'));
   test('defaults and a gateway config', () => {
-    assert.deepEqual(otlpReceiverFactory.configSchema.parse({}), { protocols: { grpc: { endpoint: '127.0.0.1:4317', max_recv_msg_size_mib: 4 } }, stream_ttl: 900_000, agent_ttl: 86_400_000, max_streams: 1_000_000 });
+    assert.deepEqual(otlpReceiverFactory.configSchema.parse({}), {
+      protocols: {
+        grpc: {
+          endpoint: '127.0.0.1:4317',
+          max_recv_msg_size_mib: 4,
+          max_connections: 4096,
+          max_concurrent_streams: 16,
+          keepalive: { server_parameters: { max_connection_idle: 120_000, max_connection_age: 1_800_000, max_connection_age_grace: 30_000 } },
+        },
+      },
+      stream_ttl: 900_000,
+      agent_ttl: 86_400_000,
+      max_streams: 1_000_000,
+      max_streams_memory_mib: 256,
+      attribute_limits: { attribute_value_length_limit: 256, attribute_count_limit: 32 },
+      max_clock_skew: 600_000,
+    });
     const c = otlpReceiverConfigSchema.parse(testdata('gateway.yaml'));
     assert.equal(c.protocols.grpc.max_recv_msg_size_mib, 8);
     assert.equal(c.stream_ttl, 1_800_000);

@@ -20,15 +20,18 @@ import { EXPORT_PATH } from '../../receivers/otlp/receiver.ts';
 export interface CallResult {
   code: number;
   details: string;
+  /** The ExportMetricsServiceResponse, when the call succeeded. */
+  response?: Buffer;
 }
 
-/** One MetricsService/Export call with raw request bytes. */
-export function rawExport(port: number, body: Uint8Array, options: { metadata?: Metadata; creds?: ChannelCredentials; gzip?: boolean } = {}): Promise<CallResult> {
+/** One MetricsService/Export call with raw request bytes; `deadlineMs` bounds it (DEADLINE_EXCEEDED past it). */
+export function rawExport(port: number, body: Uint8Array, options: { metadata?: Metadata; creds?: ChannelCredentials; gzip?: boolean; deadlineMs?: number } = {}): Promise<CallResult> {
   const client = new Client(`127.0.0.1:${port}`, options.creds ?? credentials.createInsecure(), options.gzip ? { 'grpc.default_compression_algorithm': 2 } : {});
+  const callOptions = options.deadlineMs === undefined ? {} : { deadline: Date.now() + options.deadlineMs };
   return new Promise((resolve) => {
-    client.makeUnaryRequest(EXPORT_PATH, (b: Buffer) => b, (b: Buffer) => b, Buffer.from(body), options.metadata ?? new Metadata(), (err) => {
+    client.makeUnaryRequest(EXPORT_PATH, (b: Buffer) => b, (b: Buffer) => b, Buffer.from(body), options.metadata ?? new Metadata(), callOptions, (err, response) => {
       client.close();
-      resolve(err ? { code: err.code, details: err.details } : { code: 0, details: '' });
+      resolve(err ? { code: err.code, details: err.details } : { code: 0, details: '', response });
     });
   });
 }
