@@ -30,7 +30,7 @@ import { join } from 'node:path';
 import { settled, sleep, until } from '../support/poll.ts';
 import { startPrometheus, type PrometheusServer } from '../support/prometheus.ts';
 import { Agent, Gateway, OtlpBackend, TIMING, flowLogBytes, requestBytes } from './fleet.ts';
-import { Relay } from './relay.ts';
+import { Relay } from '../support/relay.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'zt-accounting-'));
 const INTERVALS = 60;
