@@ -20,7 +20,8 @@ import { status } from '@grpc/grpc-js';
 import { stringify } from 'yaml';
 import { ZonetapProcess } from '../../sim/zonetap-process.ts';
 import { freePort } from '../../test/support/loopback.ts';
-import { parseExposition } from '../../sim/exposition.ts';
+import { until } from '../../test/support/poll.ts';
+import { scrapeMetrics, type Sample } from '../../test/support/prometheus.ts';
 import { encodeWireRequest, ns, type WireValue } from '../../test/support/otlp-wire.ts';
 import { encodeRequest, rawExport, series } from '../../test/support/otlp.ts';
 
@@ -148,11 +149,13 @@ test('fuzzed OTLP requests: clear gRPC statuses within a deadline, no crash, bou
   // Still up, every counter finite, and a good agent is served exactly.
   const good = { 'src.address': '10.8.0.1', 'k8s.src.namespace': 'after-fuzz', 'dst.address': '10.8.0.2', transport: 'tcp', 'network.type': 'ipv4' };
   assert.equal((await rawExport(otlp, encodeRequest('good-agent', [series(good, NOW - 1000, 4242, 3)], NOW, 'delta'))).code, status.OK);
-  const exposition = await (await fetch(`http://127.0.0.1:${prometheus}/metrics`)).text();
-  await fetch(`http://127.0.0.1:${prometheus}/metrics`); // new label sets show their counts from the second scrape
-  const samples = parseExposition(await (await fetch(`http://127.0.0.1:${prometheus}/metrics`)).text());
-  assert.ok(exposition.length > 0 && samples.every((s) => Number.isFinite(s.value)), 'a counter is not finite');
-  const afterFuzz = samples.filter((s) => s.name === 'zonetap_network_flow_bytes_total' && s.labels.k8s_src_namespace === 'after-fuzz');
-  assert.deepEqual(afterFuzz.map((s) => s.value), [4242]);
+  // A new label set shows its count once a later render follows the one that showed it at 0.
+  const afterFuzz = (samples: Sample[]) => samples.filter((s) => s.name === 'zonetap_network_flow_bytes_total' && s.labels.k8s_src_namespace === 'after-fuzz').map((s) => s.value);
+  const samples = await until('the good agent\'s count on /metrics', async () => {
+    const now = await scrapeMetrics(`127.0.0.1:${prometheus}`);
+    return afterFuzz(now)[0] === 4242 ? now : undefined;
+  });
+  assert.ok(samples.every((s) => Number.isFinite(s.value)), 'a counter is not finite');
+  assert.deepEqual(afterFuzz(samples), [4242]);
   assert.ok(gateway.running);
 });
