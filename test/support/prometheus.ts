@@ -134,7 +134,8 @@ export interface PrometheusOptions {
 
 /**
  * Starts Prometheus in `dir` (config and TSDB go there) scraping `targets`
- * (host:port) every second, or every `scrapeMs`; resolves once it is ready.
+ * (host:port) every second, or every `scrapeMs`; resolves once it has
+ * scraped each of them (up, or down: `up` has a sample).
  * Targets come from a file Prometheus watches (file_sd), so setTargets()
  * changes them as Kubernetes discovery would: a gateway replaced on new
  * ports is a new target, as a new pod is.
@@ -145,7 +146,7 @@ export async function startPrometheus(dir: string, targets: string | readonly st
   const scrape = `${options.scrapeMs ?? 1000}ms`;
   const targetsFile = join(dir, 'targets.json');
   const writeTargets = (list: readonly string[]) => writeFileSync(targetsFile, JSON.stringify([{ targets: list }]));
-  writeTargets(typeof targets === 'string' ? [targets] : targets);
+  writeTargets([]);
   writeFileSync(join(dir, 'prometheus.yml'), stringify({
     global: { scrape_interval: scrape, scrape_timeout: scrape, evaluation_interval: scrape },
     scrape_configs: [{ job_name: 'zonetap', file_sd_configs: [{ files: [targetsFile], refresh_interval: '1s' }] }],
@@ -178,15 +179,18 @@ export async function startPrometheus(dir: string, targets: string | readonly st
     await program.stop();
     throw err;
   }
+  const setTargets = async (addresses: readonly string[]) => {
+    writeTargets(addresses);
+    await until(`Prometheus to scrape ${addresses.join(', ')}`, async () => {
+      const seen = new Set((await query('up')).map((s) => s.metric.instance));
+      return seen.size === addresses.length && addresses.every((a) => seen.has(a));
+    }, { details: program.output, timeoutMs: 60_000 });
+  };
+  // Discovery hands targets to the scrapers up to 5 s late: the first ones are waited for here.
+  await setTargets(typeof targets === 'string' ? [targets] : targets);
   return {
     query,
-    async setTargets(addresses) {
-      writeTargets(addresses);
-      await until(`Prometheus to scrape ${addresses.join(', ')}`, async () => {
-        const seen = new Set((await query('up')).map((s) => s.metric.instance));
-        return seen.size === addresses.length && addresses.every((a) => seen.has(a));
-      }, { details: program.output, timeoutMs: 60_000 });
-    },
+    setTargets,
     async increase(selector, sinceMs) {
       let total = 0;
       for (const s of await samples(selector, sinceMs)) {
@@ -200,7 +204,7 @@ export async function startPrometheus(dir: string, targets: string | readonly st
         const result = await query(`sum(increase({${labels}}[${Math.ceil(last - sinceMs / 1000) + 2}s]))`, last);
         total += Number(result[0]?.value[1] ?? 0);
       }
-      return Math.round(total * 1e6) / 1e6;
+      return total;
     },
     async lastValue(selector, instance, sinceMs) {
       const series = await samples(selector.replace('}', `,instance="${instance}"}`), sinceMs);
