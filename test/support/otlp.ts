@@ -20,7 +20,7 @@ import { EXPORT_PATH } from '../../receivers/otlp/receiver.ts';
 export interface CallResult {
   code: number;
   details: string;
-  /** The ExportMetricsServiceResponse, when the call succeeded. */
+  /** The ExportMetricsServiceResponse, when the call succeeded with one that says something (a partial success). */
   response?: Buffer;
 }
 
@@ -31,7 +31,7 @@ export function rawExport(port: number, body: Uint8Array, options: { metadata?: 
   return new Promise((resolve) => {
     client.makeUnaryRequest(EXPORT_PATH, (b: Buffer) => b, (b: Buffer) => b, Buffer.from(body), options.metadata ?? new Metadata(), callOptions, (err, response) => {
       client.close();
-      resolve(err ? { code: err.code, details: err.details } : { code: 0, details: '', response });
+      resolve(err ? { code: err.code, details: err.details } : response?.length ? { code: 0, details: '', response } : { code: 0, details: '' });
     });
   });
 }
