@@ -107,7 +107,9 @@ describe('attribute limits', () => {
 
   test('the streams\' memory stays within max_streams_memory_mib however large the attributes a hostile sender uses', async () => {
     const limits = { valueLength: 256, count: 32 };
-    const maxBytes = 4 * 1024 * 1024;
+    const maxBytes = 16 * 1024 * 1024;
+    /** What the runtime may allocate meanwhile for itself (compiled code, the test runner): not the streams'. */
+    const slack = 2 * 1024 * 1024;
     const streams = new FlowStreams({ ttlMs: 3_600_000, maxStreams: 1_000_000, maxBytes, limits });
     const big = (i: number) =>
       encodeWireRequest({
@@ -119,19 +121,23 @@ describe('attribute limits', () => {
           value: 1,
         })),
       });
-    // Keys are Buffers: their bytes are outside the V8 heap, in arrayBuffers.
-    const used = () => {
-      gc();
+    // Keys are Buffers: their bytes are outside the V8 heap, in arrayBuffers, which V8 gives back a
+    // few turns of the event loop after the collection that freed them.
+    const used = async () => {
+      for (let i = 0; i < 3; i++) {
+        gc();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
       const m = process.memoryUsage();
       return m.heapUsed + m.arrayBuffers;
     };
-    const before = used();
+    const before = await used();
     let refused = 0;
     for (let i = 0; i < 500; i++) refused += streams.ingest(decodeRequest(big(i))).stats.refused;
-    const grown = used() - before;
+    const grown = (await used()) - before;
     assert.ok(refused > 0, 'the hostile sender hit the limit');
     assert.ok(streams.bytes <= maxBytes, `${streams.bytes} bytes counted, limit ${maxBytes}`);
-    assert.ok(grown <= maxBytes, `the heap grew by ${grown} bytes, more than the ${maxBytes} the streams may hold: ENTRY_OVERHEAD_BYTES (${ENTRY_OVERHEAD_BYTES}) is too small`);
+    assert.ok(grown <= maxBytes + slack, `the heap grew by ${grown} bytes, more than the ${maxBytes} the streams may hold (and ${slack} of slack): ENTRY_OVERHEAD_BYTES (${ENTRY_OVERHEAD_BYTES}) is too small`);
     // Known streams keep working at the limit; new ones are refused, counted.
     assert.equal(streams.ingest(decodeRequest(big(0))).stats.refused, 0);
   });

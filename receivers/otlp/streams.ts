@@ -251,7 +251,9 @@ export class FlowStreams {
     if (key.length > this.#maxEncodedAttributes) return undefined;
     const attributes = decodePointAttributeList(sum.pointBytes());
     if (attributesOverLimits(attributes, this.#limits) !== undefined) return undefined;
-    const copy = Buffer.from(key);
+    // A private copy of exactly its size (Buffer.from() of a larger key takes about 30 % more).
+    const copy = Buffer.allocUnsafeSlow(key.length);
+    key.copy(copy);
     const template: FlowRecord = attributesToRecord(keyValuesToRecord(attributes), 0, 0);
     return { key: copy, template, points: [undefined, undefined, undefined], bytes: entryBytes(copy, template), seenMs: 0, collision: undefined, state: 'pending' };
   }
