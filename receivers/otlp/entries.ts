@@ -34,7 +34,7 @@ export interface FlowEntry {
 /**
  * Bytes an entry holds beyond its key and strings, measured on Node 24 (the
  * entry, its record template and endpoints, three point states, the index
- * slot), rounded up: receivers/otlp/memory.test.ts checks it against the heap.
+ * slot), rounded up: receivers/otlp/hostile.test.ts checks it against the heap.
  */
 export const ENTRY_OVERHEAD_BYTES = 1280;
 /** The same for an agent: its streams' index and its map slot. */
