@@ -55,6 +55,9 @@ function options(env: NodeJS.ProcessEnv): DemoOptions | string {
   return { durationMs, provider, interval };
 }
 
+/** How long the gateway serves a render again (exporters/prometheus exposition_max_age, its default in config/demo-gateway.yaml). */
+const RENDER_REUSE_MS = 1000;
+
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, ms);
@@ -142,9 +145,14 @@ export async function runDemo(args: string[]): Promise<number> {
     }
     const seconds = (Date.now() - started) / 1000;
     await scenario.stop();
-    // The agents drain every interval and export every interval: wait for the last bytes to arrive.
+    // Stopped agents drain their kernel tables once more and flush to the gateway.
     process.stdout.write('\nTraffic stopped; collecting the last intervals...\n');
-    await sleep(2 * (parseDuration(opts.interval) ?? 2000) + 1500, AbortSignal.timeout(60_000));
+    await deployment.stopAgents();
+    // The gateway shows a label set at 0 in the first render that has it and its count from the next
+    // (as Prometheus needs it); a render is reused for 1 s (exposition_max_age): the scrape after
+    // that has every count.
+    await scrape(deployment.metricsUrl);
+    await sleep(RENDER_REUSE_MS + 200, AbortSignal.timeout(60_000));
     const totals = totalsOf(await scrape(deployment.metricsUrl));
     process.stdout.write(
       `\n${renderSummary(totals, { provider: opts.provider, zones, seconds, metricsUrl: deployment.metricsUrl, flowLog: deployment.flowLog })}\n`,

@@ -25,14 +25,29 @@ export interface DeploymentOptions {
 }
 
 export interface Deployment {
+  /** The gateway process running now (rollGateway() replaces it). */
   gateway: ZonetapProcess;
   agents: ZonetapProcess[];
   metricsUrl: string;
   flowLog: string;
   inventory: string;
+  /**
+   * Rolls the gateway as a Deployment rollout does: SIGTERM (it drains and
+   * waits for a last scrape), then a new process on the same ports with an
+   * empty state; resolves when the new one is ready. Agents retry meanwhile.
+   */
+  rollGateway(): Promise<void>;
+  /** SIGTERM to every agent: each drains its kernel tables and flushes to the gateway. Idempotent. */
+  stopAgents(): Promise<void>;
   /** Stops agents first, then the gateway. Idempotent. */
   stop(): Promise<void>;
 }
+
+/**
+ * How long a stopping gateway may take before SIGKILL: it waits for a last
+ * scrape of what it counted (two of its scraper's intervals and 3 s at most).
+ */
+const GATEWAY_STOP_GRACE_MS = 30_000;
 
 async function pickPort(preferred: number | undefined): Promise<number> {
   if (preferred !== undefined && (await portIsFree(preferred))) return preferred;
@@ -84,34 +99,37 @@ export async function deployZonetap(cluster: Cluster, options: DeploymentOptions
   const otlpPort = await pickPort(options.otlpPort);
   const flowLog = join(options.workdir, 'flows.jsonl');
   const gatewayEndpoint = `127.0.0.1:${otlpPort}`;
+  const gatewayEnv = {
+    ZONETAP_GATEWAY: gatewayEndpoint,
+    ZONETAP_INVENTORY: inventory,
+    ZONETAP_PROMETHEUS: `127.0.0.1:${prometheusPort}`,
+    ZONETAP_FLOWLOG: flowLog,
+    ZONETAP_TELEMETRY: `127.0.0.1:${await freePort()}`,
+    PROVIDER: options.provider,
+  };
+  /** The gateway first, then the agents. */
   const started: ZonetapProcess[] = [];
   const remember = (p: ZonetapProcess) => {
-    started.push(p);
     if (p.child.pid !== undefined) appendFileSync(pids, `${p.child.pid}\n`);
+  };
+  const startGateway = async () => {
+    const gateway = new ZonetapProcess('gateway', [join(CONFIG_DIR, 'demo-gateway.yaml')], gatewayEnv, join(options.workdir, 'gateway.log'), options.logLevel);
+    remember(gateway);
+    started[0] = gateway;
+    await gateway.ready();
+    return gateway;
+  };
+  const stopAgents = async () => {
+    await Promise.all(started.slice(1).map((p) => p.stop()));
   };
   const stopAll = async () => {
     // Agents first so their last export reaches the gateway.
-    await Promise.all(started.slice(1).map((p) => p.stop()));
-    await started[0]?.stop();
+    await stopAgents();
+    await started[0]?.stop(GATEWAY_STOP_GRACE_MS);
     rmSync(pids, { force: true });
   };
   try {
-    const gateway = new ZonetapProcess(
-      'gateway',
-      [join(CONFIG_DIR, 'demo-gateway.yaml')],
-      {
-        ZONETAP_GATEWAY: gatewayEndpoint,
-        ZONETAP_INVENTORY: inventory,
-        ZONETAP_PROMETHEUS: `127.0.0.1:${prometheusPort}`,
-        ZONETAP_FLOWLOG: flowLog,
-        ZONETAP_TELEMETRY: `127.0.0.1:${await freePort()}`,
-        PROVIDER: options.provider,
-      },
-      join(options.workdir, 'gateway.log'),
-      options.logLevel,
-    );
-    remember(gateway);
-    await gateway.ready();
+    await startGateway();
     const agents: ZonetapProcess[] = [];
     for (const node of cluster.plan.nodes) {
       const agent = new ZonetapProcess(
@@ -129,17 +147,24 @@ export async function deployZonetap(cluster: Cluster, options: DeploymentOptions
         options.logLevel,
       );
       remember(agent);
+      started.push(agent);
       agents.push(agent);
     }
     await Promise.all(agents.map((a) => a.ready()));
-    return {
-      gateway,
+    const deployment: Deployment = {
+      gateway: started[0]!,
       agents,
       metricsUrl: `http://127.0.0.1:${prometheusPort}/metrics`,
       flowLog,
       inventory,
+      async rollGateway() {
+        await started[0]!.stop(GATEWAY_STOP_GRACE_MS);
+        deployment.gateway = await startGateway();
+      },
+      stopAgents,
       stop: stopAll,
     };
+    return deployment;
   } catch (error) {
     await stopAll();
     throw error;

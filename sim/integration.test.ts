@@ -1,20 +1,23 @@
 /**
  * zonetap end to end on a simulated three-zone cluster: an agent per node with
- * real eBPF, a gateway, and UDP traffic of exactly known size. Bytes per
- * workload pair at the gateway's Prometheus exposition must equal the bytes
- * sent at the IP layer, counted once; a short-lived Job's bytes are its own.
+ * real eBPF, a gateway, and UDP traffic of exactly known size. The gateway is
+ * rolled (SIGTERM, a new process) between two bursts of traffic, while the
+ * agents still hold part of the first. Bytes per workload pair, as a real
+ * Prometheus scraping the gateway sees them with increase() over both
+ * gateway processes, must equal the bytes sent at the IP layer, counted once;
+ * a short-lived Job's bytes are its own.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sleep, until } from '../test/support/poll.ts';
+import { settled, until } from '../test/support/poll.ts';
 import { assertPrivileged, privileged } from '../test/support/privileges.ts';
 import { startPrometheus, type PrometheusServer } from '../test/support/prometheus.ts';
 import { Cluster, PodProcess, listNetns, loadTopology, udpIpBytes, type PlannedPod, type Send } from './index.ts';
 import { deployZonetap, type Deployment } from './deployment.ts';
-import { scrape, sumOf, type Sample } from './exposition.ts';
+import { scrape, sumOf } from './exposition.ts';
 import { SUMMARY_QUERIES } from './live-view.ts';
 
 const TOPOLOGY = new URL('./topologies/three-zones.yaml', import.meta.url).pathname;
@@ -30,6 +33,7 @@ describe('zonetap on a simulated three-zone cluster', privileged(), () => {
   let deployment: Deployment;
   let prometheus: PrometheusServer | undefined;
   const workdir = mkdtempSync(join(tmpdir(), 'zt-integration-'));
+  const since = Date.now();
 
   before(async () => {
     assertPrivileged();
@@ -44,7 +48,7 @@ describe('zonetap on a simulated three-zone cluster', privileged(), () => {
     rmSync(workdir, { recursive: true, force: true });
   });
 
-  test('bytes per workload pair equal the bytes sent, counted once, and the Job\'s bytes are attributed to it', async () => {
+  test('bytes per workload pair equal the bytes sent, counted once across a gateway rollout, and the Job\'s bytes are attributed to it', async () => {
     const [api0, api1, postgres, cache, job] = ['shop/api-0', 'shop/api-1', 'shop/postgres-0', 'shop/cache-0', 'batch/report-28291-x7k2p'].map((p) => cluster.pod(p)) as [
       PlannedPod, PlannedPod, PlannedPod, PlannedPod, PlannedPod,
     ];
@@ -59,6 +63,11 @@ describe('zonetap on a simulated three-zone cluster', privileged(), () => {
       new PodProcess(postgres.netns, { sends: [udp(v4(api1), 1200, 30)] }),
     ];
     await Promise.all(clients.map((c) => c.done));
+
+    // The gateway is rolled once the first bytes reached it, while agents still hold the rest.
+    const apiToPostgres = { k8s_src_owner_name: 'api', k8s_dst_owner_name: 'postgres' };
+    await until('the first bytes at the gateway', async () => sumOf(await scrape(deployment.metricsUrl), BYTES, apiToPostgres) > 0);
+    await deployment.rollGateway();
 
     // The Job's pod exists only while it sends.
     await cluster.startPod(job);
@@ -82,32 +91,38 @@ describe('zonetap on a simulated three-zone cluster', privileged(), () => {
       'api -> cache, cross zone': 40 * udpIpBytes(300, 'ipv6'),
       'report pod, a CronJob\'s': 80 * udpIpBytes(900, 'ipv4') + 20 * udpIpBytes(1000, 'ipv6'),
     };
-    const measure = (s: Sample[]) => ({
-      'api -> postgres': sumOf(s, BYTES, { k8s_src_owner_name: 'api', k8s_dst_owner_name: 'postgres' }),
-      'api -> cache': sumOf(s, BYTES, { k8s_src_owner_name: 'api', k8s_dst_owner_name: 'cache' }),
-      'postgres -> api': sumOf(s, BYTES, { k8s_src_owner_name: 'postgres', k8s_dst_owner_name: 'api' }),
-      'report -> postgres': sumOf(s, BYTES, { k8s_src_owner_name: 'report', k8s_dst_owner_name: 'postgres' }),
-      'api -> internet': sumOf(s, BYTES, { k8s_src_owner_name: 'api', zonetap_traffic_class: 'internet' }),
-      'api -> cache, same zone': sumOf(s, BYTES, { k8s_src_owner_name: 'api', k8s_dst_owner_name: 'cache', zonetap_traffic_class: 'same_zone' }),
-      'api -> cache, cross zone': sumOf(s, BYTES, { k8s_src_owner_name: 'api', k8s_dst_owner_name: 'cache', zonetap_traffic_class: 'cross_zone' }),
-      'report pod, a CronJob\'s': sumOf(s, BYTES, { k8s_src_namespace: 'batch', k8s_src_name: job.spec.name, k8s_src_owner_type: 'CronJob', k8s_src_owner_name: 'report' }),
-    });
-
-    // Agents drain every second and export every second: wait until the gateway has it all,
-    // then a few intervals more, so that a flow counted twice would show.
+    const workloads: Record<keyof typeof expected, Record<string, string>> = {
+      'api -> postgres': apiToPostgres,
+      'api -> cache': { k8s_src_owner_name: 'api', k8s_dst_owner_name: 'cache' },
+      'postgres -> api': { k8s_src_owner_name: 'postgres', k8s_dst_owner_name: 'api' },
+      'report -> postgres': { k8s_src_owner_name: 'report', k8s_dst_owner_name: 'postgres' },
+      'api -> internet': { k8s_src_owner_name: 'api', zonetap_traffic_class: 'internet' },
+      'api -> cache, same zone': { k8s_src_owner_name: 'api', k8s_dst_owner_name: 'cache', zonetap_traffic_class: 'same_zone' },
+      'api -> cache, cross zone': { k8s_src_owner_name: 'api', k8s_dst_owner_name: 'cache', zonetap_traffic_class: 'cross_zone' },
+      'report pod, a CronJob\'s': { k8s_src_namespace: 'batch', k8s_src_name: job.spec.name, k8s_src_owner_type: 'CronJob', k8s_src_owner_name: 'report' },
+    };
+    const selector = (name: string, labels: Record<string, string>) => `${name}{${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(',')}}`;
+    // Prometheus' increase() over the whole run, both gateway processes (a counter reset between them).
+    const measure = async () => {
+      const out: Record<string, number> = {};
+      for (const [name, labels] of Object.entries(workloads)) out[name] = await prometheus!.increase(selector(BYTES, labels), since);
+      return out;
+    };
     const logs = () => [deployment.gateway, ...deployment.agents].map((p) => `--- ${p.name}:\n${p.logTail(30)}`).join('\n');
-    let measured = measure([]);
-    await until('every byte at the gateway', async () => {
-      measured = measure(await scrape(deployment.metricsUrl));
-      return Object.entries(expected).every(([k, v]) => measured[k as keyof typeof measured] >= v);
-    }, { timeoutMs: 45_000, intervalMs: 1000, details: () => `measured ${JSON.stringify(measured)}\n${logs()}` }).catch(() => undefined); // the assertion below says what is missing
-    await sleep(4000);
-    const samples = await scrape(deployment.metricsUrl);
-    assert.deepEqual(measure(samples), expected, `bytes per workload pair at the gateway; logs:\n${logs()}`);
+    // Agents drain and export every second, and retry with backoff (up to 30 s) while the gateway
+    // rolls: wait until every count reached its truth, then until none changed for a few intervals,
+    // so that a flow counted twice would show.
+    let measured: Record<string, number> = {};
+    await until('every byte at Prometheus', async () => {
+      measured = await measure();
+      return Object.entries(expected).every(([k, v]) => measured[k]! >= v);
+    }, { timeoutMs: 90_000, intervalMs: 1000, details: () => `measured ${JSON.stringify(measured)}\n${logs()}` }).catch(() => undefined); // the assertion below says what is missing
+    measured = await settled('the counts at Prometheus', measure, 4000, { details: logs, timeoutMs: 60_000 });
+    assert.deepEqual(measured, expected, `bytes per workload pair, increase() over both gateways; logs:\n${logs()}`);
     // Every api -> postgres byte crosses zones (zone-a and zone-b to zone-c) and is priced.
-    assert.equal(sumOf(samples, BYTES, { k8s_src_owner_name: 'api', k8s_dst_owner_name: 'postgres', zonetap_traffic_class: 'cross_zone' }), expected['api -> postgres']);
+    assert.equal(await prometheus!.increase(selector(BYTES, { ...apiToPostgres, zonetap_traffic_class: 'cross_zone' }), since), expected['api -> postgres']);
     // Priced with gcp's cross-zone price, $0.01 per GB of 10^9 bytes (processors/cost/README.md): 280,400 bytes, $0.000002804.
-    const cost = sumOf(samples, 'zonetap_network_flow_cost_usd_total', { k8s_src_owner_name: 'api', k8s_dst_owner_name: 'postgres' });
+    const cost = await prometheus!.increase(selector('zonetap_network_flow_cost_usd_total', apiToPostgres), since);
     const expectedCost = (expected['api -> postgres'] / 1e9) * 0.01;
     assert.equal(expected['api -> postgres'], 280_400);
     assert.ok(Math.abs(cost - expectedCost) <= 1e-9 * expectedCost, `cross-zone cost: got $${cost}, expected $${expectedCost} (records summed in another order: relative 1e-9)`);
@@ -115,9 +130,6 @@ describe('zonetap on a simulated three-zone cluster', privileged(), () => {
     assert.match(readFileSync(deployment.flowLog, 'utf8'), /"k8s\.src\.owner\.name":"report"/);
 
     // The PromQL the demo's summary prints works on a real Prometheus scraping the gateway.
-    const apiToPostgres = 'sum(zonetap_network_flow_bytes_total{k8s_src_owner_name="api",k8s_dst_owner_name="postgres"})';
-    await until('Prometheus to scrape the same total', async () => Number((await prometheus!.query(apiToPostgres))[0]?.value[1]) === expected['api -> postgres'], { intervalMs: 200 }).catch(() => undefined);
-    assert.equal(Number((await prometheus!.query(apiToPostgres))[0]?.value[1]), expected['api -> postgres'], 'Prometheus scraped the same total');
     const pairs = (await prometheus!.query(SUMMARY_QUERIES.topWorkloads)).map((r) => `${r.metric.k8s_src_owner_name} -> ${r.metric.k8s_dst_owner_name}`);
     assert.ok(pairs.includes('api -> postgres') && pairs.includes('report -> postgres'), pairs.join(', '));
     const cells = (await prometheus!.query(SUMMARY_QUERIES.zoneMatrix)).map((r) => `${r.metric.src_zone} -> ${r.metric.dst_zone ?? 'internet'}`);

@@ -51,6 +51,14 @@ const SIDECAR_COUNTING = {
   cost: { provider: 'aws' },
 };
 
+/** A gateway's bounds on what senders may do (receivers/otlp/README.md "Connections"): the defaults. */
+const GRPC_BOUNDS = {
+  max_recv_msg_size_mib: 4,
+  max_connections: 4096,
+  max_concurrent_streams: 16,
+  keepalive: { server_parameters: { max_connection_idle: 120_000, max_connection_age: 1_800_000, max_connection_age_grace: 30_000 } },
+};
+
 const SHAPES: Record<string, Shape> = {
   // Agent of the gateway shape: counts, names both ends (its own node's flows only), rolls up to pods, sends to its zone's gateway.
   'agent.yaml': {
@@ -61,7 +69,8 @@ const SHAPES: Record<string, Shape> = {
       netfilter: { interval: 10_000, max_flows: 65_536, ip_families: ['ipv4', 'ipv6'] },
       k8sattributes: { source: 'kubernetes', node_name: 'node-a', pod_delete_grace: 120_000 },
       aggregate: { by: 'pod' },
-      otlp: { endpoint: 'zonetap-gateway.zonetap.svc:4317', tls: { insecure: true }, headers: { authorization: 'Bearer token-from-the-secret' }, compression: 'gzip', interval: 10_000 },
+      // Deltas: what no gateway acknowledged, applied once however gateways restart or fail over.
+      otlp: { endpoint: 'zonetap-gateway.zonetap.svc:4317', tls: { insecure: true }, headers: { authorization: 'Bearer token-from-the-secret' }, compression: 'gzip', interval: 10_000, temporality: 'delta' },
     },
   },
   // Gateway: OTLP in from the agents, classified and priced, Prometheus out; no Kubernetes access.
@@ -70,7 +79,7 @@ const SHAPES: Record<string, Shape> = {
     telemetry: { metricsEndpoint: '0.0.0.0:8888', logLevel: 'info' },
     settings: {
       // Only agents that present the token (the Secret's file; any existing file passes validation here).
-      otlp: { protocols: { grpc: { endpoint: '0.0.0.0:4317', max_recv_msg_size_mib: 4, auth: { bearer_token_file: join(dir, 'gateway.yaml') } } } },
+      otlp: { protocols: { grpc: { ...GRPC_BOUNDS, endpoint: '0.0.0.0:4317', auth: { bearer_token_file: join(dir, 'gateway.yaml') } } } },
       cost: { provider: 'aws' },
       prometheus: { endpoint: '0.0.0.0:9464' },
     },
@@ -86,7 +95,7 @@ const SHAPES: Record<string, Shape> = {
   'sidecar-otlp.yaml': {
     pipeline: { receivers: ['netfilter'], processors: ['k8sattributes', 'crosszone', 'cost'], exporters: ['otlp'] },
     telemetry: { metricsEndpoint: '[127.0.0.1]:18888', logLevel: 'info' },
-    settings: { ...SIDECAR_COUNTING, otlp: { endpoint: '127.0.0.1:4317', tls: { insecure: true }, headers: { authorization: 'Bearer token-from-the-secret' }, interval: 10_000 } },
+    settings: { ...SIDECAR_COUNTING, otlp: { endpoint: '127.0.0.1:4317', tls: { insecure: true }, headers: { authorization: 'Bearer token-from-the-secret' }, interval: 10_000, temporality: 'delta' } },
   },
   // One host doing everything, with a static inventory; flow log of the billed classes on stdout.
   'standalone.yaml': {
@@ -107,7 +116,7 @@ const SHAPES: Record<string, Shape> = {
     settings: {
       netfilter: { interval: 5000, ip_families: ['ipv4', 'ipv6'], netns: '/proc/self/ns/net' },
       k8sattributes: { source: 'static', inventory: INVENTORY, node_name: 'node-a' },
-      otlp: { endpoint: '127.0.0.1:4317', tls: { insecure: true }, interval: 5000 },
+      otlp: { endpoint: '127.0.0.1:4317', tls: { insecure: true }, interval: 5000, temporality: 'delta' },
     },
   },
   // The demo's gateway: names the agents' flows from the inventory, then as gateway.yaml, plus a flow log of every flow.
@@ -115,7 +124,7 @@ const SHAPES: Record<string, Shape> = {
     pipeline: { receivers: ['otlp'], processors: ['k8sattributes', 'crosszone', 'cost'], exporters: ['prometheus', 'flowlog'] },
     telemetry: { metricsEndpoint: '127.0.0.1:0', logLevel: 'warn' },
     settings: {
-      otlp: { protocols: { grpc: { endpoint: '127.0.0.1:4317', max_recv_msg_size_mib: 4 } } },
+      otlp: { protocols: { grpc: { ...GRPC_BOUNDS, endpoint: '127.0.0.1:4317' } } },
       k8sattributes: { source: 'static', inventory: INVENTORY },
       cost: { provider: 'gcp' },
       prometheus: { endpoint: '127.0.0.1:9464' },

@@ -163,7 +163,7 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
         assert.equal(c.readinessProbe.httpGet.path, '/readyz');
         assert.equal(c.livenessProbe.httpGet.port, 'telemetry');
         assert.equal(containerPort(c, 'telemetry'), 8888);
-        assert.deepEqual(c.args, ['run', '--config', '/etc/zonetap/config.yaml']);
+        assert.deepEqual(c.args.slice(0, 3), ['run', '--config', '/etc/zonetap/config.yaml']);
       }
     }
   });
@@ -182,6 +182,14 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     assert.deepEqual(c.securityContext.capabilities, { drop: ['ALL'] });
     assert.equal(c.securityContext.readOnlyRootFilesystem, true);
     assert.ok(objects.some((o) => o.kind === 'PodDisruptionBudget'));
+    // SIGTERM: the gateway waits for Prometheus to scrape its last counts (two 30 s intervals), so
+    // Prometheus must still find it (a Service that keeps terminating pods) and Kubernetes must wait.
+    const scraped = find(objects, 'Service', 'zonetap-gateway-metrics') as Json;
+    assert.equal(scraped.spec.publishNotReadyAddresses, true);
+    assert.deepEqual(scraped.spec.selector, gateway.spec.selector.matchLabels);
+    const timeout = c.args[c.args.indexOf('--shutdown-timeout') + 1];
+    assert.equal(timeout, '75s');
+    assert.ok(podSpec(gateway).terminationGracePeriodSeconds > 75, 'the kubelet waits longer than zonetap');
   });
 
   test('configs are valid zonetap configs (zonetap validate) and agree with ports and Services', async () => {
@@ -234,12 +242,15 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     for (const variant of ['agent-only', 'gateway'] as const) {
       const objects = rendered[variant].objects;
       for (const monitor of objects.filter((o) => o.kind === 'ServiceMonitor') as Json[]) {
-        const selected = objects.filter((o) => o.kind === 'Service' && Object.entries(monitor.spec.selector.matchLabels).every(([k, v]) => o.metadata.labels?.[k] === v)) as Json[];
-        assert.equal(selected.length, 1, `${variant}: ServiceMonitor ${monitor.metadata.name} selects ${selected.length} Services`);
-        const service = selected[0]; // its name is the job label
+        const selects = (o: Json) => o.kind === 'Service' && Object.entries(monitor.spec.selector.matchLabels).every(([k, v]) => o.metadata.labels?.[k] === v);
+        const services = objects.filter((o) => selects(o as Json)) as Json[];
+        assert.equal(services.length, 1, `${variant}: ServiceMonitor ${monitor.metadata.name} selects ${services.length} Services`);
+        const service = services[0]!;
+        // The job label is the Service's name, or the value of its label named by jobLabel.
+        const job = monitor.spec.jobLabel ? service.metadata.labels[monitor.spec.jobLabel] : service.metadata.name;
         const names = service.spec.ports.map((p: Json) => p.name);
         for (const e of monitor.spec.endpoints) assert.ok(names.includes(e.port), `${variant}: ${monitor.metadata.name} scrapes ${e.port}`);
-        assert.ok(exprs.includes(`job=\\"${service.metadata.name}\\"`), `no alert watches job ${service.metadata.name}`);
+        assert.ok(exprs.includes(`job=\\"${job}\\"`), `no alert watches job ${job}`);
       }
     }
     const agentPorts = (v: Variant) => rendered[v].objects.filter((o) => o.kind === 'ServiceMonitor' && o.metadata.name.startsWith('zonetap-agent')).flatMap((m) => (m as Json).spec.endpoints.map((e: Json) => e.port));

@@ -83,14 +83,15 @@ describe('the pods as deployed, on the real kernel', () => {
 
   /**
    * The workload's container command line, running `zonetap` (this checkout's bin/zonetap by
-   * default), with its config file written from the rendered ConfigMap, then `extra` files.
+   * default), with its config file written from the rendered ConfigMap, then `extra` files, then
+   * the container's other arguments.
    */
   function commandLine(variant: Variant, workload: K8sObject, options: { zonetap?: string; extra?: string[] } = {}): string[] {
     const config = join(work, `${variant}-${workload.metadata.name}-run.yaml`);
     writeFileSync(config, configOf(variant, workload).text);
     const args = container(workload).args as string[];
-    assert.deepEqual(args.slice(1, -1), ['--config']);
-    return [options.zonetap ?? join(REPO, 'bin', 'zonetap'), args[0]!, '--config', config, ...(options.extra ?? []).flatMap((f) => ['--config', f])];
+    assert.equal(args[1], '--config');
+    return [options.zonetap ?? join(REPO, 'bin', 'zonetap'), args[0]!, '--config', config, ...(options.extra ?? []).flatMap((f) => ['--config', f]), ...args.slice(3)];
   }
 
   /** The kubelet's probes and Prometheus' scrapes at `host`; `other`: another address of the node, to check nothing listens there. */

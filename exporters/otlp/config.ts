@@ -1,4 +1,4 @@
-/** Config of the `otlp` exporter: where and how to send cumulative flow totals. */
+/** Config of the `otlp` exporter: where and how to send flow counts. */
 import { z } from 'zod';
 import { duration, endpoint, existingFile } from '../../pipeline/schema.ts';
 
@@ -29,6 +29,14 @@ export const otlpExporterConfigSchema = z
     compression: z.enum(['gzip', 'none'], { error: 'expected gzip or none' }).default('gzip'),
     /** How often the current totals are exported. */
     interval: duration().prefault('10s'),
+    /**
+     * `cumulative`: every series' totals since it started, for any OTLP
+     * backend. `delta`: what was counted since the last acknowledged export,
+     * re-sent in an open window until acknowledged; for zonetap gateways only
+     * (they apply each byte once across restarts and failovers; another
+     * backend would count a re-sent window twice).
+     */
+    temporality: z.enum(['cumulative', 'delta'], { error: 'expected cumulative or delta' }).default('cumulative'),
     /** Deadline of one export call. */
     timeout: duration().prefault('10s'),
     retry_on_failure: retrySchema.prefault({}),

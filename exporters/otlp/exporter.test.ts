@@ -15,7 +15,7 @@ import type { FlowRecord } from '../../pipeline/flow.ts';
 import { otlpReceiverFactory, type OtlpReceiver } from '../../receivers/otlp/index.ts';
 import { freePort, PausableProxy } from '../../test/support/loopback.ts';
 import { sleep, until } from '../../test/support/poll.ts';
-import { FlowTotals, OVERFLOW_ATTRIBUTES, otlpExporterConfigSchema, otlpExporterFactory, type OtlpExporter } from './index.ts';
+import { ExportClock, FlowTotals, OVERFLOW_ATTRIBUTES, otlpExporterConfigSchema, otlpExporterFactory, type OtlpExporter } from './index.ts';
 
 /** The shutdown deadline tests give components: the service's default. */
 const stopWithin = () => contextWithTimeout(10_000);
@@ -37,11 +37,14 @@ describe('otlp exporter config', () => {
       interval: 10_000,
       timeout: 10_000,
       retry_on_failure: { initial_interval: 1000, max_interval: 30_000 },
+      temporality: 'cumulative',
       series_ttl: 900_000,
       max_series: 100_000,
       max_series_per_request: 1000,
     });
-    assert.equal(otlpExporterConfigSchema.parse(testdata('agent.yaml')).headers.authorization, 'Bearer abc');
+    const agent = otlpExporterConfigSchema.parse(testdata('agent.yaml'));
+    assert.equal(agent.headers.authorization, 'Bearer abc');
+    assert.equal(agent.temporality, 'delta');
   });
 
   test('broken configs say what is wrong and where', () => {
@@ -49,43 +52,85 @@ describe('otlp exporter config', () => {
       'endpoint: invalid endpoint "gateway.zonetap.svc": expected host:port, like 127.0.0.1:9464 or [::1]:4317',
       'compression: expected gzip or none',
       'interval: invalid duration "10 seconds": expected a positive number with a unit (ms, s, m, h), like 10s',
+      'temporality: expected cumulative or delta',
     ]);
     assert.deepEqual(issues('bad-tls.yaml'), ['tls::key_file: cert_file and key_file must be given together']);
   });
 });
 
 describe('flow totals store', () => {
-  test('a delivered idle series expires; an undelivered one is kept however old', () => {
+  test('an acknowledged idle series expires; an unacknowledged one is kept however old', () => {
     let now = 1_000_000;
     const totals = new FlowTotals({ ttlMs: 60_000, maxSeries: 10, now: () => now });
     totals.add({ start: 0, end: 0, records: [flow(1, 10), flow(2, 20)] });
-    const first = totals.snapshot();
-    totals.delivered(first.series.filter((s) => s.attributes['src.address'] === '10.0.0.1'), first.seq);
+    const first = totals.snapshot('cumulative');
+    totals.acknowledge(first.filter((p) => p.series.attributes['src.address'] === '10.0.0.1'), now);
     now += 120_000;
-    const later = totals.snapshot();
-    assert.deepEqual(later.series.map((s) => [s.attributes['src.address'], s.bytes]), [['10.0.0.2', 20]]);
-    totals.delivered(later.series, later.seq);
-    assert.equal(totals.snapshot().series.length, 0);
+    const later = totals.snapshot('cumulative');
+    assert.deepEqual(later.map((p) => [p.attributes['src.address'], p.bytes]), [['10.0.0.2', 20]]);
+    totals.acknowledge(later, now);
+    assert.equal(totals.snapshot('cumulative').length, 0);
   });
 
-  test('a change after the snapshot keeps the series undelivered', () => {
+  test('a change after the snapshot keeps the series unacknowledged', () => {
     let now = 0;
     const totals = new FlowTotals({ ttlMs: 10, maxSeries: 10, now: () => now });
     totals.add({ start: 0, end: 0, records: [flow(1, 10)] });
-    const snap = totals.snapshot();
+    const snap = totals.snapshot('cumulative');
     totals.add({ start: 0, end: 0, records: [flow(1, 5)] });
-    totals.delivered(snap.series, snap.seq);
+    totals.acknowledge(snap, now);
     now = 1000;
-    assert.deepEqual(totals.snapshot().series.map((s) => s.bytes), [15]);
+    assert.deepEqual(totals.snapshot('cumulative').map((p) => p.bytes), [15]);
+  });
+
+  test('delta: a window stays open (same start, growing value) until acknowledged, then the next starts at the export time', () => {
+    let now = 1000;
+    const totals = new FlowTotals({ ttlMs: 60_000, maxSeries: 10, now: () => now });
+    totals.add({ start: 0, end: 0, records: [flow(1, 100), flow(2, 7)] });
+    const sent = totals.snapshot('delta');
+    assert.deepEqual(sent.map((p) => [p.startTime, p.bytes]), [[1000, 100], [1000, 7]], 'first window: since the series started');
+    now = 2000;
+    totals.add({ start: 0, end: 0, records: [flow(1, 50)] });
+    const resent = totals.snapshot('delta');
+    assert.deepEqual(resent.map((p) => [p.startTime, p.bytes]), [[1000, 150], [1000, 7]], 'not acknowledged: the same window, with what came since');
+    totals.acknowledge(resent, 2500);
+    assert.equal(totals.snapshot('delta').length, 0, 'nothing new: nothing to send');
+    now = 3000;
+    totals.add({ start: 0, end: 0, records: [flow(1, 1), { ...flow(1, 2), costUsd: 0.5 }] });
+    assert.deepEqual(totals.snapshot('delta').map((p) => [p.startTime, p.bytes, p.packets, p.costUsd]), [[2500, 3, 2, 0.5]], 'a new window from the acknowledged export');
+  });
+
+  test('delta: counts added while an export is in flight stay for the next window', () => {
+    const totals = new FlowTotals({ ttlMs: 60_000, maxSeries: 10, now: () => 10 });
+    totals.add({ start: 0, end: 0, records: [flow(1, 100)] });
+    const inFlight = totals.snapshot('delta');
+    totals.add({ start: 0, end: 0, records: [flow(1, 30)] });
+    totals.acknowledge(inFlight, 20);
+    assert.deepEqual(totals.snapshot('delta').map((p) => [p.startTime, p.bytes]), [[20, 30]]);
+  });
+
+  test('export times are later than every time given before: in the same millisecond, and when the system clock steps back', (t) => {
+    let wall = 5000;
+    t.mock.method(Date, 'now', () => wall);
+    const clock = new ExportClock();
+    const seen = clock.now(); // a series first seen now: its first window starts here
+    const first = clock.exportTime();
+    assert.ok(first > seen, 'the export that acknowledges it closes a window that started earlier');
+    wall = 1000; // NTP steps the clock back
+    assert.equal(clock.now(), first);
+    const second = clock.exportTime();
+    assert.ok(second > first);
+    wall = 9000;
+    assert.equal(clock.exportTime(), 9000);
   });
 
   test('past max_series, new attribute sets fold into one overflow series: totals conserved', () => {
     const totals = new FlowTotals({ ttlMs: 60_000, maxSeries: 3 });
     totals.add({ start: 0, end: 0, records: Array.from({ length: 10 }, (_, i) => flow(i, 100)) });
-    const { series } = totals.snapshot();
-    assert.equal(series.length, 4, 'three series and the overflow series');
-    assert.equal(series.reduce((n, s) => n + s.bytes, 0), 1000);
-    assert.deepEqual(series.at(-1)!.attributes, OVERFLOW_ATTRIBUTES);
+    const points = totals.snapshot('cumulative');
+    assert.equal(points.length, 4, 'three series and the overflow series');
+    assert.equal(points.reduce((n, s) => n + s.bytes, 0), 1000);
+    assert.deepEqual(points.at(-1)!.attributes, OVERFLOW_ATTRIBUTES);
     assert.equal(totals.overflowRecords, 7);
   });
 });

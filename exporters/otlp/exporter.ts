@@ -1,9 +1,10 @@
 /**
- * The `otlp` exporter: adds every batch to zonetap's own cumulative totals and,
- * every `interval`, sends all live totals to an OTLP/gRPC backend (normally
- * the zonetap gateway) with the official OTLPMetricExporter. Nothing is queued:
- * while the backend is down the store is the only memory used, and the next
- * successful export carries the totals, so an outage loses nothing.
+ * The `otlp` exporter: adds every batch to zonetap's own totals and, every
+ * `interval`, sends them to an OTLP/gRPC backend (normally the zonetap
+ * gateway) with the official OTLPMetricExporter: cumulative totals, or (to a
+ * gateway) what was counted since the last acknowledged export. Nothing is
+ * queued: while the backend is down the store is the only memory used, and
+ * the next successful export carries everything, so an outage loses nothing.
  */
 import { readFileSync } from 'node:fs';
 import { credentials, Metadata, type ChannelCredentials } from '@grpc/grpc-js';
@@ -16,7 +17,7 @@ import type { FlowBatch } from '../../pipeline/flow.ts';
 import { remainingMs } from '../../pipeline/lifecycle.ts';
 import type { OtlpExporterConfig } from './config.ts';
 import { agentResource, flowResourceMetrics } from './metrics.ts';
-import { FlowTotals, type FlowSeries } from './store.ts';
+import { FlowTotals, type FlowPoint } from './store.ts';
 
 /**
  * Part of the shutdown deadline kept for closing the gRPC channel after the
@@ -37,6 +38,28 @@ function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
 
 type ExporterOptions = NonNullable<ConstructorParameters<typeof OTLPMetricExporter>[0]>;
 
+/**
+ * Wall-clock time (ms) that never goes back, so a stepped system clock cannot
+ * make an export look older than the one before it: `now()` never decreases;
+ * `exportTime()` is later than every time given before. An acknowledged
+ * export's time starts the next delta window, so it must be after the start
+ * of the window it closes (a series first seen in the same millisecond), and
+ * the gateway tells a re-sent window from the one it applied by its time.
+ */
+export class ExportClock {
+  #last = 0;
+
+  now(): number {
+    this.#last = Math.max(this.#last, Date.now());
+    return this.#last;
+  }
+
+  exportTime(): number {
+    this.#last = Math.max(Date.now(), this.#last + 1);
+    return this.#last;
+  }
+}
+
 /** gRPC channel credentials for the exporter's `tls` options. */
 export function channelCredentials(tls: OtlpExporterConfig['tls']): ChannelCredentials {
   if (tls.insecure) return credentials.createInsecure();
@@ -49,6 +72,7 @@ export class OtlpExporter implements Exporter {
   readonly #settings: ComponentSettings;
   readonly #config: OtlpExporterConfig;
   readonly #totals: FlowTotals;
+  readonly #clock = new ExportClock();
   readonly #resource: Resource;
   readonly #exports: Counter;
   #exporter: OTLPMetricExporter | undefined;
@@ -60,7 +84,7 @@ export class OtlpExporter implements Exporter {
   constructor(settings: ComponentSettings, config: OtlpExporterConfig) {
     this.#settings = settings;
     this.#config = Object.freeze(config);
-    this.#totals = new FlowTotals({ ttlMs: config.series_ttl, maxSeries: config.max_series });
+    this.#totals = new FlowTotals({ ttlMs: config.series_ttl, maxSeries: config.max_series, now: () => this.#clock.now() });
     this.#resource = agentResource();
     const attrs = { component_id: settings.id };
     // Failed exports are not counted here: settings.reportSendFailure() counts them in the
@@ -134,27 +158,29 @@ export class OtlpExporter implements Exporter {
   async #exportTotals(): Promise<boolean> {
     const exporter = this.#exporter;
     if (!exporter) return false;
-    const { series, seq } = this.#totals.snapshot();
-    const now = Date.now();
-    for (let i = 0; i < series.length; i += this.#config.max_series_per_request) {
-      const chunk = series.slice(i, i + this.#config.max_series_per_request);
+    const points = this.#totals.snapshot(this.#config.temporality);
+    // One time for every request of this export: it becomes the start of the next delta window.
+    const now = this.#clock.exportTime();
+    const perRequest = this.#config.max_series_per_request;
+    for (let i = 0; i < points.length; i += perRequest) {
+      const chunk = points.slice(i, i + perRequest);
       const error = await this.#send(exporter, chunk, now);
       if (error) {
         // Sent in the background, so the service never sees it fail: report it ourselves.
         this.#settings.reportSendFailure();
         const log = this.#consecutiveFailures === 0 ? 'warn' : 'debug';
-        this.#settings.logger[log]({ err: error.message, endpoint: this.#config.endpoint, series: series.length }, 'OTLP export failed; retrying with backoff (totals are kept, nothing is lost)');
+        this.#settings.logger[log]({ err: error.message, endpoint: this.#config.endpoint, series: points.length }, 'OTLP export failed; retrying with backoff (counts are kept, nothing is lost)');
         return false;
       }
       this.#exports.add(1, { component_id: this.#settings.id });
-      this.#totals.delivered(chunk, seq);
+      this.#totals.acknowledge(chunk, now);
     }
-    if (this.#consecutiveFailures > 0 && series.length > 0) this.#settings.logger.info({ endpoint: this.#config.endpoint }, 'OTLP export recovered');
+    if (this.#consecutiveFailures > 0 && points.length > 0) this.#settings.logger.info({ endpoint: this.#config.endpoint }, 'OTLP export recovered');
     return true;
   }
 
-  #send(exporter: OTLPMetricExporter, chunk: FlowSeries[], now: number): Promise<Error | undefined> {
-    const metrics = flowResourceMetrics(this.#resource, chunk, now);
+  #send(exporter: OTLPMetricExporter, chunk: FlowPoint[], now: number): Promise<Error | undefined> {
+    const metrics = flowResourceMetrics(this.#resource, chunk, now, this.#config.temporality);
     return new Promise((resolve) => {
       exporter.export(metrics, (result) => resolve(result.code === 0 ? undefined : (result.error ?? new Error('export failed'))));
     });
@@ -184,7 +210,7 @@ export class OtlpExporter implements Exporter {
       if (await within(this.exportNow(), deadline - Date.now(), false)) return;
       const wait = Math.min(FLUSH_RETRY_MS[1], FLUSH_RETRY_MS[0] * 2 ** attempt);
       if (Date.now() + wait >= deadline) {
-        this.#settings.logger.warn({ endpoint: this.#config.endpoint, attempts: attempt + 1 }, 'OTLP final flush at shutdown failed; totals since the last export are lost');
+        this.#settings.logger.warn({ endpoint: this.#config.endpoint, attempts: attempt + 1 }, 'OTLP final flush at shutdown failed; counts since the last acknowledged export are lost');
         return;
       }
       await sleep(wait);

@@ -38,6 +38,13 @@ export const configSchema = z.strictObject({
    * this period however many scrapers come. Counters are at most this old.
    */
   exposition_max_age: duration().prefault('1s'),
+  /**
+   * Serve a new label set at 0 until every regular scraper has been served it
+   * so, then with its count: Prometheus takes a series' first sample as its
+   * starting point, so without it increase() and rate() miss the flows that
+   * created the series (and a restarted zonetap could show no reset at all).
+   */
+  new_series_at_zero: z.boolean({ error: 'expected true or false' }).default(true),
   /** Open connections to /metrics at most; further ones are closed at once. */
   max_connections: z.int({ error: 'expected a whole number of connections' }).min(1, { error: 'max_connections must be at least 1' }).default(DEFAULT_MAX_CONNECTIONS),
 });

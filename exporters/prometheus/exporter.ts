@@ -1,13 +1,15 @@
 /**
  * The `prometheus` exporter: keeps cumulative flow totals in zonetap's own
  * stores (with expiry and a cardinality cap) and serves them on /metrics,
- * rendered from the stores in slices and shared between scrapes.
+ * rendered from the stores in slices and shared between scrapes. New series
+ * start at 0 for every scraper, and a clean shutdown waits until the
+ * scrapers have been served the last counts (scrapers.ts).
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { BatchObservableCallback, Observable } from '@opentelemetry/api';
 import { READ_ONLY } from '../../pipeline/component.ts';
-import type { ComponentSettings, Exporter } from '../../pipeline/component.ts';
+import type { ComponentSettings, Exporter, LifecycleContext } from '../../pipeline/component.ts';
 import type { FlowBatch, FlowRecord } from '../../pipeline/flow.ts';
 import { FlowStore } from '../series/index.ts';
 import { parseEndpoint } from '../../pipeline/schema.ts';
@@ -16,6 +18,7 @@ import { ExpositionRenderer, type CounterFamily } from './exposition.ts';
 import { KUBEZONNET_HELP, KUBEZONNET_METRIC, kubezonnetSource } from './kubezonnet.ts';
 import { FlowLabeler } from './labels.ts';
 import { createMetricsServer, METRICS_SERVER_LIMITS, sendExposition, type MetricsServerLimits } from './server.ts';
+import { Scrapers } from './scrapers.ts';
 import { SharedExposition } from './shared-exposition.ts';
 
 /** Labels of the series that collects records past max_series (as the OpenTelemetry SDK names it). */
@@ -59,6 +62,9 @@ export class PrometheusFlowExporter implements Exporter {
   readonly #server: Server;
   readonly #responseTimeoutMs: number;
   readonly #telemetry: { callback: BatchObservableCallback; observables: Observable[] };
+  readonly #scrapers: Scrapers;
+  /** The generation of each render, by its chunks (what SharedExposition hands back). */
+  readonly #generations = new WeakMap<readonly Buffer[], number>();
   #lastExpiry = 0;
   #overflowWarned = false;
 
@@ -73,10 +79,18 @@ export class PrometheusFlowExporter implements Exporter {
     this.kubezonnet = config.kubezonnet_compat ? new FlowStore(storeOptions) : undefined;
 
     this.#renderer = new ExpositionRenderer(flowFamilies(this.flows, this.kubezonnet), options.sliceSamples);
+    this.#scrapers = new Scrapers(now);
     this.#exposition = new SharedExposition(
-      () => {
+      async () => {
         this.#expire(now());
-        return this.#renderer.render();
+        const gate = this.#scrapers.beginRender();
+        try {
+          const chunks = await this.#renderer.render(config.new_series_at_zero ? gate.held : undefined);
+          this.#generations.set(chunks, gate.generation);
+          return chunks;
+        } finally {
+          gate.end();
+        }
       },
       { maxAgeMs: config.exposition_max_age, now },
     );
@@ -120,6 +134,7 @@ export class PrometheusFlowExporter implements Exporter {
         if (source && this.kubezonnet.add(source, record.bytes, record.packets, undefined, now, `${source.namespace}/${source.pod}`) === 'overflow') overflowed = true;
       }
     }
+    if (batch.records.length > 0) this.#scrapers.changed();
     if (overflowed && !this.#overflowWarned) {
       this.#overflowWarned = true;
       this.#settings.logger.warn({ max_series: this.#config.max_series }, 'max_series reached: new label sets are summed into the series labelled otel_metric_overflow="true"');
@@ -128,7 +143,19 @@ export class PrometheusFlowExporter implements Exporter {
     if (now - this.#lastExpiry >= Math.min(this.#config.series_ttl / 4, 10_000)) this.#expire(now);
   }
 
-  async shutdown(): Promise<void> {
+  /**
+   * Waits (within `context`'s deadline) until every regular scraper has been
+   * served the last counts, then closes. Without a context (outside a
+   * service) it does not wait.
+   */
+  async shutdown(context?: LifecycleContext): Promise<void> {
+    if (context && this.#server.listening) {
+      // The counters die with the process: let Prometheus see the last changes first.
+      const outcome = await this.#scrapers.awaitFinalScrapes(context.deadline);
+      if (outcome === 'scraper_gone' || outcome === 'deadline') {
+        this.#settings.logger.warn({ outcome }, 'stopping before a scrape showed the last flows: Prometheus misses what came since its last scrape');
+      }
+    }
     this.#settings.meter.removeBatchObservableCallback(this.#telemetry.callback, this.#telemetry.observables);
     if (this.#server.listening) {
       const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
@@ -160,8 +187,14 @@ export class PrometheusFlowExporter implements Exporter {
       res.end();
       return;
     }
+    // A scraper is its address and User-Agent: the two servers of an HA pair are two.
+    const client = `${req.socket.remoteAddress ?? ''} ${req.headers['user-agent'] ?? ''}`;
     this.#exposition.get().then(
-      (exposition) => sendExposition(req, res, exposition, CONTENT_TYPE, this.#responseTimeoutMs),
+      (exposition) => {
+        const generation = this.#generations.get(exposition.chunks) ?? 0;
+        res.once('finish', () => this.#scrapers.served(client, generation));
+        sendExposition(req, res, exposition, CONTENT_TYPE, this.#responseTimeoutMs);
+      },
       (err: Error) => {
         this.#settings.logger.error({ err }, 'cannot render /metrics');
         res.statusCode = 500;

@@ -72,11 +72,12 @@ export class ExpositionRenderer {
    * they are: no copy into one big buffer). Values are copied from the stores
    * first, in one synchronous pass, so the exposition is one consistent moment
    * (bytes and packets of a series agree) although the text is written in
-   * slices while consume() keeps adding to the stores.
+   * slices while consume() keeps adding to the stores. Series for which
+   * `held` says true are rendered at 0 (scrapers.ts: new series start at 0).
    */
-  async render(): Promise<Buffer[]> {
+  async render(held?: (series: Readonly<FlowSeries>) => boolean): Promise<Buffer[]> {
     this.#renders++;
-    const snapshots = this.#families.map((family) => snapshot(family)).filter((s) => s.series.length > 0);
+    const snapshots = this.#families.map((family) => snapshot(family, held)).filter((s) => s.series.length > 0);
     if (snapshots.length === 0) {
       this.#slices++;
       return [Buffer.from(NO_METRICS)];
@@ -148,14 +149,14 @@ class ChunkWriter {
   }
 }
 
-function snapshot(family: CounterFamily): FamilySnapshot {
+function snapshot(family: CounterFamily, held: ((series: Readonly<FlowSeries>) => boolean) | undefined): FamilySnapshot {
   const series: Readonly<FlowSeries>[] = [];
   const values: number[] = [];
   for (const s of family.store.series()) {
     const value = family.value(s);
     if (value === undefined) continue;
     series.push(s);
-    values.push(value);
+    values.push(held?.(s) ? 0 : value);
   }
   return { family, series, values };
 }

@@ -11,11 +11,18 @@ import { flow, pod } from '../../test/support/flow-records.ts';
 import { freePort, portIsFree } from '../../test/support/loopback.ts';
 import { samplesOf as find, scrapeMetrics as scrape } from '../../test/support/prometheus.ts';
 import { configSchema, prometheusExporterFactory, PrometheusFlowExporter, type PrometheusExporterConfig } from './index.ts';
+import { Scrapers } from './scrapers.ts';
+import { contextWithTimeout } from '../../pipeline/lifecycle.ts';
+import { parseExposition, type Sample } from '../../test/support/prometheus.ts';
 
 const testdata = (name: string) => parseYaml(readFileSync(join(import.meta.dirname, 'testdata', name), 'utf8'));
 
+/**
+ * Most tests here read counts in one scrape, so new label sets are served
+ * with their counts at once; new_series_at_zero (the default) has its own tests below.
+ */
 function config(overrides: Partial<Record<keyof PrometheusExporterConfig, unknown>> = {}): PrometheusExporterConfig {
-  return configSchema.parse({ endpoint: '127.0.0.1:0', ...overrides });
+  return configSchema.parse({ endpoint: '127.0.0.1:0', new_series_at_zero: false, ...overrides });
 }
 
 const running: PrometheusFlowExporter[] = [];
@@ -40,11 +47,11 @@ describe('config', () => {
   test('defaults', () => {
     assert.deepEqual(configSchema.parse({}), {
       endpoint: '127.0.0.1:9464', series_ttl: 15 * 60_000, max_series: 50_000, kubezonnet_compat: true, address_labels: 'none', port_labels: false,
-      exposition_max_age: 1000, max_connections: 64,
+      exposition_max_age: 1000, max_connections: 64, new_series_at_zero: true,
     });
     assert.deepEqual(configSchema.parse(testdata('full.yaml')), {
       endpoint: '0.0.0.0:9464', series_ttl: 5 * 60_000, max_series: 20_000, kubezonnet_compat: false, address_labels: 'unresolved', port_labels: true,
-      exposition_max_age: 5000, max_connections: 16,
+      exposition_max_age: 5000, max_connections: 16, new_series_at_zero: true,
     });
   });
 
@@ -184,6 +191,92 @@ describe('pod_cross_zone_network_traffic_bytes_total (kubezonnet)', () => {
     const samples = await scrape(e.address!);
     assert.equal(find(samples, 'pod_cross_zone_network_traffic_bytes_total').length, 0);
     assert.equal(find(samples, 'zonetap_network_flow_bytes_total').length, 1);
+  });
+});
+
+describe('what Prometheus sees: new label sets start at 0, and a clean shutdown waits for the last scrape', () => {
+  /** A clock that moves 100 ms at every reading: every scrape gets a fresh render (exposition_max_age 1s passes within ten readings). */
+  const ticking = () => {
+    let t = 1_000_000;
+    return () => (t += 100) && t;
+  };
+  const atZero = () => config({ new_series_at_zero: true, exposition_max_age: '10ms' });
+  const scrapeAs = async (address: string, agent: string): Promise<Sample[]> => parseExposition(await (await fetch(`http://${address}/metrics`, { headers: { 'user-agent': agent } })).text());
+  const bytesOf = (samples: Sample[]) => find(samples, 'zonetap_network_flow_bytes_total').map((x) => [x.labels.k8s_src_owner_name, x.value]);
+
+  test('a new label set is served at 0 first, then with its count: increase() counts its first flows', async () => {
+    const e = await started(atZero(), ticking());
+    await e.consume(batch([flow(apiA, pgB, 1000, 10, 'cross_zone', 0.5)]));
+    const first = await scrape(e.address!);
+    assert.deepEqual(bytesOf(first), [['api', 0]]);
+    assert.deepEqual(find(first, 'zonetap_network_flow_cost_usd_total').map((x) => x.value), [0]);
+    assert.deepEqual(find(first, 'pod_cross_zone_network_traffic_bytes_total').map((x) => x.value), [0]);
+    await e.consume(batch([flow(apiA, pgB, 500, 5, 'cross_zone'), flow(cacheA, pgB, 70, 1, 'cross_zone')]));
+    assert.deepEqual(bytesOf(await scrape(e.address!)), [['api', 1500], ['cache', 0]], 'a known label set has its count at once; the new one starts at 0');
+    assert.deepEqual(bytesOf(await scrape(e.address!)), [['api', 1500], ['cache', 70]]);
+  });
+
+  test('two regular scrapers (an HA pair) each see a new label set at 0 first; once shown with its count, it never goes back to 0', async () => {
+    const e = await started(atZero(), ticking());
+    const as = (agent: string) => async () => bytesOf(await scrapeAs(e.address!, agent));
+    const [a, b, curl, late] = [as('Prometheus/2.42 (a)'), as('Prometheus/2.42 (b)'), as('curl/8'), as('Prometheus/2.42 (c)')];
+    for (const scrapeOnce of [a, b, a, b]) await scrapeOnce(); // both regular now
+    await e.consume(batch([flow(apiA, pgB, 1000, 10, 'cross_zone')]));
+    assert.deepEqual(await a(), [['api', 0]]);
+    assert.deepEqual(await curl(), [['api', 0]], 'a one-off client sees what the others see...');
+    assert.deepEqual(await a(), [['api', 0]], 'b has not been served it yet: still 0, for a too');
+    assert.deepEqual(await b(), [['api', 0]]);
+    assert.deepEqual(await a(), [['api', 1000]], '...and holds nothing back: a and b have seen it at 0');
+    assert.deepEqual(await b(), [['api', 1000]]);
+    assert.deepEqual(await late(), [['api', 1000]], 'a scraper that comes later never sees a shown count fall back to 0');
+  });
+
+  test('shutdown waits until the regular scraper has been served the last counts (a new label set takes two scrapes)', async () => {
+    const e = new PrometheusFlowExporter(testSettings('prometheus', 'exporter'), atZero(), { now: ticking() });
+    await e.start();
+    await e.consume(batch([flow(apiA, pgB, 1000, 10, 'cross_zone')]));
+    await scrape(e.address!);
+    await scrape(e.address!);
+    await e.consume(batch([flow(apiA, pgB, 1, 1, 'cross_zone'), flow(cacheA, pgB, 70, 1, 'cross_zone')]));
+    let stopped = false;
+    const stopping = e.shutdown(contextWithTimeout(60_000)).then(() => (stopped = true));
+    assert.deepEqual(bytesOf(await scrape(e.address!)), [['api', 1001], ['cache', 0]]);
+    assert.equal(stopped, false, 'cache has not been shown with its count yet');
+    assert.deepEqual(bytesOf(await scrape(e.address!)), [['api', 1001], ['cache', 70]]);
+    await stopping;
+    await assert.rejects(fetch(`http://${e.address ?? '127.0.0.1:1'}/metrics`));
+  });
+
+  test('the wait at shutdown ends when no regular scraper comes, when the scrapers stop coming, or at the deadline', async () => {
+    let now = 0;
+    const scrapeAt = (scrapers: Scrapers, client: string, at: number, show?: 'held') => {
+      now = at;
+      const render = scrapers.beginRender();
+      if (show === 'held') render.held({} as never); // a new series, shown at 0
+      render.end();
+      scrapers.served(client, render.generation);
+    };
+    const idle = new Scrapers(() => now);
+    idle.changed();
+    assert.equal(await idle.awaitFinalScrapes(Infinity), 'no_scraper');
+    scrapeAt(idle, 'curl', 10);
+    idle.changed();
+    assert.equal(await idle.awaitFinalScrapes(Infinity), 'no_scraper', 'a one-off client is not waited for');
+
+    const scrapers = new Scrapers(() => now);
+    scrapeAt(scrapers, 'prometheus', 0);
+    scrapeAt(scrapers, 'prometheus', 100);
+    scrapers.changed();
+    assert.equal(await scrapers.awaitFinalScrapes(Date.now()), 'deadline');
+    now = 3000;
+    setTimeout(() => (now = 3400), 50); // no scrape for two of its 100 ms intervals and 3 s
+    assert.equal(await scrapers.awaitFinalScrapes(Infinity), 'scraper_gone');
+    scrapeAt(scrapers, 'prometheus', 3500);
+    scrapeAt(scrapers, 'prometheus', 3600);
+    scrapers.changed();
+    setTimeout(() => scrapeAt(scrapers, 'prometheus', 3700, 'held'), 20); // a series still shown at 0: one more scrape
+    setTimeout(() => scrapeAt(scrapers, 'prometheus', 3800), 40);
+    assert.equal(await scrapers.awaitFinalScrapes(Infinity), 'complete');
   });
 });
 

@@ -5,13 +5,14 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { Metadata, credentials, status } from '@grpc/grpc-js';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { otlpExporterFactory, type OtlpExporter } from '../../exporters/otlp/index.ts';
 import { Lifecycle, contextWithTimeout } from '../../pipeline/lifecycle.ts';
-import { meteredSettings, RecordingConsumer, testSettings } from '../../test/support/components.ts';
+import { meteredSettings, RecordingConsumer, serviceStartError, testSettings } from '../../test/support/components.ts';
 import type { FlowBatch, FlowRecord } from '../../pipeline/flow.ts';
 import { otlpReceiverFactory, type OtlpReceiver } from './index.ts';
 import { freePort, PausableProxy, portIsFree } from '../../test/support/loopback.ts';
@@ -38,7 +39,8 @@ async function startReceiver(config: Record<string, unknown> = {}, sink = new Re
 async function startExporter(port: number, config: Record<string, unknown> = {}): Promise<OtlpExporter> {
   const exporter = otlpExporterFactory.create(
     testSettings('otlp', 'exporter'),
-    otlpExporterFactory.configSchema.parse({ endpoint: `127.0.0.1:${port}`, tls: { insecure: true }, interval: '1h', ...config }),
+    // As agents send to gateways (config/agent.yaml): delta, unless a test says otherwise.
+    otlpExporterFactory.configSchema.parse({ endpoint: `127.0.0.1:${port}`, tls: { insecure: true }, interval: '1h', temporality: 'delta', ...config }),
   ) as OtlpExporter;
   await exporter.start();
   cleanups.push(() => exporter.shutdown(stopWithin()));
@@ -75,12 +77,20 @@ class AgentLedger {
 }
 
 /** Waits until the gateway has answered `n` more export requests: the agent exported `n` more times. */
-async function moreExports(receiver: OtlpReceiver, n: number): Promise<void> {
-  const seen = receiver.counts.requests;
-  await until(`${n} more exports`, () => receiver.counts.requests >= seen + n);
-}
 
 describe('otlp receiver lifecycle', () => {
+  test('start fails naming the endpoint when the port is taken', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const err = await serviceStartError(otlpReceiverFactory, 'otlp', otlpReceiverFactory.configSchema.parse({ protocols: { grpc: { endpoint: `127.0.0.1:${port}` } } }));
+      assert.match(err.message, new RegExp(`^failed to start "otlp" receiver: cannot serve OTLP on 127.0.0.1:${port}: .*EADDRINUSE`));
+    } finally {
+      blocker.close();
+    }
+  });
+
   test('shutdown() while start() is still binding: the port is free afterwards', async () => {
     const port = await freePort();
     const receiver = new Lifecycle(otlpReceiverFactory.create(testSettings('otlp', 'receiver'), otlpReceiverFactory.configSchema.parse({ protocols: { grpc: { endpoint: `127.0.0.1:${port}` } } }), new RecordingConsumer()));
@@ -94,9 +104,10 @@ describe('otlp receiver lifecycle', () => {
 });
 
 describe('otlp exporter -> otlp receiver', () => {
-  test('round trip: exact totals, all attributes, cost, gzip; unchanged totals give no records', async () => {
+  for (const temporality of ['delta', 'cumulative'] as const) {
+  test(`round trip, ${temporality}: exact totals, all attributes, cost, gzip; unchanged totals give no records`, async () => {
     const { receiver, sink } = await startReceiver();
-    const exporter = await startExporter(receiver.port); // default compression: gzip
+    const exporter = await startExporter(receiver.port, { temporality }); // default compression: gzip
     const ledger = new AgentLedger();
     await ledger.feed(exporter, [flow(1, 1500, 3, { costUsd: 0.25 }), flow(2, 80, 1)]);
     await ledger.feed(exporter, [flow(1, 500, 1, { costUsd: 0.5 })]);
@@ -113,6 +124,7 @@ describe('otlp exporter -> otlp receiver', () => {
     assert.equal(sink.batches.length, 2, 'one batch per export request');
     assert.equal(receiver.counts.invalidRequests, 0);
   });
+  }
 
   test('several agents at once, with the same flows: each counted once', async () => {
     const { receiver, sink } = await startReceiver();
@@ -170,7 +182,7 @@ describe('otlp exporter -> otlp receiver', () => {
     await proxy.up();
     const want = ledger.totals();
     await until('totals to arrive after the outage', () => totalsByFlow(sink.records).get('10.1.0.12:40012->10.2.0.7:5432/tcp') !== undefined);
-    await moreExports(receiver, 3); // exports of unchanged totals must not add anything
+    assert.equal(await exporter.exportNow(), true, 'everything the agent counted is acknowledged: nothing more will come');
     assert.deepEqual(totalsByFlow(sink.records), want);
   });
 
@@ -204,7 +216,7 @@ describe('otlp exporter -> otlp receiver', () => {
     await until('idle streams forgotten at the gateway', () => receiver.streamCount === 0);
   });
 
-  test('gateway restarted (state lost): its totals restart at the agent totals', async () => {
+  test('gateway restarted (state lost): the new gateway gets what was not acknowledged, and nothing twice', async () => {
     const port = await freePort();
     const first = await startReceiver({ grpc: { endpoint: `127.0.0.1:${port}` } });
     const exporter = await startExporter(port, { interval: '100ms', timeout: '1s', retry_on_failure: { initial_interval: '50ms', max_interval: '200ms' } });
@@ -216,9 +228,9 @@ describe('otlp exporter -> otlp receiver', () => {
     await sleep(400); // the agent tries the stopped gateway, and fails, a few times
     const second = await startReceiver({ grpc: { endpoint: `127.0.0.1:${port}` } });
     await until('export to the restarted gateway', () => totalsByFlow(second.sink.records).size === 2);
-    await moreExports(second.receiver, 3);
-    // A fresh gateway (and its fresh Prometheus counters) starts from the agent's cumulative totals.
-    assert.deepEqual(totalsByFlow(second.sink.records), ledger.totals());
+    assert.equal(await exporter.exportNow(), true, 'everything the agent counted is acknowledged: nothing more will come');
+    assert.deepEqual(totalsByFlow(second.sink.records), new Map([['10.1.0.1:40001->10.2.0.7:5432/tcp', { bytes: 50, packets: 1 }], ['10.1.0.2:40002->10.2.0.7:5432/tcp', { bytes: 70, packets: 1 }]]));
+    assert.deepEqual(totalsByFlow([...first.sink.records, ...second.sink.records]), ledger.totals(), 'both gateways together: what the agent counted');
   });
 
   test('agent restart (new series start time): no negative and no doubled counts', async () => {

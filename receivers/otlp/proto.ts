@@ -125,13 +125,27 @@ export function partialSuccessResponse(rejected: number, message: string): Buffe
   return Buffer.from(responseType.encode({ partialSuccess: { rejectedDataPoints: rejected, errorMessage: message } }).finish());
 }
 
+/** What a response says was rejected (0 and '' for a full success). */
+export function decodeExportResponse(bytes: Uint8Array): { rejected: number; message: string } {
+  const { partialSuccess } = responseType.decode(bytes) as unknown as { partialSuccess?: { rejectedDataPoints?: Int64; errorMessage?: string } };
+  return { rejected: int64ToNumber(partialSuccess?.rejectedDataPoints), message: partialSuccess?.errorMessage ?? '' };
+}
+
 export function int64ToNumber(v: Int64 | null | undefined): number {
   if (v === undefined || v === null) return 0;
   return typeof v === 'number' ? v : v.toNumber();
 }
 
-/** A scalar attribute value as JavaScript; arrays, maps and bytes as JSON-ish text (zonetap never sends them). */
+/** Deepest nesting of array and map values read; deeper ones throw (zonetap sends none at all). */
+const MAX_VALUE_DEPTH = 16;
+
+/** A scalar attribute value as JavaScript; arrays, maps and bytes as JSON text (zonetap never sends them). */
 export function anyValueToJs(v: AnyValue | null | undefined): string | number | boolean | undefined {
+  if (v?.value === 'arrayValue' || v?.value === 'kvlistValue') return JSON.stringify(anyValueToJson(v, 0));
+  return scalarToJs(v);
+}
+
+function scalarToJs(v: AnyValue | null | undefined): string | number | boolean | undefined {
   if (!v) return undefined;
   switch (v.value) {
     case 'stringValue': return v.stringValue;
@@ -139,15 +153,25 @@ export function anyValueToJs(v: AnyValue | null | undefined): string | number | 
     case 'intValue': return int64ToNumber(v.intValue);
     case 'doubleValue': return v.doubleValue;
     case 'bytesValue': return Buffer.from(v.bytesValue ?? []).toString('base64');
-    case 'arrayValue': return JSON.stringify((v.arrayValue?.values ?? []).map(anyValueToJs));
-    case 'kvlistValue': return JSON.stringify(Object.fromEntries((v.kvlistValue?.values ?? []).map((kv) => [kv.key, anyValueToJs(kv.value)])));
     default: return undefined;
   }
 }
 
-/** Attributes of an encoded NumberDataPoint; throws on malformed input. */
-export function decodePointAttributes(point: Uint8Array): Record<string, string | number | boolean> {
-  const { attributes } = pointAttributesType.decode(point) as unknown as { attributes: KeyValue[] };
+/** Arrays and maps as plain JavaScript, turned into text once (text in text would grow exponentially with depth). */
+function anyValueToJson(v: AnyValue | null | undefined, depth: number): unknown {
+  if (depth > MAX_VALUE_DEPTH) throw new RangeError(`attribute value nested more than ${MAX_VALUE_DEPTH} deep`);
+  if (v?.value === 'arrayValue') return (v.arrayValue?.values ?? []).map((x) => anyValueToJson(x, depth + 1));
+  if (v?.value === 'kvlistValue') return Object.fromEntries((v.kvlistValue?.values ?? []).map((kv) => [kv.key, anyValueToJson(kv.value, depth + 1)]));
+  return scalarToJs(v);
+}
+
+/** The attribute list of an encoded NumberDataPoint; throws on malformed input. */
+export function decodePointAttributeList(point: Uint8Array): KeyValue[] {
+  return (pointAttributesType.decode(point) as unknown as { attributes: KeyValue[] }).attributes;
+}
+
+/** Attributes as a record of JavaScript values (a repeated key: the last one wins). */
+export function keyValuesToRecord(attributes: readonly KeyValue[]): Record<string, string | number | boolean> {
   const out: Record<string, string | number | boolean> = {};
   for (const kv of attributes) {
     const v = anyValueToJs(kv.value);

@@ -85,10 +85,75 @@ describe('cumulative -> delta streams', () => {
   });
 });
 
+describe('delta windows: each byte applied once', () => {
+  // What an agent sends: per series, what it counted since its last acknowledged export (start).
+  const window = (streams: FlowStreams, startMs: number, timeMs: number, bytes: number, agent = 'a') =>
+    ingest(streams, encodeRequest(agent, [series(attrs(1), startMs, bytes, bytes / 10)], timeMs, 'delta'));
+  const bytes = (r: ReturnType<typeof window>) => r.batch.records.reduce((n, x) => n + x.bytes, 0);
+
+  test('a re-sent window (its acknowledgement was lost) adds only what it grew by; an exact re-send adds nothing', () => {
+    const streams = new FlowStreams({ ttlMs: 60_000, maxStreams: 100 });
+    assert.equal(bytes(window(streams, T0, T0 + 1000, 100)), 100);
+    const again = window(streams, T0, T0 + 1000, 100);
+    assert.equal(bytes(again), 0, 'the same request twice (a transport retry)');
+    assert.equal(again.stats.ignoredStale, 2, 'bytes and packets');
+    assert.equal(bytes(window(streams, T0, T0 + 2000, 150)), 50, 'the window re-sent with 50 more');
+    assert.equal(bytes(window(streams, T0 + 2000, T0 + 3000, 30)), 30, 'acknowledged: the next window starts at the export that was');
+  });
+
+  test('late requests (an older time in the window, or an older window) are stale', () => {
+    const streams = new FlowStreams({ ttlMs: 60_000, maxStreams: 100 });
+    window(streams, T0, T0 + 2000, 150);
+    const late = window(streams, T0, T0 + 1000, 100);
+    assert.equal(bytes(late), 0);
+    window(streams, T0 + 2000, T0 + 3000, 30);
+    assert.equal(bytes(window(streams, T0, T0 + 2500, 170)), 0, 'a window already closed');
+    assert.equal(bytes(window(streams, T0 + 2000, T0 + 2800, 20)), 0, 'earlier in the open window');
+  });
+
+  test('a gateway without state (restarted, or the agent failed over to it) applies the open window only, not the agent\'s history', () => {
+    const first = new FlowStreams({ ttlMs: 60_000, maxStreams: 100 });
+    for (let k = 0; k < 10; k++) window(first, T0 + k * 1000, T0 + (k + 1) * 1000, 1000);
+    const other = new FlowStreams({ ttlMs: 60_000, maxStreams: 100 });
+    assert.equal(bytes(window(other, T0 + 10_000, T0 + 11_000, 1000)), 1000);
+    assert.equal(bytes(window(first, T0 + 11_000, T0 + 12_000, 500)), 500, 'back to the first gateway: a later window, applied whole');
+  });
+
+  test('an agent sending cumulative totals is reported once (the receiver logs what to change)', () => {
+    const streams = new FlowStreams({ ttlMs: 60_000, maxStreams: 100 });
+    assert.deepEqual(ingest(streams, encodeRequest('old', [series(attrs(1), T0, 10, 1)], T0 + 1000)).cumulativeAgents, ['id:old']);
+    assert.deepEqual(ingest(streams, encodeRequest('old', [series(attrs(1), T0, 20, 1)], T0 + 2000)).cumulativeAgents, []);
+    assert.deepEqual(window(streams, T0, T0 + 1000, 10).cumulativeAgents, [], 'delta agents are not reported');
+  });
+
+  test('plain delta senders (no start time) are applied point by point', () => {
+    const streams = new FlowStreams({ ttlMs: 60_000, maxStreams: 100 });
+    assert.equal(bytes(window(streams, 0, T0 + 1000, 10)), 10);
+    assert.equal(bytes(window(streams, 0, T0 + 2000, 10)), 10);
+    assert.equal(bytes(window(streams, 0, T0 + 2000, 10)), 0, 'the same point again');
+  });
+});
+
 describe('otlp receiver config', () => {
   const testdata = (name: string) => parse(readFileSync(new URL(`testdata/${name}`, import.meta.url), 'utf8'));
   test('defaults and a gateway config', () => {
-    assert.deepEqual(otlpReceiverFactory.configSchema.parse({}), { protocols: { grpc: { endpoint: '127.0.0.1:4317', max_recv_msg_size_mib: 4 } }, stream_ttl: 900_000, agent_ttl: 86_400_000, max_streams: 1_000_000 });
+    assert.deepEqual(otlpReceiverFactory.configSchema.parse({}), {
+      protocols: {
+        grpc: {
+          endpoint: '127.0.0.1:4317',
+          max_recv_msg_size_mib: 4,
+          max_connections: 4096,
+          max_concurrent_streams: 16,
+          keepalive: { server_parameters: { max_connection_idle: 120_000, max_connection_age: 1_800_000, max_connection_age_grace: 30_000 } },
+        },
+      },
+      stream_ttl: 900_000,
+      agent_ttl: 86_400_000,
+      max_streams: 1_000_000,
+      max_streams_memory_mib: 256,
+      attribute_limits: { attribute_value_length_limit: 256, attribute_count_limit: 32 },
+      max_clock_skew: 600_000,
+    });
     const c = otlpReceiverConfigSchema.parse(testdata('gateway.yaml'));
     assert.equal(c.protocols.grpc.max_recv_msg_size_mib, 8);
     assert.equal(c.stream_ttl, 1_800_000);

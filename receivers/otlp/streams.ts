@@ -1,32 +1,40 @@
 /**
- * Cumulative -> delta per stream, the heart of the gateway. A stream is one
- * agent (resource: service.instance.id, else all resource attributes), one
- * metric and one attribute set; the bytes, packets and cost streams of one
- * attribute set share an entry, so their deltas become one FlowRecord.
- *
- * Per stream the last accepted point (start time, time, value) is kept:
- * - first point of a stream: the whole value is new (the agent counted it since start time);
- * - same start time, later time: delta = value - last; a lower value is a reset (delta = value);
- * - later start time: the agent restarted the series (delta = value); an earlier one is stale;
- * - same or older time: a duplicate or out-of-order export, ignored.
- * Times are compared as float nanoseconds (exact to ~256 ns, far below any export interval).
+ * Points -> deltas applied once per stream, the heart of the gateway. A
+ * stream is one agent (resource: service.instance.id, else all resource
+ * attributes), one metric and one attribute set; the bytes, packets and cost
+ * streams of one attribute set share an entry, so their deltas become one
+ * FlowRecord. Per stream the last accepted point (start time, time, value)
+ * is kept, and each point is applied by the rules of its temporality:
+ * cumulativeStep() (an agent's totals since its start) and deltaStep() (what
+ * an agent counted since its last acknowledged export, re-sent in an open
+ * window until acknowledged). Times are compared as float nanoseconds (exact
+ * to ~256 ns, far below the millisecond apart two exports are).
  *
  * Expiry: an attribute set is forgotten when its agent's requests have not
  * carried it for the stream TTL (idle relative to the agent's last request, not
  * to the wall clock: a partitioned agent keeps its state); a whole agent is
  * forgotten after the separate, much longer agent TTL. A gateway that lost its
- * state (restart) or forgot an agent counts the agent's first points in full.
+ * state (restart) or forgot an agent applies the agent's first points whole.
+ *
+ * Bounds against hostile or broken senders: invalid points (point-rules.ts)
+ * and points whose attributes break the limits (limits.ts) are counted and
+ * change nothing; new streams are refused past `maxStreams` or when their
+ * memory (entries.ts) would pass `maxBytes`.
  *
  * ingest() validates and plans the whole request before changing anything, so
  * a request that fails to decode leaves every stream as it was.
  */
 import { attributesToRecord } from '../../pipeline/attributes.ts';
 import type { FlowBatch, FlowRecord } from '../../pipeline/flow.ts';
+import { agentBytes, EntryIndex, entryBytes, type FlowEntry } from './entries.ts';
+import { attributesOverLimits, maxEncodedAttributesBytes, type AttributeLimits } from './limits.ts';
+import { cumulativeStep, deltaStep, invalidPoint, MAX_STEP } from './point-rules.ts';
 import {
   AGGREGATION_TEMPORALITY_CUMULATIVE,
   AGGREGATION_TEMPORALITY_DELTA,
   anyValueToJs,
-  decodePointAttributes,
+  decodePointAttributeList,
+  keyValuesToRecord,
   type ExportMetricsServiceRequest,
   type KeyValue,
   type Metric,
@@ -38,67 +46,13 @@ const BYTES = 0;
 const PACKETS = 1;
 const COST = 2;
 
-interface PointState {
-  startNs: number;
-  timeNs: number;
-  value: number;
-}
-
-/** One attribute set of one agent: its decoded attributes and the state of its three metric streams. */
-interface FlowEntry {
-  /** The attribute list as encoded (a private copy), compared on hash hits. */
-  readonly key: Buffer;
-  /** The record the attributes map to (bytes and packets 0), copied for every delta. */
-  readonly template: FlowRecord;
-  readonly points: [PointState | undefined, PointState | undefined, PointState | undefined];
-  seenMs: number;
-  /** Next entry whose key has the same hash (rare). */
-  collision: FlowEntry | undefined;
-  /** For entries first seen in the request being ingested: inserted, or refused (max_streams). */
-  state: 'pending' | 'tracked' | 'refused';
-}
-
-/** Entries by attribute hash, verified by bytes. */
-class EntryIndex {
-  readonly #byHash = new Map<number, FlowEntry>();
-  size = 0;
-
-  find(hash: number, sum: SumReader): FlowEntry | undefined {
-    for (let e = this.#byHash.get(hash); e; e = e.collision) if (sum.attributesEqual(e.key)) return e;
-    return undefined;
-  }
-
-  add(hash: number, entry: FlowEntry): void {
-    entry.collision = this.#byHash.get(hash);
-    this.#byHash.set(hash, entry);
-    this.size++;
-  }
-
-  /** Removes entries not seen since `cutoff`; returns how many. */
-  expire(cutoff: number): number {
-    let dropped = 0;
-    for (const [hash, head] of this.#byHash) {
-      let kept: FlowEntry | undefined;
-      for (let e: FlowEntry | undefined = head; e; ) {
-        const next: FlowEntry | undefined = e.collision;
-        if (e.seenMs < cutoff) dropped++;
-        else {
-          e.collision = kept;
-          kept = e;
-        }
-        e = next;
-      }
-      if (kept) this.#byHash.set(hash, kept);
-      else this.#byHash.delete(hash);
-    }
-    this.size -= dropped;
-    return dropped;
-  }
-}
-
 interface AgentStreams {
   entries: EntryIndex;
   seenMs: number;
+  /** agentBytes() of this agent. */
+  bytes: number;
+  /** Set once the agent was seen sending cumulative points (reported once: ingest()'s `cumulativeAgents`). */
+  sentCumulative: boolean;
 }
 
 /** What one request did, for self-telemetry and tests. */
@@ -109,9 +63,11 @@ export interface IngestStats {
   ignoredOther: number;
   /** Duplicate or out-of-order points (time not after the stream's last point), or stale start times. */
   ignoredStale: number;
-  /** Points without a time, with a negative value, or without temporality. */
+  /** Points without a time or temporality, with a value that is not a finite number >= 0 or adds more than 2^53, a start after their time, or a time too far ahead. */
   invalid: number;
-  /** Points refused because max_streams was reached. */
+  /** Points whose attributes (or whose resource's) break attribute_value_length_limit or attribute_count_limit. */
+  overLimits: number;
+  /** Points refused because max_streams or the streams' memory limit was reached. */
   refused: number;
   /** Streams of agents seen for the first time or after a reset. */
   resets: number;
@@ -136,14 +92,22 @@ export interface FlowStreamsOptions {
   /** An agent (resource identity) not heard from for this long is forgotten with all its streams (at least ttlMs). */
   agentTtlMs?: number;
   maxStreams: number;
+  /** Most bytes the streams may hold (entries.ts counts them); default: no limit. */
+  maxBytes?: number;
+  /** Attribute limits of points and resources; default: none. */
+  limits?: AttributeLimits;
+  /** How far ahead of `now` a point's time may be; default 10 minutes. */
+  maxClockSkewMs?: number;
   now?: () => number;
 }
 
 const NS_PER_MS = 1e6;
 const DEFAULT_AGENT_TTL_MS = 24 * 3600_000;
+const DEFAULT_MAX_CLOCK_SKEW_MS = 10 * 60_000;
+const NO_LIMITS: AttributeLimits = { valueLength: Infinity, count: Infinity };
 
 function newStats(): IngestStats {
-  return { points: 0, ignoredOther: 0, ignoredStale: 0, invalid: 0, refused: 0, resets: 0 };
+  return { points: 0, ignoredOther: 0, ignoredStale: 0, invalid: 0, overLimits: 0, refused: 0, resets: 0 };
 }
 
 /** Identity of the agent that sent a ResourceMetrics. */
@@ -158,18 +122,35 @@ function agentKey(attributes: readonly KeyValue[] | undefined): string {
   return `attrs:${JSON.stringify(pairs)}`;
 }
 
+function countPoints(metric: Metric): number {
+  switch (metric.data) {
+    case 'sum': return metric.sum ? countSumPoints(metric.sum) : 0;
+    case undefined: return 0;
+    default: return metric[metric.data]?.dataPoints.length ?? 0;
+  }
+}
+
 export class FlowStreams {
   readonly #agents = new Map<string, AgentStreams>();
   readonly #ttlMs: number;
   readonly #agentTtlMs: number;
   readonly #maxStreams: number;
+  readonly #maxBytes: number;
+  readonly #limits: AttributeLimits;
+  readonly #maxEncodedAttributes: number;
+  readonly #maxClockSkewNs: number;
   readonly #now: () => number;
   #entries = 0;
+  #bytes = 0;
 
   constructor(options: FlowStreamsOptions) {
     this.#ttlMs = options.ttlMs;
     this.#agentTtlMs = Math.max(options.ttlMs, options.agentTtlMs ?? DEFAULT_AGENT_TTL_MS);
     this.#maxStreams = options.maxStreams;
+    this.#maxBytes = options.maxBytes ?? Infinity;
+    this.#limits = options.limits ?? NO_LIMITS;
+    this.#maxEncodedAttributes = maxEncodedAttributesBytes(this.#limits);
+    this.#maxClockSkewNs = (options.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS) * NS_PER_MS;
     this.#now = options.now ?? Date.now;
   }
 
@@ -182,29 +163,37 @@ export class FlowStreams {
     return this.#agents.size;
   }
 
+  /** Memory held by the streams and their agents, as entries.ts counts it (at most `maxBytes`). */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
   /**
    * Turns one decoded request into a batch of deltas. Throws (and changes
    * nothing) when a point or an attribute list cannot be decoded.
    */
-  ingest(request: ExportMetricsServiceRequest): { batch: FlowBatch; stats: IngestStats } {
+  ingest(request: ExportMetricsServiceRequest): { batch: FlowBatch; stats: IngestStats; cumulativeAgents: string[] } {
     const stats = newStats();
     const plan = this.#plan(request, stats);
-    const batch = this.#apply(plan, stats);
+    const cumulativeAgents: string[] = [];
+    const batch = this.#apply(plan, stats, cumulativeAgents);
     // A known agent is heard from even when its request carries no flow points.
     const now = this.#now();
     for (const rm of request.resourceMetrics) {
       const agent = this.#agents.get(agentKey(rm.resource?.attributes));
       if (agent) agent.seenMs = now;
     }
-    return { batch, stats };
+    return { batch, stats, cumulativeAgents };
   }
 
   #plan(request: ExportMetricsServiceRequest, stats: IngestStats): PlannedPoint[] {
     const plan: PlannedPoint[] = [];
+    const nowNs = this.#now() * NS_PER_MS;
     /** Entries first seen in this request, per agent, so bytes and packets of a new attribute set share one. */
     const firstSeen = new Map<string, EntryIndex>();
     for (const rm of request.resourceMetrics) {
-      const agent = agentKey(rm.resource?.attributes);
+      const resourceOverLimits = attributesOverLimits(rm.resource?.attributes ?? [], this.#limits) !== undefined;
+      const agent = resourceOverLimits ? '' : agentKey(rm.resource?.attributes);
       const known = this.#agents.get(agent)?.entries;
       for (const sm of rm.scopeMetrics) {
         for (const metric of sm.metrics) {
@@ -214,34 +203,40 @@ export class FlowStreams {
             continue;
           }
           const sum = new SumReader(metric.sum);
+          if (resourceOverLimits) {
+            stats.points += sum.count;
+            stats.overLimits += sum.count;
+            continue;
+          }
           if (!sum.monotonic) {
             stats.ignoredOther += sum.count;
             continue;
           }
           const temporality = sum.temporality;
           if (temporality !== AGGREGATION_TEMPORALITY_CUMULATIVE && temporality !== AGGREGATION_TEMPORALITY_DELTA) {
+            stats.points += sum.count;
             stats.invalid += sum.count;
             continue;
           }
           while (sum.next()) {
             stats.points++;
-            const { timeNs, value } = sum;
-            if (timeNs === 0 || !(value >= 0)) {
+            if (invalidPoint(sum, nowNs, this.#maxClockSkewNs) !== undefined) {
               stats.invalid++;
               continue;
             }
             const hash = sum.attributesHash();
-            let entry = known?.find(hash, sum);
+            let fresh = firstSeen.get(agent);
+            if (!fresh) firstSeen.set(agent, (fresh = new EntryIndex()));
+            let entry = known?.find(hash, sum) ?? fresh.find(hash, sum);
             if (!entry) {
-              let fresh = firstSeen.get(agent);
-              if (!fresh) firstSeen.set(agent, (fresh = new EntryIndex()));
-              entry = fresh.find(hash, sum);
+              entry = this.#newEntry(sum);
               if (!entry) {
-                entry = { key: Buffer.from(sum.attributesBytes()), template: attributesToRecord(decodePointAttributes(sum.pointBytes()), 0, 0), points: [undefined, undefined, undefined], seenMs: 0, collision: undefined, state: 'pending' };
-                fresh.add(hash, entry);
+                stats.overLimits++;
+                continue;
               }
+              fresh.add(hash, entry);
             }
-            plan.push({ agentKey: agent, hash, entry, metric: index, startNs: sum.startNs, timeNs, value, delta: temporality === AGGREGATION_TEMPORALITY_DELTA });
+            plan.push({ agentKey: agent, hash, entry, metric: index, startNs: sum.startNs, timeNs: sum.timeNs, value: sum.value, delta: temporality === AGGREGATION_TEMPORALITY_DELTA });
           }
         }
       }
@@ -249,80 +244,66 @@ export class FlowStreams {
     return plan;
   }
 
-  #apply(plan: readonly PlannedPoint[], stats: IngestStats): FlowBatch {
+  /** An entry for the current point's attribute set, or undefined when its attributes break the limits. */
+  #newEntry(sum: SumReader): FlowEntry | undefined {
+    const key = sum.attributesBytes();
+    // Cheap first: bytes that cannot fit the limits are not even decoded.
+    if (key.length > this.#maxEncodedAttributes) return undefined;
+    const attributes = decodePointAttributeList(sum.pointBytes());
+    if (attributesOverLimits(attributes, this.#limits) !== undefined) return undefined;
+    // A private copy of exactly its size (Buffer.from() of a larger key takes about 30 % more).
+    const copy = Buffer.allocUnsafeSlow(key.length);
+    key.copy(copy);
+    const template: FlowRecord = attributesToRecord(keyValuesToRecord(attributes), 0, 0);
+    return { key: copy, template, points: [undefined, undefined, undefined], bytes: entryBytes(copy, template), seenMs: 0, collision: undefined, state: 'pending' };
+  }
+
+  /** Applies the plan; agents seen sending cumulative points for the first time are added to `cumulativeAgents`. */
+  #apply(plan: readonly PlannedPoint[], stats: IngestStats, cumulativeAgents: string[]): FlowBatch {
     const now = this.#now();
     const pending = new Map<FlowEntry, [number, number, number]>();
     let startNs = Infinity;
     let endNs = 0;
-    let agent: AgentStreams | undefined;
-    let agentName: string | undefined;
     for (const p of plan) {
-      if (p.agentKey !== agentName) {
-        agentName = p.agentKey;
-        agent = this.#agents.get(agentName);
-        if (!agent) this.#agents.set(agentName, (agent = { entries: new EntryIndex(), seenMs: now }));
-        agent.seenMs = now;
-      }
       const entry = p.entry;
+      let agent = this.#agents.get(p.agentKey);
       if (entry.state !== 'tracked') {
-        if (entry.state === 'refused') {
-          stats.refused++;
-          continue;
-        }
-        if (this.#entries >= this.#maxStreams) {
+        if (entry.state === 'refused' || !this.#track(p, agent)) {
           entry.state = 'refused';
           stats.refused++;
           continue;
         }
-        entry.state = 'tracked';
-        agent!.entries.add(p.hash, entry);
-        this.#entries++;
+        agent = this.#agents.get(p.agentKey)!;
+      }
+      agent!.seenMs = now;
+      if (!p.delta && !agent!.sentCumulative) {
+        agent!.sentCumulative = true;
+        cumulativeAgents.push(p.agentKey);
       }
       entry.seenMs = now;
       const last = entry.points[p.metric];
-      let delta: number;
-      let fromNs: number;
-      if (p.delta) {
-        delta = p.value;
-        fromNs = p.startNs || p.timeNs;
-      } else if (!last) {
-        delta = p.value;
-        fromNs = p.startNs || p.timeNs;
-        stats.resets++;
-      } else if (p.startNs === last.startNs) {
-        if (p.timeNs <= last.timeNs) {
-          stats.ignoredStale++;
-          continue;
-        }
-        if (p.value >= last.value) {
-          delta = p.value - last.value;
-        } else {
-          delta = p.value;
-          stats.resets++;
-        }
-        fromNs = last.timeNs;
-      } else if (p.startNs > last.startNs) {
-        delta = p.value;
-        fromNs = p.startNs;
-        stats.resets++;
-      } else {
+      const step = p.delta ? deltaStep(last, p) : cumulativeStep(last, p);
+      if (step === undefined) {
         stats.ignoredStale++;
         continue;
       }
-      if (!p.delta) {
-        if (last) {
-          last.startNs = p.startNs;
-          last.timeNs = p.timeNs;
-          last.value = p.value;
-        } else {
-          entry.points[p.metric] = { startNs: p.startNs, timeNs: p.timeNs, value: p.value };
-        }
+      if (step.delta > MAX_STEP) {
+        stats.invalid++;
+        continue;
       }
-      if (delta === 0) continue;
+      if (step.reset) stats.resets++;
+      if (last) {
+        last.startNs = p.startNs;
+        last.timeNs = p.timeNs;
+        last.value = p.value;
+      } else {
+        entry.points[p.metric] = { startNs: p.startNs, timeNs: p.timeNs, value: p.value };
+      }
+      if (step.delta === 0) continue;
       let sums = pending.get(entry);
       if (!sums) pending.set(entry, (sums = [0, 0, 0]));
-      sums[p.metric] += delta;
-      if (fromNs < startNs) startNs = fromNs;
+      sums[p.metric] += step.delta;
+      if (step.fromNs < startNs) startNs = step.fromNs;
       if (p.timeNs > endNs) endNs = p.timeNs;
     }
     const records: FlowRecord[] = [];
@@ -338,12 +319,27 @@ export class FlowStreams {
   }
 
   /**
+   * Starts tracking a pending entry (and its agent, the first time), unless
+   * max_streams or the memory limit would be passed; false then.
+   */
+  #track(p: PlannedPoint, agent: AgentStreams | undefined): boolean {
+    const added = p.entry.bytes + (agent ? 0 : agentBytes(p.agentKey));
+    if (this.#entries >= this.#maxStreams || this.#bytes + added > this.#maxBytes) return false;
+    if (!agent) this.#agents.set(p.agentKey, (agent = { entries: new EntryIndex(), seenMs: 0, bytes: agentBytes(p.agentKey), sentCumulative: false }));
+    p.entry.state = 'tracked';
+    agent.entries.add(p.hash, p.entry);
+    this.#entries++;
+    this.#bytes += added;
+    return true;
+  }
+
+  /**
    * Forgets attribute sets their agent stopped sending: idle for the TTL
    * counted back from the agent's own last request, so an agent that cannot
-   * reach the gateway for a while keeps all its streams (its next cumulative
-   * export then gives true deltas, not its whole history again). An agent not
-   * heard from for the (much longer) agent TTL is forgotten entirely.
-   * Returns how many attribute sets were dropped.
+   * reach the gateway for a while keeps all its streams (a re-sent window is
+   * still recognised, and a cumulative export still gives true deltas). An
+   * agent not heard from for the (much longer) agent TTL, or left with no
+   * stream, is forgotten entirely. Returns how many attribute sets were dropped.
    */
   expire(): number {
     const now = this.#now();
@@ -351,19 +347,17 @@ export class FlowStreams {
     for (const [key, agent] of this.#agents) {
       if (agent.seenMs < now - this.#agentTtlMs) {
         dropped += agent.entries.size;
-        this.#agents.delete(key);
+        this.#bytes -= agent.entries.bytes;
       } else {
-        dropped += agent.entries.expire(agent.seenMs - this.#ttlMs);
+        const expired = agent.entries.expire(agent.seenMs - this.#ttlMs);
+        dropped += expired.entries;
+        this.#bytes -= expired.bytes;
+        if (agent.entries.size > 0) continue;
       }
+      this.#bytes -= agent.bytes;
+      this.#agents.delete(key);
     }
     this.#entries -= dropped;
     return dropped;
-  }
-}
-function countPoints(metric: Metric): number {
-  switch (metric.data) {
-    case 'sum': return metric.sum ? countSumPoints(metric.sum) : 0;
-    case undefined: return 0;
-    default: return metric[metric.data]?.dataPoints.length ?? 0;
   }
 }

@@ -12,7 +12,7 @@ import { Client, credentials, Metadata, type ChannelCredentials } from '@grpc/gr
 import { ProtobufMetricsSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { flowResourceMetrics } from '../../exporters/otlp/metrics.ts';
-import type { FlowSeries } from '../../exporters/otlp/store.ts';
+import type { FlowSeries, Temporality } from '../../exporters/otlp/store.ts';
 import type { FlowAttributes } from '../../pipeline/attributes.ts';
 import type { FlowRecord } from '../../pipeline/flow.ts';
 import { EXPORT_PATH } from '../../receivers/otlp/receiver.ts';
@@ -20,15 +20,18 @@ import { EXPORT_PATH } from '../../receivers/otlp/receiver.ts';
 export interface CallResult {
   code: number;
   details: string;
+  /** The ExportMetricsServiceResponse, when the call succeeded with one that says something (a partial success). */
+  response?: Buffer;
 }
 
-/** One MetricsService/Export call with raw request bytes. */
-export function rawExport(port: number, body: Uint8Array, options: { metadata?: Metadata; creds?: ChannelCredentials; gzip?: boolean } = {}): Promise<CallResult> {
+/** One MetricsService/Export call with raw request bytes; `deadlineMs` bounds it (DEADLINE_EXCEEDED past it). */
+export function rawExport(port: number, body: Uint8Array, options: { metadata?: Metadata; creds?: ChannelCredentials; gzip?: boolean; deadlineMs?: number } = {}): Promise<CallResult> {
   const client = new Client(`127.0.0.1:${port}`, options.creds ?? credentials.createInsecure(), options.gzip ? { 'grpc.default_compression_algorithm': 2 } : {});
+  const callOptions = options.deadlineMs === undefined ? {} : { deadline: Date.now() + options.deadlineMs };
   return new Promise((resolve) => {
-    client.makeUnaryRequest(EXPORT_PATH, (b: Buffer) => b, (b: Buffer) => b, Buffer.from(body), options.metadata ?? new Metadata(), (err) => {
+    client.makeUnaryRequest(EXPORT_PATH, (b: Buffer) => b, (b: Buffer) => b, Buffer.from(body), options.metadata ?? new Metadata(), callOptions, (err, response) => {
       client.close();
-      resolve(err ? { code: err.code, details: err.details } : { code: 0, details: '' });
+      resolve(err ? { code: err.code, details: err.details } : response?.length ? { code: 0, details: '', response } : { code: 0, details: '' });
     });
   });
 }
@@ -39,9 +42,9 @@ export function series(attributes: FlowAttributes, startMs: number, bytes: numbe
 }
 
 /** An ExportMetricsServiceRequest from one agent, encoded by the official serializer. */
-export function encodeRequest(instanceId: string, list: FlowSeries[], nowMs: number): Uint8Array {
+export function encodeRequest(instanceId: string, list: FlowSeries[], nowMs: number, temporality: Temporality = 'cumulative'): Uint8Array {
   const resource = resourceFromAttributes({ 'service.name': 'zonetap', 'service.instance.id': instanceId });
-  return ProtobufMetricsSerializer.serializeRequest(flowResourceMetrics(resource, list, nowMs))!;
+  return ProtobufMetricsSerializer.serializeRequest(flowResourceMetrics(resource, list, nowMs, temporality))!;
 }
 
 /** Sums bytes and packets per flow (src -> dst) over records. */

@@ -81,3 +81,23 @@ export async function until<T>(what: string, probe: () => T | Promise<T>, option
   };
   return retry(attempt, options, (err) => err instanceof AssertionError);
 }
+
+/**
+ * Polls `read` until its value (compared as JSON) has not changed for
+ * `quietMs`, and returns that value: for counts fed on intervals, `quietMs`
+ * being a few of them, so that something counted twice would have shown.
+ */
+export async function settled<T>(what: string, read: () => Promise<T>, quietMs: number, options: WaitOptions = {}): Promise<T> {
+  let last = JSON.stringify(await read());
+  let since = Date.now();
+  return until(`${what} to settle`, async () => {
+    const value = await read();
+    const text = JSON.stringify(value);
+    if (text !== last) {
+      last = text;
+      since = Date.now();
+      return undefined;
+    }
+    return Date.now() - since >= quietMs ? { value } : undefined;
+  }, { intervalMs: 100, ...options }).then((r) => r.value);
+}

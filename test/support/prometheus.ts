@@ -4,8 +4,9 @@
  * reference exporters/prometheus must match, and the benchmark's baseline),
  * and Debian's
  * Prometheus (/usr/bin/prometheus, installed by scripts/setup.sh) run on a free
- * loopback port with a temporary config and TSDB, scraping one target every
- * second, queried through its HTTP API.
+ * loopback port with a temporary config and TSDB, scraping the targets it is
+ * given, queried through its HTTP API (increase() without extrapolation
+ * included, for tests that follow counters through restarts).
  *
  * The exposition parser is sim/'s (the demo's live view reads the gateway with
  * it): one implementation. Tests read strictly: a line that is neither a
@@ -98,22 +99,57 @@ export interface VectorSample {
   value: [number, string];
 }
 
+interface MatrixSeries {
+  metric: Record<string, string>;
+  values: [number, string][];
+}
+
 export interface PrometheusServer {
   /** Runs an instant query (at `time`, seconds since the epoch, or now); asserts that it succeeded with a vector. */
   query(promql: string, time?: number): Promise<VectorSample[]>;
+  /** Scrapes exactly these `host:port` targets from now on; resolves once Prometheus has scraped each (and only them). */
+  setTargets(addresses: readonly string[]): Promise<void>;
+  /**
+   * Prometheus' own sum of increase() over every series matching `selector`
+   * since `sinceMs`, each series evaluated at the time of its last sample:
+   * increase() extrapolates toward the ends of its window, by up to half a
+   * scrape interval of the series' average rate, unless the window ends on a
+   * sample and the series starts at 0 (zonetap serves new series at 0 first).
+   * Throws when a series does not start at 0 or falls to anything but 0 (a
+   * restart): a missed reset or a negative rate.
+   */
+  increase(selector: string, sinceMs: number): Promise<number>;
+  /** The last sample since `sinceMs` of `selector` on target `instance` (host:port), summed over its series. */
+  lastValue(selector: string, instance: string, sinceMs: number): Promise<number>;
   /** What Prometheus logged (warnings and errors). */
   log(): string;
   /** SIGTERM, SIGKILL after 15 s; resolves with the exit code. */
   stop(): Promise<number | null>;
 }
 
-/** Starts Prometheus in `dir` (config and TSDB go there), scraping `target` (host:port) every second; resolves once it is ready. */
-export async function startPrometheus(dir: string, target: string): Promise<PrometheusServer> {
+export interface PrometheusOptions {
+  /** Scrape interval; default 1 s. */
+  scrapeMs?: number;
+}
+
+/**
+ * Starts Prometheus in `dir` (config and TSDB go there) scraping `targets`
+ * (host:port) every second, or every `scrapeMs`; resolves once it has
+ * scraped each of them (up, or down: `up` has a sample).
+ * Targets come from a file Prometheus watches (file_sd), so setTargets()
+ * changes them as Kubernetes discovery would: a gateway replaced on new
+ * ports is a new target, as a new pod is.
+ */
+export async function startPrometheus(dir: string, targets: string | readonly string[], options: PrometheusOptions = {}): Promise<PrometheusServer> {
   const port = await freePort();
   const api = `http://127.0.0.1:${port}`;
+  const scrape = `${options.scrapeMs ?? 1000}ms`;
+  const targetsFile = join(dir, 'targets.json');
+  const writeTargets = (list: readonly string[]) => writeFileSync(targetsFile, JSON.stringify([{ targets: list }]));
+  writeTargets([]);
   writeFileSync(join(dir, 'prometheus.yml'), stringify({
-    global: { scrape_interval: '1s', evaluation_interval: '1s' },
-    scrape_configs: [{ job_name: 'zonetap', static_configs: [{ targets: [target] }] }],
+    global: { scrape_interval: scrape, scrape_timeout: scrape, evaluation_interval: scrape },
+    scrape_configs: [{ job_name: 'zonetap', file_sd_configs: [{ files: [targetsFile], refresh_interval: '1s' }] }],
   }));
   const program = startProgram(PROMETHEUS, [
     `--config.file=${join(dir, 'prometheus.yml')}`,
@@ -121,13 +157,19 @@ export async function startPrometheus(dir: string, target: string): Promise<Prom
     `--web.listen-address=127.0.0.1:${port}`,
     '--log.level=warn',
   ]);
-  const query = async (promql: string, time?: number): Promise<VectorSample[]> => {
+  const get = async <T>(promql: string, time: number | undefined, type: 'vector' | 'matrix'): Promise<T[]> => {
     const params = new URLSearchParams({ query: promql });
     if (time !== undefined) params.set('time', String(time));
-    const body = (await (await fetch(`${api}/api/v1/query?${params}`)).json()) as { status: string; error?: string; data: { resultType: string; result: VectorSample[] } };
+    const body = (await (await fetch(`${api}/api/v1/query?${params}`)).json()) as { status: string; error?: string; data: { resultType: string; result: T[] } };
     assert.equal(body.status, 'success', `${promql}: ${body.error}`);
-    assert.equal(body.data.resultType, 'vector', promql);
+    assert.equal(body.data.resultType, type, promql);
     return body.data.result;
+  };
+  const query = (promql: string, time?: number) => get<VectorSample>(promql, time, 'vector');
+  /** Raw samples of `selector` since `sinceMs` (a range query answers them as stored). */
+  const samples = (selector: string, sinceMs: number) => {
+    const now = Date.now() / 1000;
+    return get<MatrixSeries>(`${selector}[${Math.ceil(now - sinceMs / 1000) + 2}s]`, now, 'matrix');
   };
   const exitedEarly = program.exited.then((code) => Promise.reject(new Error(`Prometheus exited (${code}) while starting:\n${program.output()}`)));
   exitedEarly.catch(() => {}); // once started, a later exit (stop()) is no error
@@ -137,5 +179,38 @@ export async function startPrometheus(dir: string, target: string): Promise<Prom
     await program.stop();
     throw err;
   }
-  return { query, log: program.output, stop: () => program.stop() };
+  const setTargets = async (addresses: readonly string[]) => {
+    writeTargets(addresses);
+    await until(`Prometheus to scrape ${addresses.join(', ')}`, async () => {
+      const seen = new Set((await query('up')).map((s) => s.metric.instance));
+      return seen.size === addresses.length && addresses.every((a) => seen.has(a));
+    }, { details: program.output, timeoutMs: 60_000 });
+  };
+  // Discovery hands targets to the scrapers up to 5 s late: the first ones are waited for here.
+  await setTargets(typeof targets === 'string' ? [targets] : targets);
+  return {
+    query,
+    setTargets,
+    async increase(selector, sinceMs) {
+      let total = 0;
+      for (const s of await samples(selector, sinceMs)) {
+        const values = s.values.map(([, v]) => Number(v));
+        assert.equal(values[0], 0, `series ${JSON.stringify(s.metric)} starts at ${values[0]}, not 0: ${values.join(' ')}`);
+        for (let i = 1; i < values.length; i++) {
+          assert.ok(values[i]! >= values[i - 1]! || values[i] === 0, `series ${JSON.stringify(s.metric)} fell to ${values[i]}, not 0: ${values.join(' ')}`);
+        }
+        const last = s.values.at(-1)![0];
+        const labels = Object.entries(s.metric).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',');
+        const result = await query(`sum(increase({${labels}}[${Math.ceil(last - sinceMs / 1000) + 2}s]))`, last);
+        total += Number(result[0]?.value[1] ?? 0);
+      }
+      return total;
+    },
+    async lastValue(selector, instance, sinceMs) {
+      const series = await samples(selector.replace('}', `,instance="${instance}"}`), sinceMs);
+      return series.reduce((n, s) => n + Number(s.values.at(-1)![1]), 0);
+    },
+    log: program.output,
+    stop: () => program.stop(),
+  };
 }
