@@ -1,7 +1,8 @@
 /**
  * `zonetap run` as a user runs it (bin/zonetap, child process): replay ->
  * k8sattributes (source: kubernetes, the fake API server on loopback) ->
- * crosszone -> flowlog. Both ends of each flow come out named.
+ * crosszone -> flowlog. Both ends of each flow come out named; /readyz and
+ * zonetap_processor_k8sattributes_ready follow the API server's health.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -33,33 +34,34 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('zonetap run names both ends from the Kubernetes API', async () => {
-  const flows = join(dir, 'flows.jsonl');
-  const out = join(dir, 'out.jsonl');
-  writeFileSync(
-    flows,
-    [
-      { 'src.address': '10.1.0.5', 'src.port': 43122, 'dst.address': '10.2.0.7', 'dst.port': 5432, bytes: 18234, packets: 31 },
-      { 'src.address': '10.1.0.5', 'src.port': 43123, 'dst.address': '192.168.50.2', 'dst.port': 10250, bytes: 700, packets: 2 },
-    ]
-      .map((f) => JSON.stringify({ start: '2026-11-26T10:00:00.000Z', end: '2026-11-26T10:00:10.000Z', transport: 'tcp', ...f }))
-      .join('\n') + '\n',
-  );
-  const config = join(dir, 'zonetap.yaml');
+interface Running {
+  /** Its flow log. */
+  out: string;
+  stderr(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * `zonetap run` on replay of `flows` -> k8sattributes (the fake API server,
+ * plus `settings`, YAML lines) -> `more` processors -> flowlog, telemetry on a free port.
+ */
+function zonetapRun(name: string, flows: object[], settings: string[], more: string[] = []): Running {
+  const input = join(dir, `${name}.jsonl`);
+  const out = join(dir, `${name}-out.jsonl`);
+  writeFileSync(input, flows.map((f) => JSON.stringify({ start: '2026-11-26T10:00:00.000Z', end: '2026-11-26T10:00:10.000Z', transport: 'tcp', ...f })).join('\n') + '\n');
+  const config = join(dir, `${name}.yaml`);
   writeFileSync(
     config,
     `receivers:
-  replay: { path: ${flows}, interval: 100ms }
+  replay: { path: ${input}, interval: 100ms }
 processors:
   k8sattributes:
     kubeconfig: ${server.writeKubeconfig(join(dir, 'kubeconfig'))}
-    sync_timeout: 20s
-  crosszone: {}
-exporters:
+${settings.map((l) => `    ${l}\n`).join('')}${more.map((p) => `  ${p}: {}\n`).join('')}exporters:
   flowlog: { path: ${out} }
 service:
   pipelines:
-    flows: { receivers: [replay], processors: [k8sattributes, crosszone], exporters: [flowlog] }
+    flows: { receivers: [replay], processors: [${['k8sattributes', ...more].join(', ')}], exporters: [flowlog] }
   telemetry:
     metrics: { endpoint: "127.0.0.1:0" }
 `,
@@ -67,12 +69,32 @@ service:
   const child = spawn(join(root, 'bin/zonetap'), ['run', '--config', config], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
+  return {
+    out,
+    stderr: () => stderr,
+    async stop() {
+      child.kill('SIGTERM');
+      if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
+    },
+  };
+}
+
+test('zonetap run names both ends from the Kubernetes API', async () => {
+  const run = zonetapRun(
+    'names',
+    [
+      { 'src.address': '10.1.0.5', 'src.port': 43122, 'dst.address': '10.2.0.7', 'dst.port': 5432, bytes: 18234, packets: 31 },
+      { 'src.address': '10.1.0.5', 'src.port': 43123, 'dst.address': '192.168.50.2', 'dst.port': 10250, bytes: 700, packets: 2 },
+    ],
+    ['sync_timeout: 20s'],
+    ['crosszone'],
+  );
   try {
     const lines = await eventually(() => {
-      assert.ok(existsSync(out), `no flow log yet; stderr: ${stderr}`);
-      const text = readFileSync(out, 'utf8').trim();
+      assert.ok(existsSync(run.out), `no flow log yet; stderr: ${run.stderr()}`);
+      const text = readFileSync(run.out, 'utf8').trim();
       const parsed = text ? text.split('\n').map((l) => JSON.parse(l)) : [];
-      assert.equal(parsed.length, 2, `stderr: ${stderr}`);
+      assert.equal(parsed.length, 2, `stderr: ${run.stderr()}`);
       return parsed;
     });
     const [podToPod, podToNode] = lines;
@@ -86,7 +108,44 @@ service:
     assert.equal(podToNode['k8s.dst.node.name'], 'node-b');
     assert.ok(server.requests.some((r) => r.path === '/api/v1/pods' && r.query.watch === 'true'), 'zonetap watched pods');
   } finally {
-    child.kill('SIGTERM');
-    await once(child, 'exit');
+    await run.stop();
+  }
+});
+
+/** GET http://endpoint/path: status and body, or undefined while nothing answers. */
+async function get(endpoint: string, path: string): Promise<{ status: number; body: string } | undefined> {
+  try {
+    const res = await fetch(`http://${endpoint}${path}`, { signal: AbortSignal.timeout(2000) });
+    return { status: res.status, body: await res.text() };
+  } catch {
+    return undefined;
+  }
+}
+
+test('zonetap run: /readyz and zonetap_processor_k8sattributes_ready turn 503 and 0 after unhealthy_after without the API server, 200 and 1 once it is back', async () => {
+  // A source nobody claims: held, then passed on unresolved after resolve_wait.
+  const run = zonetapRun('health', [{ 'src.address': '10.9.9.9', 'src.port': 1, 'dst.address': '10.2.0.7', 'dst.port': 5432, bytes: 4242, packets: 3 }], ['unhealthy_after: 1s', 'resolve_wait: 1s']);
+  const out = run.out;
+  const ready = (metrics: string) => /^zonetap_processor_k8sattributes_ready\{[^}]*component_id="k8sattributes"[^}]*\} (\d)/m.exec(metrics)?.[1];
+  try {
+    const endpoint = await eventually(() => /"endpoint":"(127\.0\.0\.1:\d+)","msg":"telemetry server listening/.exec(run.stderr())?.[1] ?? assert.fail(`not listening yet: ${run.stderr()}`), 30_000);
+    await eventually(async () => assert.equal((await get(endpoint, '/readyz'))?.status, 200), 30_000);
+    await eventually(() => assert.match(existsSync(out) ? readFileSync(out, 'utf8') : '', /"bytes":4242/, 'the unresolved flow passed on after resolve_wait'));
+    const metrics = (await get(endpoint, '/metrics'))!.body;
+    assert.match(metrics, /^zonetap_processor_k8sattributes_held_records_total\{[^}]*component_id="k8sattributes"[^}]*\} 1$/m);
+    assert.match(metrics, /^zonetap_processor_k8sattributes_unresolved_after_wait_records_total\{[^}]*component_id="k8sattributes"[^}]*\} 1$/m);
+    assert.match(metrics, /^zonetap_processor_k8sattributes_held\{[^}]*component_id="k8sattributes"[^}]*\} 0$/m);
+    assert.match(metrics, /^zonetap_processor_k8sattributes_held_memory_bytes\{[^}]*component_id="k8sattributes"[^}]*\} 0$/m);
+    assert.equal(ready(metrics), '1');
+
+    await server.stop();
+    await eventually(async () => assert.equal((await get(endpoint, '/readyz'))?.status, 503), 30_000);
+    assert.equal(ready((await get(endpoint, '/metrics'))!.body), '0');
+    await server.start();
+    await eventually(async () => assert.equal((await get(endpoint, '/readyz'))?.status, 200), 30_000);
+    assert.equal(ready((await get(endpoint, '/metrics'))!.body), '1');
+  } finally {
+    await server.start();
+    await run.stop();
   }
 });
