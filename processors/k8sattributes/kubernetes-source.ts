@@ -17,15 +17,12 @@
  *   failing or hung one is not. `ready` is false while any informer has not
  *   been heard from for unhealthy_after.
  */
-import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig, ListWatch, Watch, type KubernetesObject } from '@kubernetes/client-node';
 import { parseCidr, type Cidr } from '../../net/index.ts';
-import { ZonetapError } from '../../pipeline/errors.ts';
 import type { AddressDirectory } from './directory.ts';
+import { describeError, hint, loadKubeConfig } from './kubeconfig.ts';
 
 export interface KubernetesSourceOptions {
   /** Explicit kubeconfig path; otherwise in-cluster, $KUBECONFIG, ~/.kube/config. */
@@ -49,70 +46,6 @@ interface Slim extends KubernetesObject {
 
 const ZONE_LABELS = ['topology.kubernetes.io/zone', 'failure-domain.beta.kubernetes.io/zone'];
 const REGION_LABELS = ['topology.kubernetes.io/region', 'failure-domain.beta.kubernetes.io/region'];
-
-/** Finds the kubeconfig as processors/k8sattributes/README.md says: explicit path, in-cluster, $KUBECONFIG, ~/.kube/config. */
-export function loadKubeConfig(path: string | undefined): { config: KubeConfig; origin: string } {
-  const config = new KubeConfig();
-  const fail = (message: string, cause?: unknown) => new ZonetapError('ZT_KUBERNETES', message, { cause });
-  const fromFile = (file: string, what: string) => {
-    if (!existsSync(file)) {
-      throw fail(`kubeconfig "${file}" (${what}) does not exist: fix the path, or use source: static with an inventory file`);
-    }
-    try {
-      config.loadFromFile(file);
-    } catch (err) {
-      throw fail(`kubeconfig "${file}" (${what}) could not be read: ${(err as Error).message}`, err);
-    }
-    if (!config.getCurrentCluster()) throw fail(`kubeconfig "${file}" (${what}) has no current context with a cluster: set current-context`);
-    return { config, origin: `kubeconfig "${file}"` };
-  };
-  if (path) return fromFile(path, 'processors::k8sattributes::kubeconfig');
-  if (process.env.KUBERNETES_SERVICE_HOST && existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token')) {
-    config.loadFromCluster();
-    return { config, origin: 'in-cluster service account' };
-  }
-  if (process.env.KUBECONFIG) return fromFile(process.env.KUBECONFIG.split(':')[0]!, '$KUBECONFIG');
-  const home = join(homedir(), '.kube', 'config');
-  if (existsSync(home)) return fromFile(home, 'default ~/.kube/config');
-  throw fail(
-    'no Kubernetes configuration found: not running in a cluster, $KUBECONFIG is unset and ~/.kube/config does not exist; ' +
-      'set processors::k8sattributes::kubeconfig, or use source: static with an inventory file',
-  );
-}
-
-/** "connect ECONNREFUSED 127.0.0.1:1" rather than "fetch failed". */
-export function describeError(err: unknown): string {
-  const parts: string[] = [];
-  let cur: any = err;
-  for (let depth = 0; cur && depth < 5; depth++) {
-    if (cur instanceof AggregateError && cur.errors.length) cur = cur.errors[0];
-    if (typeof cur.code === 'number' && 'body' in cur) {
-      // ApiException: the Status message the API server sent says more than the client's text.
-      let body = cur.body;
-      try {
-        if (typeof body === 'string') body = JSON.parse(body);
-      } catch {}
-      parts.push(`HTTP ${cur.code}${body?.message ? `: ${body.message}` : ''}`);
-      break;
-    }
-    const code = cur.code ?? cur.statusCode;
-    const msg = String(cur.message ?? cur);
-    if (msg && msg !== 'fetch failed' && !parts.includes(msg)) parts.push(code && !msg.includes(String(code)) ? `${msg} (${code})` : msg);
-    cur = cur.cause;
-  }
-  return parts.join(': ') || String(err);
-}
-
-function hint(err: unknown): string {
-  const text = describeError(err);
-  if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|ECONNRESET|socket|other side closed/i.test(text)) {
-    return 'check that the API server is running and that the kubeconfig points at it';
-  }
-  if (/\b(401|403)\b|Unauthorized|Forbidden/i.test(text)) {
-    return 'grant zonetap list and watch on pods, nodes, replicasets and jobs (see deploy/)';
-  }
-  return 'retrying';
-}
 
 function timestamp(v: unknown): number {
   if (v instanceof Date) return v.getTime();
@@ -294,7 +227,7 @@ export class KubernetesSource {
     const outcome = await Promise.race([synced.then(() => 'synced' as const), timeout]);
     stopWaiting.abort();
     this.#abort.signal.removeEventListener('abort', onShutdown);
-    this.#startHealthCheck();
+    if (outcome !== 'aborted') this.#startHealthCheck();
     if (outcome === 'synced') {
       this.#synced = true;
       this.#logger.info({ pods: dir.podCount, nodes: dir.nodeCount, source: this.#origin }, 'k8sattributes: synced with the Kubernetes API');
