@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sleep, until } from '../test/support/poll.ts';
 import { assertPrivileged, privileged } from '../test/support/privileges.ts';
-import { startPrometheus, type PrometheusServer } from '../test/support/prometheus.ts';
+import { scrapeMetrics, startPrometheus, type PrometheusServer } from '../test/support/prometheus.ts';
 import { Cluster, PodProcess, listNetns, loadTopology, udpIpBytes, type PlannedPod, type Send } from './index.ts';
 import { deployZonetap, type Deployment } from './deployment.ts';
 import { scrape, sumOf, type Sample } from './exposition.ts';
@@ -65,7 +65,7 @@ describe('zonetap on a simulated three-zone cluster', privileged(), () => {
 
     // The Job's pod exists only while it sends, and the agents do not know it yet.
     const agentB = deployment.agents.find((a) => a.name === 'agent on node-b')!;
-    const agentMetrics = async () => scrape(`http://${agentB.telemetryEndpoint}/metrics`);
+    const agentMetrics = () => scrapeMetrics(agentB.telemetryEndpoint);
     await cluster.startPod(job);
     const jobRun = new PodProcess(job.netns, { sends: [udp(v4(postgres), 900, 80), udp(v6(postgres), 1000, 20)] });
     assert.deepEqual(await jobRun.done, [
@@ -78,8 +78,7 @@ describe('zonetap on a simulated three-zone cluster', privileged(), () => {
     // while its pod is still unknown there. Without holding they would be dropped now.
     const drains = async () => sumOf(await agentMetrics(), 'zonetap_receiver_drain_flows_count');
     const drainsAfterStop = await drains();
-    for (let i = 0; i < 300 && (await drains()) < drainsAfterStop + 2; i++) await sleep(100);
-    assert.ok((await drains()) >= drainsAfterStop + 2, 'node-b\'s agent drained twice after the Job\'s pod stopped');
+    await until('two drains of node-b\'s agent after the Job\'s pod stopped', async () => (await drains()) >= drainsAfterStop + 2);
     const heldBeforePublish = sumOf(await agentMetrics(), 'zonetap_processor_k8sattributes_held_records_total');
     assert.ok(heldBeforePublish >= 2, `node-b's agent held the Job's flows (IPv4 and IPv6): ${heldBeforePublish}`);
     // The pod object reaches the agents only now, as after a late resync.

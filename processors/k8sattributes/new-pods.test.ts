@@ -12,7 +12,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeKubeApiServer, makeJob, makeNode, makePod } from '../../test/kube-api/index.ts';
-import { eventually, flow, harness, known, type Harness } from './testing.ts';
+import { flow, harness, known, type Harness } from '../../test/support/k8sattributes.ts';
+import { eventually } from '../../test/support/poll.ts';
 
 let server: FakeKubeApiServer;
 let dir: string;

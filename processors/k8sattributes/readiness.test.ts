@@ -12,8 +12,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeKubeApiServer, makeNode, makePod } from '../../test/kube-api/index.ts';
-import { meteredSettings } from '../../pipeline/testing.ts';
-import { eventually, harness, type Harness } from './testing.ts';
+import { meteredSettings } from '../../test/support/components.ts';
+import { harness, type Harness } from '../../test/support/k8sattributes.ts';
+import { eventually } from '../../test/support/poll.ts';
 
 const UNHEALTHY_AFTER_MS = 1000;
 const RESOURCES = ['pods', 'nodes', 'replicasets', 'jobs'];
@@ -55,7 +56,7 @@ async function becomesUnready(h: Harness, gauge: () => Promise<number | undefine
 }
 
 async function becomesReady(h: Harness, gauge: () => Promise<number | undefined>): Promise<void> {
-  await eventually(() => assert.equal(h.processor.ready, true, 'not ready yet'), 30_000);
+  await eventually(() => assert.equal(h.processor.ready, true, 'not ready yet'));
   assert.equal(await gauge(), 1);
 }
 

@@ -11,17 +11,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { metrics } from '@opentelemetry/api';
-import { pino } from 'pino';
 import { READ_ONLY, type FlowConsumer } from '../../pipeline/component.ts';
 import type { FlowBatch, FlowRecord } from '../../pipeline/flow.ts';
-import { configProblems, meteredSettings } from '../../pipeline/testing.ts';
+import { capturedLogger, configProblems, meteredSettings, testSettings } from '../../test/support/components.ts';
+import { flow, harness, known } from '../../test/support/k8sattributes.ts';
+import { eventually } from '../../test/support/poll.ts';
 import { replayReceiverFactory } from '../../receivers/replay/index.ts';
 import { flowlogExporterFactory } from '../../exporters/flowlog/index.ts';
 import { configSchema } from './config.ts';
 import { k8sattributesProcessorFactory } from './factory.ts';
 import { K8sAttributesProcessor } from './processor.ts';
-import { eventually, flow, harness, known } from './testing.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'zt-k8sattr-wait-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -147,9 +146,8 @@ test('the hold is bounded in memory: max_held_memory_mib caps the estimate, and 
     }
   }
   const out = new Tally();
-  const settings = { id: 'k8sattributes', kind: 'processor' as const, logger: pino({ level: 'silent' }), meter: metrics.getMeter('zonetap-test'), reportSendFailure: () => {} };
   const limitMiB = 4;
-  const processor = new K8sAttributesProcessor(settings, configSchema.parse({ source: 'static', inventory: inventoryFile(), max_held_memory_mib: limitMiB, resolve_wait: '1m' }), out);
+  const processor = new K8sAttributesProcessor(testSettings('k8sattributes', 'processor'), configSchema.parse({ source: 'static', inventory: inventoryFile(), max_held_memory_mib: limitMiB, resolve_wait: '1m' }), out);
   await processor.start();
   gc();
   const heapBefore = process.memoryUsage().heapUsed;
@@ -193,10 +191,9 @@ test('shutdown passes on what is held: resolved when it can be now, unresolved o
 });
 
 test('shutdown stops waiting for a stuck consumer at its deadline, and says so', async () => {
-  const logs: string[] = [];
+  const { logger, lines: logs } = capturedLogger('error');
   const stuck: FlowConsumer = { capabilities: READ_ONLY, consume: () => new Promise<void>(() => {}) };
-  const settings = { id: 'k8sattributes', kind: 'processor' as const, logger: pino({ level: 'error' }, { write: (l: string) => logs.push(l) }), meter: metrics.getMeter('zonetap-test'), reportSendFailure: () => {} };
-  const processor = new K8sAttributesProcessor(settings, configSchema.parse({ source: 'static', inventory: inventoryFile(), resolve_wait: '1m' }), stuck);
+  const processor = new K8sAttributesProcessor({ ...testSettings('k8sattributes', 'processor'), logger }, configSchema.parse({ source: 'static', inventory: inventoryFile(), resolve_wait: '1m' }), stuck);
   await processor.start();
   void processor.consume({ start: 0, end: 1, records: [flow('198.51.100.1', '10.2.0.7', 5)] });
   const deadline = new AbortController();

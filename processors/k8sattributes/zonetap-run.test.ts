@@ -6,15 +6,14 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeKubeApiServer, makeNode, makePod, makeReplicaSet } from '../../test/kube-api/index.ts';
 import { eventually } from '../../test/support/poll.ts';
+import { REPO, ZONETAP, startProgram, type RunningProgram } from '../../test/support/processes.ts';
+import { samplesOf, scrapeMetrics, type Sample } from '../../test/support/prometheus.ts';
 
-const root = join(import.meta.dirname, '../..');
 let server: FakeKubeApiServer;
 let dir: string;
 
@@ -34,18 +33,12 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface Running {
-  /** Its flow log. */
-  out: string;
-  stderr(): string;
-  stop(): Promise<void>;
-}
-
 /**
  * `zonetap run` on replay of `flows` -> k8sattributes (the fake API server,
- * plus `settings`, YAML lines) -> `more` processors -> flowlog, telemetry on a free port.
+ * plus `settings`, YAML lines) -> `more` processors -> flowlog, telemetry on a
+ * free port. Returns the program and its flow log.
  */
-function zonetapRun(name: string, flows: object[], settings: string[], more: string[] = []): Running {
+function zonetapRun(name: string, flows: object[], settings: string[], more: string[] = []): { program: RunningProgram; out: string } {
   const input = join(dir, `${name}.jsonl`);
   const out = join(dir, `${name}-out.jsonl`);
   writeFileSync(input, flows.map((f) => JSON.stringify({ start: '2026-11-26T10:00:00.000Z', end: '2026-11-26T10:00:10.000Z', transport: 'tcp', ...f })).join('\n') + '\n');
@@ -66,21 +59,11 @@ service:
     metrics: { endpoint: "127.0.0.1:0" }
 `,
   );
-  const child = spawn(join(root, 'bin/zonetap'), ['run', '--config', config], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
-  return {
-    out,
-    stderr: () => stderr,
-    async stop() {
-      child.kill('SIGTERM');
-      if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
-    },
-  };
+  return { program: startProgram(ZONETAP, ['run', '--config', config], { cwd: REPO }), out };
 }
 
 test('zonetap run names both ends from the Kubernetes API', async () => {
-  const run = zonetapRun(
+  const { program, out } = zonetapRun(
     'names',
     [
       { 'src.address': '10.1.0.5', 'src.port': 43122, 'dst.address': '10.2.0.7', 'dst.port': 5432, bytes: 18234, packets: 31 },
@@ -91,10 +74,10 @@ test('zonetap run names both ends from the Kubernetes API', async () => {
   );
   try {
     const lines = await eventually(() => {
-      assert.ok(existsSync(run.out), `no flow log yet; stderr: ${run.stderr()}`);
-      const text = readFileSync(run.out, 'utf8').trim();
+      assert.ok(existsSync(out), `no flow log yet; output: ${program.output()}`);
+      const text = readFileSync(out, 'utf8').trim();
       const parsed = text ? text.split('\n').map((l) => JSON.parse(l)) : [];
-      assert.equal(parsed.length, 2, `stderr: ${run.stderr()}`);
+      assert.equal(parsed.length, 2, `output: ${program.output()}`);
       return parsed;
     });
     const [podToPod, podToNode] = lines;
@@ -108,7 +91,7 @@ test('zonetap run names both ends from the Kubernetes API', async () => {
     assert.equal(podToNode['k8s.dst.node.name'], 'node-b');
     assert.ok(server.requests.some((r) => r.path === '/api/v1/pods' && r.query.watch === 'true'), 'zonetap watched pods');
   } finally {
-    await run.stop();
+    await program.stop();
   }
 });
 
@@ -124,28 +107,28 @@ async function get(endpoint: string, path: string): Promise<{ status: number; bo
 
 test('zonetap run: /readyz and zonetap_processor_k8sattributes_ready turn 503 and 0 after unhealthy_after without the API server, 200 and 1 once it is back', async () => {
   // A source nobody claims: held, then passed on unresolved after resolve_wait.
-  const run = zonetapRun('health', [{ 'src.address': '10.9.9.9', 'src.port': 1, 'dst.address': '10.2.0.7', 'dst.port': 5432, bytes: 4242, packets: 3 }], ['unhealthy_after: 1s', 'resolve_wait: 1s']);
-  const out = run.out;
-  const ready = (metrics: string) => /^zonetap_processor_k8sattributes_ready\{[^}]*component_id="k8sattributes"[^}]*\} (\d)/m.exec(metrics)?.[1];
+  const { program, out } = zonetapRun('health', [{ 'src.address': '10.9.9.9', 'src.port': 1, 'dst.address': '10.2.0.7', 'dst.port': 5432, bytes: 4242, packets: 3 }], ['unhealthy_after: 1s', 'resolve_wait: 1s']);
+  const id = { component_id: 'k8sattributes' };
+  const value = (samples: Sample[], name: string) => samplesOf(samples, name, id).map((s) => s.value);
   try {
-    const endpoint = await eventually(() => /"endpoint":"(127\.0\.0\.1:\d+)","msg":"telemetry server listening/.exec(run.stderr())?.[1] ?? assert.fail(`not listening yet: ${run.stderr()}`), 30_000);
-    await eventually(async () => assert.equal((await get(endpoint, '/readyz'))?.status, 200), 30_000);
+    const endpoint = await eventually(() => /"endpoint":"(127\.0\.0\.1:\d+)","msg":"telemetry server listening/.exec(program.output())?.[1] ?? assert.fail(`not listening yet: ${program.output()}`));
+    await eventually(async () => assert.equal((await get(endpoint, '/readyz'))?.status, 200));
     await eventually(() => assert.match(existsSync(out) ? readFileSync(out, 'utf8') : '', /"bytes":4242/, 'the unresolved flow passed on after resolve_wait'));
-    const metrics = (await get(endpoint, '/metrics'))!.body;
-    assert.match(metrics, /^zonetap_processor_k8sattributes_held_records_total\{[^}]*component_id="k8sattributes"[^}]*\} 1$/m);
-    assert.match(metrics, /^zonetap_processor_k8sattributes_unresolved_after_wait_records_total\{[^}]*component_id="k8sattributes"[^}]*\} 1$/m);
-    assert.match(metrics, /^zonetap_processor_k8sattributes_held\{[^}]*component_id="k8sattributes"[^}]*\} 0$/m);
-    assert.match(metrics, /^zonetap_processor_k8sattributes_held_memory_bytes\{[^}]*component_id="k8sattributes"[^}]*\} 0$/m);
-    assert.equal(ready(metrics), '1');
+    const samples = await scrapeMetrics(endpoint);
+    assert.deepEqual(value(samples, 'zonetap_processor_k8sattributes_held_records_total'), [1]);
+    assert.deepEqual(value(samples, 'zonetap_processor_k8sattributes_unresolved_after_wait_records_total'), [1]);
+    assert.deepEqual(value(samples, 'zonetap_processor_k8sattributes_held'), [0]);
+    assert.deepEqual(value(samples, 'zonetap_processor_k8sattributes_held_memory_bytes'), [0]);
+    assert.deepEqual(value(samples, 'zonetap_processor_k8sattributes_ready'), [1]);
 
     await server.stop();
-    await eventually(async () => assert.equal((await get(endpoint, '/readyz'))?.status, 503), 30_000);
-    assert.equal(ready((await get(endpoint, '/metrics'))!.body), '0');
+    await eventually(async () => assert.equal((await get(endpoint, '/readyz'))?.status, 503));
+    assert.deepEqual(value(await scrapeMetrics(endpoint), 'zonetap_processor_k8sattributes_ready'), [0]);
     await server.start();
-    await eventually(async () => assert.equal((await get(endpoint, '/readyz'))?.status, 200), 30_000);
-    assert.equal(ready((await get(endpoint, '/metrics'))!.body), '1');
+    await eventually(async () => assert.equal((await get(endpoint, '/readyz'))?.status, 200));
+    assert.deepEqual(value(await scrapeMetrics(endpoint), 'zonetap_processor_k8sattributes_ready'), [1]);
   } finally {
     await server.start();
-    await run.stop();
+    await program.stop();
   }
 });
