@@ -29,3 +29,10 @@ export function cidrContains(cidr: Cidr, address: string): boolean {
   const ip = parseAddress(address);
   return ip !== undefined && ip.family === cidr.family && (ip.value & cidr.mask) === cidr.network;
 }
+
+/** True when the two blocks share an address (one contains the other). */
+export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
+  if (a.family !== b.family) return false;
+  const mask = a.prefix < b.prefix ? a.mask : b.mask;
+  return (a.network & mask) === (b.network & mask);
+}

@@ -1,7 +1,7 @@
 /** Address arithmetic: dotted quads, IPv6 text, CIDR blocks, and what counts as the public internet. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { canonicalAddress, cidrContains, ipv4ToNumber, isPublicAddress, parseAddress, parseCidr } from './index.ts';
+import { canonicalAddress, CidrMap, cidrContains, cidrsOverlap, ipv4ToNumber, isPublicAddress, parseAddress, parseCidr } from './index.ts';
 
 test('ipv4ToNumber reads dotted quads and refuses anything else', () => {
   assert.equal(ipv4ToNumber('0.0.0.0'), 0);
@@ -91,6 +91,37 @@ test('cidrContains: inside, outside, other family, not an address', () => {
   assert.equal(cidrContains(block, '::ffff:10.200.0.1'), false, 'IPv4-mapped IPv6 is the other family');
   assert.equal(cidrContains(block, 'not-an-address'), false);
   assert.equal(cidrContains(parseCidr('fd00::/8')!, 'fd12::1'), true);
+});
+
+test('CidrMap: longest prefix wins, families apart, delete only its own owner, agrees with cidrContains', () => {
+  const map = new CidrMap<string>();
+  const blocks = ['10.244.0.0/16', '10.244.1.0/24', '10.244.2.0/24', 'fd01:0:0:1::/64', '0.0.0.0/0'].map((t) => parseCidr(t)!);
+  for (const b of blocks) map.set(b, b.text);
+  assert.equal(map.size, 5);
+  assert.equal(map.lookup('10.244.1.7'), '10.244.1.0/24');
+  assert.equal(map.lookup('10.244.3.7'), '10.244.0.0/16');
+  assert.equal(map.lookup('192.0.2.1'), '0.0.0.0/0');
+  assert.equal(map.lookup('fd01:0:0:1::a'), 'fd01:0:0:1::/64');
+  assert.equal(map.lookup('fd01:0:0:2::a'), undefined, 'no IPv6 default: an IPv6 address never matches an IPv4 block');
+  assert.equal(map.lookup('not-an-address'), undefined);
+  map.delete(blocks[1]!, 'someone else');
+  assert.equal(map.lookup('10.244.1.7'), '10.244.1.0/24', 'a block is removed only by the owner it maps to');
+  map.delete(blocks[1]!, '10.244.1.0/24');
+  assert.equal(map.lookup('10.244.1.7'), '10.244.0.0/16');
+  assert.equal(map.size, 4);
+  for (const address of ['10.244.2.1', '10.245.0.1', 'fd01:0:0:1::1', '8.8.8.8']) {
+    const expected = blocks.filter((b) => b !== blocks[1] && cidrContains(b, address)).sort((a, b) => b.prefix - a.prefix)[0]?.text;
+    assert.equal(map.lookup(address), expected, address);
+  }
+});
+
+test('cidrsOverlap: containment either way, disjoint blocks, other family', () => {
+  const c = (t: string) => parseCidr(t)!;
+  assert.equal(cidrsOverlap(c('10.244.0.0/16'), c('10.244.7.0/24')), true);
+  assert.equal(cidrsOverlap(c('10.244.7.0/24'), c('10.244.0.0/16')), true);
+  assert.equal(cidrsOverlap(c('10.244.7.0/24'), c('10.244.8.0/24')), false);
+  assert.equal(cidrsOverlap(c('10.244.7.0/24'), c('10.244.7.0/24')), true);
+  assert.equal(cidrsOverlap(c('0.0.0.0/0'), c('::/0')), false);
 });
 
 test('canonicalAddress compresses and lower-cases IPv6 and leaves IPv4 alone', () => {

@@ -108,9 +108,13 @@ describe('simulated cluster', privileged(), () => {
   test('an ephemeral pod starts, talks and goes away with its namespace and its node-side veth', async () => {
     const job = cluster.pod('batch/report-28291-x7k2p');
     assert.equal(listNetns().includes(job.netns), false, 'ephemeral pods are not built up front');
+    const seen: boolean[] = [];
+    const unwatch = cluster.watchPods(() => seen.push(cluster.isRunning(job)));
     await cluster.startPod(job);
     assert.match(ping(job.netns, cluster.pod('shop/api-0').addresses[1]), /1 received/);
     cluster.stopPod(job);
+    unwatch();
+    assert.deepEqual(seen, [true, false], 'watchers hear of the start and the stop');
     assert.equal(listNetns().includes(job.netns), false);
     assert.doesNotMatch(inNetns(cluster.node('node-b').netns, 'ip', '-br', 'link'), new RegExp(`^p${job.index}@`, 'm'));
   });
@@ -119,7 +123,7 @@ describe('simulated cluster', privileged(), () => {
     const path = join(dir, 'inventory.yaml');
     writeInventory(cluster.plan, path);
     const inv = parse(readFileSync(path, 'utf8'));
-    assert.deepEqual(inv.nodes[0], { name: 'node-a', zone: 'zone-a', region: 'region-1', addresses: ['10.255.0.1', 'fd00:ff::1'] });
+    assert.deepEqual(inv.nodes[0], { name: 'node-a', zone: 'zone-a', region: 'region-1', addresses: ['10.255.0.1', 'fd00:ff::1'], podCIDRs: ['10.1.0.0/24', 'fd01:0:0:1::/64'] });
     assert.deepEqual(
       inv.pods.map((p: { name: string }) => p.name),
       ['api-0', 'api-1', 'postgres-0', 'cache-0', 'report-28291-x7k2p'],
@@ -132,6 +136,9 @@ describe('simulated cluster', privileged(), () => {
       addresses: ['10.2.0.11', 'fd01:0:0:2::b'],
     });
     assert.doesNotMatch(readFileSync(path, 'utf8'), /203\.0\.113|2001:db8/);
+    // As the deployment writes it while the Job's pod is not running: without it.
+    writeInventory(cluster.plan, path, (p) => !p.spec.ephemeral);
+    assert.deepEqual(parse(readFileSync(path, 'utf8')).pods.map((p: { name: string }) => p.name), ['api-0', 'api-1', 'postgres-0', 'cache-0']);
   });
 
   test('destroy leaves no namespace, link or process behind; a rebuild first removes stale namespaces', async () => {

@@ -26,6 +26,7 @@ export class Cluster {
   readonly plan: Plan;
   #live = new Set<string>();
   #destroyed = false;
+  readonly #podWatchers = new Set<() => void>();
 
   private constructor(plan: Plan) {
     this.plan = plan;
@@ -78,11 +79,22 @@ export class Cluster {
     return this.#live.has(pod.netns);
   }
 
+  /**
+   * Calls `listener` after each ephemeral pod starts or stops, as a watch on
+   * the API server would report it (sim/deployment.ts rewrites the inventory).
+   * Returns the function that stops the calls.
+   */
+  watchPods(listener: () => void): () => void {
+    this.#podWatchers.add(listener);
+    return () => this.#podWatchers.delete(listener);
+  }
+
   /** Creates an ephemeral pod's namespace (a Job's pod starting). */
   async startPod(pod: PlannedPod): Promise<void> {
     if (this.#destroyed) throw new Error('the cluster was destroyed');
     if (this.#live.has(pod.netns)) throw new Error(`pod ${pod.spec.namespace}/${pod.spec.name} is already running`);
     await this.#buildPod(pod);
+    for (const listener of this.#podWatchers) listener();
   }
 
   /** Deletes a pod's namespace and the processes in it; its node's routes to it go with its veth. */
@@ -92,6 +104,7 @@ export class Cluster {
     deleteLink(pod.node.netns, `p${pod.index}`);
     deleteNetns(pod.netns);
     this.#live.delete(pod.netns);
+    for (const listener of this.#podWatchers) listener();
   }
 
   /** Removes every namespace of the scenario and the processes inside them. Idempotent. */

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Cluster } from './cluster.ts';
 import { writeInventory } from './inventory.ts';
+import type { PlannedPod } from './topology.ts';
 import { CONFIG_DIR, ZonetapProcess, freePort, portIsFree } from './zonetap-process.ts';
 
 export interface DeploymentOptions {
@@ -22,6 +23,13 @@ export interface DeploymentOptions {
   otlpPort?: number;
   /** Overrides the configs' log level (warn), e.g. `info` in tests. */
   logLevel?: string;
+  /**
+   * When an ephemeral (Job) pod gets into the inventory that zonetap reads:
+   * `started` (default) as soon as it starts and out again when it stops, as
+   * the API server lists pods; `manual` only through publishPods(), so that a
+   * test can make a pod reach the agents after its first flows.
+   */
+  podInventory?: 'started' | 'manual';
 }
 
 export interface Deployment {
@@ -39,6 +47,8 @@ export interface Deployment {
   rollGateway(): Promise<void>;
   /** SIGTERM to every agent: each drains its kernel tables and flushes to the gateway. Idempotent. */
   stopAgents(): Promise<void>;
+  /** From now on lists these ephemeral pods in the inventory (podInventory: manual), as if the API server had just told of them. */
+  publishPods(...pods: PlannedPod[]): void;
   /** Stops agents first, then the gateway. Idempotent. */
   stop(): Promise<void>;
 }
@@ -94,7 +104,14 @@ export async function deployZonetap(cluster: Cluster, options: DeploymentOptions
   const pids = pidFile(cluster);
   endStaleProcesses(pids);
   const inventory = join(options.workdir, 'inventory.yaml');
-  writeInventory(cluster.plan, inventory);
+  const published = new Set<PlannedPod>();
+  const listed =
+    options.podInventory === 'manual'
+      ? (pod: PlannedPod) => !pod.spec.ephemeral || published.has(pod)
+      : (pod: PlannedPod) => !pod.spec.ephemeral || cluster.isRunning(pod);
+  const publish = () => writeInventory(cluster.plan, inventory, listed);
+  publish();
+  const unwatch = options.podInventory === 'manual' ? () => {} : cluster.watchPods(publish);
   const prometheusPort = await pickPort(options.prometheusPort);
   const otlpPort = await pickPort(options.otlpPort);
   const flowLog = join(options.workdir, 'flows.jsonl');
@@ -123,6 +140,7 @@ export async function deployZonetap(cluster: Cluster, options: DeploymentOptions
     await Promise.all(started.slice(1).map((p) => p.stop()));
   };
   const stopAll = async () => {
+    unwatch();
     // Agents first so their last export reaches the gateway.
     await stopAgents();
     await started[0]?.stop(GATEWAY_STOP_GRACE_MS);
@@ -162,6 +180,10 @@ export async function deployZonetap(cluster: Cluster, options: DeploymentOptions
         deployment.gateway = await startGateway();
       },
       stopAgents,
+      publishPods(...pods) {
+        for (const pod of pods) published.add(pod);
+        publish();
+      },
       stop: stopAll,
     };
     return deployment;

@@ -5,7 +5,9 @@
  * agents still hold part of the first. Bytes per workload pair, as a real
  * Prometheus scraping the gateway sees them with increase() over both
  * gateway processes, must equal the bytes sent at the IP layer, counted once;
- * a short-lived Job's bytes are its own.
+ * a short-lived Job's bytes are its own, although its pod reaches the agents'
+ * inventory only after its flows were drained (as a pod that starts after
+ * the agent's last resync).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { settled, until } from '../test/support/poll.ts';
 import { assertPrivileged, privileged } from '../test/support/privileges.ts';
-import { startPrometheus, type PrometheusServer } from '../test/support/prometheus.ts';
+import { scrapeMetrics, startPrometheus, type PrometheusServer } from '../test/support/prometheus.ts';
 import { Cluster, PodProcess, listNetns, loadTopology, udpIpBytes, type PlannedPod, type Send } from './index.ts';
 import { deployZonetap, type Deployment } from './deployment.ts';
 import { scrape, sumOf } from './exposition.ts';
@@ -38,7 +40,8 @@ describe('zonetap on a simulated three-zone cluster', privileged(), () => {
   before(async () => {
     assertPrivileged();
     cluster = await Cluster.build(loadTopology(TOPOLOGY), { scenario: `zti${process.pid % 100000}` });
-    deployment = await deployZonetap(cluster, { workdir, interval: '1s', provider: 'gcp', logLevel: 'info' });
+    // The Job's pod gets into the inventory only when the test says (publishPods), after its flows.
+    deployment = await deployZonetap(cluster, { workdir, interval: '1s', provider: 'gcp', logLevel: 'info', podInventory: 'manual' });
     prometheus = await startPrometheus(workdir, new URL(deployment.metricsUrl).host);
   });
   after(async () => {
@@ -69,7 +72,9 @@ describe('zonetap on a simulated three-zone cluster', privileged(), () => {
     await until('the first bytes at the gateway', async () => sumOf(await scrape(deployment.metricsUrl), BYTES, apiToPostgres) > 0);
     await deployment.rollGateway();
 
-    // The Job's pod exists only while it sends.
+    // The Job's pod exists only while it sends, and the agents do not know it yet.
+    const agentB = deployment.agents.find((a) => a.name === 'agent on node-b')!;
+    const agentMetrics = () => scrapeMetrics(agentB.telemetryEndpoint);
     await cluster.startPod(job);
     const jobRun = new PodProcess(job.netns, { sends: [udp(v4(postgres), 900, 80), udp(v6(postgres), 1000, 20)] });
     assert.deepEqual(await jobRun.done, [
@@ -78,6 +83,15 @@ describe('zonetap on a simulated three-zone cluster', privileged(), () => {
     ]);
     cluster.stopPod(job);
     assert.equal(listNetns().includes(job.netns), false);
+    // Two drains of node-b's agent after the pod is gone: its flows have certainly been drained,
+    // while its pod is still unknown there. Without holding they would be dropped now.
+    const drains = async () => sumOf(await agentMetrics(), 'zonetap_receiver_drain_flows_count');
+    const drainsAfterStop = await drains();
+    await until('two drains of node-b\'s agent after the Job\'s pod stopped', async () => (await drains()) >= drainsAfterStop + 2);
+    const heldBeforePublish = sumOf(await agentMetrics(), 'zonetap_processor_k8sattributes_held_records_total');
+    assert.ok(heldBeforePublish >= 2, `node-b's agent held the Job's flows (IPv4 and IPv6): ${heldBeforePublish}`);
+    // The pod object reaches the agents only now, as after a late resync.
+    deployment.publishPods(job);
     const received = await Promise.all(servers.map((s) => s.stop()));
     assert.equal(received[0]!.udpDatagrams, 200 + 100 + 80 + 20, 'postgres got every datagram');
 
@@ -128,6 +142,10 @@ describe('zonetap on a simulated three-zone cluster', privileged(), () => {
     assert.ok(Math.abs(cost - expectedCost) <= 1e-9 * expectedCost, `cross-zone cost: got $${cost}, expected $${expectedCost} (records summed in another order: relative 1e-9)`);
     // The flow log names the Job's pod too.
     assert.match(readFileSync(deployment.flowLog, 'utf8'), /"k8s\.src\.owner\.name":"report"/);
+    // Node-b's agent resolved them late and dropped nothing for not knowing its source.
+    const agentSamples = await agentMetrics();
+    assert.ok(sumOf(agentSamples, 'zonetap_processor_k8sattributes_late_resolved_records_total') >= 2, 'the Job\'s flows resolved late');
+    assert.equal(sumOf(agentSamples, 'zonetap_processor_k8sattributes_dropped_flows_total', { reason: 'unknown_source' }), 0);
 
     // The PromQL the demo's summary prints works on a real Prometheus scraping the gateway.
     const pairs = (await prometheus!.query(SUMMARY_QUERIES.topWorkloads)).map((r) => `${r.metric.k8s_src_owner_name} -> ${r.metric.k8s_dst_owner_name}`);

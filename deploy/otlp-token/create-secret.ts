@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { ApiException, CoreV1Api } from '@kubernetes/client-node';
-import { describeError, loadKubeConfig } from '../../processors/k8sattributes/kubernetes-source.ts';
+import { describeError, loadKubeConfig } from '../../processors/k8sattributes/index.ts';
 
 /** Key of the token in the Secret; the gateway mounts it as a file of this name. */
 export const TOKEN_KEY = 'token';

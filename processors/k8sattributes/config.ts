@@ -2,6 +2,9 @@
 import { z } from 'zod';
 import { duration, existingFile } from '../../pipeline/schema.ts';
 
+/** The longest resolve_wait: flows are held in memory and delayed this long at most. */
+const MAX_RESOLVE_WAIT_MS = 600_000;
+
 export const configSchema = z
   .strictObject({
     /** Where pods and nodes come from: the Kubernetes API or a static inventory file. */
@@ -24,6 +27,18 @@ export const configSchema = z
     pod_delete_grace: duration().default(120_000),
     /** How long start() waits for the first list of pods and nodes before starting unready. */
     sync_timeout: duration().default(30_000),
+    /**
+     * Flows whose source address resolves to nothing yet (a pod whose watch
+     * event has not arrived) are held this long and resolved again before
+     * they are placed by pod CIDR, passed on unresolved or dropped.
+     */
+    resolve_wait: duration().default(20_000),
+    /** At most this many records are held; past it a record is decided at once. 0: hold nothing. */
+    max_held_records: z.number({ error: 'expected a whole number of records, like 100000' }).int('expected a whole number of records, like 100000').min(0, 'max_held_records must not be negative').default(100_000),
+    /** At most this much memory (MiB, estimated per record) is held; past it a record is decided at once. */
+    max_held_memory_mib: z.number({ error: 'expected a number of MiB, like 32' }).min(0, 'max_held_memory_mib must not be negative').default(32),
+    /** source kubernetes: not ready once an informer has had no list, event or bookmark from the API server for this long. */
+    unhealthy_after: duration().default(60_000),
   })
   .superRefine((c, ctx) => {
     if (c.source === 'static' && !c.inventory) {
@@ -41,6 +56,18 @@ export const configSchema = z
     }
     if (c.pod_name !== undefined && c.node_name !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['node_name'], message: 'node_name is for agents and pod_name for sidecars: set one of them' });
+    }
+    if (c.resolve_wait > MAX_RESOLVE_WAIT_MS) {
+      ctx.addIssue({ code: 'custom', path: ['resolve_wait'], message: `resolve_wait must be at most 10m: held flows wait in memory and reach the exporters that much later` });
+    } else if (c.resolve_wait > c.pod_delete_grace) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['resolve_wait'],
+        message: 'resolve_wait must not be longer than pod_delete_grace: a short-lived pod deleted right after its flows must still resolve when they are resolved again',
+      });
+    }
+    if (c.unhealthy_after < 1000) {
+      ctx.addIssue({ code: 'custom', path: ['unhealthy_after'], message: 'unhealthy_after must be at least 1s: watches are reopened every unhealthy_after/2' });
     }
     if (c.resolve === 'local' && !c.node_name) {
       ctx.addIssue({ code: 'custom', path: ['resolve'], message: 'resolve: local watches only this node\'s pods and needs node_name (e.g. node_name: ${env:NODE_NAME})' });

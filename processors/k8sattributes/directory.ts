@@ -13,7 +13,10 @@
  * Zone and region live on the shared NodeEntry and workload on the shared
  * WorkloadEntry, so relabelling a node or learning a ReplicaSet's Deployment
  * updates every pod at once without touching the pods.
+ * Nodes' pod CIDRs (spec.podCIDRs) are indexed too: they place an address on
+ * a node before its pod is known (podNetworkOf).
  */
+import { CidrMap, type Cidr } from '../../net/index.ts';
 
 export const NODE = 0;
 export const POD = 1;
@@ -34,6 +37,8 @@ export interface NodeEntry {
   zone: string | undefined;
   region: string | undefined;
   addresses: readonly string[];
+  /** spec.podCIDRs: the blocks this node's pods take their addresses from (none when the CNI does not use them). */
+  podCidrs: readonly Cidr[];
   /** False for a placeholder created because a pod names a node not (yet) seen. */
   known: boolean;
 }
@@ -104,10 +109,17 @@ export class AddressDirectory {
   readonly #pods = new Map<string, PodEntry>();
   readonly #workloads = new Map<string, WorkloadEntry>();
   readonly #strings = new Map<string, string>();
+  readonly #podNetworks = new CidrMap<NodeEntry>();
   /** Deleted pods in deletion order, released after graceMs. */
   #deleted: PodEntry[] = [];
   #deletedHead = 0;
   readonly graceMs: number;
+  /**
+   * Incremented whenever an address gets a claim: an address that resolved
+   * to nothing may resolve now. Lets the processor re-resolve the flows it
+   * holds only when something changed.
+   */
+  generation = 0;
 
   constructor(graceMs: number) {
     this.graceMs = graceMs;
@@ -118,6 +130,20 @@ export class AddressDirectory {
     const v = this.#byAddress.get(address);
     if (v === undefined) return undefined;
     return v.kind === CONTESTED ? v.winner : v;
+  }
+
+  /**
+   * The node whose pod CIDR contains `address` (longest match), known or not
+   * its pod: the locality of an address whose pod is not (yet) known.
+   */
+  podNetworkOf(address: string): NodeEntry | undefined {
+    return this.#podNetworks.lookup(address);
+  }
+
+  /** The node `name` if it is known (listed, or in the inventory). */
+  knownNode(name: string): NodeEntry | undefined {
+    const n = this.#nodes.get(name);
+    return n !== undefined && n.known ? n : undefined;
   }
 
   get podCount(): number {
@@ -145,13 +171,13 @@ export class AddressDirectory {
   node(name: string): NodeEntry {
     let n = this.#nodes.get(name);
     if (!n) {
-      n = { kind: NODE, identity: newIdentity(), name: this.intern(name), zone: undefined, region: undefined, addresses: [], known: false };
+      n = { kind: NODE, identity: newIdentity(), name: this.intern(name), zone: undefined, region: undefined, addresses: [], podCidrs: [], known: false };
       this.#nodes.set(n.name, n);
     }
     return n;
   }
 
-  upsertNode(name: string, zone: string | undefined, region: string | undefined, addresses: readonly string[]): void {
+  upsertNode(name: string, zone: string | undefined, region: string | undefined, addresses: readonly string[], podCidrs: readonly Cidr[] = []): void {
     const n = this.node(name);
     n.zone = zone === undefined ? undefined : this.intern(zone);
     n.region = region === undefined ? undefined : this.intern(region);
@@ -161,13 +187,20 @@ export class AddressDirectory {
       for (const a of addresses) if (!n.addresses.includes(a)) this.#claim(a, n);
       n.addresses = addresses;
     }
+    if (!sameList(n.podCidrs.map((c) => c.text), podCidrs.map((c) => c.text))) {
+      for (const c of n.podCidrs) this.#podNetworks.delete(c, n);
+      for (const c of podCidrs) this.#podNetworks.set(c, n);
+      n.podCidrs = podCidrs;
+    }
   }
 
   deleteNode(name: string): void {
     const n = this.#nodes.get(name);
     if (!n) return;
     for (const a of n.addresses) this.#unclaim(a, n);
+    for (const c of n.podCidrs) this.#podNetworks.delete(c, n);
     n.addresses = [];
+    n.podCidrs = [];
     n.known = false;
   }
 
@@ -229,6 +262,8 @@ export class AddressDirectory {
     };
     if (entry.workload) entry.workload.pods++;
     this.#pods.set(key, entry);
+    // A pod without an address yet still changes what resolves (a sidecar's own pod, by name).
+    this.generation++;
     for (const a of entry.addresses) this.#claim(a, entry);
     if (old) this.#release(old);
     return entry;
@@ -305,6 +340,7 @@ export class AddressDirectory {
   }
 
   #claim(address: string, claim: Claim): void {
+    this.generation++;
     const v = this.#byAddress.get(address);
     if (v === undefined) {
       this.#byAddress.set(address, claim);

@@ -7,4 +7,4 @@ export { AddressDirectory } from './directory.ts';
 export type { NodeEntry, PodEntry, WorkloadEntry, ExternalEntry } from './directory.ts';
 export { parseInventory, readInventory } from './inventory.ts';
 export type { Inventory } from './inventory.ts';
-export { loadKubeConfig } from './kubernetes-source.ts';
+export { describeError, loadKubeConfig } from './kubeconfig.ts';

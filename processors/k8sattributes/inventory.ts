@@ -8,12 +8,22 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import { z } from 'zod';
-import { canonicalAddress, parseCidr, type Cidr } from '../../net/index.ts';
+import { canonicalAddress, cidrsOverlap, parseCidr, type Cidr } from '../../net/index.ts';
 import { ZonetapError } from '../../pipeline/errors.ts';
 
 const address = z.string({ error: 'expected an IP address' }).refine((a) => isIP(a) !== 0, { error: (i) => `invalid IP address "${String(i.input)}"` });
 const name = (what: string) => z.string({ error: `expected a ${what}` }).min(1, `${what} must not be empty`);
 const workloadKinds = ['Deployment', 'StatefulSet', 'DaemonSet', 'CronJob', 'Job', 'ReplicaSet', 'Pod'] as const;
+
+const cidr = (example: string) =>
+  z.string({ error: `expected a CIDR block like ${example}` }).transform((text, ctx) => {
+    const c = parseCidr(text);
+    if (!c) {
+      ctx.addIssue({ code: 'custom', message: `invalid CIDR "${text}": expected address/prefix, like ${example} or fd00::/8` });
+      return z.NEVER;
+    }
+    return c;
+  });
 
 const inventorySchema = z.strictObject({
   nodes: z
@@ -23,6 +33,8 @@ const inventorySchema = z.strictObject({
         zone: name('zone').optional(),
         region: name('region').optional(),
         addresses: z.array(address).default([]),
+        /** As the node's spec.podCIDRs: its pods' addresses come from these blocks. */
+        podCIDRs: z.array(cidr('10.244.1.0/24')).default([]),
       }),
     )
     .default([]),
@@ -42,18 +54,7 @@ const inventorySchema = z.strictObject({
     .array(
       z.strictObject({
         name: name('name'),
-        cidrs: z
-          .array(
-            z.string({ error: 'expected a CIDR block like 10.200.0.0/24' }).transform((text, ctx) => {
-              const c = parseCidr(text);
-              if (!c) {
-                ctx.addIssue({ code: 'custom', message: `invalid CIDR "${text}": expected address/prefix, like 10.200.0.0/24 or fd00::/8` });
-                return z.NEVER;
-              }
-              return c;
-            }),
-          )
-          .min(1, 'an external block needs at least one CIDR'),
+        cidrs: z.array(cidr('10.200.0.0/24')).min(1, 'an external block needs at least one CIDR'),
         zone: name('zone').optional(),
         region: name('region').optional(),
       }),
@@ -135,6 +136,16 @@ export function parseInventory(text: string, file: string): Inventory {
       at(path, `address ${addr} is listed twice: by ${what} and by ${first.what} (${pathText(first.path)} at line ${position(doc, counter, first.path)})`);
     };
     inv.nodes.forEach((n, i) => n.addresses.forEach((a, j) => claim(a, ['nodes', i, 'addresses', j], `node ${n.name}`, n.name, false)));
+    // Pod CIDRs place an address on one node: two nodes' blocks must not overlap.
+    const podCidrs: Array<{ cidr: Cidr; node: string; path: (string | number)[] }> = [];
+    inv.nodes.forEach((n, i) =>
+      n.podCIDRs.forEach((c, j) => {
+        const path = ['nodes', i, 'podCIDRs', j];
+        const other = podCidrs.find((o) => o.node !== n.name && cidrsOverlap(o.cidr, c));
+        if (other) at(path, `pod CIDR ${c.text} of node ${n.name} overlaps ${other.cidr.text} of node ${other.node} (${pathText(other.path)} at line ${position(doc, counter, other.path)})`);
+        podCidrs.push({ cidr: c, node: n.name, path });
+      }),
+    );
     const pods = new Set<string>();
     inv.pods.forEach((p, i) => {
       const id = `${p.namespace}/${p.name}`;
@@ -155,7 +166,7 @@ export function parseInventory(text: string, file: string): Inventory {
 function expectedKeys(path: readonly PropertyKey[]): string {
   const top = path[0];
   if (top === undefined) return 'nodes, pods, external';
-  if (top === 'nodes') return 'name, zone, region, addresses';
+  if (top === 'nodes') return 'name, zone, region, addresses, podCIDRs';
   if (top === 'pods') return path.length > 2 ? 'kind, name' : 'namespace, name, workload, node, addresses, hostNetwork';
   return 'name, cidrs, zone, region';
 }

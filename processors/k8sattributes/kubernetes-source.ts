@@ -9,15 +9,20 @@
  *   other error (connection refused, 403, ...): each informer is restarted here
  *   with exponential backoff, resuming from its last resourceVersion.
  * - Watches ask for bookmarks, so a quiet watch still advances its version.
+ * - Health: each informer remembers when it last heard from the API server
+ *   (a list, or any watch event, bookmarks included). Watches ask the server
+ *   to end them after unhealthy_after/2 (timeoutSeconds), and the API server
+ *   sends a bookmark shortly before it does (and about every minute), so a
+ *   quiet but healthy watch is heard from well within unhealthy_after; a dead,
+ *   failing or hung one is not. `ready` is false while any informer has not
+ *   been heard from for unhealthy_after.
  */
-import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig, ListWatch, Watch, type KubernetesObject } from '@kubernetes/client-node';
-import { ZonetapError } from '../../pipeline/errors.ts';
+import { parseCidr, type Cidr } from '../../net/index.ts';
 import type { AddressDirectory } from './directory.ts';
+import { describeError, hint, loadKubeConfig } from './kubeconfig.ts';
 
 export interface KubernetesSourceOptions {
   /** Explicit kubeconfig path; otherwise in-cluster, $KUBECONFIG, ~/.kube/config. */
@@ -26,6 +31,8 @@ export interface KubernetesSourceOptions {
   nodeName?: string;
   localPodsOnly: boolean;
   syncTimeoutMs: number;
+  /** Not ready once an informer has not heard from the API server for this long. */
+  unhealthyAfterMs: number;
   /** Restart backoff after an informer error: first delay and cap. Defaults 1 s and 30 s. */
   backoffInitialMs?: number;
   backoffMaxMs?: number;
@@ -39,70 +46,6 @@ interface Slim extends KubernetesObject {
 
 const ZONE_LABELS = ['topology.kubernetes.io/zone', 'failure-domain.beta.kubernetes.io/zone'];
 const REGION_LABELS = ['topology.kubernetes.io/region', 'failure-domain.beta.kubernetes.io/region'];
-
-/** Finds the kubeconfig as processors/k8sattributes/README.md says: explicit path, in-cluster, $KUBECONFIG, ~/.kube/config. */
-export function loadKubeConfig(path: string | undefined): { config: KubeConfig; origin: string } {
-  const config = new KubeConfig();
-  const fail = (message: string, cause?: unknown) => new ZonetapError('ZT_KUBERNETES', message, { cause });
-  const fromFile = (file: string, what: string) => {
-    if (!existsSync(file)) {
-      throw fail(`kubeconfig "${file}" (${what}) does not exist: fix the path, or use source: static with an inventory file`);
-    }
-    try {
-      config.loadFromFile(file);
-    } catch (err) {
-      throw fail(`kubeconfig "${file}" (${what}) could not be read: ${(err as Error).message}`, err);
-    }
-    if (!config.getCurrentCluster()) throw fail(`kubeconfig "${file}" (${what}) has no current context with a cluster: set current-context`);
-    return { config, origin: `kubeconfig "${file}"` };
-  };
-  if (path) return fromFile(path, 'processors::k8sattributes::kubeconfig');
-  if (process.env.KUBERNETES_SERVICE_HOST && existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token')) {
-    config.loadFromCluster();
-    return { config, origin: 'in-cluster service account' };
-  }
-  if (process.env.KUBECONFIG) return fromFile(process.env.KUBECONFIG.split(':')[0]!, '$KUBECONFIG');
-  const home = join(homedir(), '.kube', 'config');
-  if (existsSync(home)) return fromFile(home, 'default ~/.kube/config');
-  throw fail(
-    'no Kubernetes configuration found: not running in a cluster, $KUBECONFIG is unset and ~/.kube/config does not exist; ' +
-      'set processors::k8sattributes::kubeconfig, or use source: static with an inventory file',
-  );
-}
-
-/** "connect ECONNREFUSED 127.0.0.1:1" rather than "fetch failed". */
-export function describeError(err: unknown): string {
-  const parts: string[] = [];
-  let cur: any = err;
-  for (let depth = 0; cur && depth < 5; depth++) {
-    if (cur instanceof AggregateError && cur.errors.length) cur = cur.errors[0];
-    if (typeof cur.code === 'number' && 'body' in cur) {
-      // ApiException: the Status message the API server sent says more than the client's text.
-      let body = cur.body;
-      try {
-        if (typeof body === 'string') body = JSON.parse(body);
-      } catch {}
-      parts.push(`HTTP ${cur.code}${body?.message ? `: ${body.message}` : ''}`);
-      break;
-    }
-    const code = cur.code ?? cur.statusCode;
-    const msg = String(cur.message ?? cur);
-    if (msg && msg !== 'fetch failed' && !parts.includes(msg)) parts.push(code && !msg.includes(String(code)) ? `${msg} (${code})` : msg);
-    cur = cur.cause;
-  }
-  return parts.join(': ') || String(err);
-}
-
-function hint(err: unknown): string {
-  const text = describeError(err);
-  if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|ECONNRESET|socket|other side closed/i.test(text)) {
-    return 'check that the API server is running and that the kubeconfig points at it';
-  }
-  if (/\b(401|403)\b|Unauthorized|Forbidden/i.test(text)) {
-    return 'grant zonetap list and watch on pods, nodes, replicasets and jobs (see deploy/)';
-  }
-  return 'retrying';
-}
 
 function timestamp(v: unknown): number {
   if (v instanceof Date) return v.getTime();
@@ -119,15 +62,28 @@ function controllerOf(meta: any): { kind: string; name: string } | undefined {
 
 type Transform = (obj: any) => Slim;
 
-/** A Watch whose events carry transformed objects and that asks for bookmarks. */
+/**
+ * A Watch whose events carry transformed objects, that asks for bookmarks and
+ * for the server to end it after `timeoutSeconds`, and that reports every
+ * event (bookmarks included) as contact with the API server.
+ */
 class SlimWatch extends Watch {
   readonly #transform: Transform;
-  constructor(config: KubeConfig, transform: Transform) {
+  readonly #timeoutSeconds: number;
+  readonly #contact: () => void;
+  constructor(config: KubeConfig, transform: Transform, timeoutSeconds: number, contact: () => void) {
     super(config);
     this.#transform = transform;
+    this.#timeoutSeconds = timeoutSeconds;
+    this.#contact = contact;
+    // The library aborts a stream silent this long and reopens it (30 s by
+    // default; private in its types, and no option sets it): past the
+    // server's own end of the watch, so that only a hung stream is cut.
+    (this as unknown as { requestTimeoutMs: number }).requestTimeoutMs = timeoutSeconds * 1000 + Math.max(1000, timeoutSeconds * 500);
   }
   override watch(path: string, queryParams: Record<string, any>, callback: (phase: string, apiObj: any, watchObj?: any) => void, done: (err: any) => void): Promise<AbortController> {
-    return super.watch(path, { ...queryParams, allowWatchBookmarks: true }, (phase, obj, raw) => {
+    return super.watch(path, { ...queryParams, allowWatchBookmarks: true, timeoutSeconds: this.#timeoutSeconds }, (phase, obj, raw) => {
+      if (phase !== 'ERROR') this.#contact();
       callback(phase, phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED' ? this.#transform(obj) : obj, raw);
     }, done);
   }
@@ -139,6 +95,8 @@ interface Informer {
   synced: boolean;
   failures: number;
   lastError: string | undefined;
+  /** When the API server was last heard from for this informer: a list, or any watch event (ms since the epoch). */
+  lastContact: number;
 }
 
 type ResolvedOptions = Required<Omit<KubernetesSourceOptions, 'kubeconfig' | 'nodeName'>> & Pick<KubernetesSourceOptions, 'kubeconfig' | 'nodeName'>;
@@ -151,7 +109,10 @@ export class KubernetesSource {
   readonly #abort = new AbortController();
   #server = '';
   #origin = '';
-  #ready = false;
+  #synced = false;
+  /** Informers not heard from within unhealthy_after at the last health check (for logging transitions). */
+  #silent: string[] = [];
+  #healthCheck: NodeJS.Timeout | undefined;
 
   constructor(directory: AddressDirectory, logger: Logger, options: KubernetesSourceOptions) {
     this.#directory = directory;
@@ -161,9 +122,12 @@ export class KubernetesSource {
     this.#options = { backoffInitialMs: 1000, backoffMaxMs: 30_000, pageSize: 500, ...given } as ResolvedOptions;
   }
 
-  /** True once pods, nodes, replicasets and jobs have each been listed once. */
+  /**
+   * True once pods, nodes, replicasets and jobs have each been listed, and
+   * while each has heard from the API server within unhealthy_after.
+   */
   get ready(): boolean {
-    return this.#ready;
+    return this.#synced && this.#silentInformers(Date.now()).length === 0;
   }
 
   /** The last error of each informer that is currently failing. */
@@ -211,7 +175,10 @@ export class KubernetesSource {
       const labels = n.metadata?.labels ?? {};
       const pick = (keys: string[]) => keys.map((k) => labels[k]).find((v) => v !== undefined && v !== '');
       const addresses = (n.status?.addresses ?? []).filter((a: any) => a.type === 'InternalIP' || a.type === 'ExternalIP').map((a: any) => String(a.address));
-      return { metadata: { name: String(n.metadata?.name), resourceVersion: n.metadata?.resourceVersion }, zone: pick(ZONE_LABELS), region: pick(REGION_LABELS), addresses } as Slim;
+      // spec.podCIDRs (dual-stack) supersedes spec.podCIDR; a malformed block is skipped.
+      const blocks: unknown[] = n.spec?.podCIDRs ?? (n.spec?.podCIDR ? [n.spec.podCIDR] : []);
+      const podCidrs = blocks.map((b) => parseCidr(String(b))).filter((c): c is Cidr => c !== undefined);
+      return { metadata: { name: String(n.metadata?.name), resourceVersion: n.metadata?.resourceVersion }, zone: pick(ZONE_LABELS), region: pick(REGION_LABELS), addresses, podCidrs } as Slim;
     };
     const transformController: Transform = (o) => ({
       metadata: { name: String(o.metadata?.name), namespace: String(o.metadata?.namespace ?? 'default'), resourceVersion: o.metadata?.resourceVersion },
@@ -237,7 +204,7 @@ export class KubernetesSource {
       o.pod = undefined;
     };
     const deletePod = (o: Slim) => dir.deletePod(o.metadata.namespace ?? 'default', o.metadata.name, Date.now());
-    const upsertNode = (o: any) => dir.upsertNode(o.metadata.name, o.zone, o.region, o.addresses);
+    const upsertNode = (o: any) => dir.upsertNode(o.metadata.name, o.zone, o.region, o.addresses, o.podCidrs);
     const controller = (kind: string) => ({
       // A ReplicaSet rolls up to its controller (a Deployment, or e.g. an Argo Rollout), a Job to its CronJob (or other controller).
       upsert: (o: any) => dir.upsertController(o.metadata.namespace, kind, o.metadata.name, o.owner),
@@ -260,8 +227,9 @@ export class KubernetesSource {
     const outcome = await Promise.race([synced.then(() => 'synced' as const), timeout]);
     stopWaiting.abort();
     this.#abort.signal.removeEventListener('abort', onShutdown);
+    if (outcome !== 'aborted') this.#startHealthCheck();
     if (outcome === 'synced') {
-      this.#ready = true;
+      this.#synced = true;
       this.#logger.info({ pods: dir.podCount, nodes: dir.nodeCount, source: this.#origin }, 'k8sattributes: synced with the Kubernetes API');
     } else if (outcome === 'timeout') {
       this.#logger.warn(
@@ -270,27 +238,62 @@ export class KubernetesSource {
       );
       void synced.then(() => {
         if (this.#abort.signal.aborted) return;
-        this.#ready = true;
+        this.#synced = true;
         this.#logger.info({ pods: dir.podCount, nodes: dir.nodeCount }, 'k8sattributes: synced with the Kubernetes API (late); ready');
       });
     }
   }
 
   async shutdown(): Promise<void> {
+    clearInterval(this.#healthCheck);
     this.#abort.abort();
     await Promise.all(this.#informers.map((i) => i.listWatch.stop()));
   }
 
   #add(name: string, config: KubeConfig, path: string, transform: Transform, list: () => Promise<any>, upsert: (o: Slim) => void, remove: (o: Slim) => void, fieldSelector?: string): void {
     const backoffMax = this.#options.backoffMaxMs;
-    const listWatch = new ListWatch<Slim>(path, new SlimWatch(config, transform), list, false, undefined, fieldSelector, {
+    const informer = { name, synced: false, failures: 0, lastError: undefined, lastContact: 0 } as Informer;
+    const contact = () => (informer.lastContact = Date.now());
+    const listed = async () => {
+      const result = await list();
+      contact();
+      return result;
+    };
+    const timeoutSeconds = Math.max(1, Math.round(this.#options.unhealthyAfterMs / 2000));
+    informer.listWatch = new ListWatch<Slim>(path, new SlimWatch(config, transform, timeoutSeconds, contact), listed, false, undefined, fieldSelector, {
       // The library's own pause between watch reconnects, capped by our backoff limit.
       delayFn: (ms: number) => sleep(Math.min(ms, backoffMax), undefined, { ref: false }),
     });
-    listWatch.on('add', upsert);
-    listWatch.on('update', upsert);
-    listWatch.on('delete', remove);
-    this.#informers.push({ name, listWatch, synced: false, failures: 0, lastError: undefined });
+    informer.listWatch.on('add', upsert);
+    informer.listWatch.on('update', upsert);
+    informer.listWatch.on('delete', remove);
+    this.#informers.push(informer);
+  }
+
+  /** Informers that have not heard from the API server within unhealthy_after at `now`. */
+  #silentInformers(now: number): string[] {
+    const since = now - this.#options.unhealthyAfterMs;
+    return this.#informers.filter((i) => i.lastContact < since).map((i) => i.name);
+  }
+
+  /** Logs when informers fall silent and when they are heard from again (ready itself is computed when asked). */
+  #startHealthCheck(): void {
+    const every = Math.max(250, Math.min(5000, this.#options.unhealthyAfterMs / 4));
+    this.#healthCheck = setInterval(() => {
+      if (!this.#synced) return;
+      const silent = this.#silentInformers(Date.now());
+      const was = this.#silent;
+      this.#silent = silent;
+      if (silent.length > 0 && was.length === 0) {
+        this.#logger.error(
+          { server: this.#server, source: this.#origin, silent, errors: this.errors },
+          `k8sattributes: ${silent.join(', ')} not heard from the Kubernetes API at ${this.#server} for ${this.#options.unhealthyAfterMs} ms (unhealthy_after); not ready until they are`,
+        );
+      } else if (silent.length === 0 && was.length > 0) {
+        this.#logger.info({ server: this.#server }, `k8sattributes: in contact with the Kubernetes API at ${this.#server} again; ready`);
+      }
+    }, every);
+    this.#healthCheck.unref();
   }
 
   /** Runs one informer until shutdown, restarting it with backoff after errors; resolves when it has listed once. */

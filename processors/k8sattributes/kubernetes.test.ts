@@ -57,7 +57,8 @@ after(async () => {
 describe('resolution', () => {
   let h: Harness;
   before(async () => {
-    h = await started();
+    // Nothing held (max_held_records: 0): each batch comes out whole. Holding: new-pods.test.ts.
+    h = await started({ max_held_records: 0 });
   });
 
   test('both ends get namespace, pod, workload, node, zone and region; workloads roll up through owners', async () => {
@@ -134,7 +135,7 @@ describe('resolution', () => {
 });
 
 test('deleted pods stop resolving after pod_delete_grace', async () => {
-  const h = await started({ pod_delete_grace: '300ms' });
+  const h = await started({ pod_delete_grace: '300ms', resolve_wait: '300ms', max_held_records: 0 });
   server.store.create('pods', makePod({ namespace: 'shop', name: 'brief', node: 'node-a', ips: ['10.1.0.111'] }));
   await eventually(async () => assert.equal((await h.run(['10.1.0.111', '10.2.0.7']))[0]!.src.pod, 'brief'));
   server.store.delete('pods', 'shop', 'brief');
@@ -180,7 +181,8 @@ test('API server restarted mid-watch: informers resume from their resourceVersio
 });
 
 test('agent mode: three agents with node_name a/b/c pass each flow exactly once', async () => {
-  const agents = await Promise.all(['node-a', 'node-b', 'node-c'].map((node_name) => started({ node_name })));
+  // Nothing held (max_held_records: 0): every flow is decided in its own batch. Holding: new-pods.test.ts.
+  const agents = await Promise.all(['node-a', 'node-b', 'node-c'].map((node_name) => started({ node_name, max_held_records: 0 })));
   const flows: Array<[string, string, number]> = [
     ['10.1.0.5', '10.2.0.7', 100], // pod on node-a -> pod on node-b
     ['10.2.0.7', '10.1.0.5', 200], // node-b -> node-a (seen forwarded elsewhere)
@@ -194,9 +196,11 @@ test('agent mode: three agents with node_name a/b/c pass each flow exactly once'
   assert.deepEqual(passed, [100, 200, 300, 400, 500, 600], 'every flow counted once across the three agents');
   assert.deepEqual(outputs.map((o) => o.map((r) => r.bytes)), [[100, 400, 500], [200], [300, 600]]);
   assert.deepEqual(agents.map((a) => a.processor.stats.droppedForwardedFlows), [3, 5, 4]);
-  const [unknown] = await agents.map((a) => a.run(['10.9.9.9', '10.1.0.5']))[0]!;
-  assert.equal(unknown, undefined);
-  assert.equal(agents[0]!.processor.stats.droppedUnknownSourceFlows, 1);
+  // Synced with resolve: all, the agent knows every pod: an address none claims is no pod's, and is counted here.
+  const [unknown] = await agents[0]!.run(['10.9.9.9', '10.1.0.5', 70]);
+  assert.deepEqual(known(unknown!.src), { address: '10.9.9.9', port: 40000 });
+  assert.equal(agents[0]!.processor.stats.unresolvedSrcBytes, 70);
+  assert.equal(agents[0]!.processor.stats.droppedUnknownSourceFlows, 0);
   for (const a of agents) await a.processor.shutdown();
 });
 
@@ -223,7 +227,7 @@ describe('bad kubeconfig', () => {
     const port = await freePort();
     const file = join(dir, 'nowhere.yaml');
     writeFileSync(file, server.writeKubeconfig(join(dir, 'tmp.yaml')) && readFileSync(join(dir, 'tmp.yaml'), 'utf8').replace(/127\.0\.0\.1:\d+/, `127.0.0.1:${port}`));
-    const h = harness({ kubeconfig: file, sync_timeout: '400ms' });
+    const h = harness({ kubeconfig: file, sync_timeout: '400ms', resolve_wait: '200ms' });
     running.push(h);
     await h.processor.start();
     assert.equal(h.processor.ready, false);
@@ -231,8 +235,9 @@ describe('bad kubeconfig', () => {
     assert.match(text(), /not synced with the Kubernetes API at .* after 400 ms; starting unready/);
     // The refused connection is logged when the first list fails, which a loaded machine may reach after start() returned.
     await eventually(() => assert.match(text(), new RegExp(`cannot list \\w+ from the Kubernetes API at http://127\\.0\\.0\\.1:${port} \\(kubeconfig "[^"]*nowhere\\.yaml"\\): [^;]*ECONNREFUSED[^;]*; check that the API server is running and that the kubeconfig points at it; retrying in \\d+ ms`)));
-    const [r] = await h.run(['10.1.0.5', '10.2.0.7']);
-    assert.equal(r!.src.pod, undefined, 'flows pass through unresolved while unready');
+    assert.deepEqual(await h.run(['10.1.0.5', '10.2.0.7', 321]), [], 'the source is unknown: held for resolve_wait');
+    const r = await eventually(() => h.out.records.find((o) => o.bytes === 321) ?? assert.fail('not passed on yet'));
+    assert.equal(r.src.pod, undefined, 'flows pass through unresolved after resolve_wait while unready');
     await h.processor.shutdown();
   });
 });

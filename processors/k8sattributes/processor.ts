@@ -3,93 +3,39 @@
  * workload, node, zone, region, hostNetwork) from the address directory, one
  * Map lookup per end; the batch is changed in place (each record kept is
  * replaced by a new record with every field, each resolved end by a complete
- * endpoint object; the input records are not changed). On agents (node_name set) it keeps only flows
- * whose source is on this node, so each flow is counted once in the cluster
- * (and overflow records, which this node's hook counted). On sidecars
- * (pod_name set) every flow was counted in the pod's own network namespace,
- * so its source is the pod, found by name: even before the pod's address is
- * known, and even when a deleted pod's address is reused by this one.
+ * endpoint object; the input records are not changed). On agents (node_name
+ * set) it keeps only flows whose source is on this node, so each flow is
+ * counted once in the cluster (and overflow records, which this node's hook
+ * counted). On sidecars (pod_name set) every flow was counted in the pod's
+ * own network namespace, so its source is the pod, found by name: even
+ * before the pod's address is known, and even when a deleted pod's address
+ * is reused by this one.
+ *
+ * A flow whose source resolves to nothing yet (a new pod whose watch event
+ * has not arrived) is held for up to resolve_wait and resolved again when the
+ * directory changes; it then leaves in a batch of its own that carries the
+ * interval it was counted in. After the wait, or when the hold is full, it is
+ * decided as it is (attribution.ts): placed by pod CIDR, passed on with its
+ * address, or dropped and counted.
  */
-import type { Counter } from '@opentelemetry/api';
 import { MUTATES_DATA } from '../../pipeline/component.ts';
-import type { ComponentSettings, FlowConsumer, Processor } from '../../pipeline/component.ts';
-import { OVERFLOW_TRANSPORT, type FlowBatch, type FlowEndpoint } from '../../pipeline/flow.ts';
-import { AddressDirectory, NODE, POD, type ExternalEntry, type Resolved } from './directory.ts';
+import type { ComponentSettings, FlowConsumer, LifecycleContext, Processor } from '../../pipeline/component.ts';
+import { OVERFLOW_TRANSPORT, type FlowBatch, type FlowRecord } from '../../pipeline/flow.ts';
+import { NO_DEADLINE } from '../../pipeline/lifecycle.ts';
+import { attribute, hasUpstreamNames, newTally, type Pass, type Tally } from './attribution.ts';
 import type { K8sAttributesConfig } from './config.ts';
+import { AddressDirectory, type ExternalEntry, type Resolved } from './directory.ts';
+import { HeldFlows } from './held-flows.ts';
 import { KubernetesSource } from './kubernetes-source.ts';
 import { StaticSource } from './static-source.ts';
+import { K8sAttributesTelemetry, type K8sAttributesStats } from './telemetry.ts';
+
+export type { K8sAttributesStats } from './telemetry.ts';
 
 /** Test and benchmark knobs that are not user configuration. */
 export interface K8sAttributesOptions {
   backoffInitialMs?: number;
   backoffMaxMs?: number;
-}
-
-/** Counts since start, mirrored in self-telemetry. */
-export interface K8sAttributesStats {
-  unresolvedSrcBytes: number;
-  unresolvedDstBytes: number;
-  /** Flows dropped on an agent because their source is on another node (forwarded through this one). */
-  droppedForwardedFlows: number;
-  /** Flows dropped on an agent because their source address is unknown, so locality cannot be told. */
-  droppedUnknownSourceFlows: number;
-  /** Flows dropped on a sidecar because they went from the pod to its own address, inside the pod. */
-  droppedWithinPodFlows: number;
-}
-
-/**
- * The end `ep` named after `r`: a new object with every endpoint field, in one
- * order, whatever `r` is. One allocation instead of growing the receiver's
- * two-field object eight times, and one hidden class for every resolved end,
- * which keeps the processors downstream monomorphic (2x faster measured).
- * Fields this source does not know keep what an upstream hop (an agent) set.
- */
-function resolved(ep: FlowEndpoint, r: Resolved): FlowEndpoint {
-  if (r.kind === POD) {
-    const w = r.workload;
-    const node = r.node;
-    return {
-      address: ep.address,
-      port: ep.port,
-      namespace: r.namespace,
-      pod: r.name,
-      workloadKind: w !== undefined ? w.kind : 'Pod',
-      workloadName: w !== undefined ? w.name : r.name,
-      node: node !== undefined ? node.name : ep.node,
-      zone: (node !== undefined ? node.zone : undefined) ?? ep.zone,
-      region: (node !== undefined ? node.region : undefined) ?? ep.region,
-      hostNetwork: false,
-      identity: r.identity,
-    };
-  }
-  if (r.kind === NODE) {
-    return {
-      address: ep.address,
-      port: ep.port,
-      namespace: undefined,
-      pod: undefined,
-      workloadKind: 'Node',
-      workloadName: r.name,
-      node: r.name,
-      zone: r.zone ?? ep.zone,
-      region: r.region ?? ep.region,
-      hostNetwork: true,
-      identity: r.identity,
-    };
-  }
-  return {
-    address: ep.address,
-    port: ep.port,
-    namespace: undefined,
-    pod: undefined,
-    workloadKind: 'External',
-    workloadName: r.name,
-    node: undefined,
-    zone: r.zone ?? ep.zone,
-    region: r.region ?? ep.region,
-    hostNetwork: undefined,
-    identity: r.identity,
-  };
 }
 
 export class K8sAttributesProcessor implements Processor {
@@ -103,11 +49,16 @@ export class K8sAttributesProcessor implements Processor {
   readonly #nodeName: string | undefined;
   /** The sidecar's own pod (pod_name, pod_namespace). */
   readonly #ownPod: { namespace: string; name: string } | undefined;
-  readonly #unresolvedBytes: Counter;
-  readonly #droppedFlows: Counter;
-  /** Addresses that missed the directory in the current batch -> external block or null. */
+  readonly #resolveAll: boolean;
+  readonly #resolveWaitMs: number;
+  readonly #holding: boolean;
+  readonly #held: HeldFlows;
+  readonly #telemetry: K8sAttributesTelemetry;
+  /** Addresses that missed the directory in the current pass -> external block or null. */
   readonly #externalCache = new Map<string, ExternalEntry | null>();
-  readonly stats: K8sAttributesStats = { unresolvedSrcBytes: 0, unresolvedDstBytes: 0, droppedForwardedFlows: 0, droppedUnknownSourceFlows: 0, droppedWithinPodFlows: 0 };
+  /** The directory and generation held flows were last resolved against: nothing new, nothing to retry. */
+  #heldResolvedAgainst: { directory: AddressDirectory | undefined; generation: number } = { directory: undefined, generation: -1 };
+  #sweep: NodeJS.Timeout | undefined;
   #started = false;
 
   constructor(settings: ComponentSettings, config: K8sAttributesConfig, next: FlowConsumer, options: K8sAttributesOptions = {}) {
@@ -115,6 +66,10 @@ export class K8sAttributesProcessor implements Processor {
     this.#next = next;
     this.#nodeName = config.node_name;
     this.#ownPod = config.pod_name !== undefined ? { namespace: config.pod_namespace!, name: config.pod_name } : undefined;
+    this.#resolveAll = config.resolve === 'all';
+    this.#resolveWaitMs = config.resolve_wait;
+    this.#holding = config.max_held_records > 0 && config.max_held_memory_mib > 0;
+    this.#held = new HeldFlows(config.max_held_records, config.max_held_memory_mib * 1024 * 1024);
     if (config.source === 'static') {
       this.#static = new StaticSource(config.inventory!, config.pod_delete_grace, settings.logger);
     } else {
@@ -124,24 +79,41 @@ export class K8sAttributesProcessor implements Processor {
         nodeName: config.node_name,
         localPodsOnly: config.resolve === 'local',
         syncTimeoutMs: config.sync_timeout,
+        unhealthyAfterMs: config.unhealthy_after,
         backoffInitialMs: options.backoffInitialMs,
         backoffMaxMs: options.backoffMaxMs,
       });
     }
-    const meter = settings.meter;
-    this.#unresolvedBytes = meter.createCounter('zonetap.processor.k8sattributes.unresolved.bytes', {
-      description: 'Bytes of flows whose source or destination address matched no pod, node or external block (attribute side: src|dst).',
-      unit: 'By',
+    const processor = this;
+    this.#telemetry = new K8sAttributesTelemetry(settings.meter, settings.id, {
+      get podCount() {
+        return processor.directory?.podCount ?? 0;
+      },
+      get ready() {
+        return processor.ready;
+      },
+      get heldNow() {
+        return processor.#held.records;
+      },
+      get heldBytesNow() {
+        return processor.#held.bytes;
+      },
     });
-    this.#droppedFlows = meter.createCounter('zonetap.processor.k8sattributes.dropped.flows', {
-      description: 'Flows not counted here: on an agent, their source is not on this node (reason: forwarded|unknown_source); on a sidecar, they never left the pod (reason: within_pod).',
-    });
-    meter
-      .createObservableGauge('zonetap.processor.k8sattributes.pods', { description: 'Pods known to k8sattributes (deleted pods in their grace period excluded).' })
-      .addCallback((r) => r.observe(this.directory?.podCount ?? 0, { component_id: settings.id }));
-    meter
-      .createObservableGauge('zonetap.processor.k8sattributes.ready', { description: '1 once pods and nodes have been listed (always 1 for source: static).' })
-      .addCallback((r) => r.observe(this.ready ? 1 : 0, { component_id: settings.id }));
+  }
+
+  /** Counts since start (also in self-telemetry). */
+  get stats(): K8sAttributesStats {
+    return this.#telemetry.stats;
+  }
+
+  /** Records held now, waiting for their source to resolve. */
+  get heldRecords(): number {
+    return this.#held.records;
+  }
+
+  /** Estimated heap bytes of the records held now. */
+  get heldBytes(): number {
+    return this.#held.bytes;
   }
 
   /** The directory in use (it changes on a static reload). */
@@ -149,7 +121,10 @@ export class K8sAttributesProcessor implements Processor {
     return this.#directory ?? (this.#started ? this.#static?.view.directory : undefined);
   }
 
-  /** True once the source has its first full view (static: once loaded). */
+  /**
+   * Static: true once loaded. Kubernetes: true once synced and while every
+   * informer has heard from the API server within unhealthy_after.
+   */
   get ready(): boolean {
     return this.#kubernetes ? this.#kubernetes.ready : this.#started;
   }
@@ -163,103 +138,135 @@ export class K8sAttributesProcessor implements Processor {
     if (this.#kubernetes) await this.#kubernetes.start();
     else await this.#static!.start();
     this.#started = true;
+    // Often enough that a held flow leaves soon after its pod appears or its wait ends.
+    const every = Math.max(25, Math.min(1000, this.#resolveWaitMs / 4));
+    this.#sweep = setInterval(() => void this.#releaseHeld(false), every);
+    this.#sweep.unref();
   }
 
-  async shutdown(): Promise<void> {
+  /** Passes on what is held (resolved when it can be, as unresolved otherwise), then stops the source. */
+  async shutdown(context: LifecycleContext = NO_DEADLINE): Promise<void> {
+    clearInterval(this.#sweep);
+    const flushed = this.#releaseHeld(true);
+    const aborted = new Promise<'aborted'>((resolve) => {
+      if (context.signal.aborted) resolve('aborted');
+      context.signal.addEventListener('abort', () => resolve('aborted'), { once: true });
+    });
+    if ((await Promise.race([flushed.then(() => 'flushed' as const), aborted])) === 'aborted') {
+      this.#settings.logger.error('k8sattributes: the shutdown deadline passed while held flows were being passed on; the rest did not reach the exporters');
+    }
     await this.#kubernetes?.shutdown();
     await this.#static?.shutdown();
   }
 
   async consume(batch: FlowBatch): Promise<void> {
-    const view = this.#static && this.#started ? this.#static.view : undefined;
-    const dir = view ? view.directory : this.#directory!;
-    dir.expire(Date.now());
-    const externals = view?.hasExternal ? view : undefined;
-    const cache = this.#externalCache;
-    cache.clear();
+    const now = Date.now();
+    const pass = this.#pass(now);
+    const released = this.#held.records > 0 ? this.#release(pass, now, false) : [];
     const nodeName = this.#nodeName;
-    const ownPod = this.#ownPod !== undefined ? dir.pod(this.#ownPod.namespace, this.#ownPod.name) : undefined;
+    const tally = newTally();
+    const until = now + this.#resolveWaitMs;
+    const sidecar = this.#ownPod !== undefined;
     const records = batch.records;
     let kept = 0;
-    let unresolvedSrc = 0;
-    let unresolvedDst = 0;
-    let forwarded = 0;
-    let unknownSource = 0;
-    let withinPod = 0;
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
       // On a sidecar, traffic from the pod to its own address is delivered over
       // loopback and never leaves the pod (the app calling itself, probes run inside it).
-      if (this.#ownPod !== undefined && r.dst.address === r.src.address && r.transport !== OVERFLOW_TRANSPORT) {
-        withinPod++;
+      if (sidecar && r.dst.address === r.src.address && r.transport !== OVERFLOW_TRANSPORT) {
+        tally.withinPodFlows++;
+        tally.withinPodBytes += r.bytes;
         continue;
       }
-      let s: Resolved | undefined = this.#ownPod !== undefined ? ownPod : dir.lookup(r.src.address);
-      if (s === undefined && externals !== undefined && this.#ownPod === undefined) s = this.#external(externals, r.src.address);
-      // Overflow records (receivers/netfilter: traffic that found the kernel
-      // table full, addresses '') were counted by this node's hook by
-      // construction: they pass the locality filter.
-      if (nodeName !== undefined && r.transport !== OVERFLOW_TRANSPORT) {
-        if (s === undefined) {
-          unknownSource++;
+      const s = pass.source(r.src.address);
+      if (s === undefined && this.#holding && r.transport !== OVERFLOW_TRANSPORT && !hasUpstreamNames(r.src)) {
+        if (this.#held.hold(r, batch.start, batch.end, until)) {
+          tally.heldRecords++;
           continue;
         }
-        const local = s.kind === POD ? s.node !== undefined && s.node.name === nodeName : s.kind === NODE && s.name === nodeName;
-        if (!local) {
-          forwarded++;
-          continue;
-        }
+        tally.notHeldRecords++;
       }
-      if (s === undefined) unresolvedSrc += r.bytes;
-      let d: Resolved | undefined = dir.lookup(r.dst.address);
-      if (d === undefined && externals !== undefined) d = this.#external(externals, r.dst.address);
-      if (d === undefined) unresolvedDst += r.bytes;
-      // A new record with every field (trafficClass and costUsd too, maybe
-      // undefined): one hidden class for the processors downstream, which then
-      // set those fields without a shape change, and each record next to its
-      // ends in memory.
-      records[kept++] = {
-        src: s !== undefined ? resolved(r.src, s) : r.src,
-        dst: d !== undefined ? resolved(r.dst, d) : r.dst,
-        transport: r.transport,
-        ipFamily: r.ipFamily,
-        bytes: r.bytes,
-        packets: r.packets,
-        trafficClass: r.trafficClass,
-        costUsd: r.costUsd,
-      };
+      const named = attribute(pass, nodeName, r, s, tally);
+      if (named !== undefined) records[kept++] = named;
     }
     records.length = kept;
-    const st = this.stats;
-    if (unresolvedSrc) {
-      st.unresolvedSrcBytes += unresolvedSrc;
-      this.#unresolvedBytes.add(unresolvedSrc, { component_id: this.#settings.id, side: 'src' });
-    }
-    if (unresolvedDst) {
-      st.unresolvedDstBytes += unresolvedDst;
-      this.#unresolvedBytes.add(unresolvedDst, { component_id: this.#settings.id, side: 'dst' });
-    }
-    if (forwarded) {
-      st.droppedForwardedFlows += forwarded;
-      this.#droppedFlows.add(forwarded, { component_id: this.#settings.id, reason: 'forwarded' });
-    }
-    if (unknownSource) {
-      st.droppedUnknownSourceFlows += unknownSource;
-      this.#droppedFlows.add(unknownSource, { component_id: this.#settings.id, reason: 'unknown_source' });
-    }
-    if (withinPod) {
-      st.droppedWithinPodFlows += withinPod;
-      this.#droppedFlows.add(withinPod, { component_id: this.#settings.id, reason: 'within_pod' });
-    }
+    this.#telemetry.add(tally);
+    // Earlier intervals first: what waited was counted before this batch.
+    for (const b of released) await this.#next.consume(b);
     await this.#next.consume(batch);
   }
 
-  #external(view: { external(a: string): ExternalEntry | undefined }, address: string): ExternalEntry | undefined {
-    let e = this.#externalCache.get(address);
-    if (e === undefined) {
-      e = view.external(address) ?? null;
-      this.#externalCache.set(address, e);
+  /** What this pass resolves against; clears the per-pass cache of external blocks. */
+  #pass(now: number): Pass {
+    const view = this.#static && this.#started ? this.#static.view : undefined;
+    const directory = view ? view.directory : this.#directory!;
+    directory.expire(now);
+    const cache = this.#externalCache;
+    cache.clear();
+    const externals = view?.hasExternal ? view : undefined;
+    const resolve =
+      externals === undefined
+        ? (address: string) => directory.lookup(address)
+        : (address: string): Resolved | undefined => {
+            const hit = directory.lookup(address);
+            if (hit !== undefined) return hit;
+            let e = cache.get(address);
+            if (e === undefined) {
+              e = externals.external(address) ?? null;
+              cache.set(address, e);
+            }
+            return e ?? undefined;
+          };
+    // A sidecar's sources are its own pod, by name: whatever their address (not yet reported, or reused).
+    const ownPod = this.#ownPod !== undefined ? directory.pod(this.#ownPod.namespace, this.#ownPod.name) : undefined;
+    return {
+      directory,
+      resolve,
+      source: this.#ownPod !== undefined ? () => ownPod : resolve,
+      self: this.#nodeName !== undefined ? directory.knownNode(this.#nodeName) : undefined,
+      knowsEveryPod: this.#static !== undefined || (this.#resolveAll && this.#kubernetes!.ready),
+    };
+  }
+
+  /**
+   * Takes out of the hold what is due: every group whose wait is over, and
+   * (when the directory changed since the last try) the records whose
+   * source resolves now; `all` takes everything (shutdown). Returns them
+   * named, one batch per interval they were counted in.
+   */
+  #release(pass: Pass, now: number, all: boolean): FlowBatch[] {
+    const last = this.#heldResolvedAgainst;
+    const changed = last.directory !== pass.directory || last.generation !== pass.directory.generation;
+    this.#heldResolvedAgainst = { directory: pass.directory, generation: pass.directory.generation };
+    const groups = all ? this.#held.releaseAll() : this.#held.release(now, changed ? (r) => pass.source(r.src.address) !== undefined : undefined);
+    const tally: Tally = newTally();
+    const batches: FlowBatch[] = [];
+    for (const group of groups) {
+      const records: FlowRecord[] = [];
+      for (const r of group.records) {
+        const s = pass.source(r.src.address);
+        if (s !== undefined) tally.lateResolvedRecords++;
+        else tally.unresolvedAfterWaitRecords++;
+        const named = attribute(pass, this.#nodeName, r, s, tally);
+        if (named !== undefined) records.push(named);
+      }
+      if (records.length > 0) batches.push({ start: group.start, end: group.end, records });
     }
-    return e ?? undefined;
+    this.#telemetry.add(tally);
+    return batches;
+  }
+
+  /** The sweep (and shutdown): passes on what leaves the hold. Never rejects: after start nothing may take the process down. */
+  async #releaseHeld(all: boolean): Promise<void> {
+    if (this.#held.records === 0 || !this.#started) return;
+    const now = Date.now();
+    const batches = this.#release(this.#pass(now), now, all);
+    for (const b of batches) {
+      try {
+        await this.#next.consume(b);
+      } catch (err) {
+        this.#settings.logger.error({ err, records: b.records.length }, 'k8sattributes: passing on held flows failed');
+      }
+    }
   }
 }

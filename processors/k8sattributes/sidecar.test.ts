@@ -53,14 +53,17 @@ test('static source: every source is the sidecar\'s pod, whatever its address; d
   }
 });
 
-test('static source: a pod the inventory does not list leaves sources unresolved, never dropped', async () => {
-  const h = harness({ source: 'static', inventory: example, pod_name: 'not-listed', pod_namespace: 'shop' });
+test('static source: a pod the inventory does not list leaves sources unresolved after resolve_wait, never dropped', async () => {
+  const h = harness({ source: 'static', inventory: example, pod_name: 'not-listed', pod_namespace: 'shop', resolve_wait: '200ms' });
   await h.processor.start();
   try {
-    const [r] = await h.run(['10.1.0.5', '10.2.0.7', 100]);
-    assert.deepEqual(known(r!.src), { address: '10.1.0.5', port: 40000 }, 'not named after the pod that had the address');
-    assert.equal(r!.dst.pod, 'db-0');
+    assert.deepEqual(await h.run(['10.1.0.5', '10.2.0.7', 100]), [], 'held: the pod may be listed within resolve_wait');
+    const r = await eventually(() => h.out.records[0] ?? assert.fail('not passed on yet'));
+    // Placed by node-a's pod CIDR (its zone), not named after the pod that had the address.
+    assert.deepEqual(known(r.src), { address: '10.1.0.5', port: 40000, zone: 'zone-a', region: 'region-1' });
+    assert.equal(r.dst.pod, 'db-0');
     assert.equal(h.processor.stats.unresolvedSrcBytes, 100);
+    assert.equal(h.processor.stats.droppedUnknownSourceFlows, 0);
   } finally {
     await h.processor.shutdown();
   }

@@ -8,16 +8,9 @@
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { canonicalAddress, parseAddress } from '../../net/index.ts';
+import { canonicalAddress, CidrMap } from '../../net/index.ts';
 import { AddressDirectory, EXTERNAL, newIdentity, type ExternalEntry } from './directory.ts';
 import { parseInventory, readInventory, type Inventory } from './inventory.ts';
-
-interface ExternalBlock {
-  entry: ExternalEntry;
-  family: 4 | 6;
-  network: bigint;
-  mask: bigint;
-}
 
 /** What the processor reads: a directory and the external blocks, swapped together on reload. */
 export interface StaticView {
@@ -37,7 +30,7 @@ export function buildView(inv: Inventory, graceMs: number): StaticView {
   }
   for (const n of inv.nodes) {
     const addresses = [...new Set([...n.addresses.map(canonicalAddress), ...(extra.get(n.name) ?? [])])];
-    dir.upsertNode(n.name, n.zone, n.region, addresses);
+    dir.upsertNode(n.name, n.zone, n.region, addresses, n.podCIDRs);
   }
   inv.pods.forEach((p, i) => {
     dir.upsertPod({
@@ -50,21 +43,16 @@ export function buildView(inv: Inventory, graceMs: number): StaticView {
       created: i,
     });
   });
-  const blocks: ExternalBlock[] = inv.external.flatMap((e) => {
+  const blocks = new CidrMap<ExternalEntry>();
+  for (const e of inv.external) {
     const entry: ExternalEntry = { kind: EXTERNAL, identity: newIdentity(), name: e.name, zone: e.zone, region: e.region };
-    return e.cidrs.map((c) => ({ entry, family: c.family, network: c.network, mask: c.mask }));
-  });
-  // Longest prefix first, so a /28 inside a /16 wins.
-  blocks.sort((a, b) => (b.mask > a.mask ? 1 : b.mask < a.mask ? -1 : 0));
+    for (const c of e.cidrs) blocks.set(c, entry);
+  }
   return {
     directory: dir,
-    hasExternal: blocks.length > 0,
-    external(address: string): ExternalEntry | undefined {
-      const ip = parseAddress(address);
-      if (!ip) return undefined;
-      for (const b of blocks) if (b.family === ip.family && (ip.value & b.mask) === b.network) return b.entry;
-      return undefined;
-    },
+    hasExternal: blocks.size > 0,
+    // Longest prefix wins, so a /28 inside a /16 names its own block.
+    external: (address: string) => blocks.lookup(address),
   };
 }
 

@@ -54,7 +54,7 @@ test('a pod on an unknown node is rejected with its line', () => {
 test('every field error is listed at once, each with its position', () => {
   const file = join(here, 'testdata/bad-fields.yaml');
   const message = rejection(file);
-  assert.match(message, /bad-fields\.yaml:4:5: nodes\[0\]\.adresses: unknown key "adresses" \(expected name, zone, region, addresses\)/);
+  assert.match(message, /bad-fields\.yaml:4:5: nodes\[0\]\.adresses: unknown key "adresses" \(expected name, zone, region, addresses, podCIDRs\)/);
   assert.match(message, /bad-fields\.yaml:9:17: pods\[0\]\.addresses\[0\]: invalid IP address "10\.1\.0\.500"/);
   assert.match(message, /bad-fields\.yaml:10:23: pods\[0\]\.workload\.kind: expected one of Deployment, /);
   assert.match(message, /bad-fields\.yaml:13:13: external\[0\]\.cidrs\[0\]: invalid CIDR "10\.200\.0\.0\/33"/);
@@ -70,11 +70,21 @@ test('config: source static needs an inventory; resolve local needs node_name', 
       ['resolve', "resolve: local watches only this node's pods and needs node_name (e.g. node_name: ${env:NODE_NAME})"],
     ],
   );
-  assert.deepEqual(configSchema.parse({}), { source: 'kubernetes', resolve: 'all', pod_delete_grace: 120_000, sync_timeout: 30_000 });
+  assert.deepEqual(configSchema.parse({}), {
+    source: 'kubernetes',
+    resolve: 'all',
+    pod_delete_grace: 120_000,
+    sync_timeout: 30_000,
+    resolve_wait: 20_000,
+    max_held_records: 100_000,
+    max_held_memory_mib: 32,
+    unhealthy_after: 60_000,
+  });
 });
 
 test('static source resolves pods, nodes, hostNetwork pods, IPv6 and external blocks', async () => {
-  const h = harness({ source: 'static', inventory: example });
+  // Nothing held (max_held_records: 0): an unknown source comes out at once. Holding: resolve-wait.test.ts.
+  const h = harness({ source: 'static', inventory: example, max_held_records: 0 });
   await h.processor.start();
   try {
     assert.equal(h.processor.ready, true);
@@ -169,25 +179,26 @@ test('an inventory removed after validation fails start with the component name'
 
 test('self-telemetry: unresolved bytes by side, dropped flows by reason, pods and ready; every series labelled component_id', async () => {
   const { settings, collect } = meteredSettings('k8sattributes', 'processor');
-  const h = harness({ source: 'static', inventory: example, node_name: 'node-a' }, undefined, settings.meter);
+  const h = harness({ source: 'static', inventory: example, node_name: 'node-a', max_held_records: 0 }, undefined, settings.meter);
   await h.processor.start();
   try {
     const out = await h.run(
       ['10.1.0.5', '10.2.0.7', 100], // api (node-a) -> db-0: kept
       ['10.1.0.5', '10.9.9.9', 40], // api -> nobody: kept, destination unresolved
       ['10.2.0.7', '10.1.0.5', 7], // db-0 is on node-b: forwarded, counted there
-      ['10.9.9.8', '10.1.0.5', 5], // source nobody: unknown_source
+      ['10.9.9.8', '10.1.0.5', 5], // source nobody: the inventory lists every pod, so no pod's: kept with its address
     );
-    assert.equal(out.length, 2);
+    assert.equal(out.length, 3);
     const metrics = await collect();
     const points = (name: string) =>
       (metrics.find((m) => m.descriptor.name === name)?.dataPoints.map((p) => [p.attributes, p.value]) ?? []).toSorted((x, y) => JSON.stringify(x).localeCompare(JSON.stringify(y)));
     const id = 'k8sattributes'; // the harness's component id
-    assert.deepEqual(points('zonetap.processor.k8sattributes.unresolved.bytes'), [[{ component_id: id, side: 'dst' }, 40]]);
-    assert.deepEqual(points('zonetap.processor.k8sattributes.dropped.flows'), [
-      [{ component_id: id, reason: 'forwarded' }, 1],
-      [{ component_id: id, reason: 'unknown_source' }, 1],
+    assert.deepEqual(points('zonetap.processor.k8sattributes.unresolved.bytes'), [
+      [{ component_id: id, side: 'dst' }, 40],
+      [{ component_id: id, side: 'src' }, 5],
     ]);
+    assert.deepEqual(points('zonetap.processor.k8sattributes.dropped.flows'), [[{ component_id: id, reason: 'forwarded' }, 1]]);
+    assert.deepEqual(points('zonetap.processor.k8sattributes.dropped.bytes'), [[{ component_id: id, reason: 'forwarded' }, 7]]);
     assert.deepEqual(points('zonetap.processor.k8sattributes.ready'), [[{ component_id: id }, 1]]);
     assert.equal(points('zonetap.processor.k8sattributes.pods').length, 1);
     for (const m of metrics) for (const p of m.dataPoints) assert.equal(p.attributes.component_id, id, `${m.descriptor.name} ${JSON.stringify(p.attributes)}`);
@@ -196,7 +207,7 @@ test('self-telemetry: unresolved bytes by side, dropped flows by reason, pods an
   }
 });
 
-test('agent mode: overflow records (no addresses) pass the locality filter with their bytes; unknown sources are still dropped', async () => {
+test('agent mode: overflow records (no addresses) pass the locality filter with their bytes, and are never held', async () => {
   const h = harness({ source: 'static', inventory: example, node_name: 'node-a' });
   await h.processor.start();
   try {
@@ -224,7 +235,8 @@ test('agent mode: overflow records (no addresses) pass the locality filter with 
         ['tcp', 'ipv4', '10.1.0.5', '10.2.0.7', 100, 1],
       ],
     );
-    assert.equal(h.processor.stats.droppedUnknownSourceFlows, 1, 'only the flow from an unknown address was dropped');
+    assert.equal(h.processor.heldRecords, 1, 'only the flow from an unknown address waits for its source to resolve');
+    assert.equal(h.processor.stats.droppedUnknownSourceFlows, 0);
     assert.equal(h.processor.stats.droppedForwardedFlows, 0);
   } finally {
     await h.processor.shutdown();

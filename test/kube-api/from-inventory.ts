@@ -1,7 +1,7 @@
 /**
  * The objects a real API server would hold for a zonetap static inventory
  * (config/inventory.example.yaml format; sim/ writes one per simulated
- * cluster): nodes with their zone labels and addresses, pods with their
+ * cluster): nodes with their zone labels, addresses and pod CIDRs, pods with their
  * addresses and owners (pod -> ReplicaSet -> Deployment, pod -> Job -> CronJob,
  * StatefulSet and DaemonSet directly). External blocks have no API object.
  */
@@ -11,7 +11,7 @@ import { makeJob, makeNode, makePod, makeReplicaSet } from './objects.ts';
 import type { KubeObject } from './selectors.ts';
 
 interface InventoryFile {
-  nodes?: Array<{ name: string; zone?: string; region?: string; addresses?: string[] }>;
+  nodes?: Array<{ name: string; zone?: string; region?: string; addresses?: string[]; podCIDRs?: string[] }>;
   pods?: Array<{ namespace: string; name: string; node: string; addresses?: string[]; hostNetwork?: boolean; workload?: { kind: string; name: string } }>;
 }
 
@@ -25,7 +25,7 @@ export interface InventoryObjects {
 export function objectsFromInventory(file: string): InventoryObjects {
   const inventory = parse(readFileSync(file, 'utf8')) as InventoryFile;
   const out: InventoryObjects = { nodes: [], replicasets: [], jobs: [], pods: [] };
-  for (const n of inventory.nodes ?? []) out.nodes.push(makeNode({ name: n.name, zone: n.zone, region: n.region, internalIPs: n.addresses ?? [] }));
+  for (const n of inventory.nodes ?? []) out.nodes.push(makeNode({ name: n.name, zone: n.zone, region: n.region, internalIPs: n.addresses ?? [], podCIDRs: n.podCIDRs }));
   const controllers = new Set<string>();
   for (const p of inventory.pods ?? []) {
     let owner: { kind: string; name: string } | undefined;

@@ -10,6 +10,8 @@ export interface NodeSpec {
   internalIPs?: string[];
   externalIPs?: string[];
   labels?: Record<string, string>;
+  /** spec.podCIDRs (and spec.podCIDR, the first); none when the CNI allocates addresses itself. */
+  podCIDRs?: string[];
 }
 
 export function makeNode(n: NodeSpec): KubeObject {
@@ -19,7 +21,7 @@ export function makeNode(n: NodeSpec): KubeObject {
   if (n.region) labels[`${prefix}/region`] = n.region;
   return {
     metadata: { name: n.name, labels },
-    spec: { podCIDR: '10.244.0.0/24' },
+    spec: n.podCIDRs?.length ? { podCIDR: n.podCIDRs[0], podCIDRs: n.podCIDRs } : {},
     status: {
       addresses: [
         ...(n.internalIPs ?? []).map((address) => ({ type: 'InternalIP', address })),

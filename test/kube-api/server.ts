@@ -36,6 +36,9 @@ export interface RequestRecord {
 
 interface OpenWatch {
   res: ServerResponse;
+  resource: string;
+  /** Set by hang(): the stream stays open but sends nothing more, ever (a hung watch). */
+  frozen: boolean;
   close(): void;
 }
 
@@ -58,6 +61,10 @@ export class FakeKubeApiServer {
   #port = 0;
   /** Resources answered with 403 Forbidden (RBAC not granted). */
   readonly forbidden = new Set<string>();
+  /** Resources answered with 500 InternalError (etcd unavailable, say); open watches go on until endWatches(). */
+  readonly failing = new Set<string>();
+  /** While true, requests get no answer at all (the connection stays open); see hang(). */
+  #hung = false;
 
   constructor(options: FakeKubeApiServerOptions = {}) {
     this.#options = { historyLimit: options.historyLimit ?? 10_000, bookmarkIntervalMs: options.bookmarkIntervalMs ?? 1000, serverSideTables: options.serverSideTables ?? true };
@@ -119,6 +126,26 @@ export class FakeKubeApiServer {
     }
   }
 
+  /** Ends the open watches (of `resource`, or all) cleanly, as a server does at timeoutSeconds: clients watch again. */
+  endWatches(resource?: string): void {
+    for (const w of [...this.#watches]) if (resource === undefined || w.resource === resource) w.close();
+  }
+
+  /**
+   * A hung API server: from now on requests get no answer (headers neither),
+   * and the open watches stay open but send nothing more, not even bookmarks.
+   * resume() answers new requests again; what hung stays hung until the
+   * client gives up on it (its own timeout), as with a real stuck server.
+   */
+  hang(): void {
+    this.#hung = true;
+    for (const w of this.#watches) w.frozen = true;
+  }
+
+  resume(): void {
+    this.#hung = false;
+  }
+
   /** Writes a kubeconfig pointing at this server (plain HTTP, no credentials). */
   writeKubeconfig(path: string): string {
     writeFileSync(
@@ -149,6 +176,7 @@ export class FakeKubeApiServer {
     const query = Object.fromEntries(url.searchParams);
     const accept = String(req.headers.accept ?? '');
     this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query, accept });
+    if (this.#hung) return;
     try {
       if (req.method !== 'GET' && req.method !== 'POST') return this.#json(res, 405, status(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`));
       const path = url.pathname.replace(/\/+$/, '');
@@ -184,6 +212,9 @@ export class FakeKubeApiServer {
           ...status(403, 'Forbidden', `${resource.name}${group ? `.${group}` : ''} is forbidden: User "system:anonymous" cannot ${verb} resource "${resource.name}" in API group "${group}" ${scope}`),
           details: { kind: resource.name, ...(group ? { group } : {}) },
         });
+      }
+      if (this.failing.has(resource.name)) {
+        return this.#json(res, 500, status(500, 'InternalError', `an error on the server ("etcdserver: request timed out") has prevented the request from succeeding (${req.method === 'POST' ? 'create' : 'get'} ${resource.name})`));
       }
       if (req.method === 'POST') return void this.#create(req, res, resource, namespace).catch((err) => this.#json(res, 500, status(500, 'InternalError', String(err))));
       const table = this.#options.serverSideTables && isTableRequest(accept);
@@ -278,6 +309,9 @@ export class FakeKubeApiServer {
     res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache, private' });
     res.flushHeaders();
     const wrap = (o: KubeObject): unknown => (table ? toTable(resource, [o], o.metadata.resourceVersion ?? '', true) : o);
+    const write = (event: unknown): void => {
+      if (!watch.frozen) this.#writeEvent(res, event);
+    };
     const send = (e: StoredEvent): void => {
       if (e.resource !== resource.name) return;
       const now = selected(e.object);
@@ -286,12 +320,25 @@ export class FakeKubeApiServer {
       if (e.type === 'ADDED') type = now ? 'ADDED' : undefined;
       else if (e.type === 'DELETED') type = now ? 'DELETED' : undefined;
       else type = now && before ? 'MODIFIED' : now ? 'ADDED' : before ? 'DELETED' : undefined;
-      if (type) this.#writeEvent(res, { type, object: wrap(e.object) });
+      if (type) write({ type, object: wrap(e.object) });
     };
+    const watch: OpenWatch = {
+      res,
+      resource: resource.name,
+      frozen: false,
+      close: () => {
+        if (!this.#watches.delete(watch)) return;
+        unsubscribe?.();
+        for (const t of timers) clearTimeout(t);
+        res.end();
+      },
+    };
+    const timers: NodeJS.Timeout[] = [];
+    let unsubscribe: (() => void) | undefined;
     const asked = query.resourceVersion;
     let backlog: StoredEvent[] | undefined;
     if (asked === undefined || asked === '' || asked === '0') {
-      for (const obj of this.store.list(resource.name)) if (selected(obj)) this.#writeEvent(res, { type: 'ADDED', object: wrap(obj) });
+      for (const obj of this.store.list(resource.name)) if (selected(obj)) write({ type: 'ADDED', object: wrap(obj) });
       backlog = [];
     } else {
       backlog = this.store.since(Number(asked));
@@ -305,25 +352,16 @@ export class FakeKubeApiServer {
       }
     }
     for (const e of backlog) send(e);
-    const unsubscribe = this.store.subscribe(send);
-    const timers: NodeJS.Timeout[] = [];
+    unsubscribe = this.store.subscribe(send);
     if (query.allowWatchBookmarks === 'true' || query.allowWatchBookmarks === '1') {
       timers.push(
         setInterval(() => {
-          this.#writeEvent(res, { type: 'BOOKMARK', object: { kind: resource.kind, apiVersion: apiVersionOf(resource), metadata: { resourceVersion: String(this.store.resourceVersion) } } });
+          write({ type: 'BOOKMARK', object: { kind: resource.kind, apiVersion: apiVersionOf(resource), metadata: { resourceVersion: String(this.store.resourceVersion) } } });
         }, this.#options.bookmarkIntervalMs),
       );
     }
-    if (query.timeoutSeconds) timers.push(setTimeout(() => watch.close(), Number(query.timeoutSeconds) * 1000));
-    const watch: OpenWatch = {
-      res,
-      close: () => {
-        if (!this.#watches.delete(watch)) return;
-        unsubscribe();
-        for (const t of timers) clearTimeout(t);
-        res.end();
-      },
-    };
+    // A frozen (hung) watch is not ended by its timeout either: that is the client's to notice.
+    if (query.timeoutSeconds) timers.push(setTimeout(() => watch.frozen || watch.close(), Number(query.timeoutSeconds) * 1000));
     this.#watches.add(watch);
     req.on('close', () => watch.close());
     res.on('close', () => watch.close());

@@ -1,0 +1,206 @@
+/**
+ * Naming one flow: the complete endpoint objects k8sattributes writes, and
+ * the locality rule of agents (node_name) for a source that is known, and
+ * for one that is still unknown after resolve_wait, placed by pod CIDR.
+ */
+import { OVERFLOW_TRANSPORT, type FlowEndpoint, type FlowRecord } from '../../pipeline/flow.ts';
+import { NODE, POD, type AddressDirectory, type NodeEntry, type Resolved } from './directory.ts';
+
+/** What one pass over records (a batch, or flows leaving the hold) counted; added to the stats and metrics after it. */
+export interface Tally {
+  unresolvedSrcBytes: number;
+  unresolvedDstBytes: number;
+  forwardedFlows: number;
+  forwardedBytes: number;
+  unknownSourceFlows: number;
+  unknownSourceBytes: number;
+  withinPodFlows: number;
+  withinPodBytes: number;
+  heldRecords: number;
+  notHeldRecords: number;
+  lateResolvedRecords: number;
+  unresolvedAfterWaitRecords: number;
+}
+
+export function newTally(): Tally {
+  return {
+    unresolvedSrcBytes: 0,
+    unresolvedDstBytes: 0,
+    forwardedFlows: 0,
+    forwardedBytes: 0,
+    unknownSourceFlows: 0,
+    unknownSourceBytes: 0,
+    withinPodFlows: 0,
+    withinPodBytes: 0,
+    heldRecords: 0,
+    notHeldRecords: 0,
+    lateResolvedRecords: 0,
+    unresolvedAfterWaitRecords: 0,
+  };
+}
+
+/**
+ * What the records of one pass are resolved against: the directory in use
+ * (it changes on a static reload), external blocks, and what this agent
+ * knows about locality.
+ */
+export interface Pass {
+  directory: AddressDirectory;
+  /** The pod, node or external block `address` belongs to now. */
+  resolve(address: string): Resolved | undefined;
+  /** What a flow's source address resolves to: resolve(), or a sidecar's own pod whatever the address. */
+  source(address: string): Resolved | undefined;
+  /** node_name: this node, when it is known. */
+  self: NodeEntry | undefined;
+  /**
+   * True when every pod of the cluster is known here (static inventory, or
+   * `resolve: all` while synced): an address no pod claims is then no pod's.
+   */
+  knowsEveryPod: boolean;
+}
+
+/**
+ * The end `ep` named after `r`: a new object with every endpoint field, in one
+ * order, whatever `r` is. One allocation instead of growing the receiver's
+ * two-field object eight times, and one hidden class for every resolved end,
+ * which keeps the processors downstream monomorphic (2x faster measured).
+ * Fields this source does not know keep what an upstream hop (an agent) set.
+ */
+export function namedEnd(ep: FlowEndpoint, r: Resolved): FlowEndpoint {
+  if (r.kind === POD) {
+    const w = r.workload;
+    const node = r.node;
+    return {
+      address: ep.address,
+      port: ep.port,
+      namespace: r.namespace,
+      pod: r.name,
+      workloadKind: w !== undefined ? w.kind : 'Pod',
+      workloadName: w !== undefined ? w.name : r.name,
+      node: node !== undefined ? node.name : ep.node,
+      zone: (node !== undefined ? node.zone : undefined) ?? ep.zone,
+      region: (node !== undefined ? node.region : undefined) ?? ep.region,
+      hostNetwork: false,
+      identity: r.identity,
+    };
+  }
+  if (r.kind === NODE) {
+    return {
+      address: ep.address,
+      port: ep.port,
+      namespace: undefined,
+      pod: undefined,
+      workloadKind: 'Node',
+      workloadName: r.name,
+      node: r.name,
+      zone: r.zone ?? ep.zone,
+      region: r.region ?? ep.region,
+      hostNetwork: true,
+      identity: r.identity,
+    };
+  }
+  return {
+    address: ep.address,
+    port: ep.port,
+    namespace: undefined,
+    pod: undefined,
+    workloadKind: 'External',
+    workloadName: r.name,
+    node: undefined,
+    zone: r.zone ?? ep.zone,
+    region: r.region ?? ep.region,
+    hostNetwork: undefined,
+    identity: r.identity,
+  };
+}
+
+/**
+ * An end no pod claims, placed by the pod CIDR of `node`: its address with
+ * the node's zone and region, and nothing else. Not the node itself: that
+ * would read as the node's own (hostNetwork) traffic, which it is not.
+ */
+export function placedEnd(ep: FlowEndpoint, node: NodeEntry): FlowEndpoint {
+  return {
+    address: ep.address,
+    port: ep.port,
+    namespace: undefined,
+    pod: undefined,
+    workloadKind: undefined,
+    workloadName: undefined,
+    node: undefined,
+    zone: node.zone,
+    region: node.region,
+    hostNetwork: undefined,
+    identity: undefined,
+  };
+}
+
+/** True when an upstream hop (an agent) already said something about this end: this process then does not hold or place it. */
+export function hasUpstreamNames(ep: FlowEndpoint): boolean {
+  return !!(ep.namespace || ep.pod || ep.workloadName || ep.node || ep.zone || ep.region);
+}
+
+/**
+ * The record `r` named, given what its source resolved to now (`s`), or
+ * undefined when an agent does not keep it (counted in `tally`). An unknown
+ * source (`s` undefined) is final here: it already waited, or could not.
+ *
+ * Agents (nodeName set) keep a flow whose source is on this node: a pod or
+ * address of this node, or, for an unknown source, an address in this node's
+ * pod CIDR. An unknown source in another node's pod CIDR is that node's to
+ * count. One in no pod CIDR is kept with its address alone when it cannot be
+ * a pod this agent does not know of (this node has pod CIDRs, so pods are in
+ * them; or every pod is known), and dropped as unknown_source otherwise: it
+ * may be a pod of another node, whose agent counts it.
+ */
+export function attribute(pass: Pass, nodeName: string | undefined, r: FlowRecord, s: Resolved | undefined, tally: Tally): FlowRecord | undefined {
+  const overflow = r.transport === OVERFLOW_TRANSPORT;
+  let src: FlowEndpoint;
+  if (s !== undefined) {
+    // Overflow records (receivers/netfilter: traffic that found the kernel
+    // table full, addresses '') were counted by this node's hook by
+    // construction: they pass the locality filter.
+    if (nodeName !== undefined && !overflow) {
+      const local = s.kind === POD ? s.node !== undefined && s.node.name === nodeName : s.kind === NODE && s.name === nodeName;
+      if (!local) {
+        tally.forwardedFlows++;
+        tally.forwardedBytes += r.bytes;
+        return undefined;
+      }
+    }
+    src = namedEnd(r.src, s);
+  } else {
+    const placedOn = overflow || hasUpstreamNames(r.src) ? undefined : pass.directory.podNetworkOf(r.src.address);
+    if (nodeName !== undefined && !overflow) {
+      if (placedOn !== undefined && placedOn.name !== nodeName) {
+        tally.forwardedFlows++;
+        tally.forwardedBytes += r.bytes;
+        return undefined;
+      }
+      const selfHasPodCidrs = pass.self !== undefined && pass.self.podCidrs.length > 0;
+      if (placedOn === undefined && !selfHasPodCidrs && !pass.knowsEveryPod) {
+        tally.unknownSourceFlows++;
+        tally.unknownSourceBytes += r.bytes;
+        return undefined;
+      }
+    }
+    src = placedOn !== undefined ? placedEnd(r.src, placedOn) : r.src;
+    tally.unresolvedSrcBytes += r.bytes;
+  }
+  const d = pass.resolve(r.dst.address);
+  if (d === undefined) tally.unresolvedDstBytes += r.bytes;
+  // A new record with every field (trafficClass and costUsd too, maybe
+  // undefined): one hidden class for the processors downstream, which then
+  // set those fields without a shape change, and each record next to its
+  // ends in memory.
+  return {
+    src,
+    dst: d !== undefined ? namedEnd(r.dst, d) : r.dst,
+    transport: r.transport,
+    ipFamily: r.ipFamily,
+    bytes: r.bytes,
+    packets: r.packets,
+    trafficClass: r.trafficClass,
+    costUsd: r.costUsd,
+  };
+}
