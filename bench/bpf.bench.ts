@@ -12,8 +12,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { NFPROTO_IPV4, openBpfObject, type BpfObject } from '../native/index.ts';
-import { KernelFlowTable, HOOK_PRIORITY, sizeFlowCache } from '../receivers/netfilter/flow-table.ts';
+import { HOOK_PRIORITY, KernelFlowTable, openProgramFile } from '../native/index.ts';
 import { ADDRESSES, NetnsPair } from '../test/support/netns.ts';
 import { privilegeProblem } from '../test/support/privileges.ts';
 import { goal, result } from './report.ts';
@@ -37,13 +36,29 @@ interface Variant {
   stats(): { runCnt: bigint; runTimeNs: bigint };
 }
 
-function programVariant(name: string, object: BpfObject, program: string, netns: string): Variant {
+/** A baseline program from bench/ at the same hook. */
+function baselineVariant(name: string, file: string, netns: string): Variant {
+  const program = openProgramFile(join(import.meta.dirname, file));
+  program.load();
+  objects.push(program);
   let link: number | undefined;
   return {
     name,
-    attach: () => (link = object.attachNetfilter(program, NFPROTO_IPV4, HOOK_PRIORITY, netns)),
-    detach: () => link !== undefined && object.detach(link),
-    stats: () => object.programInfo(program),
+    attach: () => (link = program.attachNetfilter(4, HOOK_PRIORITY, netns)),
+    detach: () => link !== undefined && program.detach(link),
+    stats: () => program.info(),
+  };
+}
+
+/** zonetap's netfilter flow table (max_flows 65536, the default), IPv4 hook only. */
+function zonetapVariant(netns: string): Variant {
+  const table = KernelFlowTable.open({ kind: 'netfilter', maxFlows: 65536 });
+  objects.push(table);
+  return {
+    name: 'zonetap',
+    attach: () => table.attachNetfilter('ipv4', netns),
+    detach: () => table.detach(),
+    stats: () => table.programs().find((p) => p.name === 'count_ipv4')!,
   };
 }
 
@@ -58,18 +73,10 @@ const statsBefore = readFileSync(STATS, 'utf8').trim();
 const objects: { close(): void }[] = [];
 try {
   writeFileSync(STATS, '1');
-  const open = (file: string, configure?: (object: BpfObject) => void) => {
-    const object = openBpfObject(join(import.meta.dirname, file));
-    configure?.(object);
-    object.load();
-    objects.push(object);
-    return object;
-  };
-  const flows = open('../bpf/flows.bpf.o', sizeFlowCache); // max_flows 65536, the default
   const variants: Variant[] = [
-    programVariant('noop', open('noop.bpf.o'), 'noop', pair.pathA),
-    programVariant('reference (kubezonnet-style)', open('reference.bpf.o'), 'count_reference', pair.pathA),
-    programVariant('zonetap', flows, 'count_ipv4', pair.pathA),
+    baselineVariant('noop', 'noop.bpf.o', pair.pathA),
+    baselineVariant('reference (kubezonnet-style)', 'reference.bpf.o', pair.pathA),
+    zonetapVariant(pair.pathA),
   ];
 
   for (const flows of [1, 64]) {
@@ -112,7 +119,9 @@ try {
   }
 
   // Drain: 100k flows (50k IPv4 + 50k IPv6, one datagram each) in the table.
-  const table = KernelFlowTable.open({ maxFlows: 131072, families: ['ipv4', 'ipv6'], netns: pair.pathA });
+  const table = KernelFlowTable.open({ kind: 'netfilter', maxFlows: 131072 });
+  table.attachNetfilter('ipv4', pair.pathA);
+  table.attachNetfilter('ipv6', pair.pathA);
   objects.push(table);
   await Promise.all([
     pair.traffic(pair.a, ['flows', ADDRESSES.b4, '1', String(DRAIN_FLOWS / 2), '10']),
@@ -121,7 +130,7 @@ try {
   const loopDelay = monitorEventLoopDelay({ resolution: 1 });
   loopDelay.enable();
   const started = performance.now();
-  const drained = await table.drain();
+  const drained = (await table.drain()).records;
   const elapsed = performance.now() - started;
   loopDelay.disable();
   const overflow = table.overflow();
