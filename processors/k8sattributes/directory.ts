@@ -55,6 +55,8 @@ export interface PodEntry {
   readonly identity: number;
   readonly namespace: string;
   readonly name: string;
+  /** metadata.uid, when the source knows it: how the cgroup receiver names a flow's sending pod. */
+  readonly uid: string | undefined;
   readonly node: NodeEntry | undefined;
   readonly workload: WorkloadEntry | undefined;
   readonly hostNetwork: boolean;
@@ -102,6 +104,8 @@ export class AddressDirectory {
   readonly #byAddress = new Map<string, Claim | Contested>();
   readonly #nodes = new Map<string, NodeEntry>();
   readonly #pods = new Map<string, PodEntry>();
+  /** Pods by UID, deleted ones for their grace period (FlowEndpoint.podUid). */
+  readonly #byUid = new Map<string, PodEntry>();
   readonly #workloads = new Map<string, WorkloadEntry>();
   readonly #strings = new Map<string, string>();
   /** Deleted pods in deletion order, released after graceMs. */
@@ -118,6 +122,11 @@ export class AddressDirectory {
     const v = this.#byAddress.get(address);
     if (v === undefined) return undefined;
     return v.kind === CONTESTED ? v.winner : v;
+  }
+
+  /** The pod with this UID (a deleted one for graceMs), for ends named by the cgroup receiver. */
+  podByUid(uid: string): PodEntry | undefined {
+    return this.#byUid.get(uid);
   }
 
   get podCount(): number {
@@ -211,6 +220,7 @@ export class AddressDirectory {
       old.workload === p.workload &&
       old.hostNetwork === p.hostNetwork &&
       old.created === p.created &&
+      old.uid === p.uid &&
       sameList(old.addresses, p.addresses)
     ) {
       return old;
@@ -220,6 +230,7 @@ export class AddressDirectory {
       identity: newIdentity(),
       namespace: this.intern(p.namespace),
       name: p.name,
+      uid: p.uid,
       node,
       workload: p.workload,
       hostNetwork: p.hostNetwork,
@@ -229,6 +240,7 @@ export class AddressDirectory {
     };
     if (entry.workload) entry.workload.pods++;
     this.#pods.set(key, entry);
+    if (entry.uid !== undefined) this.#byUid.set(entry.uid, entry);
     for (const a of entry.addresses) this.#claim(a, entry);
     if (old) this.#release(old);
     return entry;
@@ -241,7 +253,6 @@ export class AddressDirectory {
     if (!entry) return;
     this.#pods.delete(key);
     entry.deletedAt = now;
-    if (entry.addresses.length === 0) return this.#releaseWorkload(entry);
     for (const a of entry.addresses) {
       const v = this.#byAddress.get(a);
       if (v !== undefined && v.kind === CONTESTED) v.winner = pickWinner(v.claims);
@@ -279,6 +290,7 @@ export class AddressDirectory {
       const entry: PodEntry = { ...old, node: old.node ? this.node(old.node.name) : undefined };
       if (entry.workload) entry.workload.pods++;
       for (const a of entry.addresses) this.#claim(a, entry);
+      if (entry.uid !== undefined && !this.#byUid.has(entry.uid)) this.#byUid.set(entry.uid, entry);
       this.#deleted.push(entry);
     }
   }
@@ -295,6 +307,7 @@ export class AddressDirectory {
 
   #release(entry: PodEntry): void {
     for (const a of entry.addresses) this.#unclaim(a, entry);
+    if (entry.uid !== undefined && this.#byUid.get(entry.uid) === entry) this.#byUid.delete(entry.uid);
     this.#releaseWorkload(entry);
   }
 

@@ -58,7 +58,8 @@ function resolved(ep: FlowEndpoint, r: Resolved): FlowEndpoint {
       node: node !== undefined ? node.name : ep.node,
       zone: (node !== undefined ? node.zone : undefined) ?? ep.zone,
       region: (node !== undefined ? node.region : undefined) ?? ep.region,
-      hostNetwork: false,
+      // Only an end named by its pod UID (cgroup receiver) resolves to a hostNetwork pod: their addresses are the node's.
+      hostNetwork: r.hostNetwork,
       identity: r.identity,
     };
   }
@@ -194,8 +195,10 @@ export class K8sAttributesProcessor implements Processor {
         withinPod++;
         continue;
       }
-      let s: Resolved | undefined = this.#ownPod !== undefined ? ownPod : dir.lookup(r.src.address);
-      if (s === undefined && externals !== undefined && this.#ownPod === undefined) s = this.#external(externals, r.src.address);
+      // A sidecar's flows are all its own pod's (unresolved while the pod is not known). Elsewhere
+      // the sending pod's UID, where the kernel told it (cgroup receiver), names the source even
+      // when its address is the node's (hostNetwork) or not known yet; else the address does.
+      const s: Resolved | undefined = this.#ownPod !== undefined ? ownPod : this.#source(dir, externals, r.src);
       // Overflow records (receivers/netfilter: traffic that found the kernel
       // table full, addresses '') were counted by this node's hook by
       // construction: they pass the locality filter.
@@ -252,6 +255,12 @@ export class K8sAttributesProcessor implements Processor {
       this.#droppedFlows.add(withinPod, { component_id: this.#settings.id, reason: 'within_pod' });
     }
     await this.#next.consume(batch);
+  }
+
+  /** A flow's source: by the pod UID the kernel gave it, else by address (pod, node, then external block). */
+  #source(dir: AddressDirectory, externals: { external(a: string): ExternalEntry | undefined } | undefined, src: FlowEndpoint): Resolved | undefined {
+    const byUid = src.podUid !== undefined ? dir.podByUid(src.podUid) : undefined;
+    return byUid ?? dir.lookup(src.address) ?? (externals !== undefined ? this.#external(externals, src.address) : undefined);
   }
 
   #external(view: { external(a: string): ExternalEntry | undefined }, address: string): ExternalEntry | undefined {
