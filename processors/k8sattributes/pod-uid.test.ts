@@ -69,6 +69,24 @@ test('static inventory: a hostNetwork pod named by its UID is itself, on its nod
   }
 });
 
+test('at a gateway, a source an agent named a hostNetwork pod keeps that name: its address only says "its node"', async () => {
+  const file = join(dir, 'gateway-inventory.yaml');
+  writeFileSync(file, inventory);
+  const h = harness({ source: 'static', inventory: file });
+  await h.processor.start();
+  try {
+    const fromAgent = flow('192.168.50.1', '192.168.50.2');
+    Object.assign(fromAgent.src, { namespace: 'kube-system', pod: 'kube-proxy-a', workloadKind: 'DaemonSet', workloadName: 'kube-proxy', node: 'node-a', zone: 'zone-a', region: 'region-1', hostNetwork: true });
+    await h.processor.consume({ start: 0, end: 1, records: [fromAgent, flow('192.168.50.1', '192.168.50.2')] });
+    const [kept, node] = h.out.batches.at(-1)!.records;
+    assert.deepEqual([kept!.src.pod, kept!.src.workloadName, kept!.src.hostNetwork], ['kube-proxy-a', 'kube-proxy', true]);
+    assert.equal(kept!.dst.workloadName, 'node-b', 'the destination is still named');
+    assert.deepEqual([node!.src.pod, node!.src.workloadKind, node!.src.workloadName], [undefined, 'Node', 'node-a'], 'an unnamed source from that address is the node');
+  } finally {
+    await h.processor.shutdown();
+  }
+});
+
 test('static inventory: a UID that is not a UID is refused with its line', () => {
   const file = join(dir, 'bad-uid.yaml');
   writeFileSync(file, inventory.replace(API_UID, 'api-0-uid'));

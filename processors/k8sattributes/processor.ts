@@ -214,6 +214,9 @@ export class K8sAttributesProcessor implements Processor {
         }
       }
       if (s === undefined) unresolvedSrc += r.bytes;
+      // An upstream agent named this end a hostNetwork pod of node N (by its UID); here its
+      // address only says "node N": keep the agent's name.
+      const keepSource = s !== undefined && s.kind === NODE && r.src.hostNetwork === true && r.src.pod !== undefined && r.src.node === s.name;
       let d: Resolved | undefined = dir.lookup(r.dst.address);
       if (d === undefined && externals !== undefined) d = this.#external(externals, r.dst.address);
       if (d === undefined) unresolvedDst += r.bytes;
@@ -222,7 +225,7 @@ export class K8sAttributesProcessor implements Processor {
       // set those fields without a shape change, and each record next to its
       // ends in memory.
       records[kept++] = {
-        src: s !== undefined ? resolved(r.src, s) : r.src,
+        src: s !== undefined && !keepSource ? resolved(r.src, s) : r.src,
         dst: d !== undefined ? resolved(r.dst, d) : r.dst,
         transport: r.transport,
         ipFamily: r.ipFamily,
