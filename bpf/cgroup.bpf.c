@@ -20,6 +20,13 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "flows.h"
+
+/* The sending socket's cgroup id, the flow key's last word: a helper call, made only for flows not in the cache (flow_table.bpf.h). */
+static __always_inline __u64 flow_cgroup(void *ctx)
+{
+	return bpf_skb_cgroup_id(ctx);
+}
+
 #include "flow_table.bpf.h"
 #include "socket_sources.bpf.h"
 #include "wire.bpf.h"
@@ -184,7 +191,6 @@ int count_egress(struct __sk_buff *skb)
 	}
 	if (l4_off < 0)
 		return PASS;
-	key.w[5] = bpf_skb_cgroup_id(skb);
 
 	__u64 packets = 1;
 	__u32 gso_size = skb->gso_size;
@@ -203,7 +209,7 @@ int count_egress(struct __sk_buff *skb)
 		fragments(&len, &packets, (__u32)(end - ip), l3_len, v6, dont_fragment);
 	}
 
-	if (count_cached(&key, len, packets) && record_socket_sources) {
+	if (count_cached(&key, len, packets, skb) && record_socket_sources) {
 		struct socket_source source;
 		__u8 seen = 1;
 		socket_source_of(&key, &source);

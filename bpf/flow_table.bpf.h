@@ -134,12 +134,11 @@ struct key_words {
 	__u64 w[FLOW_KEY_WORDS];
 };
 
-/* Cache slot of a flow: multiply-shift over the key's words. */
+/* Cache slot of a flow: multiply-shift over the 5-tuple's words (not the cgroup id, see count_cached). */
 static __always_inline __u32 cache_slot(const struct key_words *k)
 {
 	__u64 h = (k->w[0] * 0x9e3779b97f4a7c15ULL) ^ (k->w[1] * 0xc2b2ae3d27d4eb4fULL) ^
-		  (k->w[2] * 0x165667b19e3779f9ULL) ^ (k->w[3] * 0xd6e8feb86659fd93ULL) ^
-		  (k->w[5] * 0x94d049bb133111ebULL) ^ k->w[4];
+		  (k->w[2] * 0x165667b19e3779f9ULL) ^ (k->w[3] * 0xd6e8feb86659fd93ULL) ^ k->w[4];
 	return (h * 0x9e3779b97f4a7c15ULL) >> (64 - FLOW_CACHE_BITS);
 }
 
@@ -154,14 +153,25 @@ static __always_inline void count_words(const struct key_words *k, __u64 bytes, 
 	count((const struct flow_key *)&key, bytes, packets);
 }
 
-/* Counts through this CPU's flow cache (the active generation): packets of a cached flow cost no hash
- * lookup, no atomic and no stack copy of the key; a flow that takes over a
- * slot writes the previous one back. An empty slot never matches: its key is
- * all zero and a flow's family is not. Returns 1 when the flow was not in the
- * cache (its first packet on this CPU in this generation, or a bypass). */
-static __always_inline int count_cached(const struct key_words *k, __u64 bytes, __u64 packets)
+/*
+ * Counts through this CPU's flow cache (the active generation): packets of a
+ * cached flow cost no hash lookup, no atomic and no stack copy of the key; a
+ * flow that takes over a slot writes the previous one back. An empty slot
+ * never matches: its key is all zero and a flow's family is not. Returns 1
+ * when the flow was not in the cache (its first packet on this CPU in this
+ * generation, or a bypass).
+ *
+ * The key's last word, the sending socket's cgroup id, is filled from
+ * flow_cgroup(ctx) (defined by the program before including this header: a
+ * helper call at cgroup egress, 0 at netfilter) only when the flow is not
+ * cached: a cached 5-tuple names one socket, and a socket's cgroup does not
+ * change. (A new socket reusing a tuple within one interval on one CPU, from
+ * another cgroup, would be counted as the first one's.)
+ */
+static __always_inline int count_cached(struct key_words *k, __u64 bytes, __u64 packets, void *ctx)
 {
 	if (!use_flow_cache) {
+		k->w[5] = flow_cgroup(ctx);
 		count_words(k, bytes, packets);
 		return 1;
 	}
@@ -170,6 +180,7 @@ static __always_inline int count_cached(const struct key_words *k, __u64 bytes, 
 	__u32 index = ((bpf_get_smp_processor_id() << 1) + (generation ? *generation & 1 : 0)) * FLOW_CACHE_SLOTS + cache_slot(k);
 	struct flow_cache_entry *e = bpf_map_lookup_elem(&flow_cache, &index);
 	if (!e || e->busy) {
+		k->w[5] = flow_cgroup(ctx);
 		count_words(k, bytes, packets); /* nested run on this CPU and slot: bypass the cache */
 		return 1;
 	}
@@ -177,13 +188,15 @@ static __always_inline int count_cached(const struct key_words *k, __u64 bytes, 
 	barrier();
 	__u64 *x = (__u64 *)&e->key;
 	int missed = 0;
-	if (!((x[0] ^ k->w[0]) | (x[1] ^ k->w[1]) | (x[2] ^ k->w[2]) | (x[3] ^ k->w[3]) | (x[4] ^ k->w[4]) | (x[5] ^ k->w[5]))) {
+	if (!((x[0] ^ k->w[0]) | (x[1] ^ k->w[1]) | (x[2] ^ k->w[2]) | (x[3] ^ k->w[3]) | (x[4] ^ k->w[4]))) {
 		e->counters.bytes += bytes;
 		e->counters.packets += packets;
+		k->w[5] = x[5]; /* the cached flow's cgroup, for the caller */
 	} else {
 		missed = 1;
 		if (e->counters.packets)
 			count(&e->key, e->counters.bytes, e->counters.packets);
+		k->w[5] = flow_cgroup(ctx);
 		x[0] = k->w[0];
 		x[1] = k->w[1];
 		x[2] = k->w[2];

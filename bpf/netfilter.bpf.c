@@ -18,6 +18,13 @@
 #include <bpf/bpf_endian.h>
 #include "kernel.h"
 #include "flows.h"
+
+/* The flow key's last word: 0, no cgroup (netfilter also sees packets without a socket). */
+static __always_inline __u64 flow_cgroup(void *ctx)
+{
+	return 0;
+}
+
 #include "flow_table.bpf.h"
 #include "socket_sources.bpf.h"
 #include "wire.bpf.h"
@@ -102,7 +109,6 @@ static __always_inline __u32 parse_ipv4(unsigned char *ip, struct key_words *k, 
 	__u16 frag_off;
 	k->w[1] = 0; /* IPv4 addresses fill the first 4 bytes of their 16 */
 	k->w[3] = 0;
-	k->w[5] = 0; /* no cgroup: netfilter also sees packets without a socket */
 	if (WIDE_LOADS) {
 		const __u64 *w = bpf_rdonly_cast(ip, 0);
 		__u64 w0 = w[0], w1 = w[1], w2 = w[2]; /* little-endian words of the header */
@@ -156,7 +162,6 @@ static __always_inline __u32 parse_ipv6(unsigned char *ip, struct key_words *k, 
 	if (l4_off && (*protocol == IPPROTO_TCP || *protocol == IPPROTO_UDP))
 		ports = read_ports(ip + l4_off);
 	k->w[4] = key_tail(ports, ZT_FAMILY_IPV6, *protocol);
-	k->w[5] = 0; /* no cgroup: netfilter also sees packets without a socket */
 	return l4_off;
 }
 
@@ -249,7 +254,7 @@ static __always_inline int count_packet(struct bpf_nf_ctx *ctx, const int v6)
 			fragments_on_wire(&len, &packets, l3_len, frag_hdr, chunk);
 	}
 
-	count_cached(&key, len, packets);
+	count_cached(&key, len, packets, ctx);
 	return NF_ACCEPT;
 }
 

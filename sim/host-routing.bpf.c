@@ -25,6 +25,7 @@ SEC("tc")
 int route_around_netfilter(struct __sk_buff *skb)
 {
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	/* tot_len stays 0: no MTU check (GRO hands the veth packets larger than the MTU, which the egress device segments again). */
 	struct bpf_fib_lookup fib = { .ifindex = skb->ingress_ifindex };
 	struct bpf_redir_neigh next_hop = {};
 
@@ -35,7 +36,6 @@ int route_around_netfilter(struct __sk_buff *skb)
 		fib.family = AF_INET;
 		fib.tos = ip->tos;
 		fib.l4_protocol = ip->protocol;
-		fib.tot_len = bpf_ntohs(ip->tot_len);
 		fib.ipv4_src = ip->saddr;
 		fib.ipv4_dst = ip->daddr;
 	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
@@ -44,7 +44,6 @@ int route_around_netfilter(struct __sk_buff *skb)
 			return TC_ACT_OK;
 		fib.family = AF_INET6;
 		fib.l4_protocol = ip6->nexthdr;
-		fib.tot_len = bpf_ntohs(ip6->payload_len) + sizeof(*ip6);
 		__builtin_memcpy(fib.ipv6_src, &ip6->saddr, sizeof(fib.ipv6_src));
 		__builtin_memcpy(fib.ipv6_dst, &ip6->daddr, sizeof(fib.ipv6_dst));
 	} else {

@@ -2,7 +2,9 @@
  * The static inventory (processors/k8sattributes `source: static`) that
  * describes a simulated cluster: its nodes with their underlay addresses,
  * every pod (ephemeral ones too, so a Job's bytes resolve after its pod is
- * gone). The internet is deliberately absent: its addresses classify as internet.
+ * gone), with their UIDs (the cgroup receiver names pods by them); a
+ * hostNetwork pod with its node's addresses. The internet is deliberately
+ * absent: its addresses classify as internet.
  */
 import { writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
@@ -15,7 +17,9 @@ export interface Inventory {
     name: string;
     workload?: { kind: string; name: string };
     node: string;
+    uid: string;
     addresses: string[];
+    hostNetwork?: true;
   }>;
 }
 
@@ -27,7 +31,9 @@ export function inventoryOf(plan: Plan): Inventory {
       name: p.spec.name,
       ...(p.spec.workload ? { workload: { kind: p.spec.workload.kind, name: p.spec.workload.name } } : {}),
       node: p.node.name,
+      uid: p.uid,
       addresses: [...p.addresses],
+      ...(p.spec.hostNetwork ? { hostNetwork: true as const } : {}),
     })),
   };
 }

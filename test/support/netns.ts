@@ -8,6 +8,9 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { run } from './processes.ts';
+import { inCgroup } from '../../sim/traffic.ts';
+
+export { inCgroup };
 
 /** programs/traffic.ts: known traffic (UDP, TCP, floods), run inside a namespace. */
 export const TRAFFIC_SCRIPT = join(import.meta.dirname, 'programs', 'traffic.ts');
@@ -32,15 +35,6 @@ export function inNetns(netns: string, command: string, ...args: string[]): stri
 }
 
 /**
- * The argv prefix that runs a command in the cgroup directory `cgroup` (a
- * shell writes its pid to cgroup.procs, then execs the command), or nothing.
- */
-export function inCgroup(cgroup: string | undefined): string[] {
-  return cgroup === undefined ? [] : ['sh', '-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup];
-}
-
-/** The names of the links of the root namespace, sorted. */
-/**
  * GETs `url` from inside `netns` (a server bound in a namespace the test process is not in,
  * as a kubelet probe or a scrape reaches a pod): the body, or '' when the request failed.
  */
@@ -50,6 +44,7 @@ export async function fetchInNetns(netns: string, url: string): Promise<string> 
   return r.stdout;
 }
 
+/** The names of the links of the root namespace, sorted. */
 export function rootLinks(): string[] {
   return sh('ip', ['-o', 'link', 'show']).split('\n').flatMap((l) => l.split(':')[1]?.trim() || []).sort();
 }
