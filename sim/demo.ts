@@ -172,7 +172,7 @@ export async function runDemo(args: string[]): Promise<number> {
     await scenario?.stop().catch(() => {});
     await deployment?.stop();
     cluster?.destroy();
-    process.stdout.write('Cleaned up: namespaces, links and processes of the demo are gone.\n');
+    process.stdout.write('Cleaned up: namespaces, cgroups, links and processes of the demo are gone.\n');
     if (!failed) {
       for (const file of ['inventory.yaml', 'gateway.log', ...(cluster?.plan.nodes.map((n) => `agent-${n.name}.log`) ?? [])]) {
         rmSync(join(workdir, file), { force: true });
