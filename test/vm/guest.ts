@@ -27,6 +27,7 @@ const exact = spawnSync(process.execPath, ['--test', '--test-force-exit', '--tes
   env: { ...process.env, FORCE_COLOR: '0' },
 });
 process.stdout.write(exact.stdout + exact.stderr);
+if (exact.status !== 0) console.log(`exactness test ended with status ${exact.status}, signal ${exact.signal}${exact.error ? `, ${exact.error.message}` : ''}`);
 
 step('cgroup receiver');
 const lines: string[] = [];
