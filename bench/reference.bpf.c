@@ -12,24 +12,12 @@
 #include <linux/udp.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include "reference.bpf.h"
 #include "kernel.h"
 
 extern int bpf_dynptr_from_skb(struct __sk_buff *skb, __u64 flags, struct bpf_dynptr *ptr__uninit) __ksym;
 extern void *bpf_dynptr_slice(const struct bpf_dynptr *ptr, __u32 offset, void *buffer, __u32 buffer__sz) __ksym;
 
-struct reference_key {
-	__u32 saddr;
-	__u32 daddr;
-	__u16 sport;
-	__u16 dport;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct reference_key);
-	__type(value, __u64); /* bytes (IP total length) */
-} reference_flows SEC(".maps");
 
 SEC("netfilter")
 int count_reference(struct bpf_nf_ctx *ctx)
@@ -54,11 +42,7 @@ int count_reference(struct bpf_nf_ctx *ctx)
 		}
 	}
 	__u64 bytes = bpf_ntohs(ip->tot_len);
-	__u64 *value = bpf_map_lookup_elem(&reference_flows, &key);
-	if (value)
-		__sync_fetch_and_add(value, bytes);
-	else
-		bpf_map_update_elem(&reference_flows, &key, &bytes, BPF_ANY);
+	add_reference(&key, bytes);
 	return 1;
 }
 

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The flow table of flows.bpf.c: a per-CPU direct-mapped flow cache in front
- * of a hash shared by all CPUs, both double-buffered through one-slot
- * map-in-maps, and the overflow counters. How user space drains them without
- * losing or double-counting a packet: README.md.
+ * The flow table both programs count into (netfilter.bpf.c, cgroup.bpf.c): a
+ * per-CPU direct-mapped flow cache in front of a hash shared by all CPUs, both
+ * double-buffered, and the overflow counters. How user space drains them
+ * without losing or double-counting a packet: README.md. Only what Linux 5.8
+ * offers every program type: map helpers, the CPU number, the clock, atomic
+ * adds without a fetched result (BPF_XADD).
  */
 #ifndef ZONETAP_FLOW_TABLE_BPF_H
 #define ZONETAP_FLOW_TABLE_BPF_H
@@ -55,11 +57,12 @@ struct {
 	__type(value, __u32);
 } cache_generation SEC(".maps");
 
-/* Traffic of flows that found the active table full (monotonic, per CPU);
- * key 0: IPv4, key 1: IPv6. */
+/* Traffic of flows that found the active table full, per CPU, double-buffered
+ * like the tables: key generation * 2 + family (0: IPv4, 1: IPv6). User space
+ * reads and zeroes the retired generation's counters after a drain. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, 4);
 	__type(key, __u32);
 	__type(value, struct overflow_counters);
 } overflow SEC(".maps");
@@ -115,8 +118,9 @@ static __always_inline void count(const struct flow_key *key, __u64 bytes, __u64
 		__sync_fetch_and_add(&c->packets, packets);
 		return;
 	}
-	__u32 family = key->family == ZT_FAMILY_IPV6;
-	struct overflow_counters *o = bpf_map_lookup_elem(&overflow, &family);
+	__u32 *generation = bpf_map_lookup_elem(&cache_generation, &zero);
+	__u32 slot = (generation ? (*generation & 1) << 1 : 0) | (key->family == ZT_FAMILY_IPV6);
+	struct overflow_counters *o = bpf_map_lookup_elem(&overflow, &slot);
 	if (o) {
 		__sync_fetch_and_add(&o->bytes, bytes);
 		__sync_fetch_and_add(&o->packets, packets);
@@ -124,13 +128,13 @@ static __always_inline void count(const struct flow_key *key, __u64 bytes, __u64
 	}
 }
 
-/* A flow key as the five 64-bit words of struct flow_key, built and compared
- * in registers: no byte-wise stores followed by word loads on the hot path. */
+/* A flow key as the FLOW_KEY_WORDS 64-bit words of struct flow_key, built and
+ * compared in registers: no byte-wise stores followed by word loads on the hot path. */
 struct key_words {
-	__u64 w[5];
+	__u64 w[FLOW_KEY_WORDS];
 };
 
-/* Cache slot of a flow: multiply-shift over the key's five words. */
+/* Cache slot of a flow: multiply-shift over the 5-tuple's words (not the cgroup id, see count_cached). */
 static __always_inline __u32 cache_slot(const struct key_words *k)
 {
 	__u64 h = (k->w[0] * 0x9e3779b97f4a7c15ULL) ^ (k->w[1] * 0xc2b2ae3d27d4eb4fULL) ^
@@ -149,43 +153,62 @@ static __always_inline void count_words(const struct key_words *k, __u64 bytes, 
 	count((const struct flow_key *)&key, bytes, packets);
 }
 
-/* Counts through this CPU's flow cache (the active generation): packets of a cached flow cost no hash
- * lookup, no atomic and no stack copy of the key; a flow that takes over a
- * slot writes the previous one back. An empty slot never matches: its key is
- * all zero and a flow's family is not. */
-static __always_inline void count_cached(const struct key_words *k, __u64 bytes, __u64 packets)
+/*
+ * Counts through this CPU's flow cache (the active generation): packets of a
+ * cached flow cost no hash lookup, no atomic and no stack copy of the key; a
+ * flow that takes over a slot writes the previous one back. An empty slot
+ * never matches: its key is all zero and a flow's family is not. Returns 1
+ * when the flow was not in the cache (its first packet on this CPU in this
+ * generation, or a bypass).
+ *
+ * The key's last word, the sending socket's cgroup id, is filled from
+ * flow_cgroup(ctx) (defined by the program before including this header: a
+ * helper call at cgroup egress, 0 at netfilter) only when the flow is not
+ * cached: a cached 5-tuple names one socket, and a socket's cgroup does not
+ * change. (A new socket reusing a tuple within one interval on one CPU, from
+ * another cgroup, would be counted as the first one's.)
+ */
+static __always_inline int count_cached(struct key_words *k, __u64 bytes, __u64 packets, void *ctx)
 {
 	if (!use_flow_cache) {
+		k->w[5] = flow_cgroup(ctx);
 		count_words(k, bytes, packets);
-		return;
+		return 1;
 	}
 	__u32 zero = 0;
 	__u32 *generation = bpf_map_lookup_elem(&cache_generation, &zero);
 	__u32 index = ((bpf_get_smp_processor_id() << 1) + (generation ? *generation & 1 : 0)) * FLOW_CACHE_SLOTS + cache_slot(k);
 	struct flow_cache_entry *e = bpf_map_lookup_elem(&flow_cache, &index);
 	if (!e || e->busy) {
+		k->w[5] = flow_cgroup(ctx);
 		count_words(k, bytes, packets); /* nested run on this CPU and slot: bypass the cache */
-		return;
+		return 1;
 	}
 	e->busy = 1;
 	barrier();
 	__u64 *x = (__u64 *)&e->key;
+	int missed = 0;
 	if (!((x[0] ^ k->w[0]) | (x[1] ^ k->w[1]) | (x[2] ^ k->w[2]) | (x[3] ^ k->w[3]) | (x[4] ^ k->w[4]))) {
 		e->counters.bytes += bytes;
 		e->counters.packets += packets;
+		k->w[5] = x[5]; /* the cached flow's cgroup, for the caller */
 	} else {
+		missed = 1;
 		if (e->counters.packets)
 			count(&e->key, e->counters.bytes, e->counters.packets);
+		k->w[5] = flow_cgroup(ctx);
 		x[0] = k->w[0];
 		x[1] = k->w[1];
 		x[2] = k->w[2];
 		x[3] = k->w[3];
 		x[4] = k->w[4];
+		x[5] = k->w[5];
 		e->counters.bytes = bytes;
 		e->counters.packets = packets;
 	}
 	barrier();
 	e->busy = 0;
+	return missed;
 }
 
 #endif

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The flow table layout, shared by the eBPF program (flows.bpf.c) and the
- * native loader (native/), so that the two cannot drift apart. receivers/
- * netfilter/decode.ts mirrors the offsets; a test checks them.
+ * The flow table layout, shared by both eBPF objects (netfilter.bpf.c,
+ * cgroup.bpf.c) and the native addon (native/), so that they cannot drift
+ * apart. native/decode.ts mirrors the offsets; a test checks them against the
+ * addon's sizeof().
  */
 #ifndef ZONETAP_FLOWS_H
 #define ZONETAP_FLOWS_H
@@ -15,8 +16,10 @@
 #define ZT_FAMILY_IPV6 6
 
 /* One flow: both addresses (IPv4 in the first 4 bytes, rest zero), ports in
- * network byte order (0 when the protocol has none), family and L4 protocol.
- * 40 bytes, no implicit padding: the program zeroes every byte before hashing. */
+ * network byte order (0 when the protocol has none), family, L4 protocol and
+ * the cgroup v2 id of the sending socket (cgroup receiver; 0 at netfilter,
+ * which also sees packets without a socket). 48 bytes, no implicit padding:
+ * the programs set every byte before hashing. */
 struct flow_key {
 	__u8 saddr[16];
 	__u8 daddr[16];
@@ -25,7 +28,10 @@ struct flow_key {
 	__u8 family;   /* ZT_FAMILY_IPV4 or ZT_FAMILY_IPV6 */
 	__u8 protocol; /* IPPROTO_*; for IPv6 the last next-header reached */
 	__u8 pad[2];
-} __attribute__((aligned(8))); /* compared as five u64 words */
+	__u64 cgroup_id;
+} __attribute__((aligned(8))); /* compared as FLOW_KEY_WORDS u64 words */
+
+#define FLOW_KEY_WORDS 6
 
 /* Bytes and packets as sent on the wire: a GSO super-packet or a datagram
  * that IP fragments after the hook counts as the packets it becomes. */
@@ -55,6 +61,19 @@ struct overflow_counters {
 	__u64 bytes;
 	__u64 packets;
 	__u64 failed_inserts;
+};
+
+/* The source of a packet the cgroup program counted: when both receivers run
+ * in one process, the netfilter program skips packets whose source the cgroup
+ * program has recorded here (the same packet, seen again after forwarding),
+ * so no packet is counted twice (README.md, "Both receivers on one node").
+ * 24 bytes: address, port (network order), family, protocol, padding. */
+struct socket_source {
+	__u8 saddr[16];
+	__be16 sport;
+	__u8 family;
+	__u8 protocol;
+	__u32 pad;
 };
 
 #endif

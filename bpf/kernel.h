@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The few kernel types flows.bpf.c reads, declared with only the fields it
+ * The few kernel types netfilter.bpf.c reads, declared with only the fields it
  * uses. preserve_access_index makes every field access a CO-RE relocation, so
  * libbpf fixes the offsets against the running kernel's BTF at load time: no
  * generated vmlinux.h, and the object runs on any kernel >= 6.4 with BTF.
@@ -21,12 +21,45 @@ struct nf_hook_state {
 	struct net_device *out;
 };
 
+struct sock;
+
 struct sk_buff {
 	unsigned int len;
 	unsigned char *head;
 	unsigned int end; /* offset of struct skb_shared_info from head (64-bit kernels) */
 	__u16 network_header;
+	struct sock *sk;
 };
+
+/* A socket's cgroup (v2), and the way up the tree. */
+struct kernfs_node {
+	__u64 id; /* the cgroup id: the cgroup directory's inode number */
+};
+
+struct cgroup_subsys_state {
+	struct cgroup_subsys_state *parent;
+};
+
+struct cgroup {
+	struct cgroup_subsys_state self; /* first member: a css pointer is its cgroup */
+	struct kernfs_node *kn;
+};
+
+struct sock_cgroup_data {
+	struct cgroup *cgroup;
+};
+
+/* Shared by every kind of socket; skc_listener is a pending connection's (state TCP_NEW_SYN_RECV) listener. */
+struct sock_common {
+	unsigned char skc_state;
+	struct sock *skc_listener;
+};
+
+struct sock {
+	struct sock_common __sk_common;
+	struct sock_cgroup_data sk_cgrp_data;
+};
+
 
 struct skb_shared_info {
 	unsigned short gso_size;

@@ -1,6 +1,7 @@
 /** Every component type built into zonetap. Add a factory here to make it available to configs. */
 import type { Factory } from '../pipeline/component.ts';
 import { netfilterReceiverFactory } from '../receivers/netfilter/index.ts';
+import { cgroupReceiverFactory } from '../receivers/cgroup/index.ts';
 import { prometheusExporterFactory } from '../exporters/prometheus/index.ts';
 import { otlpExporterFactory } from '../exporters/otlp/index.ts';
 import { otlpReceiverFactory } from '../receivers/otlp/index.ts';
@@ -14,6 +15,7 @@ import { costProcessorFactory } from '../processors/cost/index.ts';
 
 export const FACTORIES: readonly Factory[] = [
   netfilterReceiverFactory,
+  cgroupReceiverFactory,
   prometheusExporterFactory,
   otlpExporterFactory,
   otlpReceiverFactory,

@@ -41,6 +41,13 @@ export interface FlowEndpoint {
   region?: string;
   hostNetwork?: boolean;
   /**
+   * Set by the cgroup receiver on the source: the UID of the pod whose cgroup
+   * the sending socket belongs to, known from the kernel rather than from the
+   * address (hostNetwork pods share their node's). k8sattributes resolves the
+   * end by it before the address. Not put on the wire.
+   */
+  podUid?: string;
+  /**
    * Set by k8sattributes on a resolved end: a small non-negative integer
    * naming the pod, node or external block the address resolved to, the same
    * for every end resolved to that entry in this process. Only a hint for

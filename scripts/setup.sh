@@ -6,13 +6,23 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 NODE_VERSION=24.21.0
-APT_PACKAGES=(clang llvm libbpf-dev bpftool iproute2 ethtool prometheus make g++ python3 libcap2-bin procps iputils-ping util-linux openssl logrotate)
+APT_PACKAGES=(clang llvm libbpf-dev bpftool iproute2 ethtool prometheus make g++ python3 libcap2-bin procps iputils-ping util-linux openssl logrotate
+  # the Linux 6.1 VM of the tests (test/vm/run): qemu, an init, module tools, initramfs packing
+  qemu-system-x86 busybox-static kmod cpio)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
 done
 command -v kubectl >/dev/null || missing+=(kubernetes-client)
+# The VM boots Debian's Linux 6.1 (linux-image-6.1.0-N-amd64-unsigned; N moves with point
+# releases, so the newest one the archive has).
+if ! ls /boot/vmlinuz-6.1.*-amd64 >/dev/null 2>&1; then
+  kernel_image() { apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64-unsigned$' | awk '{print $1}' | sort -V | tail -1; }
+  kernel=$(kernel_image)
+  if [ -z "$kernel" ] && [ "$(id -u)" = 0 ]; then apt-get update -qq && kernel=$(kernel_image); fi
+  missing+=("${kernel:-linux-image-6.1.0-50-amd64-unsigned}")
+fi
 if ((${#missing[@]})); then
   if [ "$(id -u)" != 0 ]; then
     echo "zonetap setup: missing Debian packages: ${missing[*]}" >&2

@@ -2,7 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -126,27 +126,61 @@ describe('simulated cluster', privileged(), () => {
     assert.deepEqual(inv.nodes[0], { name: 'node-a', zone: 'zone-a', region: 'region-1', addresses: ['10.255.0.1', 'fd00:ff::1'], podCIDRs: ['10.1.0.0/24', 'fd01:0:0:1::/64'] });
     assert.deepEqual(
       inv.pods.map((p: { name: string }) => p.name),
-      ['api-0', 'api-1', 'postgres-0', 'cache-0', 'report-28291-x7k2p'],
+      ['api-0', 'api-1', 'postgres-0', 'cache-0', 'report-28291-x7k2p', 'log-shipper-x8k2d'],
     );
     assert.deepEqual(inv.pods[4], {
       namespace: 'batch',
       name: 'report-28291-x7k2p',
       workload: { kind: 'CronJob', name: 'report' },
       node: 'node-b',
+      uid: cluster.pod('report-28291-x7k2p').uid,
       addresses: ['10.2.0.11', 'fd01:0:0:2::b'],
     });
+    // A hostNetwork pod: its node's addresses; its UID names its flows (cgroup receiver).
+    assert.deepEqual(inv.pods[5], {
+      namespace: 'monitoring',
+      name: 'log-shipper-x8k2d',
+      workload: { kind: 'DaemonSet', name: 'log-shipper' },
+      node: 'node-a',
+      uid: cluster.pod('log-shipper-x8k2d').uid,
+      addresses: ['10.255.0.1', 'fd00:ff::1'],
+      hostNetwork: true,
+    });
+    assert.match(inv.pods[5].uid, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-8[0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.equal(new Set(inv.pods.map((p: { uid: string }) => p.uid)).size, inv.pods.length, 'one UID per pod');
     assert.doesNotMatch(readFileSync(path, 'utf8'), /203\.0\.113|2001:db8/);
     // As the deployment writes it while the Job's pod is not running: without it.
     writeInventory(cluster.plan, path, (p) => !p.spec.ephemeral);
     assert.deepEqual(parse(readFileSync(path, 'utf8')).pods.map((p: { name: string }) => p.name), ['api-0', 'api-1', 'postgres-0', 'cache-0']);
   });
 
-  test('destroy leaves no namespace, link or process behind; a rebuild first removes stale namespaces', async () => {
-    const sleeper = new PodProcess(cluster.pod('shop/cache-0').netns, { udpPort: 7001 });
+  test('pod processes run in their container\'s cgroup, laid out like the kubelet\'s (systemd and cgroupfs drivers)', async () => {
+    for (const [ref, layout] of [
+      ['shop/api-0', /^0::\/zt-simt\d+-n-node-a\/kubepods\.slice\/kubepods-burstable\.slice\/kubepods-burstable-pod[0-9a-f_]{36}\.slice\/cri-containerd-[0-9a-f]{32}\.scope$/m],
+      ['shop/postgres-0', /^0::\/zt-simt\d+-n-node-c\/kubepods\/burstable\/pod[0-9a-f-]{36}\/[0-9a-f]{32}$/m],
+      ['monitoring/log-shipper-x8k2d', /^0::\/zt-simt\d+-n-node-a\/kubepods\.slice\/kubepods-burstable\.slice\/kubepods-burstable-pod[0-9a-f_]{36}\.slice\//m],
+    ] as const) {
+      const pod = cluster.pod(ref);
+      const program = cluster.run(pod, { udpPort: 7002 });
+      await program.listening;
+      try {
+        const cgroups = readFileSync(`/proc/${program.child.pid}/cgroup`, 'utf8');
+        // `ip netns exec` replaced the shell that moved into the cgroup: the pid is the program's.
+        assert.match(cgroups, layout, `${ref}: ${cgroups}`);
+        assert.ok(cgroups.includes(pod.cgroup), `${ref} runs in ${pod.cgroup}`);
+      } finally {
+        await program.stop();
+      }
+    }
+  });
+
+  test('destroy leaves no namespace, cgroup, link or process behind; a rebuild first removes stale ones', async () => {
+    const sleeper = cluster.run(cluster.pod('shop/cache-0'), { udpPort: 7001 });
     await sleeper.listening;
     cluster.destroy();
     cluster.destroy(); // idempotent
     assert.deepEqual(listNetns().filter((n) => n.startsWith(cluster.prefix)), []);
+    assert.deepEqual(readdirSync(cluster.cgroupRoot).filter((d) => d.startsWith(cluster.prefix)), [], 'no cgroup left');
     assert.deepEqual(rootLinks(), linksBefore);
     await new Promise((resolve) => sleeper.child.once('close', resolve));
     assert.ok(sleeper.child.signalCode === 'SIGKILL' || sleeper.child.exitCode !== null, 'the process inside was ended');
@@ -154,9 +188,11 @@ describe('simulated cluster', privileged(), () => {
     // A crashed run leaves namespaces behind: the next build removes them first.
     execFileSync('ip', ['netns', 'add', `${cluster.prefix}n-node-a`]);
     execFileSync('ip', ['netns', 'add', `${cluster.prefix}stale`]);
+    mkdirSync(join(cluster.cgroupRoot, `${cluster.prefix}n-stale`, 'kubepods.slice'), { recursive: true });
     const again = await Cluster.build(loadTopology(TOPOLOGY), { scenario });
     try {
       assert.equal(listNetns().includes(`${cluster.prefix}stale`), false);
+      assert.equal(existsSync(join(cluster.cgroupRoot, `${cluster.prefix}n-stale`)), false, 'a crashed run\'s cgroups are removed');
       assert.match(ping(again.pod('shop/api-0').netns, again.pod('shop/postgres-0').addresses[0]), /1 received/);
     } finally {
       again.destroy();

@@ -15,16 +15,27 @@
  * namespace's netfilter POSTROUTING hook, where the netfilter receiver counts it
  * (it crosses the destination node's POSTROUTING too, with a source that is not
  * local there: agents keep only flows whose source is on their node).
+ *
+ * A `host-routing` node routes its pods' packets with an eBPF tc program
+ * instead (host-routing.ts): they never cross its netfilter hooks. Every pod
+ * process runs in its container's cgroup, laid out like the kubelet's
+ * (cgroups.ts); a hostNetwork pod has no namespace of its own, only its cgroup.
  */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Plan, PlannedNode, PlannedPod, PodSpec, Topology } from './topology.ts';
 import { INTERNET_CIDRS, POD_GATEWAY, UNDERLAY_GATEWAY, planCluster } from './topology.ts';
 import { deleteLink, deleteNetns, ip, ipBatch, removeNamespaces, sysctl } from './netns.ts';
+import { cgroupMount, removeCgroupTree, removeCgroups } from './cgroups.ts';
+import { routeAroundNetfilter } from './host-routing.ts';
+import { PodProcess, type PodProgram } from './traffic.ts';
 
 const NO_DAD = { 'net.ipv6.conf.all.accept_dad': 0, 'net.ipv6.conf.default.accept_dad': 0 };
 
 export class Cluster {
   readonly plan: Plan;
   #live = new Set<string>();
+  #running = new Set<PlannedPod>();
   #destroyed = false;
   readonly #podWatchers = new Set<() => void>();
 
@@ -40,6 +51,7 @@ export class Cluster {
   static async build(topology: Topology, options: { scenario?: string } = {}): Promise<Cluster> {
     const cluster = new Cluster(planCluster(topology, options.scenario));
     removeNamespaces(cluster.plan.prefix);
+    removeCgroups(cluster.plan.prefix);
     try {
       await cluster.#buildUnderlay();
       await cluster.#buildInternet();
@@ -54,6 +66,16 @@ export class Cluster {
 
   get prefix(): string {
     return this.plan.prefix;
+  }
+
+  /** Where the cgroup v2 hierarchy is mounted (the pods' and nodes' cgroup paths are below it). */
+  get cgroupRoot(): string {
+    return cgroupMount();
+  }
+
+  /** Runs `program` as `pod`: in its network namespace and its container's cgroup. */
+  run(pod: PlannedPod, program: PodProgram): PodProcess {
+    return new PodProcess(pod.netns, program, { cgroup: join(this.cgroupRoot, pod.cgroup) });
   }
 
   node(name: string): PlannedNode {
@@ -74,9 +96,9 @@ export class Cluster {
     return this.plan.pods.filter((p) => (p.spec.workload?.name ?? p.spec.name) === workloadName);
   }
 
-  /** True while the pod's namespace exists (ephemeral pods: between start and stop). */
+  /** True while the pod runs (ephemeral pods: between start and stop). */
   isRunning(pod: PlannedPod): boolean {
-    return this.#live.has(pod.netns);
+    return this.#running.has(pod);
   }
 
   /**
@@ -89,29 +111,35 @@ export class Cluster {
     return () => this.#podWatchers.delete(listener);
   }
 
-  /** Creates an ephemeral pod's namespace (a Job's pod starting). */
+  /** Creates an ephemeral pod's namespace and cgroup (a Job's pod starting). */
   async startPod(pod: PlannedPod): Promise<void> {
     if (this.#destroyed) throw new Error('the cluster was destroyed');
-    if (this.#live.has(pod.netns)) throw new Error(`pod ${pod.spec.namespace}/${pod.spec.name} is already running`);
+    if (this.#running.has(pod)) throw new Error(`pod ${pod.spec.namespace}/${pod.spec.name} is already running`);
     await this.#buildPod(pod);
     for (const listener of this.#podWatchers) listener();
   }
 
   /** Deletes a pod's namespace and the processes in it; its node's routes to it go with its veth. */
   stopPod(pod: PlannedPod): void {
-    // The kernel dismantles a deleted namespace asynchronously; delete the veth
-    // pair now so the node's routes to the pod go at once and the name is free.
-    deleteLink(pod.node.netns, `p${pod.index}`);
-    deleteNetns(pod.netns);
-    this.#live.delete(pod.netns);
+    removeCgroupTree(join(this.cgroupRoot, pod.cgroup, '..'));
+    if (!pod.spec.hostNetwork) {
+      // The kernel dismantles a deleted namespace asynchronously; delete the veth
+      // pair now so the node's routes to the pod go at once and the name is free.
+      deleteLink(pod.node.netns, `p${pod.index}`);
+      deleteNetns(pod.netns);
+      this.#live.delete(pod.netns);
+    }
+    this.#running.delete(pod);
     for (const listener of this.#podWatchers) listener();
   }
 
-  /** Removes every namespace of the scenario and the processes inside them. Idempotent. */
+  /** Removes every namespace and cgroup of the scenario and the processes inside them. Idempotent. */
   destroy(): void {
     this.#destroyed = true;
     removeNamespaces(this.plan.prefix);
+    removeCgroups(this.plan.prefix);
     this.#live.clear();
+    this.#running.clear();
   }
 
   async #createNetns(netns: string, settings: Record<string, string | number>): Promise<void> {
@@ -160,10 +188,15 @@ export class Cluster {
     }
     commands.push(`route add default via ${UNDERLAY_GATEWAY[0]}`, `route add ::/0 via ${UNDERLAY_GATEWAY[1]}`);
     await ipBatch(node.netns, commands);
+    mkdirSync(join(this.cgroupRoot, node.cgroup), { recursive: true });
+    if (node.datapath === 'host-routing') await routeAroundNetfilter(node.netns, 'ul0');
   }
 
   async #buildPod(pod: PlannedPod): Promise<void> {
     const { node } = pod;
+    mkdirSync(join(this.cgroupRoot, pod.cgroup), { recursive: true });
+    this.#running.add(pod);
+    if (pod.spec.hostNetwork) return; // its node's namespace and addresses
     await this.#createNetns(pod.netns, NO_DAD);
     const veth = `p${pod.index}`;
     await ip(['-n', node.netns, 'link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', pod.netns]);
@@ -183,6 +216,7 @@ export class Cluster {
       `route add ${pod.addresses[0]}/32 dev ${veth} scope link src ${node.addresses[0]}`,
       `route add ${pod.addresses[1]}/128 dev ${veth}`,
     ]);
+    if (node.datapath === 'host-routing') await routeAroundNetfilter(node.netns, veth);
   }
 }
 

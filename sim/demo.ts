@@ -14,9 +14,9 @@ import { Cluster } from './cluster.ts';
 import { deployZonetap, endDeployedProcesses, type Deployment } from './deployment.ts';
 import { scrape } from './exposition.ts';
 import { renderLive, renderSummary, ratesBetween, totalsOf, type TrafficTotals } from './live-view.ts';
-import { QUICK_START_HINT, demoProblems } from './preflight.ts';
+import { QUICK_START_HINT, THIS_HOST, demoProblems } from './preflight.ts';
 import { startDemoScenario, type RunningScenario } from './scenario.ts';
-import { loadTopology } from './topology.ts';
+import { loadTopology, type Topology } from './topology.ts';
 
 const TOPOLOGY = fileURLToPath(new URL('./topologies/demo.yaml', import.meta.url));
 const PROVIDERS = ['gcp', 'aws', 'azure'];
@@ -36,12 +36,16 @@ environment:
   DURATION   how long the traffic runs: seconds or a duration like 2m (default 60)
   PROVIDER   whose prices: gcp, aws or azure (default gcp)
   INTERVAL   the agents' drain and export interval (default 2s)
+  RECEIVER   the agents' kernel receiver: netfilter (at each node's POSTROUTING,
+             a netfilter datapath) or cgroup (at the pods' sockets, every node on
+             an eBPF host-routing datapath that bypasses netfilter); default netfilter
 `;
 
 interface DemoOptions {
   durationMs: number;
   provider: string;
   interval: string;
+  receiver: 'netfilter' | 'cgroup';
 }
 
 function options(env: NodeJS.ProcessEnv): DemoOptions | string {
@@ -52,7 +56,15 @@ function options(env: NodeJS.ProcessEnv): DemoOptions | string {
   if (!PROVIDERS.includes(provider)) return `PROVIDER="${provider}": expected one of ${PROVIDERS.join(', ')}`;
   const interval = env.INTERVAL ?? '2s';
   if (!parseDuration(interval)) return `INTERVAL="${interval}": expected a duration like 2s`;
-  return { durationMs, provider, interval };
+  const receiver = env.RECEIVER ?? 'netfilter';
+  if (receiver !== 'netfilter' && receiver !== 'cgroup') return `RECEIVER="${receiver}": expected netfilter or cgroup`;
+  return { durationMs, provider, interval, receiver };
+}
+
+/** With the cgroup receiver, every node routes its pods on the eBPF host-routing datapath, where netfilter sees nothing. */
+function withDatapath(topology: Topology, receiver: 'netfilter' | 'cgroup'): Topology {
+  if (receiver === 'netfilter') return topology;
+  return { ...topology, nodes: topology.nodes.map((n) => ({ ...n, datapath: 'host-routing' as const })) };
 }
 
 /** How long the gateway serves a render again (exporters/prometheus exposition_max_age, its default in config/demo-gateway.yaml). */
@@ -73,15 +85,15 @@ export async function runDemo(args: string[]): Promise<number> {
     process.stderr.write(`zonetap demo: unexpected argument "${args[0]}"\n\n${USAGE}`);
     return 2;
   }
-  const problems = demoProblems();
-  if (problems.length > 0) {
-    process.stderr.write(`zonetap demo cannot run here:\n${problems.map((p) => `  - ${p}\n`).join('')}\n${QUICK_START_HINT}\n`);
-    return 1;
-  }
   const opts = options(process.env);
   if (typeof opts === 'string') {
     process.stderr.write(`zonetap demo: ${opts}\n`);
     return 2;
+  }
+  const problems = demoProblems(THIS_HOST, opts.receiver);
+  if (problems.length > 0) {
+    process.stderr.write(`zonetap demo cannot run here:\n${problems.map((p) => `  - ${p}\n`).join('')}\n${QUICK_START_HINT}\n`);
+    return 1;
   }
 
   const workdir = mkdtempSync(join(tmpdir(), 'zonetap-demo-'));
@@ -104,12 +116,14 @@ export async function runDemo(args: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
   let failed = false;
   try {
-    const topology = loadTopology(TOPOLOGY);
+    const topology = withDatapath(loadTopology(TOPOLOGY), opts.receiver);
     const zones = Object.values(topology.regions).flat();
-    process.stdout.write(`Building the simulated cluster (${topology.nodes.length} nodes in ${zones.length} zones, ${topology.pods.length} pods)...\n`);
+    const datapath = opts.receiver === 'cgroup' ? ', eBPF host routing' : '';
+    process.stdout.write(`Building the simulated cluster (${topology.nodes.length} nodes in ${zones.length} zones${datapath}, ${topology.pods.length} pods)...\n`);
     cluster = await Cluster.build(topology);
-    process.stdout.write(`Starting zonetap: a gateway and ${topology.nodes.length} agents (eBPF on each node's POSTROUTING hook); logs in ${workdir}\n`);
-    deployment = await deployZonetap(cluster, { workdir, interval: opts.interval, provider: opts.provider, prometheusPort: 9464, otlpPort: 4317 });
+    const hook = opts.receiver === 'cgroup' ? "at each node's pod sockets (cgroup)" : "on each node's POSTROUTING hook";
+    process.stdout.write(`Starting zonetap: a gateway and ${topology.nodes.length} agents (eBPF ${hook}); logs in ${workdir}\n`);
+    deployment = await deployZonetap(cluster, { workdir, interval: opts.interval, provider: opts.provider, prometheusPort: 9464, otlpPort: 4317, receiver: opts.receiver });
     if (interrupted.signal.aborted) return 130;
     scenario = await startDemoScenario(cluster, opts.durationMs);
     const started = Date.now();
@@ -166,7 +180,7 @@ export async function runDemo(args: string[]): Promise<number> {
     await scenario?.stop().catch(() => {});
     await deployment?.stop();
     cluster?.destroy();
-    process.stdout.write('Cleaned up: namespaces, links and processes of the demo are gone.\n');
+    process.stdout.write('Cleaned up: namespaces, cgroups, links and processes of the demo are gone.\n');
     if (!failed) {
       for (const file of ['inventory.yaml', 'gateway.log', ...(cluster?.plan.nodes.map((n) => `agent-${n.name}.log`) ?? [])]) {
         rmSync(join(workdir, file), { force: true });

@@ -2,7 +2,8 @@
  * zonetap deployed on a simulated cluster as on a real one: an agent per node
  * (in the root namespace, attached inside its node's namespace) sending OTLP to
  * one gateway that serves Prometheus exposition and writes a flow log. All on
- * loopback, configured by config/demo-agent.yaml and config/demo-gateway.yaml.
+ * loopback, configured by config/demo-agent.yaml (or demo-agent-cgroup.yaml)
+ * and config/demo-gateway.yaml.
  */
 import { appendFileSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,6 +31,8 @@ export interface DeploymentOptions {
    * test can make a pod reach the agents after its first flows.
    */
   podInventory?: 'started' | 'manual';
+  /** The agents' kernel receiver: netfilter (at each node's POSTROUTING) or cgroup (at its pods' sockets). Default netfilter. */
+  receiver?: 'netfilter' | 'cgroup';
 }
 
 export interface Deployment {
@@ -152,10 +155,12 @@ export async function deployZonetap(cluster: Cluster, options: DeploymentOptions
     for (const node of cluster.plan.nodes) {
       const agent = new ZonetapProcess(
         `agent on ${node.name}`,
-        [join(CONFIG_DIR, 'demo-agent.yaml')],
+        [join(CONFIG_DIR, options.receiver === 'cgroup' ? 'demo-agent-cgroup.yaml' : 'demo-agent.yaml')],
         {
           ZONETAP_INTERVAL: options.interval,
           ZONETAP_NETNS: `/run/netns/${node.netns}`,
+          ZONETAP_CGROUP_ROOT: cluster.cgroupRoot,
+          ZONETAP_CGROUP_PATH: node.cgroup,
           ZONETAP_INVENTORY: inventory,
           NODE_NAME: node.name,
           ZONETAP_GATEWAY: gatewayEndpoint,

@@ -4,7 +4,8 @@ export { loadTopology, parseTopology, planCluster, prefixOf, INTERNET_CIDRS, UND
 export type { Topology, PodSpec, Plan, PlannedNode, PlannedPod } from './topology.ts';
 export { inventoryOf, writeInventory } from './inventory.ts';
 export type { Inventory } from './inventory.ts';
-export { PodProcess, execInNetns, udpIpBytes } from './traffic.ts';
+export { PodProcess, execInNetns, inCgroup, udpIpBytes } from './traffic.ts';
+export { cgroupMount, containerCgroupPath, podCgroupPath, removeCgroupTree, uidOf, type CgroupDriver, type QosClass } from './cgroups.ts';
 export type { PodProgram, Send, SendResult, Received } from './traffic.ts';
 export { listNetns, removeNamespaces } from './netns.ts';
 export { deployZonetap, endDeployedProcesses } from './deployment.ts';

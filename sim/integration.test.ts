@@ -7,7 +7,11 @@
  * gateway processes, must equal the bytes sent at the IP layer, counted once;
  * a short-lived Job's bytes are its own, although its pod reaches the agents'
  * inventory only after its flows were drained (as a pod that starts after
- * the agent's last resync).
+ * the agent's last resync). Twice: agents with the netfilter receiver on a
+ * netfilter datapath, and with the cgroup receiver where node-b runs the eBPF
+ * host-routing datapath (its netfilter never sees its pods' packets): the
+ * same totals, and the hostNetwork pod named as itself.
+ * RECEIVER=netfilter|cgroup runs one of the two.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,7 +34,9 @@ const udp = (to: string, size: number, count: number): Send => ({ transport: 'ud
 const v4 = (pod: PlannedPod) => pod.addresses[0];
 const v6 = (pod: PlannedPod) => pod.addresses[1];
 
-describe('zonetap on a simulated three-zone cluster', privileged(), () => {
+const RECEIVERS = (process.env.RECEIVER ? [process.env.RECEIVER] : ['netfilter', 'cgroup']) as Array<'netfilter' | 'cgroup'>;
+
+for (const receiver of RECEIVERS) describe(`zonetap on a simulated three-zone cluster, ${receiver} receiver`, privileged({}, receiver), () => {
   let cluster: Cluster;
   let deployment: Deployment;
   let prometheus: PrometheusServer | undefined;
@@ -38,10 +44,13 @@ describe('zonetap on a simulated three-zone cluster', privileged(), () => {
   const since = Date.now();
 
   before(async () => {
-    assertPrivileged();
-    cluster = await Cluster.build(loadTopology(TOPOLOGY), { scenario: `zti${process.pid % 100000}` });
+    assertPrivileged(receiver);
+    const topology = loadTopology(TOPOLOGY);
+    // With the cgroup receiver, node-b routes its pods around netfilter (eBPF host routing).
+    if (receiver === 'cgroup') topology.nodes = topology.nodes.map((n) => (n.name === 'node-b' ? { ...n, datapath: 'host-routing' } : n));
+    cluster = await Cluster.build(topology, { scenario: `zti${receiver[0]}${process.pid % 100000}` });
     // The Job's pod gets into the inventory only when the test says (publishPods), after its flows.
-    deployment = await deployZonetap(cluster, { workdir, interval: '1s', provider: 'gcp', logLevel: 'info', podInventory: 'manual' });
+    deployment = await deployZonetap(cluster, { workdir, interval: '1s', provider: 'gcp', logLevel: 'info', podInventory: 'manual', receiver });
     prometheus = await startPrometheus(workdir, new URL(deployment.metricsUrl).host);
   });
   after(async () => {
@@ -52,18 +61,20 @@ describe('zonetap on a simulated three-zone cluster', privileged(), () => {
   });
 
   test('bytes per workload pair equal the bytes sent, counted once across a gateway rollout, and the Job\'s bytes are attributed to it', async () => {
-    const [api0, api1, postgres, cache, job] = ['shop/api-0', 'shop/api-1', 'shop/postgres-0', 'shop/cache-0', 'batch/report-28291-x7k2p'].map((p) => cluster.pod(p)) as [
-      PlannedPod, PlannedPod, PlannedPod, PlannedPod, PlannedPod,
+    const [api0, api1, postgres, cache, job, shipper] = ['shop/api-0', 'shop/api-1', 'shop/postgres-0', 'shop/cache-0', 'batch/report-28291-x7k2p', 'monitoring/log-shipper-x8k2d'].map((p) => cluster.pod(p)) as [
+      PlannedPod, PlannedPod, PlannedPod, PlannedPod, PlannedPod, PlannedPod,
     ];
     // Every destination listens, so no ICMP "port unreachable" comes back.
-    const servers = [postgres, cache, api1].map((pod) => new PodProcess(pod.netns, { udpPort: PORT }));
+    const servers = [postgres, cache, api1].map((pod) => cluster.run(pod, { udpPort: PORT }));
     servers.push(new PodProcess(cluster.plan.internetNetns, { udpPort: PORT }));
     await Promise.all(servers.map((s) => s.listening));
 
     const clients = [
-      new PodProcess(api0.netns, { sends: [udp(v4(postgres), 1000, 200), udp(v4(cache), 500, 50), udp('203.0.113.9', 100, 10)] }),
-      new PodProcess(api1.netns, { sends: [udp(v6(postgres), 700, 100), udp(v6(cache), 300, 40)] }),
-      new PodProcess(postgres.netns, { sends: [udp(v4(api1), 1200, 30)] }),
+      cluster.run(api0, { sends: [udp(v4(postgres), 1000, 200), udp(v4(cache), 500, 50), udp('203.0.113.9', 100, 10)] }),
+      cluster.run(api1, { sends: [udp(v6(postgres), 700, 100), udp(v6(cache), 300, 40)] }),
+      cluster.run(postgres, { sends: [udp(v4(api1), 1200, 30)] }),
+      // A hostNetwork pod: its node's addresses, its own cgroup.
+      cluster.run(shipper, { sends: [udp(v4(postgres), 600, 25)] }),
     ];
     await Promise.all(clients.map((c) => c.done));
 
@@ -76,7 +87,7 @@ describe('zonetap on a simulated three-zone cluster', privileged(), () => {
     const agentB = deployment.agents.find((a) => a.name === 'agent on node-b')!;
     const agentMetrics = () => scrapeMetrics(agentB.telemetryEndpoint);
     await cluster.startPod(job);
-    const jobRun = new PodProcess(job.netns, { sends: [udp(v4(postgres), 900, 80), udp(v6(postgres), 1000, 20)] });
+    const jobRun = cluster.run(job, { sends: [udp(v4(postgres), 900, 80), udp(v6(postgres), 1000, 20)] });
     assert.deepEqual(await jobRun.done, [
       { index: 0, messages: 80, payloadBytes: 72_000 },
       { index: 1, messages: 20, payloadBytes: 20_000 },
@@ -93,7 +104,7 @@ describe('zonetap on a simulated three-zone cluster', privileged(), () => {
     // The pod object reaches the agents only now, as after a late resync.
     deployment.publishPods(job);
     const received = await Promise.all(servers.map((s) => s.stop()));
-    assert.equal(received[0]!.udpDatagrams, 200 + 100 + 80 + 20, 'postgres got every datagram');
+    assert.equal(received[0]!.udpDatagrams, 200 + 100 + 80 + 20 + 25, 'postgres got every datagram');
 
     const expected = {
       'api -> postgres': 200 * udpIpBytes(1000, 'ipv4') + 100 * udpIpBytes(700, 'ipv6'),
@@ -104,7 +115,13 @@ describe('zonetap on a simulated three-zone cluster', privileged(), () => {
       'api -> cache, same zone': 50 * udpIpBytes(500, 'ipv4'),
       'api -> cache, cross zone': 40 * udpIpBytes(300, 'ipv6'),
       'report pod, a CronJob\'s': 80 * udpIpBytes(900, 'ipv4') + 20 * udpIpBytes(1000, 'ipv6'),
+      // The netfilter receiver sees the hostNetwork pod's packets with its node's address: the node
+      // sent them. The cgroup receiver knows its socket's cgroup: the pod sent them.
+      'log-shipper -> postgres, by its sender': 25 * udpIpBytes(600, 'ipv4'),
     };
+    const shipperSender: Record<string, string> = receiver === 'cgroup'
+      ? { k8s_src_namespace: 'monitoring', k8s_src_name: shipper.spec.name, k8s_src_owner_type: 'DaemonSet', k8s_src_owner_name: 'log-shipper', k8s_src_host_network: 'true' }
+      : { k8s_src_owner_type: 'Node', k8s_src_owner_name: 'node-a', k8s_src_host_network: 'true' };
     const workloads: Record<keyof typeof expected, Record<string, string>> = {
       'api -> postgres': apiToPostgres,
       'api -> cache': { k8s_src_owner_name: 'api', k8s_dst_owner_name: 'cache' },
@@ -114,6 +131,7 @@ describe('zonetap on a simulated three-zone cluster', privileged(), () => {
       'api -> cache, same zone': { k8s_src_owner_name: 'api', k8s_dst_owner_name: 'cache', zonetap_traffic_class: 'same_zone' },
       'api -> cache, cross zone': { k8s_src_owner_name: 'api', k8s_dst_owner_name: 'cache', zonetap_traffic_class: 'cross_zone' },
       'report pod, a CronJob\'s': { k8s_src_namespace: 'batch', k8s_src_name: job.spec.name, k8s_src_owner_type: 'CronJob', k8s_src_owner_name: 'report' },
+      'log-shipper -> postgres, by its sender': { ...shipperSender, k8s_dst_owner_name: 'postgres' },
     };
     const selector = (name: string, labels: Record<string, string>) => `${name}{${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(',')}}`;
     // Prometheus' increase() over the whole run, both gateway processes (a counter reset between them).

@@ -1,10 +1,12 @@
 /**
  * The static inventory (processors/k8sattributes `source: static`) that
  * describes a simulated cluster: its nodes with their underlay addresses and
- * pod CIDRs, and its pods. By default every pod, ephemeral ones too;
- * sim/deployment.ts lists an ephemeral pod only once it has started, as the
- * API server would, so a Job's pod reaches the agents after its first flows.
- * The internet is deliberately absent: its addresses classify as internet.
+ * pod CIDRs, and its pods with their UIDs (the cgroup receiver names pods by
+ * them); a hostNetwork pod with its node's addresses. By default every pod,
+ * ephemeral ones too; sim/deployment.ts lists an ephemeral pod only once it
+ * has started, as the API server would, so a Job's pod reaches the agents
+ * after its first flows. The internet is deliberately absent: its addresses
+ * classify as internet.
  */
 import { renameSync, writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
@@ -17,7 +19,9 @@ export interface Inventory {
     name: string;
     workload?: { kind: string; name: string };
     node: string;
+    uid: string;
     addresses: string[];
+    hostNetwork?: true;
   }>;
 }
 
@@ -30,7 +34,9 @@ export function inventoryOf(plan: Plan, listed: (pod: PlannedPod) => boolean = (
       name: p.spec.name,
       ...(p.spec.workload ? { workload: { kind: p.spec.workload.kind, name: p.spec.workload.name } } : {}),
       node: p.node.name,
+      uid: p.uid,
       addresses: [...p.addresses],
+      ...(p.spec.hostNetwork ? { hostNetwork: true as const } : {}),
     })),
   };
 }

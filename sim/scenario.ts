@@ -34,7 +34,7 @@ export async function startDemoScenario(cluster: Cluster, durationMs: number): P
   const programs: PodProcess[] = [];
   const stop = new AbortController();
   const run = (pod: PlannedPod, program: PodProgram) => {
-    const p = new PodProcess(pod.netns, program);
+    const p = cluster.run(pod, program);
     programs.push(p);
     return p;
   };

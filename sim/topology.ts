@@ -12,6 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { containerCgroupPath, podCgroupPath, uidOf, type CgroupDriver } from './cgroups.ts';
 
 const NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 const name = (what: string) =>
@@ -30,6 +31,8 @@ const podSchema = z.strictObject({
    * namespace is created and deleted by the scenario (a Job's pod), not at build.
    */
   ephemeral: z.boolean().default(false),
+  /** True: the pod shares its node's network namespace and addresses (its own cgroup still names it). */
+  hostNetwork: z.boolean().default(false),
 });
 
 const topologySchema = z
@@ -38,7 +41,23 @@ const topologySchema = z
     name: z.string().regex(/^[a-z0-9]{1,12}$/, 'a topology name is 1-12 lower-case letters or digits'),
     /** region -> its zones. */
     regions: z.record(name('region'), z.array(name('zone')).min(1)),
-    nodes: z.array(z.strictObject({ name: name('node'), zone: name('zone') })).min(1).max(200),
+    nodes: z
+      .array(
+        z.strictObject({
+          name: name('node'),
+          zone: name('zone'),
+          /**
+           * `netfilter`: pods' packets are routed by the node's IP stack, across its netfilter
+           * hooks (a Calico-style CNI). `host-routing`: an eBPF tc program routes them around it
+           * (bpf_redirect_neigh, as Cilium's eBPF host routing does): netfilter never sees them.
+           */
+          datapath: z.enum(['netfilter', 'host-routing']).default('netfilter'),
+          /** How the kubelet names the node's cgroups. */
+          cgroup_driver: z.enum(['systemd', 'cgroupfs']).default('systemd'),
+        }),
+      )
+      .min(1)
+      .max(200),
     pods: z.array(podSchema).default([]),
   })
   .superRefine((t, ctx) => {
@@ -85,6 +104,10 @@ export interface PlannedNode {
   netns: string;
   addresses: [string, string];
   podCidrs: [string, string];
+  datapath: 'netfilter' | 'host-routing';
+  cgroupDriver: CgroupDriver;
+  /** The node's cgroup, as a path in the cgroup v2 hierarchy (`/<prefix>n-<node>`): the cgroup receiver attaches here. */
+  cgroup: string;
 }
 
 export interface PlannedPod {
@@ -92,8 +115,14 @@ export interface PlannedPod {
   node: PlannedNode;
   /** Index on its node: names the node-side veth `p<index>`. */
   index: number;
+  /** Its own namespace, or its node's for a hostNetwork pod. */
   netns: string;
+  /** Its own, or its node's for a hostNetwork pod. */
   addresses: [string, string];
+  /** metadata.uid: stable, from the pod's namespace and name. */
+  uid: string;
+  /** Its container's cgroup, as a path in the cgroup v2 hierarchy, laid out like the kubelet's. */
+  cgroup: string;
 }
 
 export interface Plan {
@@ -129,6 +158,9 @@ export function planCluster(topology: Topology, scenario = topology.name): Plan 
     netns: `${prefix}n-${n.name}`,
     addresses: [`10.255.0.${i + 1}`, `fd00:ff::${(i + 1).toString(16)}`],
     podCidrs: [`10.${i + 1}.0.0/24`, `fd01:0:0:${(i + 1).toString(16)}::/64`],
+    datapath: n.datapath,
+    cgroupDriver: n.cgroup_driver,
+    cgroup: `/${prefix}n-${n.name}`,
   }));
   const byName = new Map(nodes.map((n) => [n.name, n]));
   const counts = new Map<string, number>();
@@ -136,12 +168,16 @@ export function planCluster(topology: Topology, scenario = topology.name): Plan 
     const node = byName.get(spec.node)!;
     const j = counts.get(node.name) ?? 0;
     counts.set(node.name, j + 1);
+    const uid = uidOf(`${spec.namespace}/${spec.name}`);
+    const podPath = podCgroupPath(node.cgroupDriver, 'burstable', uid);
     return {
       spec,
       node,
       index: j,
-      netns: `${prefix}p-${spec.namespace}-${spec.name}`,
-      addresses: [`10.${node.index + 1}.0.${j + 10}`, `fd01:0:0:${(node.index + 1).toString(16)}::${(j + 10).toString(16)}`],
+      netns: spec.hostNetwork ? node.netns : `${prefix}p-${spec.namespace}-${spec.name}`,
+      addresses: spec.hostNetwork ? node.addresses : [`10.${node.index + 1}.0.${j + 10}`, `fd01:0:0:${(node.index + 1).toString(16)}::${(j + 10).toString(16)}`],
+      uid,
+      cgroup: `${node.cgroup}/${containerCgroupPath(node.cgroupDriver, podPath, uidOf(`${uid}/container`).replaceAll('-', ''))}`,
     };
   });
   return { topology, prefix, underlayNetns: `${prefix}x-underlay`, internetNetns: `${prefix}x-internet`, nodes, pods };

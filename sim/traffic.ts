@@ -51,9 +51,23 @@ export function udpIpBytes(payload: number, family: 'ipv4' | 'ipv6'): number {
   return payload + 8 + (family === 'ipv4' ? 20 : 40);
 }
 
-/** Starts `command` inside a network namespace (`ip netns exec`). */
-export function execInNetns(netns: string, command: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
-  return spawn('ip', ['netns', 'exec', netns, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+/**
+ * The argv prefix that runs a command in the cgroup directory `cgroup` (a
+ * shell writes its pid to cgroup.procs, then execs the command), or nothing.
+ */
+export function inCgroup(cgroup: string | undefined): string[] {
+  return cgroup === undefined ? [] : ['sh', '-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup];
+}
+
+/**
+ * Starts `command` inside a network namespace (`ip netns exec`), and inside
+ * the cgroup directory `cgroup` when given: a shell moves itself there before
+ * it execs the command, so every socket the command opens is that cgroup's.
+ */
+export function execInNetns(netns: string, command: string, args: readonly string[], options: SpawnOptions & { cgroup?: string } = {}): ChildProcess {
+  const { cgroup, ...spawnOptions } = options;
+  const argv = [...inCgroup(cgroup), 'ip', 'netns', 'exec', netns, command, ...args];
+  return spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], ...spawnOptions });
 }
 
 /** A pod program running in a namespace. */
@@ -67,8 +81,9 @@ export class PodProcess {
   #received: Promise<Received | undefined>;
   #stderr = '';
 
-  constructor(netns: string, program: PodProgram) {
-    this.child = execInNetns(netns, process.execPath, ['--disable-warning=ExperimentalWarning', POD_PROGRAM, JSON.stringify(program)]);
+  /** `cgroup`: the cgroup directory to run in (Cluster.run puts a pod's program in its container's). */
+  constructor(netns: string, program: PodProgram, options: { cgroup?: string } = {}) {
+    this.child = execInNetns(netns, process.execPath, ['--disable-warning=ExperimentalWarning', POD_PROGRAM, JSON.stringify(program)], options);
     this.child.stderr!.on('data', (chunk: Buffer) => {
       this.#stderr += chunk.toString();
     });

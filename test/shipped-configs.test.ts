@@ -25,6 +25,8 @@ const env = {
   ZONETAP_OTLP_TOKEN_FILE: join(dir, 'gateway.yaml'), // any existing file: only its existence is checked here
   ZONETAP_INVENTORY: INVENTORY,
   ZONETAP_NETNS: '/proc/self/ns/net',
+  ZONETAP_CGROUP_ROOT: '/sys/fs/cgroup',
+  ZONETAP_CGROUP_PATH: '/zt-demo-n-node-a',
   ZONETAP_GATEWAY: '127.0.0.1:4317',
   ZONETAP_INTERVAL: '5s',
   ZONETAP_TELEMETRY: '127.0.0.1:0',
@@ -117,6 +119,16 @@ const SHAPES: Record<string, Shape> = {
       netfilter: { interval: 5000, ip_families: ['ipv4', 'ipv6'], netns: '/proc/self/ns/net' },
       k8sattributes: { source: 'static', inventory: INVENTORY, node_name: 'node-a' },
       otlp: { endpoint: '127.0.0.1:4317', tls: { insecure: true }, interval: 5000, temporality: 'delta' },
+    },
+  },
+  // The demo's agent with RECEIVER=cgroup: the cgroup receiver on its node's pods' cgroups.
+  'demo-agent-cgroup.yaml': {
+    pipeline: { receivers: ['cgroup'], processors: ['k8sattributes'], exporters: ['otlp'] },
+    telemetry: { metricsEndpoint: '127.0.0.1:0', logLevel: 'warn' },
+    settings: {
+      cgroup: { interval: 5000, cgroup_root: '/sys/fs/cgroup', cgroup_path: '/zt-demo-n-node-a' },
+      k8sattributes: { source: 'static', inventory: INVENTORY, node_name: 'node-a' },
+      otlp: { endpoint: '127.0.0.1:4317', tls: { insecure: true }, interval: 5000 },
     },
   },
   // The demo's gateway: names the agents' flows from the inventory, then as gateway.yaml, plus a flow log of every flow.

@@ -48,8 +48,8 @@ export interface Pass {
   directory: AddressDirectory;
   /** The pod, node or external block `address` belongs to now. */
   resolve(address: string): Resolved | undefined;
-  /** What a flow's source address resolves to: resolve(), or a sidecar's own pod whatever the address. */
-  source(address: string): Resolved | undefined;
+  /** What a flow's source resolves to: its pod by UID (cgroup receiver), else resolve(address); a sidecar's own pod whatever the address. */
+  source(src: FlowEndpoint): Resolved | undefined;
   /** node_name: this node, when it is known. */
   self: NodeEntry | undefined;
   /**
@@ -80,7 +80,8 @@ export function namedEnd(ep: FlowEndpoint, r: Resolved): FlowEndpoint {
       node: node !== undefined ? node.name : ep.node,
       zone: (node !== undefined ? node.zone : undefined) ?? ep.zone,
       region: (node !== undefined ? node.region : undefined) ?? ep.region,
-      hostNetwork: false,
+      // Only an end named by its pod UID (cgroup receiver) resolves to a hostNetwork pod: their addresses are the node's.
+      hostNetwork: r.hostNetwork,
       identity: r.identity,
     };
   }
@@ -168,7 +169,10 @@ export function attribute(pass: Pass, nodeName: string | undefined, r: FlowRecor
         return undefined;
       }
     }
-    src = namedEnd(r.src, s);
+    // An upstream agent named this end a hostNetwork pod of node N (by its UID); here its
+    // address only says "node N": keep the agent's name.
+    const keepSource = s.kind === NODE && r.src.hostNetwork === true && r.src.pod !== undefined && r.src.node === s.name;
+    src = keepSource ? r.src : namedEnd(r.src, s);
   } else {
     const placedOn = overflow || hasUpstreamNames(r.src) ? undefined : pass.directory.podNetworkOf(r.src.address);
     if (nodeName !== undefined && !overflow) {

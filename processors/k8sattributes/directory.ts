@@ -60,6 +60,8 @@ export interface PodEntry {
   readonly identity: number;
   readonly namespace: string;
   readonly name: string;
+  /** metadata.uid, when the source knows it: how the cgroup receiver names a flow's sending pod. */
+  readonly uid: string | undefined;
   readonly node: NodeEntry | undefined;
   readonly workload: WorkloadEntry | undefined;
   readonly hostNetwork: boolean;
@@ -107,6 +109,8 @@ export class AddressDirectory {
   readonly #byAddress = new Map<string, Claim | Contested>();
   readonly #nodes = new Map<string, NodeEntry>();
   readonly #pods = new Map<string, PodEntry>();
+  /** Pods by UID, deleted ones for their grace period (FlowEndpoint.podUid). */
+  readonly #byUid = new Map<string, PodEntry>();
   readonly #workloads = new Map<string, WorkloadEntry>();
   readonly #strings = new Map<string, string>();
   readonly #podNetworks = new CidrMap<NodeEntry>();
@@ -144,6 +148,11 @@ export class AddressDirectory {
   knownNode(name: string): NodeEntry | undefined {
     const n = this.#nodes.get(name);
     return n !== undefined && n.known ? n : undefined;
+  }
+
+  /** The pod with this UID (a deleted one for graceMs), for ends named by the cgroup receiver. */
+  podByUid(uid: string): PodEntry | undefined {
+    return this.#byUid.get(uid);
   }
 
   get podCount(): number {
@@ -244,6 +253,7 @@ export class AddressDirectory {
       old.workload === p.workload &&
       old.hostNetwork === p.hostNetwork &&
       old.created === p.created &&
+      old.uid === p.uid &&
       sameList(old.addresses, p.addresses)
     ) {
       return old;
@@ -253,6 +263,7 @@ export class AddressDirectory {
       identity: newIdentity(),
       namespace: this.intern(p.namespace),
       name: p.name,
+      uid: p.uid,
       node,
       workload: p.workload,
       hostNetwork: p.hostNetwork,
@@ -264,6 +275,7 @@ export class AddressDirectory {
     this.#pods.set(key, entry);
     // A pod without an address yet still changes what resolves (a sidecar's own pod, by name).
     this.generation++;
+    if (entry.uid !== undefined) this.#byUid.set(entry.uid, entry);
     for (const a of entry.addresses) this.#claim(a, entry);
     if (old) this.#release(old);
     return entry;
@@ -276,7 +288,6 @@ export class AddressDirectory {
     if (!entry) return;
     this.#pods.delete(key);
     entry.deletedAt = now;
-    if (entry.addresses.length === 0) return this.#releaseWorkload(entry);
     for (const a of entry.addresses) {
       const v = this.#byAddress.get(a);
       if (v !== undefined && v.kind === CONTESTED) v.winner = pickWinner(v.claims);
@@ -314,6 +325,7 @@ export class AddressDirectory {
       const entry: PodEntry = { ...old, node: old.node ? this.node(old.node.name) : undefined };
       if (entry.workload) entry.workload.pods++;
       for (const a of entry.addresses) this.#claim(a, entry);
+      if (entry.uid !== undefined && !this.#byUid.has(entry.uid)) this.#byUid.set(entry.uid, entry);
       this.#deleted.push(entry);
     }
   }
@@ -330,6 +342,7 @@ export class AddressDirectory {
 
   #release(entry: PodEntry): void {
     for (const a of entry.addresses) this.#unclaim(a, entry);
+    if (entry.uid !== undefined && this.#byUid.get(entry.uid) === entry) this.#byUid.delete(entry.uid);
     this.#releaseWorkload(entry);
   }
 

@@ -45,6 +45,8 @@ const inventorySchema = z.strictObject({
         name: name('pod name'),
         workload: z.strictObject({ kind: z.enum(workloadKinds, { error: `expected one of ${workloadKinds.join(', ')}` }), name: name('workload name') }).optional(),
         node: name('node name'),
+        /** metadata.uid: names the pod's flows from the cgroup receiver (a hostNetwork pod's too). */
+        uid: z.string({ error: 'expected a pod UID like 3f1c2b9a-8d4e-4f1a-9b2c-0e5d6f7a8b9c' }).regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'expected a pod UID like 3f1c2b9a-8d4e-4f1a-9b2c-0e5d6f7a8b9c').optional(),
         addresses: z.array(address).default([]),
         hostNetwork: z.boolean({ error: 'expected true or false' }).default(false),
       }),
@@ -167,7 +169,7 @@ function expectedKeys(path: readonly PropertyKey[]): string {
   const top = path[0];
   if (top === undefined) return 'nodes, pods, external';
   if (top === 'nodes') return 'name, zone, region, addresses, podCIDRs';
-  if (top === 'pods') return path.length > 2 ? 'kind, name' : 'namespace, name, workload, node, addresses, hostNetwork';
+  if (top === 'pods') return path.length > 2 ? 'kind, name' : 'namespace, name, workload, node, uid, addresses, hostNetwork';
   return 'name, cidrs, zone, region';
 }
 

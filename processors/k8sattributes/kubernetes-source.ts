@@ -162,6 +162,7 @@ export class KubernetesSource {
         pod: {
           namespace,
           name: String(meta.name),
+          uid: meta.uid ? String(meta.uid) : undefined,
           nodeName: p.spec?.nodeName ? dir.intern(String(p.spec.nodeName)) : undefined,
           workload: owner ? dir.workload(namespace, owner.kind, owner.name) : undefined,
           hostNetwork: p.spec?.hostNetwork === true,

@@ -20,7 +20,7 @@
  */
 import { MUTATES_DATA } from '../../pipeline/component.ts';
 import type { ComponentSettings, FlowConsumer, LifecycleContext, Processor } from '../../pipeline/component.ts';
-import { OVERFLOW_TRANSPORT, type FlowBatch, type FlowRecord } from '../../pipeline/flow.ts';
+import { OVERFLOW_TRANSPORT, type FlowBatch, type FlowEndpoint, type FlowRecord } from '../../pipeline/flow.ts';
 import { NO_DEADLINE } from '../../pipeline/lifecycle.ts';
 import { attribute, hasUpstreamNames, newTally, type Pass, type Tally } from './attribution.ts';
 import type { K8sAttributesConfig } from './config.ts';
@@ -178,7 +178,7 @@ export class K8sAttributesProcessor implements Processor {
         tally.withinPodBytes += r.bytes;
         continue;
       }
-      const s = pass.source(r.src.address);
+      const s = pass.source(r.src);
       if (s === undefined && this.#holding && r.transport !== OVERFLOW_TRANSPORT && !hasUpstreamNames(r.src)) {
         if (this.#held.hold(r, batch.start, batch.end, until)) {
           tally.heldRecords++;
@@ -222,7 +222,12 @@ export class K8sAttributesProcessor implements Processor {
     return {
       directory,
       resolve,
-      source: this.#ownPod !== undefined ? () => ownPod : resolve,
+      // Elsewhere the sending pod's UID, where the kernel told it (cgroup receiver), names the
+      // source even when its address is the node's (hostNetwork) or not known yet; else the address does.
+      source:
+        this.#ownPod !== undefined
+          ? () => ownPod
+          : (src: FlowEndpoint) => (src.podUid !== undefined ? directory.podByUid(src.podUid) : undefined) ?? resolve(src.address),
       self: this.#nodeName !== undefined ? directory.knownNode(this.#nodeName) : undefined,
       knowsEveryPod: this.#static !== undefined || (this.#resolveAll && this.#kubernetes!.ready),
     };
@@ -238,13 +243,13 @@ export class K8sAttributesProcessor implements Processor {
     const last = this.#heldResolvedAgainst;
     const changed = last.directory !== pass.directory || last.generation !== pass.directory.generation;
     this.#heldResolvedAgainst = { directory: pass.directory, generation: pass.directory.generation };
-    const groups = all ? this.#held.releaseAll() : this.#held.release(now, changed ? (r) => pass.source(r.src.address) !== undefined : undefined);
+    const groups = all ? this.#held.releaseAll() : this.#held.release(now, changed ? (r) => pass.source(r.src) !== undefined : undefined);
     const tally: Tally = newTally();
     const batches: FlowBatch[] = [];
     for (const group of groups) {
       const records: FlowRecord[] = [];
       for (const r of group.records) {
-        const s = pass.source(r.src.address);
+        const s = pass.source(r.src);
         if (s !== undefined) tally.lateResolvedRecords++;
         else tally.unresolvedAfterWaitRecords++;
         const named = attribute(pass, this.#nodeName, r, s, tally);

@@ -36,6 +36,7 @@ export function buildView(inv: Inventory, graceMs: number): StaticView {
     dir.upsertPod({
       namespace: p.namespace,
       name: p.name,
+      uid: p.uid,
       nodeName: p.node,
       workload: p.workload ? dir.workload(p.namespace, p.workload.kind, p.workload.name) : undefined,
       hostNetwork: p.hostNetwork,

@@ -11,7 +11,7 @@ import { capturedLogger, meteredSettings, metricTotal as total, RecordingConsume
 import { inNetns, LoopbackNetns } from '../../test/support/netns.ts';
 import { privilegeProblem, requirePrivileges } from '../../test/support/privileges.ts';
 import { netfilterConfigSchema } from './config.ts';
-import { KernelFlowTable } from './flow-table.ts';
+import { KernelFlowTable } from '../../native/index.ts';
 import { NetfilterReceiver } from './receiver.ts';
 
 const netns = new LoopbackNetns('zt-nfdrainerr');

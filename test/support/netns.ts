@@ -8,6 +8,9 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { run } from './processes.ts';
+import { inCgroup } from '../../sim/traffic.ts';
+
+export { inCgroup };
 
 /** programs/traffic.ts: known traffic (UDP, TCP, floods), run inside a namespace. */
 export const TRAFFIC_SCRIPT = join(import.meta.dirname, 'programs', 'traffic.ts');
@@ -31,7 +34,6 @@ export function inNetns(netns: string, command: string, ...args: string[]): stri
   return sh('ip', ['netns', 'exec', netns, command, ...args]);
 }
 
-/** The names of the links of the root namespace, sorted. */
 /**
  * GETs `url` from inside `netns` (a server bound in a namespace the test process is not in,
  * as a kubelet probe or a scrape reaches a pod): the body, or '' when the request failed.
@@ -42,6 +44,7 @@ export async function fetchInNetns(netns: string, url: string): Promise<string> 
   return r.stdout;
 }
 
+/** The names of the links of the root namespace, sorted. */
 export function rootLinks(): string[] {
   return sh('ip', ['-o', 'link', 'show']).split('\n').flatMap((l) => l.split(':')[1]?.trim() || []).sort();
 }
@@ -108,10 +111,13 @@ export class NetnsPair {
     this.destroy();
     sh('ip', ['netns', 'add', this.a]);
     sh('ip', ['netns', 'add', this.b]);
-    // Quiet IPv6: no router solicitations or DAD, so only the tests' traffic leaves A.
+    // Quiet IPv6: no router solicitations or DAD, and the kernel's multicast
+    // listener reports sent at once when the interface comes up rather than
+    // later during a test, so only the tests' traffic leaves A.
     for (const ns of [this.a, this.b]) {
       for (const key of ['all', 'default']) {
-        sh('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', `net.ipv6.conf.${key}.router_solicitations=0`, `net.ipv6.conf.${key}.accept_dad=0`]);
+        sh('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', `net.ipv6.conf.${key}.router_solicitations=0`, `net.ipv6.conf.${key}.accept_dad=0`,
+          `net.ipv6.conf.${key}.mldv1_unsolicited_report_interval=0`, `net.ipv6.conf.${key}.mldv2_unsolicited_report_interval=0`]);
       }
     }
     sh('ip', ['link', 'add', 'zta0', 'netns', this.a, 'address', MAC_A, 'type', 'veth', 'peer', 'name', 'ztb0', 'netns', this.b, 'address', MAC_B]);
@@ -146,15 +152,20 @@ export class NetnsPair {
 
   /**
    * Runs the traffic script inside a namespace (asynchronously) and parses its
-   * JSON line; pinned to CPU `cpu` (taskset) when given.
+   * JSON line; pinned to CPU `cpu` (taskset) and in the cgroup directory
+   * `cgroup` when given.
    */
-  traffic(ns: string, args: string[], cpu?: number): Promise<any> {
-    return this.run(ns, [process.execPath, TRAFFIC_SCRIPT, ...args], cpu);
+  traffic(ns: string, args: string[], cpu?: number, cgroup?: string): Promise<any> {
+    return this.run(ns, [process.execPath, TRAFFIC_SCRIPT, ...args], cpu, cgroup);
   }
 
-  /** Runs a command inside a namespace (asynchronously), optionally pinned to one CPU, and parses its last stdout line as JSON. */
-  run(ns: string, command: string[], cpu?: number): Promise<any> {
-    const argv = [...(cpu === undefined ? [] : ['taskset', '-c', String(cpu)]), 'ip', 'netns', 'exec', ns, ...command];
+  /**
+   * Runs a command inside a namespace (asynchronously), optionally pinned to
+   * one CPU and moved into a cgroup (before it starts: every socket it opens
+   * belongs to that cgroup, see cgroups.ts), and parses its last stdout line as JSON.
+   */
+  run(ns: string, command: string[], cpu?: number, cgroup?: string): Promise<any> {
+    const argv = [...inCgroup(cgroup), ...(cpu === undefined ? [] : ['taskset', '-c', String(cpu)]), 'ip', 'netns', 'exec', ns, ...command];
     return new Promise((resolve, reject) => {
       const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
@@ -183,6 +194,15 @@ export class NetnsPair {
   /** A's kernel counters from /proc/net/snmp, e.g. snmp('Tcp', 'OutSegs'). */
   snmp(group: string, field: string): number {
     return snmp(this.a, group, field);
+  }
+
+  /**
+   * A's kernel counters: TCP segments sent (a GSO super-packet counts as the
+   * segments it becomes), TCP retransmissions, and IP packets handed down (a
+   * super-packet once).
+   */
+  tcpCountersA(): { segments: number; retransmitted: number; ipPackets: number } {
+    return { segments: this.snmp('Tcp', 'OutSegs'), retransmitted: this.snmp('Tcp', 'RetransSegs'), ipPackets: this.snmp('Ip', 'OutRequests') };
   }
 
   sysctlA(setting: string): void {

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * zonetap's flow counter: netfilter programs on NF_INET_POST_ROUTING, one per
- * family (count_ipv4, count_ipv6), that add each packet's wire bytes and
- * packets to its flow (flow_table.bpf.h). They never change traffic.
- * README.md: the wire accounting, the flow cache and table, and why a drain
- * neither loses nor double-counts a packet.
+ * The netfilter receiver's flow counter: netfilter programs on
+ * NF_INET_POST_ROUTING, one per family (count_ipv4, count_ipv6), that add each
+ * packet's wire bytes and packets to its flow (flow_table.bpf.h). They never
+ * change traffic. Linux >= 6.4 (netfilter programs and links). README.md: the
+ * wire accounting, the flow cache and table, and why a drain neither loses nor
+ * double-counts a packet.
  */
 #include <linux/bpf.h>
 #include <linux/in.h>
@@ -17,7 +18,16 @@
 #include <bpf/bpf_endian.h>
 #include "kernel.h"
 #include "flows.h"
+
+/* The flow key's last word: 0, no cgroup (netfilter also sees packets without a socket). */
+static __always_inline __u64 flow_cgroup(void *ctx)
+{
+	return 0;
+}
+
 #include "flow_table.bpf.h"
+#include "socket_sources.bpf.h"
+#include "wire.bpf.h"
 
 #define NF_ACCEPT 1
 /* No link has a smaller MTU (IPv6: RFC 8200; IPv4: every real link carries
@@ -97,6 +107,8 @@ static __always_inline __u32 read_ports(unsigned char *l4)
 static __always_inline __u32 parse_ipv4(unsigned char *ip, struct key_words *k, __u8 *protocol, __u32 *l3_len)
 {
 	__u16 frag_off;
+	k->w[1] = 0; /* IPv4 addresses fill the first 4 bytes of their 16 */
+	k->w[3] = 0;
 	if (WIDE_LOADS) {
 		const __u64 *w = bpf_rdonly_cast(ip, 0);
 		__u64 w0 = w[0], w1 = w[1], w2 = w[2]; /* little-endian words of the header */
@@ -117,8 +129,6 @@ static __always_inline __u32 parse_ipv4(unsigned char *ip, struct key_words *k, 
 		k->w[2] = h->daddr;
 		frag_off = h->frag_off;
 	}
-	k->w[1] = 0;
-	k->w[3] = 0;
 	k->w[4] = key_tail(0, ZT_FAMILY_IPV4, *protocol);
 	if (frag_off & bpf_htons(0x1fff))
 		return 0; /* a later fragment: no ports */
@@ -155,6 +165,48 @@ static __always_inline __u32 parse_ipv6(unsigned char *ip, struct key_words *k, 
 	return l4_off;
 }
 
+/* Set before load when a cgroup receiver runs in the same process
+ * (socket_sources.bpf.h): this program skips what that receiver counts. */
+const volatile __u8 skip_socket_sources = 0;
+/* The cgroup receiver's cgroup (its id); 0: none. */
+const volatile __u64 skip_cgroup_id = 0;
+
+#define TCP_TIME_WAIT 6
+#define TCP_NEW_SYN_RECV 12
+/* Levels a socket's cgroup may sit below the cgroup receiver's (pod and container below kubepods, and more). */
+#define CGROUP_DEPTH_MAX 16
+
+/*
+ * Whether a packet sent by a socket of this namespace is the cgroup
+ * receiver's: its socket's cgroup is skip_cgroup_id or below it. Such a packet
+ * reaches the cgroup program only after this hook (ip_finish_output), so the
+ * socket, not socket_sources, decides. Time-wait sockets are never the cgroup
+ * program's (it runs for full sockets only); a pending connection's are its
+ * listener's.
+ */
+static __always_inline int counted_at_socket(struct sk_buff *skb)
+{
+	struct sock *sk = skb->sk;
+	if (!sk)
+		return 0;
+	sk = KERNEL_PTR(struct sock, sk);
+	unsigned char state = sk->__sk_common.skc_state;
+	if (state == TCP_TIME_WAIT)
+		return 0;
+	if (state == TCP_NEW_SYN_RECV)
+		sk = KERNEL_PTR(struct sock, sk->__sk_common.skc_listener);
+	struct cgroup *cgroup = sk->sk_cgrp_data.cgroup;
+	for (int i = 0; i < CGROUP_DEPTH_MAX; i++) { /* a bounded loop (Linux 5.3) */
+		if (!cgroup)
+			return 0;
+		cgroup = KERNEL_PTR(struct cgroup, cgroup);
+		if (KERNEL_PTR(struct kernfs_node, cgroup->kn)->id == skip_cgroup_id)
+			return 1;
+		cgroup = (struct cgroup *)cgroup->self.parent;
+	}
+	return 0;
+}
+
 /* Counts one packet leaving through POSTROUTING. `v6` is a constant in each
  * program below, so each family's program holds only its own parsing. */
 static __always_inline int count_packet(struct bpf_nf_ctx *ctx, const int v6)
@@ -172,6 +224,15 @@ static __always_inline int count_packet(struct bpf_nf_ctx *ctx, const int v6)
 	else
 		l4_off = parse_ipv6(ip, &key, &protocol);
 
+	if (skip_socket_sources) {
+		/* Counted at its socket by the cgroup program: in this namespace (the
+		 * socket decides), or in a pod's before the node forwarded it (its source was recorded). */
+		struct socket_source source;
+		socket_source_of(&key, &source);
+		if (counted_at_socket(skb) || bpf_map_lookup_elem(&socket_sources, &source))
+			return NF_ACCEPT;
+	}
+
 	/* A GSO super-packet becomes gso_segs packets, each with its own headers. */
 	struct skb_shared_info *shinfo = KERNEL_PTR(struct skb_shared_info, head + skb->end);
 	__u64 packets = 1;
@@ -181,8 +242,7 @@ static __always_inline int count_packet(struct bpf_nf_ctx *ctx, const int v6)
 			hdr_len += sizeof(struct udphdr);
 		else if (l4_off && protocol == IPPROTO_TCP)
 			hdr_len += KERNEL_PTR(struct tcphdr, ip + l4_off)->doff * 4;
-		packets = shinfo->gso_segs ?: 1;
-		len += (packets - 1) * hdr_len;
+		gso_on_wire(&len, &packets, shinfo->gso_segs, hdr_len);
 	} else if (len > (v6 ? IPV6_MIN_MTU : IPV4_SMALL_MTU)) {
 		/* Longer than the MTU: fragmented after this hook, each fragment with
 		 * its own IP header (IPv6: plus an 8-byte fragment header). */
@@ -190,14 +250,11 @@ static __always_inline int count_packet(struct bpf_nf_ctx *ctx, const int v6)
 		__u32 mtu = out ? out->mtu : 0;
 		__u32 frag_hdr = v6 ? sizeof(struct frag_hdr) : 0;
 		__u32 chunk = (mtu - l3_len - frag_hdr) & ~7U;
-		if (len > mtu && chunk && mtu > l3_len + frag_hdr) {
-			__u64 payload = len - l3_len;
-			packets = (payload + chunk - 1) / chunk;
-			len = payload + packets * (l3_len + frag_hdr);
-		}
+		if (len > mtu && chunk && mtu > l3_len + frag_hdr)
+			fragments_on_wire(&len, &packets, l3_len, frag_hdr, chunk);
 	}
 
-	count_cached(&key, len, packets);
+	count_cached(&key, len, packets, ctx);
 	return NF_ACCEPT;
 }
 

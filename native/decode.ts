@@ -1,19 +1,20 @@
 /**
  * Decodes the addon's drain output: one record per flow, laid out as
- * bpf/flows.h's struct flow_key (40 bytes) then u64 bytes and u64 packets in
+ * bpf/flows.h's struct flow_key (48 bytes) then u64 bytes and u64 packets in
  * host (little-endian) byte order. Done here rather than in C so that the addon
- * stays a thin syscall layer; plain DataView reads keep 100k flows fast.
+ * stays a thin syscall layer; plain DataView reads keep 1M flows fast.
  */
-import type { FlowRecord, IpFamily, Transport } from '../../pipeline/flow.ts';
+import type { FlowRecord, IpFamily, Transport } from '../pipeline/flow.ts';
 
 /** Offsets in struct flow_key (bpf/flows.h). */
-export const KEY_SIZE = 40;
+export const KEY_SIZE = 48;
 const SADDR = 0;
 const DADDR = 16;
 const SPORT = 32;
 const DPORT = 34;
 const FAMILY = 36;
 const PROTOCOL = 37;
+const CGROUP_ID = 40;
 /** A drained record: key, then bytes and packets. */
 export const RECORD_SIZE = KEY_SIZE + 16;
 
@@ -57,12 +58,16 @@ function u64(view: DataView, off: number): number {
   return view.getUint32(off, true) + view.getUint32(off + 4, true) * 0x1_0000_0000;
 }
 
-/** Decodes every record of a drain. */
-export function decodeFlows(buffer: Uint8Array): FlowRecord[] {
+/**
+ * Decodes every record of a drain. With `cgroupIds`, also the sending
+ * socket's cgroup id of each record (0 when the hook had no socket), by index.
+ */
+export function decodeFlows(buffer: Uint8Array, cgroupIds?: number[]): FlowRecord[] {
   if (buffer.byteLength % RECORD_SIZE !== 0) throw new Error(`drain output of ${buffer.byteLength} bytes is not a whole number of ${RECORD_SIZE}-byte records`);
   const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   const records: FlowRecord[] = [];
   for (let off = 0; off < buffer.byteLength; off += RECORD_SIZE) {
+    if (cgroupIds !== undefined) cgroupIds.push(u64(view, off + CGROUP_ID));
     const v6 = view.getUint8(off + FAMILY) === 6;
     const ipFamily: IpFamily = v6 ? 'ipv6' : 'ipv4';
     records.push({
@@ -84,7 +89,7 @@ export interface OverflowCounters {
   failedInserts: number;
 }
 
-/** Sums the per-CPU copies of struct overflow_counters (3 x u64, 24 bytes each). */
+/** Sums per-CPU copies of struct overflow_counters (3 x u64, 24 bytes each). */
 export function sumOverflow(buffer: Uint8Array): OverflowCounters {
   const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   const sum = { bytes: 0, packets: 0, failedInserts: 0 };

@@ -1,0 +1,166 @@
+#include "drain.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <bpf/bpf.h>
+
+#include "errors.h"
+#include "flows.h"
+
+namespace zonetap {
+namespace {
+
+// The program reads cache_generation before active_flows, so: flip
+// cache_generation to the next cache generation, then point active_flows at
+// the next table (that update returns only after running programs finished:
+// the kernel's synchronize_rcu for map-in-map updates); now nothing writes the
+// retired generation or table. Read and zero the retired generation of every
+// CPU's cache, lookup-and-delete the retired table in batches, and add the
+// cached flows to the table's.
+class DrainWorker : public Napi::AsyncWorker {
+ public:
+  // `owner` stays referenced (not collected) and counts the drain in flight, so
+  // that close() cannot pull the fds from under the worker thread.
+  DrainWorker(Napi::Env env, Napi::Object owner, int* in_flight, uint32_t* generation, DrainMaps maps, uint32_t batch)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), owner_(Napi::Persistent(owner)),
+        in_flight_(in_flight), generation_(generation), maps_(maps), batch_(batch) {
+    ++*in_flight_;
+  }
+  ~DrainWorker() override { --*in_flight_; }
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    uint32_t zero = 0;
+    uint32_t next_generation = maps_.next_generation, next_table = maps_.table_next;
+    if (bpf_map_update_elem(maps_.cache_generation, &zero, &next_generation, BPF_ANY) != 0) return Fail("swap flow caches", errno);
+    if (bpf_map_update_elem(maps_.table_outer, &zero, &next_table, BPF_ANY) != 0) return Fail("swap flow tables", errno);
+    swapped_ = true;
+    std::vector<flow_cache_entry> cached;
+    if (!ReadCache(cached)) return;
+
+    std::vector<flow_key> keys(batch_);
+    std::vector<flow_counters> values(batch_);
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    uint64_t in_batch = 0, out_batch = 0;  // a hash map's batch token: the next bucket
+    bool first = true;
+    for (;;) {
+      uint32_t count = batch_;
+      int rc = bpf_map_lookup_and_delete_batch(maps_.table_retired, first ? nullptr : &in_batch, &out_batch,
+                                               keys.data(), values.data(), &count, &opts);
+      int err = rc ? errno : 0;
+      if (rc && err != ENOENT) return Fail("drain flow table", err);
+      for (uint32_t i = 0; i < count; i++) Append(keys[i], values[i]);
+      if (err == ENOENT) break;
+      in_batch = out_batch;
+      first = false;
+    }
+    MergeCached(cached);
+  }
+
+  void OnOK() override {
+    *generation_ = maps_.next_generation;
+    deferred_.Resolve(Napi::Buffer<uint8_t>::Copy(Env(), records_.data(), records_.size()));
+  }
+  void OnError(const Napi::Error&) override {
+    // Swapped but not fully read: the retired table keeps the unread rest, and a
+    // later drain reads it when this generation is retired again.
+    if (swapped_) *generation_ = maps_.next_generation;
+    deferred_.Reject(SyscallError(Env(), op_, err_).Value());
+  }
+
+ private:
+  static constexpr size_t kRecord = sizeof(flow_key) + sizeof(flow_counters);
+
+  // The retired generation of every CPU's cache, then zeroes it (one batch
+  // syscall each; the read takes the live generation too and skips it).
+  bool ReadCache(std::vector<flow_cache_entry>& cached) {
+    uint32_t n = maps_.cache_entries, retired = 1 - maps_.next_generation;
+    std::vector<uint32_t> keys(n);
+    std::vector<flow_cache_entry> all(n);
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    uint32_t out_batch = 0, count = n;
+    int rc = bpf_map_lookup_batch(maps_.cache, nullptr, &out_batch, keys.data(), all.data(), &count, &opts);
+    if (rc && errno != ENOENT) return Fail("read flow cache", errno), false;
+    if (count != n) return Fail("read flow cache", EIO), false;
+    std::vector<uint32_t> retired_keys;
+    for (uint32_t i = 0; i < n; i++) {
+      if ((keys[i] / FLOW_CACHE_SLOTS) % 2 != retired) continue;
+      retired_keys.push_back(keys[i]);
+      if (all[i].counters.packets) cached.push_back(all[i]);
+    }
+    std::vector<flow_cache_entry> empty(retired_keys.size(), flow_cache_entry{});
+    count = retired_keys.size();
+    if (count && bpf_map_update_batch(maps_.cache, retired_keys.data(), empty.data(), &count, &opts) != 0) return Fail("reset flow cache", errno), false;
+    return true;
+  }
+
+  void Append(const flow_key& key, const flow_counters& counters) {
+    const uint8_t* k = reinterpret_cast<const uint8_t*>(&key);
+    const uint8_t* v = reinterpret_cast<const uint8_t*>(&counters);
+    records_.insert(records_.end(), k, k + sizeof(flow_key));
+    records_.insert(records_.end(), v, v + sizeof(flow_counters));
+  }
+
+  static std::string_view KeyBytes(const void* p) { return std::string_view(static_cast<const char*>(p), sizeof(flow_key)); }
+
+  // Sums the cached flows by key (a flow may sit in several CPUs' caches),
+  // adds each to its table record, and appends the ones the table lacks.
+  void MergeCached(const std::vector<flow_cache_entry>& cached) {
+    std::unordered_map<std::string_view, flow_counters> flows;
+    for (const auto& e : cached) {
+      flow_counters& sum = flows[KeyBytes(&e.key)];
+      sum.bytes += e.counters.bytes;
+      sum.packets += e.counters.packets;
+    }
+    if (flows.empty()) return;
+    for (size_t off = 0; off < records_.size(); off += kRecord) {
+      auto it = flows.find(KeyBytes(records_.data() + off));
+      if (it == flows.end()) continue;
+      flow_counters c;
+      memcpy(&c, records_.data() + off + sizeof(flow_key), sizeof c);
+      c.bytes += it->second.bytes;
+      c.packets += it->second.packets;
+      memcpy(records_.data() + off + sizeof(flow_key), &c, sizeof c);
+      flows.erase(it);
+    }
+    for (const auto& [key, counters] : flows) {
+      flow_key k;
+      memcpy(&k, key.data(), sizeof k);
+      Append(k, counters);
+    }
+  }
+
+  void Fail(const char* op, int err) {
+    op_ = op;
+    err_ = err;
+    SetError(op);
+  }
+
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference owner_;
+  int* in_flight_;
+  uint32_t* generation_;
+  bool swapped_ = false;
+  DrainMaps maps_;
+  uint32_t batch_;
+  std::vector<uint8_t> records_;
+  std::string op_;
+  int err_ = 0;
+};
+
+}  // namespace
+
+Napi::Promise QueueDrain(Napi::Env env, Napi::Object owner, int* in_flight, uint32_t* generation, DrainMaps maps, uint32_t batch) {
+  auto* worker = new DrainWorker(env, owner, in_flight, generation, maps, batch);
+  worker->Queue();
+  return worker->Promise();
+}
+
+}  // namespace zonetap

@@ -1,0 +1,55 @@
+// FlowTable, the addon's one class for the kernel flow tables (flow_table.cc).
+#pragma once
+#include <napi.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+struct bpf_map;
+struct bpf_object;
+struct bpf_program;
+
+namespace zonetap {
+
+// The maps every flow-table object has (bpf/flow_table.bpf.h, socket_sources.bpf.h).
+struct TableMaps {
+  bpf_map *flows_a, *flows_b, *active_flows, *flow_cache, *cache_generation, *overflow, *insert_races, *socket_sources;
+};
+
+// An opened skeleton, whichever object it is.
+struct Object {
+  bpf_object* obj;
+  TableMaps maps;
+  std::vector<std::pair<std::string, bpf_program*>> programs;
+  void (*destroy)(void*);
+  void* skel;
+};
+
+class FlowTable : public Napi::ObjectWrap<FlowTable> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit FlowTable(const Napi::CallbackInfo& info);
+  ~FlowTable() override;
+
+ private:
+  int SocketSourcesFd() const;
+  bpf_program* Program(Napi::Env env, const std::string& name);
+  Napi::Value AttachNetfilterHook(const Napi::CallbackInfo& info);
+  Napi::Value AttachCgroupHook(const Napi::CallbackInfo& info);
+  void Detach(const Napi::CallbackInfo& info);
+  Napi::Value Drain(const Napi::CallbackInfo& info);
+  Napi::Value Overflow(const Napi::CallbackInfo& info);
+  Napi::Value Programs(const Napi::CallbackInfo& info);
+  Napi::Value MapIds(const Napi::CallbackInfo& info);
+  void Close(const Napi::CallbackInfo& info);
+  void Release();
+
+  Object object_ = {};
+  std::vector<int> links_;
+  // The generation (cache generation and table) the programs write: 0 at load.
+  uint32_t generation_ = 0;
+  int drains_in_flight_ = 0;
+};
+
+}  // namespace zonetap
