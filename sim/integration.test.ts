@@ -106,9 +106,9 @@ describe('zonetap on a simulated three-zone cluster', privileged(), () => {
     assert.deepEqual(measure(samples), expected, `bytes per workload pair at the gateway; logs:\n${logs()}`);
     // Every api -> postgres byte crosses zones (zone-a and zone-b to zone-c) and is priced.
     assert.equal(sumOf(samples, BYTES, { k8s_src_owner_name: 'api', k8s_dst_owner_name: 'postgres', zonetap_traffic_class: 'cross_zone' }), expected['api -> postgres']);
-    // Priced with gcp's cross-zone price, $0.01 per GB of 10^9 bytes (processors/cost/README.md): 280,400 bytes, $0.000002804.
+    // Priced with gcp's cross-zone price, $0.01 per GiB of 2^30 bytes (processors/cost/README.md): 280,400 bytes, $0.0000026114.
     const cost = sumOf(samples, 'zonetap_network_flow_cost_usd_total', { k8s_src_owner_name: 'api', k8s_dst_owner_name: 'postgres' });
-    const expectedCost = (expected['api -> postgres'] / 1e9) * 0.01;
+    const expectedCost = (expected['api -> postgres'] / 2 ** 30) * 0.01;
     assert.equal(expected['api -> postgres'], 280_400);
     assert.ok(Math.abs(cost - expectedCost) <= 1e-9 * expectedCost, `cross-zone cost: got $${cost}, expected $${expectedCost} (records summed in another order: relative 1e-9)`);
     // The flow log names the Job's pod too.
