@@ -20,15 +20,23 @@ export function resolvePrices(config: CostConfig): Readonly<ResolvedPrices> {
   const table = config.provider === 'custom' ? undefined : PRICE_TABLES[config.provider];
   const unit = table?.unit ?? config.unit ?? 'GB';
   const bytesPerUnit = BYTES_PER_UNIT[unit];
-  const tiers: readonly VolumeTier[] | undefined = config.internet_tiers?.map((t) => ({ upTo: t.up_to === undefined ? Infinity : t.up_to / bytesPerUnit, price: t.price })) ?? table?.internetTiers;
-  const volume = config.internet_monthly_volume;
-  // The schema makes sure a custom table has prices.internet or tiers.
-  const internet = config.prices.internet ?? (tiers === undefined ? 0 : volume === undefined ? firstPaidPrice(tiers) : averagePrice(tiers, volume / bytesPerUnit));
-  const { nat_gateway: natPrice, ...classPrices } = config.prices;
-  const classes: ClassPrices = { same_zone: 0, cross_zone: 0, cross_region: 0, unknown: 0, ...table?.prices, internet };
-  for (const [cls, price] of Object.entries(classPrices) as [keyof ClassPrices, number | undefined][]) if (price !== undefined && cls !== 'internet') classes[cls] = price;
-  const natGateway = config.nat_gateway ? (natPrice ?? table?.natGateway ?? 0) : 0;
+  const tiers = config.internet_tiers?.map((t): VolumeTier => ({ upTo: t.up_to === undefined ? Infinity : t.up_to / bytesPerUnit, price: t.price })) ?? table?.internetTiers;
+  const classes: ClassPrices = { same_zone: 0, cross_zone: 0, cross_region: 0, unknown: 0, ...table?.prices, internet: internetPrice(config, tiers, bytesPerUnit) };
+  for (const cls of ['same_zone', 'cross_zone', 'cross_region', 'unknown'] as const) {
+    const price = config.prices[cls];
+    if (price !== undefined) classes[cls] = price;
+  }
+  const natGateway = config.nat_gateway ? (config.prices.nat_gateway ?? table?.natGateway ?? 0) : 0;
   return Object.freeze({ unit, bytesPerUnit, classes: Object.freeze(classes), natGateway });
+}
+
+/** `prices.internet`, else the tiers' average at the configured monthly volume, else their first paid band. */
+function internetPrice(config: CostConfig, tiers: readonly VolumeTier[] | undefined, bytesPerUnit: number): number {
+  if (config.prices.internet !== undefined) return config.prices.internet;
+  // The schema makes sure a custom table has prices.internet or tiers.
+  if (tiers === undefined) return 0;
+  const volume = config.internet_monthly_volume;
+  return volume === undefined ? firstPaidPrice(tiers) : averagePrice(tiers, volume / bytesPerUnit);
 }
 
 /**
