@@ -19,12 +19,12 @@ after(() => rmSync(project, { recursive: true, force: true }));
 /** The project's Node first, as `make` puts it: npm and the example run on Node 24. */
 const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH}` };
 
-/** Computed by hand from examples/embed/flows.jsonl: the 300-byte DNS flow and the 900-byte monitoring flow are under min_bytes 1000; gcp prices $0.01/GB cross-zone, $0.12/GB internet, 0 same-zone. */
+/** Computed by hand from examples/embed/flows.jsonl: the 300-byte DNS flow and the 900-byte monitoring flow are under min_bytes 1000; gcp prices per GiB (2^30 bytes): $0.01 cross-zone, $0.12 internet, 0 same-zone (3,000,000 B: 3e6 / 2^30 x 0.01 = $0.0000279). */
 const BILL = `Cross-zone bill of the replayed flows
-shop/api cross_zone             3000000 B  $0.000030
-shop/api internet               1000000 B  $0.000120
+shop/api cross_zone             3000000 B  $0.000028
+shop/api internet               1000000 B  $0.000112
 shop/api same_zone               500000 B  $0.000000
-shop/postgres cross_zone        4000000 B  $0.000040
+shop/postgres cross_zone        4000000 B  $0.000037
 `;
 
 describe('examples/embed, installed and run as an embedder would', () => {

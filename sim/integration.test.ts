@@ -153,9 +153,9 @@ for (const receiver of RECEIVERS) describe(`zonetap on a simulated three-zone cl
     assert.deepEqual(measured, expected, `bytes per workload pair, increase() over both gateways; logs:\n${logs()}`);
     // Every api -> postgres byte crosses zones (zone-a and zone-b to zone-c) and is priced.
     assert.equal(await prometheus!.increase(selector(BYTES, { ...apiToPostgres, zonetap_traffic_class: 'cross_zone' }), since), expected['api -> postgres']);
-    // Priced with gcp's cross-zone price, $0.01 per GB of 10^9 bytes (processors/cost/README.md): 280,400 bytes, $0.000002804.
+    // Priced with gcp's cross-zone price, $0.01 per GiB of 2^30 bytes (processors/cost/README.md): 280,400 bytes, $0.0000026114.
     const cost = await prometheus!.increase(selector('zonetap_network_flow_cost_usd_total', apiToPostgres), since);
-    const expectedCost = (expected['api -> postgres'] / 1e9) * 0.01;
+    const expectedCost = (expected['api -> postgres'] / 2 ** 30) * 0.01;
     assert.equal(expected['api -> postgres'], 280_400);
     assert.ok(Math.abs(cost - expectedCost) <= 1e-9 * expectedCost, `cross-zone cost: got $${cost}, expected $${expectedCost} (records summed in another order: relative 1e-9)`);
     // The flow log names the Job's pod too.

@@ -128,7 +128,8 @@ test('the quick start runs without privileges, serves the recorded totals on /me
   assert.deepEqual(served(samples, 'zonetap_network_flow_packets_total'), truth.packets);
   const cost = served(samples, 'zonetap_network_flow_cost_usd_total');
   assert.deepEqual([...cost.keys()].sort(), [...truth.cost.keys()].sort());
-  // The cost processor prices again what the demo's gateway priced (gcp): the same dollars, summed in another order.
+  // The cost processor prices again what the demo's gateway priced (gcp, per GiB): the same dollars, summed in another order.
+  // The recording predates GiB pricing; its zonetap.cost.usd was re-priced from its bytes at gcp's per-GiB table.
   for (const [k, usd] of truth.cost) assert.ok(Math.abs(cost.get(k)! - usd) <= 1e-12 + 1e-9 * usd, `${k}: ${cost.get(k)} USD served, ${usd} recorded`);
   assert.deepEqual(served(samples, 'pod_cross_zone_network_traffic_bytes_total', (l) => `${l.namespace}/${l.pod}`), truth.kubezonnet);
 

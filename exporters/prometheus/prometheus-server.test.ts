@@ -224,7 +224,7 @@ test('zonetap run (replay -> k8sattributes -> crosszone -> cost -> prometheus): 
     const kubezonnet = cluster.kubezonnetTotals(raw);
     await assertCounters(prometheus, T, records, kubezonnet);
 
-    // The model prices each record as the cost processor's gcp table does ($/GB: 0.01 cross-zone, 0.02 cross-region, 0.12 internet).
+    // The model prices each record as the cost processor's gcp table does ($/GiB: 0.01 cross-zone, 0.02 cross-region, 0.12 internet).
     const costTotals = sumBy(records, () => true, (r) => r.src.namespace ?? '', (r) => r.costUsd!);
     assertProportional(byLabels(await prometheus.query('sum by (k8s_src_namespace) (zonetap_network_flow_cost_usd_total)', T), ['k8s_src_namespace']), costTotals, 1, 'cost by namespace, exactly');
     const [first] = await prometheus.query(`sum(increase(zonetap_network_flow_bytes_total[1w]))`, T);

@@ -1,4 +1,6 @@
 export { costProcessorFactory } from './factory.ts';
 export { costConfigSchema, type CostConfig } from './config.ts';
-export { classPrices, priceBatches, pricer } from './processor.ts';
-export { BUILT_IN_PRICES, BYTES_PER_GB, type ClassPrices, type Provider } from './prices.ts';
+export { priceBatches, recordCost, resolvePrices, type ResolvedPrices } from './processor.ts';
+export { BYTES_PER_UNIT, PRICE_TABLES, type BillingUnit, type BuiltInProvider, type ClassPrices, type PriceTable, type Provider, type VolumeTier } from './prices.ts';
+export { averagePrice, firstPaidPrice, monthlyCost } from './tiers.ts';
+export { parseVolume } from './volume.ts';

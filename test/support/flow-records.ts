@@ -27,7 +27,8 @@ export interface Pod { namespace: string; name: string; workload: string; node: 
 /** A flow as the kernel sees it: addresses, ports and counts only. */
 export interface RawFlow { src: string; dst: string; srcPort: number; dstPort: number; bytes: number; packets: number }
 
-export const PRICE_PER_GB: Record<TrafficClass, number> = { same_zone: 0, cross_zone: 0.01, cross_region: 0.02, internet: 0.12, unknown: 0 };
+/** processors/cost's gcp table, written out: USD per GiB (2^30 bytes), internet at its first paid band. */
+export const GCP_PRICE_PER_GIB: Record<TrafficClass, number> = { same_zone: 0, cross_zone: 0.01, cross_region: 0.02, internet: 0.12, unknown: 0 };
 
 export class ClusterModel {
   readonly nodes: Node[] = [];
@@ -58,13 +59,13 @@ export class ClusterModel {
     return { address, port, namespace: found.namespace, pod: found.name, workloadKind: 'Deployment', workloadName: found.workload, node: node.name, zone: node.zone, region: node.region };
   }
 
-  /** What k8sattributes, crosszone and cost make of a raw flow. */
+  /** What k8sattributes, crosszone and cost (provider gcp) make of a raw flow. */
   resolve(flow: RawFlow): FlowRecord {
     const src = this.endpoint(flow.src, flow.srcPort);
     const dst = this.endpoint(flow.dst, flow.dstPort);
     const trafficClass: TrafficClass =
       dst.zone === undefined ? 'internet' : src.zone === dst.zone ? 'same_zone' : src.region === dst.region ? 'cross_zone' : 'cross_region';
-    return { src, dst, transport: 'tcp', ipFamily: 'ipv4', bytes: flow.bytes, packets: flow.packets, trafficClass, costUsd: (flow.bytes / 1e9) * PRICE_PER_GB[trafficClass] };
+    return { src, dst, transport: 'tcp', ipFamily: 'ipv4', bytes: flow.bytes, packets: flow.packets, trafficClass, costUsd: (flow.bytes / 2 ** 30) * GCP_PRICE_PER_GIB[trafficClass] };
   }
 
   /**
