@@ -151,7 +151,7 @@ describe('simulated cluster', privileged(), () => {
     assert.doesNotMatch(readFileSync(path, 'utf8'), /203\.0\.113|2001:db8/);
     // As the deployment writes it while the Job's pod is not running: without it.
     writeInventory(cluster.plan, path, (p) => !p.spec.ephemeral);
-    assert.deepEqual(parse(readFileSync(path, 'utf8')).pods.map((p: { name: string }) => p.name), ['api-0', 'api-1', 'postgres-0', 'cache-0']);
+    assert.deepEqual(parse(readFileSync(path, 'utf8')).pods.map((p: { name: string }) => p.name), ['api-0', 'api-1', 'postgres-0', 'cache-0', 'log-shipper-x8k2d']);
   });
 
   test('pod processes run in their container\'s cgroup, laid out like the kubelet\'s (systemd and cgroupfs drivers)', async () => {
