@@ -163,13 +163,13 @@ test('zonetap demo rejects a bad DURATION, PROVIDER or argument before building 
   assert.deepEqual(listNetns().filter((n) => n.startsWith('zt-demo-')), []);
 });
 
-test('the ready configs validate: the demo templates (with their variables set) and config/standalone.yaml', async () => {
+test('the ready configs validate: the demo templates, both receivers (with their variables set) and config/standalone.yaml', async () => {
   const env = {
     ZONETAP_INTERVAL: '2s', ZONETAP_NETNS: '/proc/self/ns/net', ZONETAP_INVENTORY: fileURLToPath(new URL('../config/inventory.example.yaml', import.meta.url)),
     NODE_NAME: 'node-a', ZONETAP_GATEWAY: '127.0.0.1:4317', ZONETAP_TELEMETRY: '127.0.0.1:0', ZONETAP_PROMETHEUS: '127.0.0.1:9464',
-    ZONETAP_FLOWLOG: '/tmp/flows.jsonl', PROVIDER: 'gcp',
+    ZONETAP_FLOWLOG: '/tmp/flows.jsonl', PROVIDER: 'gcp', ZONETAP_CGROUP_ROOT: '/sys/fs/cgroup', ZONETAP_CGROUP_PATH: '/',
   };
-  for (const file of ['demo-agent.yaml', 'demo-gateway.yaml', 'standalone.yaml']) {
+  for (const file of ['demo-agent.yaml', 'demo-agent-cgroup.yaml', 'demo-gateway.yaml', 'standalone.yaml']) {
     const { code, stdout, stderr } = await run(ZONETAP, ['validate', '--config', fileURLToPath(new URL(`../config/${file}`, import.meta.url))], env);
     assert.equal(code, 0, `${file}: ${stderr}`);
     assert.match(stdout, /configuration is valid/);
