@@ -6,10 +6,9 @@
  */
 import { release } from 'node:os';
 import { ZonetapError } from '../pipeline/errors.ts';
+import { MINIMUM_KERNEL } from '../bpf/minimum-kernel.ts';
 import { nativeModule } from './addon.ts';
 
-/** The oldest kernel each receiver's programs load on (checked at build time by bpf/reach). */
-export const MINIMUM_KERNEL = { netfilter: [6, 4], cgroup: [5, 8] } as const satisfies Record<string, readonly [number, number]>;
 
 const NEEDS = {
   netfilter: 'netfilter eBPF programs and links',

@@ -3,13 +3,13 @@
  * every helper, kfunc, context field and instruction feature each eBPF object
  * uses, with the first Linux version that has it (table.ts), and fails when
  * an object needs a newer kernel than its receiver promises
- * (native/kernel.ts MINIMUM_KERNEL: netfilter 6.4, cgroup 5.8) or uses
+ * (bpf/minimum-kernel.ts: netfilter 6.4, cgroup 5.8) or uses
  * something the table does not know.
  *
  *   node bpf/reach/check.ts OBJECT.bpf.o...
  */
 import { basename } from 'node:path';
-import { MINIMUM_KERNEL } from '../../native/kernel.ts';
+import { MINIMUM_KERNEL } from '../minimum-kernel.ts';
 import { readPrograms } from './elf.ts';
 import { usesOf, type Use } from './analyze.ts';
 import { CONTEXT_FIELDS, HELPERS, INSTRUCTIONS, KFUNCS, PROGRAM_TYPES, compareVersions, type Availability, type Version } from './table.ts';
