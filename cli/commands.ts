@@ -55,7 +55,9 @@ function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[]
         return usageError(`unknown flag ${quoted}`, command);
       case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
         const flag = /--[\w-]+/.exec(quoted ?? '')?.[0] ?? quoted;
-        return usageError(e.message.includes('does not take') ? `flag ${flag} takes no value` : `flag ${flag} needs a value`, command);
+        // A value that starts with "-" is taken for a flag: `--feature-gates -id` must be written `--feature-gates=-id`.
+        const hint = flag === '--feature-gates' ? ' (to disable a gate, write --feature-gates=-ID)' : '';
+        return usageError(e.message.includes('does not take') ? `flag ${flag} takes no value` : `flag ${flag} needs a value${hint}`, command);
       }
       case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
         return usageError(`unexpected argument "${quoted}"`, command);
