@@ -46,6 +46,7 @@ describe('component catalogue', () => {
     for (const entry of CATALOGUE) {
       const factory = await entry.load();
       assert.equal(factory, FACTORIES.find((f) => key(f) === key(entry)), key(entry));
+      assert.equal(await entry.schema(), factory.configSchema, `${key(entry)}: validation uses the factory's own schema`);
     }
   });
 
@@ -73,7 +74,7 @@ describe('component catalogue', () => {
     }
   });
 
-  it('validate loads the components its configuration uses, and no others', async () => {
+  it('validate loads the configuration schemas of the components its configuration uses, and no others', async () => {
     const config = join(dir, 'replay.yaml');
     await writeFile(
       config,
@@ -86,6 +87,7 @@ service: { pipelines: { flows: { receivers: [replay], exporters: [flowlog] } } }
     assert.equal(code, 0);
     const components = new Set(componentModules(modules).map((m) => m.split('/').slice(0, 2).join('/')));
     assert.deepEqual([...components].toSorted(), ['exporters/flowlog', 'receivers/replay']);
+    assert.ok(!modules.includes('receivers/replay/receiver.ts') && modules.includes('receivers/replay/config.ts'), 'the schema, not the implementation');
     for (const heavy of ['node_modules/@kubernetes/client-node', 'node_modules/@grpc/grpc-js', 'node_modules/@opentelemetry/exporter-metrics-otlp-grpc']) {
       assert.ok(!modules.includes(heavy), `${heavy} loaded`);
     }

@@ -120,7 +120,8 @@ async function validate(args: string[]): Promise<number> {
   const { ConfigError } = await import('../pipeline/config/problems.ts');
   const factories = new BuiltInFactories();
   try {
-    const config = await loadConfig(sources, (used) => factories.registryFor(used));
+    // The configuration schemas only: validation creates no component.
+    const config = await loadConfig(sources, (used) => factories.schemasFor(used));
     for (const w of config.warnings) process.stderr.write(`warning: ${w}\n`);
     return print('configuration is valid\n');
   } catch (err) {
