@@ -28,6 +28,12 @@ export const CATALOGUE: readonly CatalogueEntry[] = [
   },
   {
     kind: 'receiver',
+    type: 'cgroup',
+    load: async () => (await import('../receivers/cgroup/index.ts')).cgroupReceiverFactory,
+    schema: async () => (await import('../receivers/cgroup/config.ts')).cgroupConfigSchema,
+  },
+  {
+    kind: 'receiver',
     type: 'otlp',
     load: async () => (await import('../receivers/otlp/index.ts')).otlpReceiverFactory,
     schema: async () => (await import('../receivers/otlp/config.ts')).otlpReceiverConfigSchema,
