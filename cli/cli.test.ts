@@ -62,7 +62,7 @@ describe('zonetap command line', () => {
   it('--help prints usage', async () => {
     const r = await cli(['--help']);
     assert.equal(r.code, 0);
-    assert.match(r.stdout, /^zonetap .*\n\nUsage:\n {2}zonetap run --config FILE/);
+    assert.match(r.stdout, /^zonetap .*\n\nUsage:\n {2}zonetap run --config SOURCE/);
   });
 
   it('rejects an unknown flag, an unknown command and a missing --config with exit 2', async () => {

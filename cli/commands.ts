@@ -1,59 +1,50 @@
 /**
  * The zonetap commands, loaded by main.ts once it has caught the signals `run` handles:
- *   zonetap run --config FILE [--config FILE]... [--log-level L] [--shutdown-timeout 10s]
- *   zonetap validate --config FILE [--config FILE]...
- *   zonetap components
+ *   zonetap run --config SOURCE [--config SOURCE]... [--set KEY=VALUE]... [--feature-gates LIST] [--log-level L] [--shutdown-timeout 10s]
+ *   zonetap --config SOURCE ...    (the same as run, as otelcol runs)
+ *   zonetap validate --config SOURCE [--config SOURCE]... [--set KEY=VALUE]...
+ *   zonetap components [--json]
  *   zonetap demo [...]
- *   zonetap --version | --help
+ *   zonetap --version | --help | COMMAND --help
  * Exit codes and error codes: cli/README.md.
+ *
+ * Only the command line is parsed here: the configuration, the pipeline and
+ * the components are imported when a command needs them, so `--version`,
+ * `--help` and usage errors load none of them.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
-import { loadConfig } from '../pipeline/config/load.ts';
-import { ConfigError } from '../pipeline/config/problems.ts';
+import type { ConfigSource } from '../pipeline/config/sources.ts';
 import { LOG_LEVELS } from '../pipeline/config/types.ts';
 import type { LogLevel } from '../pipeline/config/types.ts';
 import { ZonetapError } from '../pipeline/errors.ts';
-import { FactoryRegistry } from '../pipeline/registry.ts';
-import { EXIT, describeError, runService } from './run.ts';
-import type { SignalInbox } from './signals.ts';
-import { parseDuration } from '../pipeline/schema.ts';
+import { parseFeatureGates } from '../pipeline/feature-gates.ts';
 import { VERSION } from '../pipeline/version.ts';
-import { componentTable } from './components.ts';
+import { BuiltInFactories } from './catalogue.ts';
+import { EXIT, describeError } from './exit.ts';
+import type { SignalInbox } from './signals.ts';
+import { COMMANDS, isBareRun, usage } from './usage.ts';
+import type { CommandName } from './usage.ts';
 
-const USAGE = `zonetap ${VERSION}: count Kubernetes cross-zone traffic with eBPF, export to Prometheus, OTLP and flow logs.
-
-Usage:
-  zonetap run --config FILE [--config FILE]...        run the pipelines (later files override earlier ones)
-  zonetap validate --config FILE [--config FILE]...   check a configuration and print every problem
-  zonetap components                                  list the receivers, processors and exporters built in
-  zonetap demo                                        run the simulated multi-zone cluster demo
-  zonetap --version                                   print the version
-  zonetap --help                                      print this help
-
-Options of run and validate:
-  -c, --config FILE            configuration file (YAML); repeat to merge several
-      --log-level LEVEL        trace|debug|info|warn|error|fatal|silent (overrides service.telemetry.logs.level)
-      --shutdown-timeout DUR   how long a graceful shutdown may take, like 10s (run only; default 10s)
-
-Signals (run): SIGTERM or SIGINT shut down gracefully; SIGHUP reloads the configuration files.
-Exit codes: 0 ok, 1 start-up or shutdown failed, 2 bad command line or configuration.
-`;
-
+const HELP = { help: { type: 'boolean', short: 'h' } } as const;
 const CONFIG_OPTIONS = {
   config: { type: 'string', short: 'c', multiple: true },
+  set: { type: 'string', multiple: true },
+  'feature-gates': { type: 'string', multiple: true },
   'log-level': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
+  ...HELP,
 } as const satisfies ParseArgsConfig['options'];
+const RUN_OPTIONS = { ...CONFIG_OPTIONS, 'shutdown-timeout': { type: 'string' } } as const satisfies ParseArgsConfig['options'];
 
-function usageError(message: string, command?: string): never {
+/** `command` names the help a usage error points to; undefined: the general help. */
+function usageError(message: string, command?: CommandName): never {
   throw new ZonetapError('ZT_USAGE', `${message}; see zonetap ${command ? `${command} ` : ''}--help`);
 }
 
 /** parseArgs in strict mode, with errors that say what was wrong in zonetap's words. */
-function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O, command?: string) {
+function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O, command?: CommandName) {
   try {
     return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
   } catch (err) {
@@ -64,7 +55,9 @@ function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[]
         return usageError(`unknown flag ${quoted}`, command);
       case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
         const flag = /--[\w-]+/.exec(quoted ?? '')?.[0] ?? quoted;
-        return usageError(e.message.includes('does not take') ? `flag ${flag} takes no value` : `flag ${flag} needs a value`, command);
+        // A value that starts with "-" is taken for a flag: `--feature-gates -id` must be written `--feature-gates=-id`.
+        const hint = flag === '--feature-gates' ? ' (to disable a gate, write --feature-gates=-ID)' : '';
+        return usageError(e.message.includes('does not take') ? `flag ${flag} takes no value` : `flag ${flag} needs a value${hint}`, command);
       }
       case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
         return usageError(`unexpected argument "${quoted}"`, command);
@@ -74,37 +67,61 @@ function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[]
   }
 }
 
-function configPaths(values: { config?: string[] }, command: string): string[] {
-  if (!values.config || values.config.length === 0) usageError(`zonetap ${command} needs --config FILE`, command);
-  return values.config;
+interface ConfigValues {
+  config?: string[];
+  set?: string[];
+  'feature-gates'?: string[];
+  'log-level'?: string;
 }
 
-function logLevel(value: string | undefined, command: string): LogLevel | undefined {
-  if (value === undefined) return undefined;
-  if (!(LOG_LEVELS as readonly string[]).includes(value)) usageError(`invalid --log-level "${value}": expected one of ${LOG_LEVELS.join('|')}`, command);
-  return value as LogLevel;
+/** What run and validate share: the sources (every --config, then every --set), the log level and the feature gates, checked. */
+async function configArguments(values: ConfigValues, command: CommandName, shown: CommandName | undefined) {
+  const wrap = <T>(check: () => T): T => {
+    try {
+      return check();
+    } catch (err) {
+      if (err instanceof ZonetapError && err.code === 'ZT_USAGE') usageError(err.message, shown);
+      throw err;
+    }
+  };
+  const featureGates = wrap(() => parseFeatureGates(values['feature-gates'] ?? []));
+  const level = values['log-level'];
+  if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level)) {
+    usageError(`invalid --log-level "${level}": expected one of ${LOG_LEVELS.join('|')}`, shown);
+  }
+  if (!values.config || values.config.length === 0) usageError(`zonetap ${command} needs --config FILE`, shown);
+  const { setSource } = await import('../pipeline/config/sources.ts');
+  const sets = wrap(() => (values.set ?? []).map(setSource));
+  const sources: ConfigSource[] = [...values.config, ...sets];
+  return { sources, featureGates, logLevel: level as LogLevel | undefined };
 }
 
-async function run(args: string[], inbox?: SignalInbox): Promise<number> {
-  const values = parse(args, { ...CONFIG_OPTIONS, 'shutdown-timeout': { type: 'string' } }, 'run');
-  if (values.help) return print(USAGE);
+/** `zonetap run`, or the bare form `zonetap --config ...` (`shown` is then undefined: errors point to the general help). */
+async function run(args: string[], inbox: SignalInbox | undefined, shown: CommandName | undefined): Promise<number> {
+  const values = parse(args, RUN_OPTIONS, shown);
+  if (values.help) return print(usage('run'));
   let shutdownTimeoutMs: number | undefined;
   if (values['shutdown-timeout'] !== undefined) {
+    const { parseDuration } = await import('../pipeline/schema.ts');
     shutdownTimeoutMs = parseDuration(values['shutdown-timeout']);
-    if (!shutdownTimeoutMs) usageError(`invalid --shutdown-timeout "${values['shutdown-timeout']}": expected a duration like 10s`, 'run');
+    if (!shutdownTimeoutMs) usageError(`invalid --shutdown-timeout "${values['shutdown-timeout']}": expected a duration like 10s`, shown);
   }
-  const paths = configPaths(values, 'run');
-  const level = logLevel(values['log-level'], 'run');
-  return runService(paths, builtInRegistry, { logLevel: level, shutdownTimeoutMs, inbox });
+  const { sources, featureGates, logLevel } = await configArguments(values, 'run', shown);
+  const { runService } = await import('./run.ts');
+  const factories = new BuiltInFactories();
+  return runService(sources, (used) => factories.registryFor(used), { logLevel, shutdownTimeoutMs, inbox, featureGates });
 }
 
 async function validate(args: string[]): Promise<number> {
   const values = parse(args, CONFIG_OPTIONS, 'validate');
-  if (values.help) return print(USAGE);
-  logLevel(values['log-level'], 'validate');
+  if (values.help) return print(usage('validate'));
+  const { sources } = await configArguments(values, 'validate', 'validate');
+  const { loadConfig } = await import('../pipeline/config/load.ts');
+  const { ConfigError } = await import('../pipeline/config/problems.ts');
+  const factories = new BuiltInFactories();
   try {
-    const paths = configPaths(values, 'validate');
-    const config = await loadConfig(paths, builtInRegistry);
+    // The configuration schemas only: validation creates no component.
+    const config = await loadConfig(sources, (used) => factories.schemasFor(used));
     for (const w of config.warnings) process.stderr.write(`warning: ${w}\n`);
     return print('configuration is valid\n');
   } catch (err) {
@@ -112,6 +129,14 @@ async function validate(args: string[]): Promise<number> {
     process.stderr.write(describeError(err));
     return EXIT.USAGE;
   }
+}
+
+async function components(args: string[]): Promise<number> {
+  const values = parse(args, { ...HELP, json: { type: 'boolean' } }, 'components');
+  if (values.help) return print(usage('components'));
+  const { componentJson, componentTable } = await import('./components.ts');
+  const all = await new BuiltInFactories().all();
+  return print(values.json ? componentJson(all, VERSION) : componentTable(all));
 }
 
 async function demo(args: string[]): Promise<number> {
@@ -129,10 +154,13 @@ function print(text: string): number {
   return EXIT.OK;
 }
 
-/** Every built-in factory. Imported on demand: components pull in gRPC, the Kubernetes client and more, which --version and --help do not need. */
-async function builtInRegistry(): Promise<FactoryRegistry> {
-  const { FACTORIES } = await import('./factories.ts');
-  return new FactoryRegistry(FACTORIES);
+/** `zonetap help [COMMAND]`. */
+function help(args: string[]): Promise<number> | number {
+  const [command, ...extra] = args;
+  if (extra.length > 0) usageError(`unexpected argument "${extra[0]}"`);
+  if (command === undefined) return print(usage());
+  if (!(COMMANDS as readonly string[]).includes(command)) usageError(`unknown command "${command}": expected ${COMMANDS.join(', ')}`);
+  return command === 'demo' ? demo(['--help']) : print(usage(command as Exclude<CommandName, 'demo'>));
 }
 
 /** Runs one command line; `inbox` holds the signals caught before this module was loaded (`run` only). */
@@ -140,24 +168,24 @@ export async function main(argv: string[], inbox?: SignalInbox): Promise<number>
   const [command, ...rest] = argv;
   switch (command) {
     case 'run':
-      return run(rest, inbox);
+      return run(rest, inbox, 'run');
     case 'validate':
       return validate(rest);
     case 'components':
-      if (parse(rest, { help: { type: 'boolean', short: 'h' } }, 'components').help) return print(USAGE);
-      return print(componentTable((await builtInRegistry()).all()));
+      return components(rest);
     case 'demo':
       return demo(rest);
     case 'help':
-      return print(USAGE);
+      return help(rest);
     case undefined:
-      process.stderr.write(USAGE);
+      process.stderr.write(usage());
       return EXIT.USAGE;
     default: {
       if (!command.startsWith('-')) usageError(`unknown command "${command}": expected run, validate, components or demo`);
-      const values = parse(argv, { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } });
+      if (isBareRun(argv)) return run(argv, inbox, undefined);
+      const values = parse(argv, { ...HELP, version: { type: 'boolean', short: 'v' } });
       if (values.version) return print(`zonetap ${VERSION}\n`);
-      return print(USAGE);
+      return print(usage());
     }
   }
 }

@@ -124,7 +124,7 @@ describe('runService signals', () => {
     }
   });
 
-  /** Starts bin/zonetap run with the loading of cli/factories.ts held back; `loading` resolves once it is being loaded. */
+  /** Starts bin/zonetap run with the loading of a component it uses (the replay receiver) held back; `loading` resolves once it is being loaded. */
   async function startLoading(name: string) {
     const config = join(dir, `${name}.yaml`);
     await replayConfig(config, '1s');
@@ -133,12 +133,12 @@ describe('runService signals', () => {
     const env = {
       ...process.env,
       NODE_OPTIONS: `--import ${slowImport}`,
-      ZT_TEST_SLOW_IMPORT: 'cli/factories.ts',
+      ZT_TEST_SLOW_IMPORT: 'receivers/replay/index.ts',
       ZT_TEST_SLOW_IMPORT_MARKER: marker,
       ZT_TEST_SLOW_IMPORT_RELEASE: release,
     };
     const run = start(zonetap, ['run', '--config', config], env);
-    await until('cli/factories.ts loading', () => {
+    await until('receivers/replay/index.ts loading', () => {
       assert.deepEqual([run.child.exitCode, run.child.signalCode], [null, null], run.output());
       return existsSync(marker);
     });

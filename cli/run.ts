@@ -6,26 +6,19 @@
  */
 import type { Logger } from 'pino';
 import { loadConfig } from '../pipeline/config/load.ts';
+import type { RegistryFor } from '../pipeline/config/load.ts';
 import { ConfigError } from '../pipeline/config/problems.ts';
+import { sourceName } from '../pipeline/config/sources.ts';
+import type { ConfigSource } from '../pipeline/config/sources.ts';
 import type { LogLevel, ServiceConfig } from '../pipeline/config/types.ts';
 import { ZonetapError } from '../pipeline/errors.ts';
-import { createLogger } from '../pipeline/logging.ts';
-import type { FactoryRegistry } from '../pipeline/registry.ts';
+import { defaultGates } from '../pipeline/feature-gates.ts';
+import type { EnabledGates } from '../pipeline/feature-gates.ts';
+import { LogOutput, createLogger } from '../pipeline/logging.ts';
 import { Service } from '../pipeline/service.ts';
+import { EXIT, describeError } from './exit.ts';
 import { SignalInbox } from './signals.ts';
 import type { HandledSignal } from './signals.ts';
-
-/** Exit codes of the zonetap command (documented in cli/README.md). */
-export const EXIT = {
-  OK: 0,
-  /** Start-up failed, or shutdown did not finish cleanly within the deadline. */
-  FAILURE: 1,
-  /** Bad command line or configuration: nothing was started. */
-  USAGE: 2,
-  /** Second SIGINT / SIGTERM while shutting down: 128 + signal number. */
-  FORCED_SIGINT: 130,
-  FORCED_SIGTERM: 143,
-} as const;
 
 export interface RunOptions {
   /** Overrides service.telemetry.logs.level. */
@@ -34,12 +27,8 @@ export interface RunOptions {
   shutdownTimeoutMs?: number;
   /** Signals caught before runService was loaded (main.ts); default: caught from now on. */
   inbox?: SignalInbox;
-}
-
-/** One line per problem, for people: `zonetap: CODE: message`. */
-export function describeError(err: unknown): string {
-  if (err instanceof ZonetapError) return `zonetap: ${err.code}: ${err.message}\n`;
-  return `zonetap: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`;
+  /** From --feature-gates; default: the gates that are on by default. */
+  featureGates?: EnabledGates;
 }
 
 const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -50,18 +39,20 @@ const messageOf = (err: unknown) => (err instanceof Error ? err.message : String
  * leaves the running one in place (logged with every problem).
  */
 class Reloader {
-  readonly #paths: readonly string[];
-  readonly #registry: () => Promise<FactoryRegistry>;
+  readonly #sources: readonly ConfigSource[];
+  readonly #registry: RegistryFor;
   readonly #logger: Logger;
+  readonly #output: LogOutput;
   readonly #logLevel: LogLevel | undefined;
   #service: Service | undefined;
   #requested = false;
   #running: Promise<void> | undefined;
 
-  constructor(paths: readonly string[], registry: () => Promise<FactoryRegistry>, logger: Logger, logLevel: LogLevel | undefined) {
-    this.#paths = paths;
+  constructor(sources: readonly ConfigSource[], registry: RegistryFor, logger: Logger, output: LogOutput, logLevel: LogLevel | undefined) {
+    this.#sources = sources;
     this.#registry = registry;
     this.#logger = logger;
+    this.#output = output;
     this.#logLevel = logLevel;
   }
 
@@ -91,10 +82,11 @@ class Reloader {
   }
 
   async #reload(service: Service): Promise<void> {
-    this.#logger.info({ files: this.#paths }, 'SIGHUP: reloading the configuration');
+    this.#logger.info({ files: this.#sources.map(sourceName) }, 'SIGHUP: reloading the configuration');
     let config: ServiceConfig;
     try {
-      config = await loadConfig(this.#paths, this.#registry);
+      // Every source is read again as at start-up: files, env: and yaml: URIs, --set, ${file:...} references.
+      config = await loadConfig(this.#sources, this.#registry);
     } catch (err) {
       const problems = err instanceof ConfigError ? err.lines : undefined;
       const code = err instanceof ZonetapError ? err.code : undefined;
@@ -108,6 +100,7 @@ class Reloader {
     try {
       const changes = await service.reload(config);
       this.#logger.level = this.#logLevel ?? config.telemetry.logLevel;
+      await this.#output.use(config.telemetry.logEncoding);
       this.#logger.info(changes, 'configuration reloaded');
     } catch (err) {
       if (!this.#service) return this.#logger.info(`configuration reload interrupted by the shutdown: ${messageOf(err)}`);
@@ -117,16 +110,17 @@ class Reloader {
   }
 }
 
-export async function runService(
-  paths: readonly string[],
-  registry: FactoryRegistry | (() => Promise<FactoryRegistry>),
-  options: RunOptions = {},
-): Promise<number> {
+/**
+ * `sources`: `--config` values and `--set` arguments, in order (pipeline/config/sources.ts).
+ * `registry`: the factories, or a function that loads those a configuration uses
+ * (the same registry, grown, on every call: the service keeps it).
+ */
+export async function runService(sources: readonly ConfigSource[], registry: RegistryFor, options: RunOptions = {}): Promise<number> {
   const inbox = options.inbox ?? new SignalInbox();
-  const loadRegistry = typeof registry === 'function' ? registry : async () => registry;
   // Until the configuration says otherwise: signals can come before it is read.
-  const logger = createLogger(options.logLevel ?? 'info');
-  const reloader = new Reloader(paths, loadRegistry, logger, options.logLevel);
+  const output = new LogOutput();
+  const logger = createLogger(options.logLevel ?? 'info', output);
+  const reloader = new Reloader(sources, registry, logger, output, options.logLevel);
   let service: Service | undefined;
   let signalled: HandledSignal | undefined;
   let resolveStopped!: (clean: boolean) => void;
@@ -160,7 +154,7 @@ export async function runService(
   try {
     let config: ServiceConfig;
     try {
-      config = await loadConfig(paths, loadRegistry);
+      config = await loadConfig(sources, registry);
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       process.stderr.write(describeError(err));
@@ -168,8 +162,12 @@ export async function runService(
     }
     if (signalled) return EXIT.OK;
     logger.level = options.logLevel ?? config.telemetry.logLevel;
+    await output.use(config.telemetry.logEncoding);
     for (const w of config.warnings) logger.warn(`configuration: ${w}`);
-    service = new Service(config, await loadRegistry(), { logger, shutdownTimeoutMs: options.shutdownTimeoutMs });
+    // loadConfig has loaded what the configuration uses: asking for nothing more gives that registry.
+    const factories = typeof registry === 'function' ? await registry([]) : registry;
+    const processMetrics = (options.featureGates ?? defaultGates()).has('telemetry.processMetrics');
+    service = new Service(config, factories, { logger, shutdownTimeoutMs: options.shutdownTimeoutMs, processMetrics });
     if (signalled) return EXIT.OK;
     try {
       await service.start();

@@ -5,7 +5,7 @@
 export const ERROR_CODES = {
   ZT_CONFIG_INVALID: 'The configuration failed validation; every problem is listed with its path and file:line:column.',
   ZT_CONFIG_READ: 'A configuration file could not be read or parsed as YAML.',
-  ZT_USAGE: 'The command line was wrong (unknown flag, missing argument).',
+  ZT_USAGE: 'The command line was wrong: an unknown flag or command, a missing argument, a malformed --set, an unknown feature gate.',
   ZT_COMPONENT_START: 'A component failed to start; the message names it.',
   ZT_BPF: 'The kernel refused an eBPF operation (load, attach, map access); the message says which and what to do.',
   ZT_KUBERNETES: 'The Kubernetes API could not be reached or refused zonetap.',

@@ -26,6 +26,8 @@ export interface ServiceOptions {
   logger?: Logger;
   /** How long shutdown() waits for components before giving up on them. Default 10 s. */
   shutdownTimeoutMs?: number;
+  /** Serve process_* and nodejs_* metrics with the service's own (the `telemetry.processMetrics` feature gate). Default true. */
+  processMetrics?: boolean;
 }
 
 type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -37,7 +39,7 @@ export class Service {
   readonly #registry: FactoryRegistry;
   readonly #logger: Logger;
   readonly #shutdownTimeoutMs: number;
-  readonly #telemetry = new SelfTelemetry(VERSION);
+  readonly #telemetry: SelfTelemetry;
   #server: TelemetryServer | undefined;
   #address: { host: string; port: number } | undefined;
   #graph: Graph = emptyGraph();
@@ -55,6 +57,7 @@ export class Service {
     this.#registry = registry;
     this.#logger = options.logger ?? createLogger(config.telemetry.logLevel);
     this.#shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
+    this.#telemetry = new SelfTelemetry(VERSION, { processMetrics: options.processMetrics ?? true });
     if (!(this.#shutdownTimeoutMs > 0)) throw new RangeError(`shutdownTimeoutMs must be positive, got ${this.#shutdownTimeoutMs}`);
   }
 

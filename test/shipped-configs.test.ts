@@ -177,7 +177,7 @@ describe('shipped configs', () => {
       const shape = SHAPES[file];
       assert.ok(shape, `no expected shape for config/${file}`);
       assert.deepEqual([...config.pipelines.values()], [{ id: 'flows', ...shape.pipeline }]);
-      assert.deepEqual(config.telemetry, shape.telemetry);
+      assert.deepEqual(config.telemetry, { logEncoding: 'json', ...shape.telemetry });
       assert.deepEqual(config.warnings, [], 'every component is in the pipeline');
       const components = new Map<string, ComponentConfig>([...config.receivers, ...config.processors, ...config.exporters]);
       const ids = [...shape.pipeline.receivers, ...shape.pipeline.processors, ...shape.pipeline.exporters];

@@ -224,7 +224,7 @@ describe('several files', () => {
     assert.deepEqual(config.exporters.get('flowlog')?.config, { path: '/var/zt/out-${HOME}.jsonl' });
     assert.deepEqual([...config.pipelines.keys()], ['flows', 'flows/metrics']);
     assert.deepEqual(config.pipelines.get('flows/metrics'), { id: 'flows/metrics', receivers: ['replay'], processors: [], exporters: ['prometheus'] });
-    assert.deepEqual(config.telemetry, { metricsEndpoint: null, logLevel: 'debug' });
+    assert.deepEqual(config.telemetry, { metricsEndpoint: null, logLevel: 'debug', logEncoding: 'json' });
     assert.deepEqual(config.files, [data('override-base.yaml'), data('override-good.yaml')]);
   });
 });
@@ -245,7 +245,7 @@ describe('a valid configuration', () => {
     assert.deepEqual(config.processors.get('cost')?.config, { provider: 'aws', prices: {} });
     assert.deepEqual(config.exporters.get('prometheus')?.config, { endpoint: '127.0.0.1:9464', max_series: 10000 });
     assert.ok(Object.isFrozen(config.processors.get('cost')?.config));
-    assert.deepEqual(config.telemetry, { metricsEndpoint: '127.0.0.1:8888', logLevel: 'info' });
+    assert.deepEqual(config.telemetry, { metricsEndpoint: '127.0.0.1:8888', logLevel: 'info', logEncoding: 'json' });
     assert.deepEqual(config.warnings, []);
 
     const many = await problemsOf([data('many-errors.yaml')]);

@@ -3,40 +3,72 @@
  * (parseConfig) or from a plain object (configFromObject): read, merge,
  * substitute and validate, reporting every problem at once.
  */
+import type { ComponentKind } from '../component.ts';
 import type { FactoryRegistry } from '../registry.ts';
 import { mergeConfigs } from './merge.ts';
 import { ConfigError, sortProblems } from './problems.ts';
 import type { ConfigProblem } from './problems.ts';
-import { isPlainMap, parseConfigText, pathKey, readConfigFile } from './source.ts';
+import { isPlainMap, parseConfigText, pathKey } from './source.ts';
 import type { LocatedConfig } from './source.ts';
+import { readSource, sourceName } from './sources.ts';
+import type { ConfigSource } from './sources.ts';
 import type { ServiceConfig } from './types.ts';
-import { validateConfig } from './validate.ts';
+import { COMPONENT_ID, SECTIONS, validateConfig } from './validate.ts';
 
 export interface LoadOptions {
-  /** Where `${env:NAME}` is looked up; default process.env. */
+  /** Where `${env:NAME}` and `env:NAME` sources are looked up; default process.env. */
   env?: NodeJS.ProcessEnv;
+}
+
+/** A component type a configuration names: what a registry must hold to validate it. */
+export interface ComponentType {
+  kind: ComponentKind;
+  type: string;
+}
+
+/**
+ * The registry, or a function that gives one holding (at least) the factories
+ * of the component types a configuration names: called once the sources have
+ * been read, so that only the components a configuration uses are loaded.
+ */
+export type RegistryFor = FactoryRegistry | ((used: readonly ComponentType[]) => Promise<FactoryRegistry>);
+
+/** The component types named under receivers, processors and exporters of any source. */
+function componentTypes(sources: readonly LocatedConfig[]): ComponentType[] {
+  const found = new Map<string, ComponentType>();
+  for (const { value } of sources) {
+    if (!isPlainMap(value)) continue;
+    for (const [section, kind] of Object.entries(SECTIONS)) {
+      const entries = value[section];
+      if (!isPlainMap(entries)) continue;
+      for (const id of Object.keys(entries)) {
+        const type = COMPONENT_ID.exec(id)?.[1];
+        if (type) found.set(`${kind}/${type}`, { kind, type });
+      }
+    }
+  }
+  return [...found.values()];
 }
 
 /** The name problems give configuration text or objects that came from no file. */
 export const INLINE_CONFIG_NAME = '<config>';
 
 /**
- * Loads one or more YAML files (later files win; maps merge deeply) and
- * validates them against the registry's factories. The registry may be given
- * as a function that loads it: it is then loaded only once the files have been
- * read and parsed, so a file that cannot be read is reported without loading
- * any component.
+ * Loads one or more configuration sources (sources.ts: files, `env:`,
+ * `yaml:`, `--set`; later sources win, maps merge deeply) and validates them
+ * against the registry's factories. The registry may be given as a function
+ * (RegistryFor): it is then called only once the sources have been read and
+ * parsed, so a file that cannot be read is reported without loading any
+ * component.
  * @throws ConfigError (a ZonetapError, code ZT_CONFIG_READ or ZT_CONFIG_INVALID) listing every problem.
  */
-export async function loadConfig(
-  paths: readonly string[],
-  registry: FactoryRegistry | (() => Promise<FactoryRegistry>),
-  options: LoadOptions = {},
-): Promise<ServiceConfig> {
-  if (paths.length === 0) throw new ConfigError('ZT_CONFIG_READ', [{ path: [], message: 'no configuration file given: pass --config FILE' }]);
-  const read = await Promise.all(paths.map((p) => readConfigFile(p, options.env)));
-  if (read.some((r) => !r.config)) throw new ConfigError('ZT_CONFIG_READ', sortProblems(read.flatMap((r) => r.problems), paths));
-  return assemble(read, paths, typeof registry === 'function' ? await registry() : registry);
+export async function loadConfig(sources: readonly ConfigSource[], registry: RegistryFor, options: LoadOptions = {}): Promise<ServiceConfig> {
+  const names = sources.map(sourceName);
+  if (sources.length === 0) throw new ConfigError('ZT_CONFIG_READ', [{ path: [], message: 'no configuration file given: pass --config FILE' }]);
+  const read = await Promise.all(sources.map((s) => readSource(s, options.env)));
+  if (read.some((r) => !r.config)) throw new ConfigError('ZT_CONFIG_READ', sortProblems(read.flatMap((r) => r.problems), names));
+  const factories = typeof registry === 'function' ? await registry(componentTypes(read.map((r) => r.config!))) : registry;
+  return assemble(read, names, factories);
 }
 
 /**

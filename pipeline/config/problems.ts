@@ -12,8 +12,13 @@
  */
 import { ZonetapError } from '../errors.ts';
 
-/** Where a key or item was written. Line and column are 1-based. */
+/**
+ * Where a key or item was written. Line and column are 1-based; both are 0
+ * when the source is one line given on the command line (a `yaml:` URI, a
+ * `--set`): the source is then named without them.
+ */
 export interface SourcePosition {
+  /** The file, or the configuration source (`env:NAME`, `yaml:...`, `--set ...`). */
   file: string;
   line: number;
   column: number;
@@ -45,7 +50,7 @@ export function shorten(text: string): string {
 }
 
 export function formatProblem(p: ConfigProblem): string {
-  const where = p.position ? `${p.position.file}:${p.position.line}:${p.position.column}` : p.file;
+  const where = p.position ? (p.position.line > 0 ? `${p.position.file}:${p.position.line}:${p.position.column}` : p.position.file) : p.file;
   const parts = [where, p.path.length > 0 ? formatPath(p.path) : undefined, p.message].filter((s) => s !== undefined);
   return shorten(parts.join(': '));
 }

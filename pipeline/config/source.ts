@@ -1,11 +1,22 @@
 /**
  * Reads one YAML configuration file into plain values plus the position of
- * every key and sequence item, and replaces `${env:NAME}` references.
+ * every key and sequence item, and replaces references in values, as the
+ * OpenTelemetry Collector's confmap does:
+ *
+ * - `${env:NAME}`: the environment variable; unset is a problem;
+ * - `${env:NAME:-default}`: the default when the variable is unset (as in the
+ *   Collector, an empty variable stays empty);
+ * - `${file:PATH}`: the file's text without its final newline (a token file,
+ *   a certificate); a relative PATH is relative to the working directory;
+ * - `$$`: a literal `$`.
+ *
+ * A value that is exactly one reference takes its YAML type (number, boolean).
  */
+import { readFileSync, statSync } from 'node:fs';
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parse as parseYaml } from 'yaml';
 import type { Node as YamlNode } from 'yaml';
 import type { ConfigProblem, SourcePosition } from './problems.ts';
-import { readConfigText } from './read.ts';
+import { MAX_CONFIG_BYTES, readConfigText } from './read.ts';
 import { MAX_NESTING, TOO_DEEP, checkDocument, parseLimited } from './yaml-document.ts';
 
 export type ConfigPath = readonly (string | number)[];
@@ -24,9 +35,23 @@ export function pathKey(path: ConfigPath): string {
   return JSON.stringify(path);
 }
 
-/** `$$` is a literal `$`; `${env:NAME}` is replaced; any other `${...}` is an error. */
+/** `$$` is a literal `$`; `${env:...}` and `${file:...}` are replaced; any other `${...}` is an error. */
 const REFERENCE = /\$\$|\$\{([^}]*)\}/g;
-const ENV_REFERENCE = /^env:([A-Za-z_][A-Za-z0-9_]*)$/;
+const ENV_REFERENCE = /^env:([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s;
+const FILE_REFERENCE = /^file:(.+)$/s;
+const UNSUPPORTED = 'use ${env:NAME}, ${env:NAME:-default}, ${file:PATH}, or $$ for a literal $';
+
+/** The text a `${file:PATH}` stands for, or why it cannot be read. */
+function referencedFile(path: string): { text: string } | { problem: string } {
+  try {
+    if (statSync(path).size > MAX_CONFIG_BYTES) return { problem: `file "${path}" is larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB` };
+    return { text: readFileSync(path, 'utf8').replace(/\r?\n$/, '') };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+    return { problem: `cannot read file "${path}": ${why}` };
+  }
+}
 
 export function isPlainMap(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -100,17 +125,24 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     let whole: unknown;
     const out = raw.replace(REFERENCE, (match, inner: string | undefined) => {
       if (match === '$$') return '$';
-      const env_ = ENV_REFERENCE.exec(inner ?? '');
-      if (!env_) {
+      const fail = (message: string) => {
         unresolved.add(pathKey(path));
-        problems.push({ path, position: whereIn(match), message: `unsupported reference "${match}": use \${env:NAME}, or $$ for a literal $` });
+        problems.push({ path, position: whereIn(match), message });
         return match;
-      }
-      const value = env[env_[1]!];
-      if (value === undefined) {
-        unresolved.add(pathKey(path));
-        problems.push({ path, position: whereIn(match), message: `environment variable "${env_[1]}" is not set` });
-        return match;
+      };
+      let value: string;
+      const envRef = ENV_REFERENCE.exec(inner ?? '');
+      const fileRef = FILE_REFERENCE.exec(inner ?? '');
+      if (envRef) {
+        const found = env[envRef[1]!] ?? envRef[2];
+        if (found === undefined) return fail(`environment variable "${envRef[1]}" is not set`);
+        value = found;
+      } else if (fileRef) {
+        const read = referencedFile(fileRef[1]!);
+        if ('problem' in read) return fail(read.problem);
+        value = read.text;
+      } else {
+        return fail(`unsupported reference "${match}": ${UNSUPPORTED}`);
       }
       if (match === raw) whole = value;
       return value;

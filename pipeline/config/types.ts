@@ -3,6 +3,9 @@ import type { ComponentKind } from '../component.ts';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+/** `json`: one JSON object a line, for log collectors; `console`: one human-readable line each, for a terminal. */
+export const LOG_ENCODINGS = ['json', 'console'] as const;
+export type LogEncoding = (typeof LOG_ENCODINGS)[number];
 
 /** Default address of zonetap's own /metrics, /healthz and /readyz. */
 export const DEFAULT_TELEMETRY_ENDPOINT = '127.0.0.1:8888';
@@ -27,6 +30,7 @@ export interface TelemetryConfig {
   /** `host:port` of the telemetry server (port 0: any free port), or null for `none` (no server). */
   metricsEndpoint: string | null;
   logLevel: LogLevel;
+  logEncoding: LogEncoding;
 }
 
 export interface ServiceConfig {

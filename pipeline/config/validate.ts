@@ -13,7 +13,7 @@ import type { MergedConfig } from './merge.ts';
 import { formatProblem, suggestion } from './problems.ts';
 import type { ConfigProblem } from './problems.ts';
 import { defineKey, isPlainMap } from './source.ts';
-import { DEFAULT_TELEMETRY_ENDPOINT, LOG_LEVELS } from './types.ts';
+import { DEFAULT_TELEMETRY_ENDPOINT, LOG_ENCODINGS, LOG_LEVELS } from './types.ts';
 import type { ComponentConfig, PipelineConfig, ServiceConfig } from './types.ts';
 
 export const SECTIONS = { receivers: 'receiver', processors: 'processor', exporters: 'exporter' } as const satisfies Record<string, ComponentKind>;
@@ -42,7 +42,7 @@ const telemetrySchema = z.strictObject({
         .default(DEFAULT_TELEMETRY_ENDPOINT),
     })
     .prefault({}),
-  logs: z.strictObject({ level: z.enum(LOG_LEVELS).default('info') }).prefault({}),
+  logs: z.strictObject({ level: z.enum(LOG_LEVELS).default('info'), encoding: z.enum(LOG_ENCODINGS).default('json') }).prefault({}),
 });
 
 const serviceSchema = z.strictObject({
@@ -137,7 +137,7 @@ export function validateConfig(merged: MergedConfig, files: readonly string[], r
   }
 
   // Service.
-  let telemetry: ServiceConfig['telemetry'] = { metricsEndpoint: DEFAULT_TELEMETRY_ENDPOINT, logLevel: 'info' };
+  let telemetry: ServiceConfig['telemetry'] = { metricsEndpoint: DEFAULT_TELEMETRY_ENDPOINT, logLevel: 'info', logEncoding: 'json' };
   const pipelines = new Map<string, PipelineConfig>();
   const service = root.service;
   if (service === undefined || service === null) {
@@ -150,7 +150,8 @@ export function validateConfig(merged: MergedConfig, files: readonly string[], r
     if (!parsed.success) problems.push(...issuesToProblems(parsed.error.issues, ['service'], input, serviceSchema, merged));
     else {
       const endpoint = parsed.data.telemetry.metrics.endpoint;
-      telemetry = { metricsEndpoint: endpoint === 'none' ? null : endpoint, logLevel: parsed.data.telemetry.logs.level };
+      const { level, encoding } = parsed.data.telemetry.logs;
+      telemetry = { metricsEndpoint: endpoint === 'none' ? null : endpoint, logLevel: level, logEncoding: encoding };
     }
     validatePipelines(service.pipelines);
   }

@@ -5,11 +5,12 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Attributes, Counter } from '@opentelemetry/api';
-import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AggregationTemporality, InstrumentType, MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { ComponentKind } from '../component.ts';
 import { ComponentMeter } from './component-meter.ts';
+import { processMetrics } from './process-metrics.ts';
 
 /**
  * Self-telemetry series are labelled by component (a handful per process) and by
@@ -45,16 +46,25 @@ class SelfTelemetryExporter extends PrometheusExporter {
   }
 }
 
+export interface SelfTelemetryOptions {
+  /** Serve the process metrics (process-metrics.ts) too. */
+  processMetrics: boolean;
+}
+
 export class SelfTelemetry {
   readonly #provider: MeterProvider;
   readonly #exporter: SelfTelemetryExporter;
+  /** As the exporter is configured: no otel_scope_* labels. */
+  readonly #serializer = new PrometheusSerializer(undefined, false, undefined, false, true);
+  readonly #process: ReturnType<typeof processMetrics> | undefined;
   readonly #recordsIn: Counter;
   readonly #recordsOut: Counter;
   readonly #recordsDropped: Counter;
   readonly #exportFailed: Counter;
 
-  constructor(version: string) {
+  constructor(version: string, options: SelfTelemetryOptions = { processMetrics: true }) {
     const started = performance.now();
+    this.#process = options.processMetrics ? processMetrics() : undefined;
     this.#exporter = new SelfTelemetryExporter({ preventServerStart: true, withoutScopeInfo: true });
     this.#provider = new MeterProvider({
       resource: resourceFromAttributes({ 'service.name': 'zonetap', 'service.version': version }),
@@ -104,9 +114,25 @@ export class SelfTelemetry {
     this.#exportFailed.add(count, { component_id: id });
   }
 
+  /** zonetap's metrics, then the process metrics, in the Prometheus text format. */
+  async #render(): Promise<string> {
+    const { resourceMetrics } = await this.#exporter.collect();
+    const own = this.#serializer.serialize(resourceMetrics);
+    return this.#process ? own + (await this.#process.metrics()) : own;
+  }
+
   /** Serves the Prometheus text format. */
-  handleMetrics(request: IncomingMessage, response: ServerResponse): void {
-    this.#exporter.getMetricsRequestHandler(request, response);
+  handleMetrics(_request: IncomingMessage, response: ServerResponse): void {
+    this.#render().then(
+      (text) => {
+        response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+        response.end(text);
+      },
+      (err: unknown) => {
+        response.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+        response.end(`# failed to collect metrics: ${err instanceof Error ? err.message : String(err)}\n`);
+      },
+    );
   }
 
   async shutdown(): Promise<void> {

@@ -121,7 +121,7 @@ export async function serviceStartError(factory: Factory, id: string, config: un
         },
       ],
     ]),
-    telemetry: { metricsEndpoint: null, logLevel: 'silent' },
+    telemetry: { metricsEndpoint: null, logLevel: 'silent', logEncoding: 'json' },
     warnings: [],
   };
   const registry = new FactoryRegistry([factory, idleReceiver, idleExporter]);
