@@ -10,8 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { ApiException, CoreV1Api } from '@kubernetes/client-node';
-import { describeError, loadKubeConfig } from '../../processors/k8sattributes/index.ts';
+import { describeError, KubeApiClient, KubeApiError, loadKubeConfig } from '../../processors/k8sattributes/index.ts';
 
 /** Key of the token in the Secret; the gateway mounts it as a file of this name. */
 export const TOKEN_KEY = 'token';
@@ -20,8 +19,11 @@ export const TOKEN_BYTES = 32;
 
 export type Outcome = 'created' | 'exists';
 
+/** How long the API server may stay silent on the request. */
+const TIMEOUT_MS = 30_000;
+
 /** Creates Secret `name` in `namespace` with a new random token, unless it exists. */
-export async function createTokenSecret(api: CoreV1Api, namespace: string, name: string): Promise<Outcome> {
+export async function createTokenSecret(api: KubeApiClient, namespace: string, name: string): Promise<Outcome> {
   const token = randomBytes(TOKEN_BYTES).toString('base64url');
   const body = {
     apiVersion: 'v1',
@@ -35,10 +37,10 @@ export async function createTokenSecret(api: CoreV1Api, namespace: string, name:
     data: { [TOKEN_KEY]: Buffer.from(token).toString('base64') },
   };
   try {
-    await api.createNamespacedSecret({ namespace, body });
+    await api.create(`/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets`, body, AbortSignal.timeout(TIMEOUT_MS), TIMEOUT_MS);
     return 'created';
   } catch (err) {
-    if (err instanceof ApiException && err.code === 409) return 'exists';
+    if (err instanceof KubeApiError && err.code === 409) return 'exists';
     throw err;
   }
 }
@@ -51,8 +53,9 @@ if (import.meta.main) {
   }
   try {
     // As the agent finds its API server: in-cluster service account, then $KUBECONFIG.
-    const { config } = loadKubeConfig(undefined);
-    const outcome = await createTokenSecret(config.makeApiClient(CoreV1Api), values.namespace, values.name);
+    const api = new KubeApiClient(loadKubeConfig(undefined).target);
+    const outcome = await createTokenSecret(api, values.namespace, values.name);
+    api.close();
     console.log(outcome === 'created' ? `created Secret ${values.namespace}/${values.name} with a new token` : `Secret ${values.namespace}/${values.name} exists: left as it is`);
   } catch (err) {
     console.error(`could not create Secret ${values.namespace}/${values.name}: ${describeError(err)}`);

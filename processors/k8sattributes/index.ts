@@ -8,3 +8,5 @@ export type { NodeEntry, PodEntry, WorkloadEntry, ExternalEntry } from './direct
 export { parseInventory, readInventory } from './inventory.ts';
 export type { Inventory } from './inventory.ts';
 export { describeError, loadKubeConfig } from './kubeconfig.ts';
+export type { KubeApiTarget } from './kubeconfig.ts';
+export { KubeApiClient, KubeApiError } from './api-client.ts';

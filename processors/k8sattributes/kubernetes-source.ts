@@ -1,13 +1,13 @@
 /**
- * Source `kubernetes`: list + watch pods, nodes, replicasets and jobs with
- * @kubernetes/client-node's ListWatch and write them into the AddressDirectory.
+ * Source `kubernetes`: list + watch pods, nodes, replicasets and jobs
+ * (list-watch.ts, over node:https: api-client.ts) and write them into the
+ * AddressDirectory.
  *
- * - Objects are cut down to the few fields zonetap needs before the library
- *   caches them (a wrapped Watch and list function apply the transform), so the
- *   library's cache costs ~100 bytes per pod.
- * - The library relists by itself on 410 Gone, but stops for good after any
- *   other error (connection refused, 403, ...): each informer is restarted here
- *   with exponential backoff, resuming from its last resourceVersion.
+ * - Objects are cut down to the few fields zonetap needs as they arrive; the
+ *   informers keep only each object's namespace and name.
+ * - An informer relists by itself on 410 Gone, but stops after any other
+ *   error (connection refused, 403, ...): each is restarted here with
+ *   exponential backoff, resuming from its last resourceVersion.
  * - Watches ask for bookmarks, so a quiet watch still advances its version.
  * - Health: each informer remembers when it last heard from the API server
  *   (a list, or any watch event, bookmarks included). Watches ask the server
@@ -19,10 +19,11 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig, ListWatch, Watch, type KubernetesObject } from '@kubernetes/client-node';
 import { parseCidr, type Cidr } from '../../net/index.ts';
+import { KubeApiClient } from './api-client.ts';
 import type { AddressDirectory } from './directory.ts';
 import { describeError, hint, loadKubeConfig } from './kubeconfig.ts';
+import { ListWatch, type ObjectName } from './list-watch.ts';
 
 export interface KubernetesSourceOptions {
   /** Explicit kubeconfig path; otherwise in-cluster, $KUBECONFIG, ~/.kube/config. */
@@ -40,8 +41,8 @@ export interface KubernetesSourceOptions {
   pageSize?: number;
 }
 
-interface Slim extends KubernetesObject {
-  metadata: { name: string; namespace?: string; resourceVersion?: string };
+interface Slim {
+  metadata: ObjectName;
 }
 
 const ZONE_LABELS = ['topology.kubernetes.io/zone', 'failure-domain.beta.kubernetes.io/zone'];
@@ -62,33 +63,6 @@ function controllerOf(meta: any): { kind: string; name: string } | undefined {
 
 type Transform = (obj: any) => Slim;
 
-/**
- * A Watch whose events carry transformed objects, that asks for bookmarks and
- * for the server to end it after `timeoutSeconds`, and that reports every
- * event (bookmarks included) as contact with the API server.
- */
-class SlimWatch extends Watch {
-  readonly #transform: Transform;
-  readonly #timeoutSeconds: number;
-  readonly #contact: () => void;
-  constructor(config: KubeConfig, transform: Transform, timeoutSeconds: number, contact: () => void) {
-    super(config);
-    this.#transform = transform;
-    this.#timeoutSeconds = timeoutSeconds;
-    this.#contact = contact;
-    // The library aborts a stream silent this long and reopens it (30 s by
-    // default; private in its types, and no option sets it): past the
-    // server's own end of the watch, so that only a hung stream is cut.
-    (this as unknown as { requestTimeoutMs: number }).requestTimeoutMs = timeoutSeconds * 1000 + Math.max(1000, timeoutSeconds * 500);
-  }
-  override watch(path: string, queryParams: Record<string, any>, callback: (phase: string, apiObj: any, watchObj?: any) => void, done: (err: any) => void): Promise<AbortController> {
-    return super.watch(path, { ...queryParams, allowWatchBookmarks: true, timeoutSeconds: this.#timeoutSeconds }, (phase, obj, raw) => {
-      if (phase !== 'ERROR') this.#contact();
-      callback(phase, phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED' ? this.#transform(obj) : obj, raw);
-    }, done);
-  }
-}
-
 interface Informer {
   name: string;
   listWatch: ListWatch<Slim>;
@@ -107,6 +81,7 @@ export class KubernetesSource {
   readonly #options: ResolvedOptions;
   readonly #informers: Informer[] = [];
   readonly #abort = new AbortController();
+  #client: KubeApiClient | undefined;
   #server = '';
   #origin = '';
   #synced = false;
@@ -141,14 +116,11 @@ export class KubernetesSource {
    * After the timeout it returns anyway, unready, and keeps trying.
    */
   async start(): Promise<void> {
-    const { config, origin } = loadKubeConfig(this.#options.kubeconfig);
+    const { target, origin } = loadKubeConfig(this.#options.kubeconfig);
     this.#origin = origin;
-    this.#server = config.getCurrentCluster()!.server;
-    const core = config.makeApiClient(CoreV1Api);
-    const apps = config.makeApiClient(AppsV1Api);
-    const batch = config.makeApiClient(BatchV1Api);
+    this.#server = target.server;
+    const client = (this.#client = new KubeApiClient(target));
     const dir = this.#directory;
-    const pageSize = this.#options.pageSize;
     const podSelector = this.#options.localPodsOnly ? `spec.nodeName=${this.#options.nodeName}` : undefined;
 
     const transformPod: Transform = (p) => {
@@ -158,7 +130,7 @@ export class KubernetesSource {
       const ips: string[] = (p.status?.podIPs ?? []).map((x: any) => String(x.ip));
       if (ips.length === 0 && p.status?.podIP) ips.push(String(p.status.podIP));
       const slim: Slim & { pod?: Parameters<AddressDirectory['upsertPod']>[0] } = {
-        metadata: { name: String(meta.name), namespace, resourceVersion: meta.resourceVersion },
+        metadata: { name: String(meta.name), namespace },
         pod: {
           namespace,
           name: String(meta.name),
@@ -179,26 +151,12 @@ export class KubernetesSource {
       // spec.podCIDRs (dual-stack) supersedes spec.podCIDR; a malformed block is skipped.
       const blocks: unknown[] = n.spec?.podCIDRs ?? (n.spec?.podCIDR ? [n.spec.podCIDR] : []);
       const podCidrs = blocks.map((b) => parseCidr(String(b))).filter((c): c is Cidr => c !== undefined);
-      return { metadata: { name: String(n.metadata?.name), resourceVersion: n.metadata?.resourceVersion }, zone: pick(ZONE_LABELS), region: pick(REGION_LABELS), addresses, podCidrs } as Slim;
+      return { metadata: { name: String(n.metadata?.name) }, zone: pick(ZONE_LABELS), region: pick(REGION_LABELS), addresses, podCidrs } as Slim;
     };
     const transformController: Transform = (o) => ({
-      metadata: { name: String(o.metadata?.name), namespace: String(o.metadata?.namespace ?? 'default'), resourceVersion: o.metadata?.resourceVersion },
+      metadata: { name: String(o.metadata?.name), namespace: String(o.metadata?.namespace ?? 'default') },
       owner: controllerOf(o.metadata),
     }) as Slim;
-
-    const pages = <T>(fetchPage: (cont: string | undefined) => Promise<{ metadata?: { resourceVersion?: string; _continue?: string }; items: T[] }>, transform: Transform) =>
-      async () => {
-        const items: Slim[] = [];
-        let cont: string | undefined;
-        let resourceVersion: string | undefined;
-        do {
-          const page = await fetchPage(cont);
-          resourceVersion ??= page.metadata?.resourceVersion;
-          for (const item of page.items) items.push(transform(item));
-          cont = page.metadata?._continue || undefined;
-        } while (cont);
-        return { metadata: { resourceVersion }, items };
-      };
 
     const upsertPod = (o: any) => {
       if (o.pod) dir.upsertPod(o.pod);
@@ -215,10 +173,10 @@ export class KubernetesSource {
     const job = controller('Job');
 
     // Order does not matter: pods point at shared node and workload entries that fill in when those arrive.
-    this.#add('nodes', config, '/api/v1/nodes', transformNode, pages((c) => core.listNode({ limit: pageSize, _continue: c }), transformNode), upsertNode, (o) => dir.deleteNode(o.metadata.name));
-    this.#add('replicasets', config, '/apis/apps/v1/replicasets', transformController, pages((c) => apps.listReplicaSetForAllNamespaces({ limit: pageSize, _continue: c }), transformController), rs.upsert, rs.remove);
-    this.#add('jobs', config, '/apis/batch/v1/jobs', transformController, pages((c) => batch.listJobForAllNamespaces({ limit: pageSize, _continue: c }), transformController), job.upsert, job.remove);
-    this.#add('pods', config, '/api/v1/pods', transformPod, pages((c) => core.listPodForAllNamespaces({ limit: pageSize, _continue: c, fieldSelector: podSelector }), transformPod), upsertPod, deletePod, podSelector);
+    this.#add(client, 'nodes', '/api/v1/nodes', transformNode, upsertNode, (o) => dir.deleteNode(o.metadata.name));
+    this.#add(client, 'replicasets', '/apis/apps/v1/replicasets', transformController, rs.upsert, rs.remove);
+    this.#add(client, 'jobs', '/apis/batch/v1/jobs', transformController, job.upsert, job.remove);
+    this.#add(client, 'pods', '/api/v1/pods', transformPod, upsertPod, deletePod, podSelector);
 
     const synced = Promise.all(this.#informers.map((i) => this.#run(i)));
     const stopWaiting = new AbortController();
@@ -248,26 +206,26 @@ export class KubernetesSource {
   async shutdown(): Promise<void> {
     clearInterval(this.#healthCheck);
     this.#abort.abort();
-    await Promise.all(this.#informers.map((i) => i.listWatch.stop()));
+    for (const i of this.#informers) i.listWatch.stop();
+    this.#client?.close();
   }
 
-  #add(name: string, config: KubeConfig, path: string, transform: Transform, list: () => Promise<any>, upsert: (o: Slim) => void, remove: (o: Slim) => void, fieldSelector?: string): void {
-    const backoffMax = this.#options.backoffMaxMs;
+  #add(client: KubeApiClient, name: string, path: string, transform: Transform, upsert: (o: Slim) => void, remove: (o: Slim) => void, fieldSelector?: string): void {
     const informer = { name, synced: false, failures: 0, lastError: undefined, lastContact: 0 } as Informer;
-    const contact = () => (informer.lastContact = Date.now());
-    const listed = async () => {
-      const result = await list();
-      contact();
-      return result;
-    };
     const timeoutSeconds = Math.max(1, Math.round(this.#options.unhealthyAfterMs / 2000));
-    informer.listWatch = new ListWatch<Slim>(path, new SlimWatch(config, transform, timeoutSeconds, contact), listed, false, undefined, fieldSelector, {
-      // The library's own pause between watch reconnects, capped by our backoff limit.
-      delayFn: (ms: number) => sleep(Math.min(ms, backoffMax), undefined, { ref: false }),
+    informer.listWatch = new ListWatch<Slim>(client, {
+      path,
+      fieldSelector,
+      pageSize: this.#options.pageSize,
+      timeoutSeconds,
+      // Past the server's own end of the watch, so that only a hung request is cut.
+      idleMs: timeoutSeconds * 1000 + Math.max(1000, timeoutSeconds * 500),
+      backoffMaxMs: this.#options.backoffMaxMs,
+      transform,
+      upsert,
+      remove,
+      contact: () => (informer.lastContact = Date.now()),
     });
-    informer.listWatch.on('add', upsert);
-    informer.listWatch.on('update', upsert);
-    informer.listWatch.on('delete', remove);
     this.#informers.push(informer);
   }
 
@@ -309,11 +267,10 @@ export class KubernetesSource {
       retrying = true;
       void retry(err);
     };
-    listWatch.on('error', fail);
     const attempt = async () => {
       retrying = false;
       try {
-        await listWatch.start();
+        await listWatch.start(fail);
       } catch (err) {
         fail(err);
       }
@@ -327,7 +284,7 @@ export class KubernetesSource {
       }
     };
     const retry = async (err: unknown) => {
-      await listWatch.stop();
+      listWatch.stop();
       informer.failures++;
       const delay = Math.min(this.#options.backoffInitialMs * 2 ** (informer.failures - 1), this.#options.backoffMaxMs);
       informer.lastError = describeError(err);

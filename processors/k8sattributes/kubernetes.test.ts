@@ -1,6 +1,6 @@
 /**
  * k8sattributes with source: kubernetes, against the fake API server on
- * loopback through the real @kubernetes/client-node.
+ * loopback (plain HTTP; TLS and credentials: credentials.test.ts).
  */
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';

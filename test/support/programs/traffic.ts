@@ -8,6 +8,9 @@
  *   flows HOST FIRST_PORT N SIZE         one datagram to each of N destination ports (N flows)
  *   reuse HOST FIRST_DST FLOWS SRC_PORT COUNT SIZE START_MS   from a SO_REUSEPORT socket on SRC_PORT,
  *                                        COUNT rounds of one datagram to each of FLOWS ports, from START_MS
+ *   spread SOURCES DESTINATIONS FIRST_PORT PORTS SIZE   from a new socket bound to each source address
+ *                                        (comma list), one datagram to each port FIRST_PORT.. of each
+ *                                        destination (comma list): SOURCES x DESTINATIONS x PORTS flows
  *   flood HOST PORT SIZE SECONDS [FLOWS [SRC_PORT]] as many datagrams as possible for SECONDS, to ports
  *                                        PORT..PORT+FLOWS-1 in turn (default 1 flow); prints
  *                                        sent (sends that succeeded) and failed; from SRC_PORT
@@ -69,6 +72,21 @@ switch (mode) {
     }
     console.log(JSON.stringify({ flows, count }));
     socket.close();
+    break;
+  }
+  case 'spread': {
+    const [sources, destinations, first, ports, size] = args as [string, string, string, string, string];
+    const payload = Buffer.alloc(Number(size), 4);
+    let flows = 0;
+    for (const source of sources.split(',')) {
+      const socket = udpSocket(source);
+      await new Promise<void>((resolve) => socket.bind({ address: source }, resolve));
+      for (const host of destinations.split(',')) {
+        for (let port = Number(first); port < Number(first) + Number(ports); port++, flows++) await send(socket, payload, port, host);
+      }
+      socket.close();
+    }
+    console.log(JSON.stringify({ flows }));
     break;
   }
   case 'flood': {
