@@ -39,6 +39,12 @@ export interface FleetOptions {
 /** Times far from any real export, whose nanoseconds occur nowhere else in a request. */
 const MARKER_START_MS = 1_000_000_000_111;
 const MARKER_END_MS = 1_000_000_000_222;
+/**
+ * Deadline of one export. Agents give up after 10 s and re-send a longer
+ * window; a fleet waits, so that a saturated gateway shows as a stretched
+ * interval (what it costs) rather than as retries (what that costs again).
+ */
+const EXPORT_DEADLINE_MS = 300_000;
 /** NumberDataPoint.start_time_unix_nano (field 2) and time_unix_nano (field 3), both fixed64. */
 const START_TAG = 0x11;
 const END_TAG = 0x19;
@@ -129,7 +135,7 @@ export class FleetAgent {
     for (const at of this.#starts) body.writeBigUInt64LE(nanos(this.#windowStart), at);
     for (const at of this.#ends) body.writeBigUInt64LE(nanos(time), at);
     const response = await new Promise<Buffer | undefined>((resolve, reject) =>
-      client.makeUnaryRequest(EXPORT_PATH, (b: Buffer) => b, (b: Buffer) => b, body, this.#metadata, { deadline: Date.now() + 60_000 }, (err, res) =>
+      client.makeUnaryRequest(EXPORT_PATH, (b: Buffer) => b, (b: Buffer) => b, body, this.#metadata, { deadline: Date.now() + EXPORT_DEADLINE_MS }, (err, res) =>
         err ? reject(new Error(`agent ${this.node}: export failed: ${err.message}`)) : resolve(res),
       ),
     );
