@@ -139,7 +139,7 @@ try {
   const renderSeconds = median(renders.map((r) => r.seconds));
   const renderText = answered.length === renders.length
     ? `${renderSeconds.toFixed(2)} s (${spread(renders.map((r) => r.seconds), 2)}), ${median(renders.map((r) => r.cpu)).toFixed(1)} CPU-s, ${renders[0]!.bodyMiB.toFixed(0)} MiB, ${renders[0]!.samples.toLocaleString('en-US')} samples`
-    : `${renders.length - answered.length} of ${renders.length} renders got no answer (${renders.find((r) => r.failed)!.failed}) after ${spread(renders.filter((r) => r.failed).map((r) => r.seconds), 1)} s`;
+    : `${answered.length ? `${answered.length} answered in ${spread(answered.map((r) => r.seconds), 1)} s; ` : ''}${renders.length - answered.length} of ${renders.length} got no answer (${renders.find((r) => r.failed)!.failed}) after ${spread(renders.filter((r) => r.failed).map((r) => r.seconds), 1)} s`;
 
   console.log('');
   console.log(`| measure | ${AGENTS} agents x ${SERIES} series | idle gateway (baseline) |`);
