@@ -19,7 +19,7 @@
  * `BENCH_AGENT_BASELINE=/path/to/checkout` also runs that checkout's bin/zonetap (before
  * this one), on the same traffic, API server and sink (a before/after in the same run).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall, type ServiceDefinition } from '@grpc/grpc-js';
@@ -28,6 +28,7 @@ import { parseExposition, sumOf } from '../sim/index.ts';
 import { decodeRequest, EXPORT_PATH } from '../receivers/otlp/index.ts';
 import { countSumPoints } from '../receivers/otlp/points.ts';
 import { freePort } from '../test/support/loopback.ts';
+import { cpuSeconds, median, rssMiB } from './process-stats.ts';
 import { NetnsPair } from '../test/support/netns.ts';
 import { sleep, until } from '../test/support/poll.ts';
 import { privilegeProblem } from '../test/support/privileges.ts';
@@ -47,7 +48,6 @@ const DESTINATIONS = Array.from({ length: 20 }, (_, i) => `10.232.0.${i + 1}`);
 const PORTS = 10;
 const FLOWS = SOURCES.length * DESTINATIONS.length * PORTS;
 const PODS = 5000;
-const CLK_TCK = 100; // Linux USER_HZ: /proc/PID/stat times are in 1/100 s
 const GOAL_RSS_MB = 100;
 const GOAL_CPU_PERCENT = 1;
 
@@ -66,15 +66,10 @@ async function start(name: string, file: string, args: string[], env: NodeJS.Pro
   return program;
 }
 
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
 /** Resident memory in MB (10^6 bytes, as the goal is stated). */
 function rssMB(pid: number): number {
-  return (Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024) / 1e6;
+  return (rssMiB(pid) * 2 ** 20) / 1e6;
 }
-const median = (xs: number[]) => xs.toSorted((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** An OTLP/gRPC endpoint that acknowledges every export, as a gateway does, and counts points. */
 class OtlpSink {

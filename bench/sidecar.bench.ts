@@ -14,7 +14,7 @@
  * /proc) over six intervals, and resident memory (VmRSS) sampled every second: median and peak.
  * The flows per interval are read back from each one's zonetap_receiver_drain_flows.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, PodProcess, loadTopology, parseExposition, sumOf, writeInventory, type Send } from '../sim/index.ts';
@@ -23,6 +23,7 @@ import { fetchInNetns } from '../test/support/netns.ts';
 import { sleep, until } from '../test/support/poll.ts';
 import { privilegeProblem } from '../test/support/privileges.ts';
 import { startProgram, type RunningProgram } from '../test/support/processes.ts';
+import { cpuSeconds, median, rssMiB } from './process-stats.ts';
 import { result } from './report.ts';
 
 const problem = privilegeProblem();
@@ -36,7 +37,6 @@ const FLOWS = 1000;
 const INTERVAL_S = 10;
 const WARMUP_S = 2 * INTERVAL_S + 5;
 const MEASURE_S = 6 * INTERVAL_S;
-const CLK_TCK = 100; // Linux USER_HZ: /proc/PID/stat times are in 1/100 s
 
 const workdir = mkdtempSync(join(tmpdir(), 'zt-bench-sidecar-'));
 const programs: RunningProgram[] = [];
@@ -63,15 +63,6 @@ async function kubeApi(netns: string | undefined, inventory: string): Promise<st
   return file;
 }
 
-/** utime + stime of `pid`, in seconds. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
-function rssMiB(pid: number): number {
-  return Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
-}
-const median = (xs: number[]) => xs.toSorted((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 try {
   const db = cluster.pod('shop/postgres-0');
