@@ -44,9 +44,9 @@ export const externalRangesSchema = z.strictObject({
 /** The two options, spread into the k8sattributes schema. */
 export const externalOptions = {
   /** Named blocks outside the cluster; the longest block containing an address names it. */
-  external: z.array(externalBlockSchema, { error: 'expected a list of external blocks ({name, cidrs, zone, region, kind})' }).default([]),
+  external: z.array(externalBlockSchema, { error: 'expected a list of external blocks ({name, cidrs, zone, region, kind})' }).optional(),
   /** Cloud providers' published range files: every prefix named by its service and region. */
-  external_ranges: z.array(externalRangesSchema, { error: 'expected a list of {provider, path}' }).default([]),
+  external_ranges: z.array(externalRangesSchema, { error: 'expected a list of {provider, path}' }).optional(),
 };
 
 export type ExternalBlockConfig = z.output<typeof externalBlockSchema>;

@@ -74,7 +74,7 @@ function awsRanges(doc: Record<string, unknown>, path: string): RangeEntry[] {
 function gcpRanges(doc: Record<string, unknown>, path: string): RangeEntry[] {
   return list(doc.prefixes, path, 'prefixes').map((item, i) => {
     const p = record(item, path, `prefixes[${i}]`);
-    const field = p.ipv4Prefix !== undefined ? 'ipv4Prefix' : 'ipv6Prefix';
+    const field = p.ipv4Prefix !== undefined ? 'ipv4Prefix' : p.ipv6Prefix !== undefined ? 'ipv6Prefix' : fail(path, `prefixes[${i}]`, 'expected ipv4Prefix or ipv6Prefix, as in GCP\'s cloud.json');
     const scope = text(p.scope, path, `prefixes[${i}].scope`);
     const regional = scope !== 'global';
     return { cidr: block(p[field], path, `prefixes[${i}].${field}`), name: `gcp:${text(p.service, path, `prefixes[${i}].service`)}`, region: regional ? scope : undefined, rank: regional ? 1 : 0 };

@@ -140,7 +140,7 @@ export class K8sAttributesProcessor implements Processor {
   }
 
   async start(): Promise<void> {
-    const { external, external_ranges } = this.#externalConfig;
+    const { external = [], external_ranges = [] } = this.#externalConfig;
     if (external.length > 0 || external_ranges.length > 0) {
       this.#externals = new ExternalBlocks(external, external_ranges);
       this.#settings.logger.info({ prefixes: this.#externals.size, files: external_ranges.map((r) => r.path) }, 'k8sattributes: external blocks loaded');
