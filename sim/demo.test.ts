@@ -57,7 +57,7 @@ test('zonetap demo shows the matrix, the top workloads and the culprits, and lea
   assert.match(stdout, /Top workloads by cross-zone bytes\/s\n\s+1\. \S+ -> \S+\s+[\d.]+ [KM]B\/s/);
   assert.match(stdout, /Projected monthly cost .*: \$[\d,.]+\/month at gcp prices/);
   // The culprits of the story: the database every zone queries, and rule evaluation.
-  const culprits = stdout.slice(stdout.indexOf('Culprits'));
+  const culprits = stdout.slice(stdout.indexOf('Culprits'), stdout.indexOf('What to change'));
   const top2 = culprits.split('\n').filter((l) => /^\s+[12]\. /.test(l)).join('\n');
   assert.match(top2, /shop\/postgres -> shop\/api: \d+%/);
   assert.match(top2, /monitoring\/metrics-store -> monitoring\/rule-evaluator: \d+%/);
