@@ -17,8 +17,12 @@ export interface FlowLogTraffic {
   damaged: DamagedLine[];
 }
 
-/** Reads `path`; throws `path:line: what is wrong` when no line is a flow record. */
-export async function adviceFromFlowLog(path: string): Promise<FlowLogTraffic> {
+/**
+ * Reads `path`; throws `path:line: what is wrong` when no line is a flow
+ * record. `spanSeconds`, when the caller knows how long the traffic ran (the
+ * demo), replaces the span of the records' windows as the rates' denominator.
+ */
+export async function adviceFromFlowLog(path: string, spanSeconds?: number): Promise<FlowLogTraffic> {
   const log = await readFlowLog(path);
   let start = Infinity;
   let end = -Infinity;
@@ -30,6 +34,6 @@ export async function adviceFromFlowLog(path: string): Promise<FlowLogTraffic> {
     records += b.records.length;
     for (const r of b.records) if (r.costUsd !== undefined) priced++;
   }
-  const seconds = Math.max((end - start) / 1000, 1);
+  const seconds = Math.max(spanSeconds ?? (end - start) / 1000, 1);
   return { observed: observedFromRecords(log.batches.flatMap((b) => b.records), seconds), seconds, records, priced, damaged: log.damaged };
 }

@@ -172,8 +172,10 @@ export async function runDemo(args: string[]): Promise<number> {
     process.stdout.write(
       `\n${renderSummary(totals, { provider: opts.provider, zones, seconds, metricsUrl: deployment.metricsUrl, flowLog: deployment.flowLog })}\n`,
     );
-    // The gateway wrote every flow to its log before acknowledging it: the advice reads the whole run.
-    const advice = advise((await adviceFromFlowLog(deployment.flowLog)).observed, 2);
+    // The gateway wrote every flow to its log before acknowledging it: the advice reads the whole run,
+    // at rates over the run's duration, as the summary's projection (agents' windows on a loaded
+    // machine can cover less time than the traffic ran).
+    const advice = advise((await adviceFromFlowLog(deployment.flowLog, seconds)).observed, 2);
     process.stdout.write(`\n${renderAdvice(advice, { flowLog: deployment.flowLog, adviceUrl: deployment.metricsUrl.replace(/\/metrics$/, '/advice') })}\n`);
     return 0;
   } catch (error) {
