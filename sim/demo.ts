@@ -175,8 +175,13 @@ export async function runDemo(args: string[]): Promise<number> {
     // The gateway wrote every flow to its log before acknowledging it: the advice reads the whole run,
     // at rates over the run's duration, as the summary's projection (agents' windows on a loaded
     // machine can cover less time than the traffic ran).
-    const advice = advise((await adviceFromFlowLog(deployment.flowLog, seconds)).observed, 2);
-    process.stdout.write(`\n${renderAdvice(advice, { flowLog: deployment.flowLog, adviceUrl: deployment.metricsUrl.replace(/\/metrics$/, '/advice') })}\n`);
+    // A run stopped before the gateway wrote any flow has no log to read: the summary stands alone.
+    try {
+      const advice = advise((await adviceFromFlowLog(deployment.flowLog, seconds)).observed, 2);
+      process.stdout.write(`\n${renderAdvice(advice, { flowLog: deployment.flowLog, adviceUrl: deployment.metricsUrl.replace(/\/metrics$/, '/advice') })}\n`);
+    } catch (error) {
+      process.stdout.write(`\n(no advice: ${(error as Error).message})\n`);
+    }
     return 0;
   } catch (error) {
     failed = true;
