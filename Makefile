@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(CURDIR)/.tools/node/bin:$(PATH)
 NODE := $(CURDIR)/.tools/node/bin/node
-TEST_DIRS := bpf native lib net pipeline receivers processors exporters cli sim test deploy
+TEST_DIRS := bpf native lib net pipeline receivers processors exporters advice cli sim test deploy
 TEST_FILES = $(shell find $(TEST_DIRS) -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
 
 .PHONY: setup build check test demo bench clean

@@ -14,6 +14,9 @@
  *    zone label (with the legacy fallback), then its ReplicaSet by
  *    namespace/name for the Deployment; alone and followed by the same
  *    crosszone -> aggregate.
+ * 1b. The same, realistic traffic, with 10k external prefixes loaded from an
+ *    AWS-format ip-ranges.json (external_ranges); the internet ends fall in
+ *    them. Baseline, same run: k8sattributes without external prefixes.
  * 2. Memory per pod, kubernetes source fed by the fake API server in a child
  *    process (its memory is not counted): heap used after gc, after the first
  *    sync, minus before, divided by pods; 10k and 100k pods. Baseline, same run:
@@ -279,6 +282,51 @@ for (const scenario of scenarios) {
   await classifier.shutdown();
 }
 
+// ---- 1b. 10k external prefixes (an AWS ip-ranges.json file), realistic traffic ----
+const EXTERNAL_PREFIXES = 10_000;
+const rangesFile = join(dir, 'ip-ranges.json');
+writeFileSync(rangesFile, JSON.stringify(syntheticAwsRanges(EXTERNAL_PREFIXES)));
+const withRanges = (next: FlowConsumer) =>
+  new K8sAttributesProcessor(testSettings('k8sattributes', 'processor'), configSchema.parse({ source: 'static', inventory: inventoryFile, external_ranges: [{ provider: 'aws', path: rangesFile }] }), next);
+rows.push([`-- realistic, with ${EXTERNAL_PREFIXES} external prefixes loaded (AWS ip-ranges.json format; the 5% internet ends fall in them) --`]);
+for (const [key, label, build] of [
+  ['k8s', `k8sattributes alone, ${EXTERNAL_PREFIXES} external prefixes`, (sink: Sink) => withRanges(sink)],
+  ['chain', `k8sattributes -> crosszone -> aggregate, ${EXTERNAL_PREFIXES} external prefixes`, (sink: Sink) => chain(withRanges, true, sink)],
+] as const) {
+  const sink = new Sink();
+  const head = build(sink);
+  if (head instanceof K8sAttributesProcessor) await head.start();
+  results[`external ${key}`] = await throughput(label, head, sink, async (seed) => makeBatch(cluster, seed, 'realistic'));
+  if (head instanceof K8sAttributesProcessor) await head.shutdown();
+}
+
+/**
+ * An ip-ranges.json of `n` prefixes shaped like AWS's: mostly IPv4 from /12
+ * to /28 (many lengths, so a lookup tries many), a fifth IPv6 /40 to /64;
+ * the IPv4 ones in 34.0.0.0/8, where the batches' internet ends are.
+ */
+function syntheticAwsRanges(n: number) {
+  const rnd = random(7);
+  const regions = ['us-east-1', 'us-west-2', 'eu-west-1', 'ap-southeast-1'];
+  const services = ['AMAZON', 'EC2', 'S3', 'CLOUDFRONT', 'DYNAMODB'];
+  const prefixes: object[] = [];
+  const ipv6: object[] = [];
+  for (let i = 0; i < n; i++) {
+    const region = regions[rnd(regions.length)]!;
+    const service = services[rnd(services.length)]!;
+    if (i % 5 === 4) {
+      const len = 40 + rnd(25);
+      ipv6.push({ ipv6_prefix: `2600:1f${(16 + rnd(200)).toString(16)}:${rnd(65536).toString(16)}::/${len}`, region, service, network_border_group: region });
+    } else {
+      const len = 12 + rnd(17);
+      const a = (34 << 24) | (rnd(256) << 16) | (rnd(256) << 8) | rnd(256);
+      const net = len === 0 ? 0 : (a >>> (32 - len)) << (32 - len);
+      prefixes.push({ ip_prefix: `${net >>> 24}.${(net >>> 16) & 255}.${(net >>> 8) & 255}.${net & 255}/${len}`, region, service, network_border_group: region });
+    }
+  }
+  return { syncToken: '0', createDate: '2026-12-01-00-00-00', prefixes, ipv6_prefixes: ipv6 };
+}
+
 // ---- 2. memory per pod ----
 async function fakeServer(pods: number): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, [join(import.meta.dirname, '../test/kube-api/serve.ts'), '--pods', String(pods)], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -373,6 +421,16 @@ for (const scenario of scenarios) {
     value: `${(r('chain').cpu / 1e6).toFixed(2)} M records/CPU-s`,
     baseline: `informer-cache lookups: ${(r('baseline chain').cpu / 1e6).toFixed(2)} M`,
     goal: goal('>= 1M records/CPU-s', r('chain').cpu >= 1e6),
+  });
+}
+{
+  const base = results['realistic k8s']!;
+  const ext = results['external k8s']!;
+  result({
+    measure: `k8sattributes alone with ${EXTERNAL_PREFIXES} external prefixes, ${PODS} pods, ${FLOWS} flows/batch, realistic traffic`,
+    value: `${(ext.cpu / 1e6).toFixed(2)} M records/CPU-s`,
+    baseline: `no external prefixes: ${(base.cpu / 1e6).toFixed(2)} M`,
+    goal: goal('>= 1M records/CPU-s', ext.cpu >= 1e6),
   });
 }
 print('Memory after first sync, heap used after gc (goal < 1 KiB per pod)', ['source', 'per pod', 'total', 'sync'], memoryRows);

@@ -70,7 +70,7 @@ describe('zonetap command line', () => {
     assert.deepEqual(await cli(['serve']), {
       code: 2,
       stdout: '',
-      stderr: 'zonetap: ZT_USAGE: unknown command "serve": expected run, validate, components or demo; see zonetap --help\n',
+      stderr: 'zonetap: ZT_USAGE: unknown command "serve": expected run, validate, components, demo or advise; see zonetap --help\n',
     });
     assert.deepEqual(await cli(['validate']), { code: 2, stdout: '', stderr: 'zonetap: ZT_USAGE: zonetap validate needs --config FILE; see zonetap validate --help\n' });
     assert.deepEqual(await cli(['validate', '-c']), { code: 2, stdout: '', stderr: 'zonetap: ZT_USAGE: flag --config needs a value; see zonetap validate --help\n' });

@@ -5,6 +5,7 @@
  *   zonetap validate --config SOURCE [--config SOURCE]... [--set KEY=VALUE]...
  *   zonetap components [--json]
  *   zonetap demo [...]
+ *   zonetap advise --flow-log FILE | --prometheus URL [--window 1h] [--top 5] [--format text|json|html]
  *   zonetap --version | --help | COMMAND --help
  * Exit codes and error codes: cli/README.md.
  *
@@ -139,6 +140,22 @@ async function components(args: string[]): Promise<number> {
   return print(values.json ? componentJson(all, VERSION) : componentTable(all));
 }
 
+const ADVISE_OPTIONS = {
+  'flow-log': { type: 'string' },
+  prometheus: { type: 'string' },
+  window: { type: 'string' },
+  top: { type: 'string' },
+  format: { type: 'string' },
+  ...HELP,
+} as const satisfies ParseArgsConfig['options'];
+
+async function advise(args: string[]): Promise<number> {
+  const values = parse(args, ADVISE_OPTIONS, 'advise');
+  if (values.help) return print(usage('advise'));
+  const { adviseCommand } = await import('./advise.ts');
+  return print(await adviseCommand(values, (message) => usageError(message, 'advise')));
+}
+
 async function demo(args: string[]): Promise<number> {
   const file = new URL('../sim/demo.ts', import.meta.url);
   if (!existsSync(fileURLToPath(file))) {
@@ -175,13 +192,15 @@ export async function main(argv: string[], inbox?: SignalInbox): Promise<number>
       return components(rest);
     case 'demo':
       return demo(rest);
+    case 'advise':
+      return advise(rest);
     case 'help':
       return help(rest);
     case undefined:
       process.stderr.write(usage());
       return EXIT.USAGE;
     default: {
-      if (!command.startsWith('-')) usageError(`unknown command "${command}": expected run, validate, components or demo`);
+      if (!command.startsWith('-')) usageError(`unknown command "${command}": expected run, validate, components, demo or advise`);
       if (isBareRun(argv)) return run(argv, inbox, undefined);
       const values = parse(argv, { ...HELP, version: { type: 'boolean', short: 'v' } });
       if (values.version) return print(`zonetap ${VERSION}\n`);

@@ -252,6 +252,7 @@ describe('help and components', () => {
       ['run', 'Usage: zonetap run --config SOURCE'],
       ['validate', 'Usage: zonetap validate --config SOURCE'],
       ['components', 'Usage: zonetap components [--json]'],
+      ['advise', 'Usage: zonetap advise --flow-log FILE [options]'],
     ] as const) {
       const own = await cli([command, '--help']);
       assert.equal(own.code, 0);
@@ -267,7 +268,7 @@ describe('help and components', () => {
     assert.deepEqual(await cli(['help', 'serve']), {
       code: 2,
       stdout: '',
-      stderr: 'zonetap: ZT_USAGE: unknown command "serve": expected run, validate, components, demo; see zonetap --help\n',
+      stderr: 'zonetap: ZT_USAGE: unknown command "serve": expected run, validate, components, demo, advise; see zonetap --help\n',
     });
   });
 

@@ -2,8 +2,8 @@
 import { FEATURE_GATES } from '../pipeline/feature-gates.ts';
 import { VERSION } from '../pipeline/version.ts';
 
-export type CommandName = 'run' | 'validate' | 'components' | 'demo';
-export const COMMANDS: readonly CommandName[] = ['run', 'validate', 'components', 'demo'];
+export type CommandName = 'run' | 'validate' | 'components' | 'demo' | 'advise';
+export const COMMANDS: readonly CommandName[] = ['run', 'validate', 'components', 'demo', 'advise'];
 
 /** True when `argv` is the bare form of run (`zonetap --config x.yaml`): flags first, and not --version or --help. */
 export function isBareRun(argv: readonly string[]): boolean {
@@ -21,6 +21,7 @@ Usage:
   zonetap validate --config SOURCE ...                 check a configuration and print every problem
   zonetap components [--json]                          list the receivers, processors and exporters built in
   zonetap demo                                         run the simulated multi-zone cluster demo
+  zonetap advise --flow-log FILE | --prometheus URL    the changes that would cut the most cross-zone cost
   zonetap --version                                    print the version
   zonetap --help                                       print this help
   zonetap COMMAND --help                               print a command's help
@@ -93,6 +94,24 @@ Options:
                 {"type", "stability", "description"}
 `;
 
+const ADVISE = `${HEADER}
+
+Usage: zonetap advise --flow-log FILE [options]
+       zonetap advise --prometheus URL [--window 1h] [options]
+
+Lists the changes that would cut the most cross-zone and cross-region cost, each with the monthly
+dollars at stake and the flows or series it is computed from (rules: advice/README.md).
+
+Options:
+      --flow-log FILE          a flow log (the flowlog exporter's), read whole
+      --prometheus URL         a Prometheus that scrapes zonetap, like http://prometheus:9090
+      --window DUR             --prometheus: rates over this long (default 1h)
+      --top N                  items listed, 1 to 100 (default 5)
+      --format FORMAT          text (default), json or html
+
+Exit codes: 0 ok, 1 the input could not be read (ZT_ADVICE_INPUT), 2 bad command line.
+`;
+
 /** The help of `command`, or the general help; `zonetap demo --help` is the demo's own (sim/demo.ts). */
 export function usage(command?: Exclude<CommandName, 'demo'>): string {
   switch (command) {
@@ -102,6 +121,8 @@ export function usage(command?: Exclude<CommandName, 'demo'>): string {
       return VALIDATE();
     case 'components':
       return COMPONENTS;
+    case 'advise':
+      return ADVISE;
     default:
       return GENERAL;
   }

@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   ZT_KUBERNETES: 'The Kubernetes API could not be reached or refused zonetap.',
   ZT_INVENTORY_INVALID: 'A static inventory file failed validation.',
   ZT_EXPORT: 'An exporter could not deliver data; it will retry.',
+  ZT_ADVICE_INPUT: 'zonetap advise could not read its input: the flow log, or the Prometheus API.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

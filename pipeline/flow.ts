@@ -12,9 +12,13 @@
 export const OVERFLOW_TRANSPORT = 'overflow';
 
 /** Traffic class of a flow, set by processors/crosszone. */
-export type TrafficClass = 'same_zone' | 'cross_zone' | 'cross_region' | 'internet' | 'unknown';
+export type TrafficClass = 'same_zone' | 'same_region' | 'cross_zone' | 'cross_region' | 'internet' | 'unknown';
 
-export const TRAFFIC_CLASSES: readonly TrafficClass[] = ['same_zone', 'cross_zone', 'cross_region', 'internet', 'unknown'];
+/**
+ * `same_region`: both ends in one region, the zone of one unknown (a cloud
+ * service named by its provider's range file, like S3 in the cluster's region).
+ */
+export const TRAFFIC_CLASSES: readonly TrafficClass[] = ['same_zone', 'same_region', 'cross_zone', 'cross_region', 'internet', 'unknown'];
 
 export type IpFamily = 'ipv4' | 'ipv6';
 

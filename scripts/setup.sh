@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 NODE_VERSION=24.21.0
 APT_PACKAGES=(clang llvm libbpf-dev bpftool iproute2 ethtool prometheus make g++ python3 libcap2-bin procps iputils-ping util-linux openssl logrotate
   # the Linux 6.1 VM of the tests (test/vm/run): qemu, an init, module tools, initramfs packing
-  qemu-system-x86 busybox-static kmod cpio)
+  qemu-system-x86 busybox-static kmod cpio
+  # the /advice page's browser test (exporters/prometheus/advice-page.test.ts): headless Chromium
+  chromium)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -57,7 +57,7 @@ test('zonetap demo shows the matrix, the top workloads and the culprits, and lea
   assert.match(stdout, /Top workloads by cross-zone bytes\/s\n\s+1\. \S+ -> \S+\s+[\d.]+ [KM]B\/s/);
   assert.match(stdout, /Projected monthly cost .*: \$[\d,.]+\/month at gcp prices/);
   // The culprits of the story: the database every zone queries, and rule evaluation.
-  const culprits = stdout.slice(stdout.indexOf('Culprits'));
+  const culprits = stdout.slice(stdout.indexOf('Culprits'), stdout.indexOf('What to change'));
   const top2 = culprits.split('\n').filter((l) => /^\s+[12]\. /.test(l)).join('\n');
   assert.match(top2, /shop\/postgres -> shop\/api: \d+%/);
   assert.match(top2, /monitoring\/metrics-store -> monitoring\/rule-evaluator: \d+%/);
@@ -69,6 +69,12 @@ test('zonetap demo shows the matrix, the top workloads and the culprits, and lea
     assert.ok(Math.abs(Number(share) - expected) <= SHARE_TOLERANCE_POINTS, `${pair}: ${share}% of the cross-zone bytes, expected ${expected.toFixed(1)}% +- ${SHARE_TOLERANCE_POINTS}\n${culprits}`);
   }
   assert.match(culprits, /topk\(5, sum by .*zonetap_network_flow_bytes_total/);
+  // The advice names both culprits, each with its remedy.
+  const advice = stdout.slice(stdout.indexOf('What to change'));
+  const items = advice.split('\n').filter((l) => /^\s+[12]\. /.test(l)).join('\n');
+  assert.match(items, /monitoring\/metrics-store \[reader-per-zone\], \$[\d.]+\/month at stake: monitoring\/rule-evaluator \(in us-central1-a\) reads from every replica/, advice);
+  assert.match(items, /shop\/postgres \[zone-local-reads\], \$[\d.]+\/month at stake: \d+% of the traffic between shop\/postgres and shop\/api/, advice);
+  assert.match(advice, /Do: Add a read replica of shop\/postgres in each zone/);
   assert.match(stdout, /CronJob runs: [1-9]/);
 
   const workdir = /logs in (\/\S+)/.exec(stdout)?.[1];

@@ -13,7 +13,8 @@ import { parseDuration } from '../pipeline/schema.ts';
 import { Cluster } from './cluster.ts';
 import { deployZonetap, endDeployedProcesses, type Deployment } from './deployment.ts';
 import { scrape } from './exposition.ts';
-import { renderLive, renderSummary, ratesBetween, totalsOf, type TrafficTotals } from './live-view.ts';
+import { advise, adviceFromFlowLog } from '../advice/index.ts';
+import { renderAdvice, renderLive, renderSummary, ratesBetween, totalsOf, type TrafficTotals } from './live-view.ts';
 import { QUICK_START_HINT, THIS_HOST, demoProblems } from './preflight.ts';
 import { startDemoScenario, type RunningScenario } from './scenario.ts';
 import { loadTopology, type Topology } from './topology.ts';
@@ -171,6 +172,16 @@ export async function runDemo(args: string[]): Promise<number> {
     process.stdout.write(
       `\n${renderSummary(totals, { provider: opts.provider, zones, seconds, metricsUrl: deployment.metricsUrl, flowLog: deployment.flowLog })}\n`,
     );
+    // The gateway wrote every flow to its log before acknowledging it: the advice reads the whole run,
+    // at rates over the run's duration, as the summary's projection (agents' windows on a loaded
+    // machine can cover less time than the traffic ran).
+    // A run stopped before the gateway wrote any flow has no log to read: the summary stands alone.
+    try {
+      const advice = advise((await adviceFromFlowLog(deployment.flowLog, seconds)).observed, 2);
+      process.stdout.write(`\n${renderAdvice(advice, { flowLog: deployment.flowLog, adviceUrl: deployment.metricsUrl.replace(/\/metrics$/, '/advice') })}\n`);
+    } catch (error) {
+      process.stdout.write(`\n(no advice: ${(error as Error).message})\n`);
+    }
     return 0;
   } catch (error) {
     failed = true;

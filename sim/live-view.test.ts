@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseExposition, sumOf } from './exposition.ts';
 import { renderMatrix, topPairs } from '../exporters/console/index.ts';
-import { ratesBetween, renderLive, renderSummary, totalsOf } from './live-view.ts';
+import { ratesBetween, renderAdvice, renderLive, renderSummary, totalsOf } from './live-view.ts';
 
 const series = (cls: string, src: [string, string, string], dst: [string, string, string] | undefined, bytes: number, usd: number) => {
   const labels = [
@@ -58,4 +58,16 @@ test('the summary names the culprits with their share and the PromQL to look fur
   assert.match(summary, /2\. monitoring\/metrics-store -> monitoring\/rule-evaluator: 40%/);
   assert.match(summary, /rate\(zonetap_network_flow_bytes_total/);
   assert.match(summary, /\/tmp\/f\.jsonl/);
+});
+
+test('the advice section: each item with its rule, dollars, finding and remedy, and where to see the evidence', async () => {
+  const { advise, adviceFromFlowLog } = await import('../advice/index.ts');
+  const flowLog = new URL('../config/quickstart-flows.jsonl', import.meta.url).pathname;
+  const text = renderAdvice(advise((await adviceFromFlowLog(flowLog)).observed, 2), { flowLog, adviceUrl: 'http://127.0.0.1:9464/advice' });
+  const lines = text.split('\n');
+  assert.equal(lines[0], 'What to change (zonetap advise, from the flows measured):');
+  assert.match(lines[1]!, /^ {2}1\. monitoring\/metrics-store \[reader-per-zone\], \$15\.83\/month at stake: monitoring\/rule-evaluator \(in us-central1-a\) reads/);
+  assert.match(lines[2]!, /^ {5}Do: Keep each reader with its data: run monitoring\/rule-evaluator in every zone/);
+  assert.match(lines[3]!, /^ {2}2\. shop\/postgres \[zone-local-reads\], \$10\.03\/month at stake: 100% of the traffic between shop\/postgres and shop\/api/);
+  assert.equal(lines.at(-1), `  all of it with its evidence: zonetap advise --flow-log ${flowLog}; http://127.0.0.1:9464/advice (served while zonetap runs)`);
 });

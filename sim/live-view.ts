@@ -4,6 +4,7 @@
  * by cross-zone bytes/s, projected monthly cost) under the demo's own header,
  * and the closing summary.
  */
+import type { AdviceReport } from '../advice/index.ts';
 import { INTERNET, addTraffic, emptyTotals, formatBytes, formatUsd, monthly, renderMatrix, renderTrafficView, topPairs, MONTHLY_PROMQL_FACTOR } from '../exporters/console/index.ts';
 import type { TrafficTotals } from '../exporters/console/index.ts';
 export type { TrafficTotals };
@@ -111,5 +112,19 @@ export function renderSummary(totals: TrafficTotals, ctx: SummaryContext): strin
     `  exposition:     ${ctx.metricsUrl} (served while zonetap runs; the demo has stopped it)`,
     `  flow log:       ${ctx.flowLog}`,
   );
+  return out.join('\n');
+}
+
+/**
+ * What to change, from the advice (advice/) over the demo's flow log: the
+ * items' dollars, what was found, the remedy, and where to see all of it.
+ */
+export function renderAdvice(report: AdviceReport, ctx: { flowLog: string; adviceUrl: string }): string {
+  const out = ['What to change (zonetap advise, from the flows measured):'];
+  if (report.items.length === 0) out.push('  nothing: no cross-zone traffic between workloads was measured.');
+  report.items.forEach((item, i) => {
+    out.push(`  ${i + 1}. ${item.server} [${item.rule}], ${formatUsd(item.monthlyUsd)}/month at stake: ${item.finding}`, `     Do: ${item.remedy}`);
+  });
+  out.push(`  all of it with its evidence: zonetap advise --flow-log ${ctx.flowLog}; ${ctx.adviceUrl} (served while zonetap runs)`);
   return out.join('\n');
 }

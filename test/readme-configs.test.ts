@@ -57,6 +57,12 @@ function completed(text: string, workdir: string): string {
 const ENV = { NODE_NAME: 'node-a', POD_NAME: 'db-0', POD_NAMESPACE: 'shop', ZONETAP_TOKEN: 'token' };
 const EXAMPLE_FILES = ['/etc/zonetap/gateway-ca.pem', '/etc/zonetap/tls.crt', '/etc/zonetap/tls.key', '/etc/zonetap/token'];
 const EXAMPLE_DIRS = ['/var/log/zonetap'];
+/** Provider range files the examples name: validate reads them, so they are the shipped fixtures in each real format. */
+const EXAMPLE_RANGE_FILES: Record<string, string> = {
+  '/etc/zonetap/ip-ranges.json': 'processors/k8sattributes/testdata/aws-ip-ranges.json',
+  '/etc/zonetap/cloud.json': 'processors/k8sattributes/testdata/gcp-cloud.json',
+  '/etc/zonetap/ServiceTags_Public.json': 'processors/k8sattributes/testdata/azure-service-tags.json',
+};
 
 test('every configuration in a README passes zonetap validate', async (t) => {
   const workdir = mkdtempSync(join(tmpdir(), 'zt-readme-configs-'));
@@ -70,11 +76,15 @@ test('every configuration in a README passes zonetap validate', async (t) => {
     writeFileSync(moved(f), 'example\n');
   }
   for (const d of EXAMPLE_DIRS) mkdirSync(moved(d), { recursive: true });
+  for (const [f, fixture] of Object.entries(EXAMPLE_RANGE_FILES)) {
+    mkdirSync(join(moved(f), '..'), { recursive: true });
+    writeFileSync(moved(f), readFileSync(join(REPO, fixture)));
+  }
 
   const examples = readmes().flatMap((file) => configBlocks(file).map((block) => ({ file, ...block })));
   const validate = async ({ file, line, text: written }: (typeof examples)[number]) => {
     let text = completed(written, workdir);
-    for (const path of [...EXAMPLE_FILES, ...EXAMPLE_DIRS]) text = text.replaceAll(path, moved(path));
+    for (const path of [...EXAMPLE_FILES, ...Object.keys(EXAMPLE_RANGE_FILES), ...EXAMPLE_DIRS]) text = text.replaceAll(path, moved(path));
     const config = join(workdir, `${file.replaceAll('/', '_')}-${line}.yaml`);
     writeFileSync(config, text);
     const r = await run(ZONETAP, ['validate', '--config', config], { cwd: workdir, env: { PATH: process.env.PATH, ...ENV } });

@@ -48,9 +48,9 @@ const batch = (records: FlowRecord[]): FlowBatch => ({ start: T0, end: T0 + 10_0
 
 test('config: defaults and bad values', (t) => {
   assert.deepEqual(flowlogExporterFactory.configSchema.parse({}), { path: 'stdout' });
-  assert.deepEqual(messages({ classes: ['cross_zone', 'crosszone'] }), ['classes.1: unknown traffic class "crosszone": expected one of same_zone, cross_zone, cross_region, internet, unknown']);
+  assert.deepEqual(messages({ classes: ['cross_zone', 'crosszone'] }), ['classes.1: unknown traffic class "crosszone": expected one of same_zone, same_region, cross_zone, cross_region, internet, unknown']);
   assert.deepEqual(messages({ classes: [] }), ['classes: list at least one traffic class, or leave the key out to write every record']);
-  assert.deepEqual(messages({ classes: 'internet' }), ['classes: expected a list of traffic classes (same_zone, cross_zone, cross_region, internet, unknown)']);
+  assert.deepEqual(messages({ classes: 'internet' }), ['classes: expected a list of traffic classes (same_zone, same_region, cross_zone, cross_region, internet, unknown)']);
   assert.deepEqual(messages({ path: '/nonexistent-dir/flows.jsonl' }), ['path: directory "/nonexistent-dir" of flow log "/nonexistent-dir/flows.jsonl" does not exist']);
   const dir = tempDir(t);
   assert.deepEqual(messages({ path: dir }), [`path: flow log "${dir}" is a directory; expected a file path`]);
@@ -162,7 +162,7 @@ test('a broken config in testdata/ is rejected through the config loader, with p
   const file = join(import.meta.dirname, 'testdata', 'bad-config.yaml');
   assert.deepEqual(await configProblems([file], FACTORIES, { FLOWS: join(import.meta.dirname, '../../receivers/replay/testdata/flows.jsonl') }), [
     `${file}:6:5: exporters::flowlog::path: directory "/nonexistent-dir" of flow log "/nonexistent-dir/flows.jsonl" does not exist`,
-    `${file}:7:27: exporters::flowlog::classes::1: unknown traffic class "everything": expected one of same_zone, cross_zone, cross_region, internet, unknown`,
+    `${file}:7:27: exporters::flowlog::classes::1: unknown traffic class "everything": expected one of same_zone, same_region, cross_zone, cross_region, internet, unknown`,
     `${file}:9:5: exporters::flowlog/empty::classes: list at least one traffic class, or leave the key out to write every record`,
   ]);
 });

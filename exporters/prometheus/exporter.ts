@@ -19,6 +19,7 @@ import { KUBEZONNET_HELP, KUBEZONNET_METRIC, kubezonnetSource } from './kubezonn
 import { FlowLabeler } from './labels.ts';
 import { createMetricsServer, METRICS_SERVER_LIMITS, sendExposition, type MetricsServerLimits } from './server.ts';
 import { Scrapers } from './scrapers.ts';
+import { ADVICE_PATH, serveAdvice } from './advice-endpoint.ts';
 import { SharedExposition } from './shared-exposition.ts';
 
 /** Labels of the series that collects records past max_series (as the OpenTelemetry SDK names it). */
@@ -176,9 +177,9 @@ export class PrometheusFlowExporter implements Exporter {
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?', 1)[0];
-    if (path !== METRICS_PATH) {
+    if (path !== METRICS_PATH && path !== ADVICE_PATH) {
       res.statusCode = 404;
-      res.end(`zonetap serves Prometheus metrics on ${METRICS_PATH}\n`);
+      res.end(`zonetap serves Prometheus metrics on ${METRICS_PATH} and advice on ${ADVICE_PATH}\n`);
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -187,6 +188,7 @@ export class PrometheusFlowExporter implements Exporter {
       res.end();
       return;
     }
+    if (path === ADVICE_PATH) return serveAdvice(req, res, this.flows.series(), this.#now());
     // A scraper is its address and User-Agent: the two servers of an HA pair are two.
     const client = `${req.socket.remoteAddress ?? ''} ${req.headers['user-agent'] ?? ''}`;
     this.#exposition.get().then(

@@ -84,11 +84,12 @@ test('aws: cross-AZ both sides at the source, internet tiers after the free 100 
 
   // NAT gateway, 1 GB to the internet: $0.045 processing + $0.09 data transfer out = $0.135.
   // AWS's own example: 1 GB through the NAT gateway to S3 in the same region costs $0.045
-  // processing and no data transfer. Named as an S3 block of us-east-1 (region, no zone), the
-  // flow's class is unknown (free) and only the processing is charged.
+  // processing and no data transfer. Named as an S3 block of us-east-1 (region, no zone; AWS's
+  // ip-ranges.json through k8sattributes' external_ranges), the flow's class is same_region
+  // (free) and only the processing is charged.
   const s3 = { ...outside('52.216.8.1'), region: 'us-east-1' };
   const nat = await priced({ provider: 'aws', nat_gateway: true }, [flow(client, outside('203.0.113.9'), GB), flow(client, s3, GB), flow(client, server, GB)]);
-  assert.deepEqual(nat.map((r) => [r.trafficClass, cents(r.costUsd!, 4)]), [['internet', 0.135], ['unknown', 0.045], ['cross_zone', 0.02]]);
+  assert.deepEqual(nat.map((r) => [r.trafficClass, cents(r.costUsd!, 4)]), [['internet', 0.135], ['same_region', 0.045], ['cross_zone', 0.02]]);
 });
 
 test('azure: free across zones, internet tiers after the free 100 GB, NAT Gateway processing', async () => {

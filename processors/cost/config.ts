@@ -15,6 +15,7 @@ export const costConfigSchema = z
     prices: z
       .strictObject({
         same_zone: price().optional(),
+        same_region: price().optional(),
         cross_zone: price().optional(),
         cross_region: price().optional(),
         internet: price().optional(),

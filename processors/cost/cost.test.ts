@@ -45,7 +45,7 @@ async function costs(config: Record<string, unknown>, records: FlowRecord[]): Pr
   return next.records.map((r) => r.costUsd);
 }
 
-const CLASSES: TrafficClass[] = ['same_zone', 'cross_zone', 'cross_region', 'internet', 'unknown'];
+const CLASSES: TrafficClass[] = ['same_zone', 'same_region', 'cross_zone', 'cross_region', 'internet', 'unknown'];
 const oneUnitOfEach = (unit: number) => CLASSES.map((c) => flow(c, unit, c === 'internet' ? { dst: '203.0.113.9' } : {}));
 
 test('config: defaults', () => {
@@ -110,15 +110,15 @@ test('lifecycle: create -> shutdown, and start -> shutdown twice', async () => {
 
 test('built-in tables: one billing unit of each class, each provider in its own unit', async () => {
   // Google bills per GiB (2^30 bytes), AWS and Azure per GB (10^9 bytes). Internet: the first paid band.
-  assert.deepEqual(await costs({}, oneUnitOfEach(GiB)), [0, 0.01, 0.02, 0.12, 0]);
-  assert.deepEqual(await costs({ provider: 'gcp' }, oneUnitOfEach(GiB)), [0, 0.01, 0.02, 0.12, 0]);
+  assert.deepEqual(await costs({}, oneUnitOfEach(GiB)), [0, 0, 0.01, 0.02, 0.12, 0]);
+  assert.deepEqual(await costs({ provider: 'gcp' }, oneUnitOfEach(GiB)), [0, 0, 0.01, 0.02, 0.12, 0]);
   // AWS bills cross-AZ bytes leaving one AZ and entering the other: 0.01 + 0.01, counted once at the source.
-  assert.deepEqual(await costs({ provider: 'aws' }, oneUnitOfEach(GB)), [0, 0.02, 0.02, 0.09, 0]);
-  assert.deepEqual(await costs({ provider: 'azure' }, oneUnitOfEach(GB)), [0, 0, 0.02, 0.087, 0]);
+  assert.deepEqual(await costs({ provider: 'aws' }, oneUnitOfEach(GB)), [0, 0, 0.02, 0.02, 0.09, 0]);
+  assert.deepEqual(await costs({ provider: 'azure' }, oneUnitOfEach(GB)), [0, 0, 0, 0.02, 0.087, 0]);
   assert.deepEqual(resolvePrices(costProcessorFactory.configSchema.parse({ provider: 'gcp' })), {
     unit: 'GiB',
     bytesPerUnit: 1_073_741_824,
-    classes: { same_zone: 0, cross_zone: 0.01, cross_region: 0.02, internet: 0.12, unknown: 0 },
+    classes: { same_zone: 0, same_region: 0, cross_zone: 0.01, cross_region: 0.02, internet: 0.12, unknown: 0 },
     natGateway: 0,
   });
 });
@@ -134,15 +134,15 @@ test('overrides replace single prices of a built-in table, in its unit; custom t
   assert.deepEqual(await costs({ provider: 'aws', prices: { cross_zone: 0.01, unknown: 0.005 } }, [flow('cross_zone', GB), flow('internet', GB, { dst: '203.0.113.9' }), flow('unknown', GB)]), [0.01, 0.09, 0.005]);
   assert.deepEqual(await costs({ provider: 'gcp', prices: { internet: 0.085 } }, [flow('internet', GiB, { dst: '203.0.113.9' })]), [0.085]);
   const custom = { provider: 'custom', prices: { same_zone: 0.001, cross_zone: 0.03, cross_region: 0.04, internet: 0.2 } };
-  assert.deepEqual(await costs(custom, oneUnitOfEach(GB)), [0.001, 0.03, 0.04, 0.2, 0]);
-  assert.deepEqual(await costs({ ...custom, unit: 'GiB' }, oneUnitOfEach(GiB)), [0.001, 0.03, 0.04, 0.2, 0]);
+  assert.deepEqual(await costs(custom, oneUnitOfEach(GB)), [0.001, 0, 0.03, 0.04, 0.2, 0]);
+  assert.deepEqual(await costs({ ...custom, unit: 'GiB' }, oneUnitOfEach(GiB)), [0.001, 0, 0.03, 0.04, 0.2, 0]);
 });
 
 test('nat_gateway adds processing to flows from a private to a public address, whatever their class', async () => {
   const records = () => [
     flow('internet', GB, { dst: '203.0.113.9' }),
-    // A public endpoint that k8sattributes named (a static inventory block with a region): the NAT gateway still carries it.
-    flow('unknown', GB, { dst: '52.216.8.1' }),
+    // A public endpoint that k8sattributes named (S3 in the sender's region, from AWS's range file): the NAT gateway still carries it.
+    flow('same_region', GB, { dst: '52.216.8.1' }),
     flow('cross_region', GB, { dst: '34.117.59.81', srcRegion: 'us-east-1', dstRegion: 'eu-west-1' }),
     // Private destinations never pass a NAT gateway; nor does a sender with a public address of its own.
     flow('cross_zone', GB),

@@ -45,7 +45,8 @@ export const PRICE_TABLES: Readonly<Record<BuiltInProvider, Readonly<PriceTable>
     sources: ['https://cloud.google.com/vpc/network-pricing', 'https://cloud.google.com/nat/pricing'],
     // cross_zone: VM-to-VM between zones of one region, egress only (ingress is free).
     // cross_region: between regions within North America (other continents: region_pairs).
-    prices: { same_zone: 0, cross_zone: 0.01, cross_region: 0.02, unknown: 0 },
+    // same_region: Google APIs and services in the VM's own region (Cloud Storage, Private Google Access): no egress charge.
+    prices: { same_zone: 0, same_region: 0, cross_zone: 0.01, cross_region: 0.02, unknown: 0 },
     // Premium Tier to North America: first GiB free, then 0.12 / 0.11 / 0.08 per GiB
     // up to 1 TiB / 10 TiB / beyond, per month and billing account.
     internetTiers: [
@@ -64,7 +65,8 @@ export const PRICE_TABLES: Readonly<Record<BuiltInProvider, Readonly<PriceTable>
     // cross_zone: $0.01/GB out of the source AZ plus $0.01/GB into the destination
     // AZ; zonetap counts a flow once, at its source, so both halves: 0.02.
     // cross_region: from US regions to other regions, $0.02/GB out (in is free).
-    prices: { same_zone: 0, cross_zone: 0.02, cross_region: 0.02, unknown: 0 },
+    // same_region: EC2 to S3, DynamoDB and other services in the same region: free (S3 pricing, "Data Transfer").
+    prices: { same_zone: 0, same_region: 0, cross_zone: 0.02, cross_region: 0.02, unknown: 0 },
     // us-east-1: 100 GB free per month (aggregated over every AWS service and region),
     // then, beyond it, first 10 TB 0.09, next 40 TB 0.085, next 100 TB 0.07, beyond 0.05
     // (AWS's TB here is 1,024 GB).
@@ -84,7 +86,8 @@ export const PRICE_TABLES: Readonly<Record<BuiltInProvider, Readonly<PriceTable>
     sources: ['https://azure.microsoft.com/pricing/details/bandwidth/', 'https://azure.microsoft.com/pricing/details/azure-nat-gateway/', 'https://learn.microsoft.com/azure/reliability/availability-zones-overview'],
     // cross_zone: free since Microsoft's May 2024 announcement.
     // cross_region: within North America or Europe, $0.02/GB.
-    prices: { same_zone: 0, cross_zone: 0, cross_region: 0.02, unknown: 0 },
+    // same_region: to Azure services in the same region: free.
+    prices: { same_zone: 0, same_region: 0, cross_zone: 0, cross_region: 0.02, unknown: 0 },
     // Microsoft premium global network from North America/Europe: first 100 GB free,
     // then 0.087 up to 10 TB, 0.083 to 50 TB, 0.07 to 150 TB, 0.05 beyond.
     internetTiers: [

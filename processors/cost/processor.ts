@@ -21,8 +21,8 @@ export function resolvePrices(config: CostConfig): Readonly<ResolvedPrices> {
   const unit = table?.unit ?? config.unit ?? 'GB';
   const bytesPerUnit = BYTES_PER_UNIT[unit];
   const tiers = config.internet_tiers?.map((t): VolumeTier => ({ upTo: t.up_to === undefined ? Infinity : t.up_to / bytesPerUnit, price: t.price })) ?? table?.internetTiers;
-  const classes: ClassPrices = { same_zone: 0, cross_zone: 0, cross_region: 0, unknown: 0, ...table?.prices, internet: internetPrice(config, tiers, bytesPerUnit) };
-  for (const cls of ['same_zone', 'cross_zone', 'cross_region', 'unknown'] as const) {
+  const classes: ClassPrices = { same_zone: 0, same_region: 0, cross_zone: 0, cross_region: 0, unknown: 0, ...table?.prices, internet: internetPrice(config, tiers, bytesPerUnit) };
+  for (const cls of ['same_zone', 'same_region', 'cross_zone', 'cross_region', 'unknown'] as const) {
     const price = config.prices[cls];
     if (price !== undefined) classes[cls] = price;
   }

@@ -11,6 +11,8 @@ function isResolved(ep: FlowEndpoint): boolean {
  * - `cross_region`: both regions known and different;
  * - `same_zone` / `cross_zone`: both zones known, equal / different (regions
  *   equal or not both known);
+ * - `same_region`: regions known and equal, a zone unknown (a provider's
+ *   service in the cluster's region, from a range file: not internet);
  * - `internet`: the destination resolved to nothing and its address is public;
  * - `unknown`: anything else (an end without a zone, a private address nobody claims).
  */
@@ -19,6 +21,7 @@ export function classifyFlow(record: FlowRecord): TrafficClass {
   const dst = record.dst;
   if (src.region && dst.region && src.region !== dst.region) return 'cross_region';
   if (src.zone && dst.zone) return src.zone === dst.zone ? 'same_zone' : 'cross_zone';
+  if (src.region && dst.region) return 'same_region';
   if (!isResolved(dst) && isPublicAddress(dst.address)) return 'internet';
   return 'unknown';
 }

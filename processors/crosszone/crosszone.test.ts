@@ -24,9 +24,9 @@ test('config: defaults and bad values', () => {
   assert.deepEqual(crosszoneProcessorFactory.configSchema.parse({}), {});
   assert.equal(processor().p.capabilities.mutatesData, true, 'changes batches in place: fan-out hands it a batch of its own');
   const bad = (input: unknown) => crosszoneProcessorFactory.configSchema.safeParse(input).error!.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-  assert.deepEqual(bad({ keep: ['cross-zone'] }), ['keep.0: unknown traffic class "cross-zone": expected one of same_zone, cross_zone, cross_region, internet, unknown']);
+  assert.deepEqual(bad({ keep: ['cross-zone'] }), ['keep.0: unknown traffic class "cross-zone": expected one of same_zone, same_region, cross_zone, cross_region, internet, unknown']);
   assert.deepEqual(bad({ keep: [] }), ['keep: list at least one traffic class, or leave the key out to keep every class']);
-  assert.deepEqual(bad({ keep: 'internet' }), ['keep: expected a list of traffic classes (same_zone, cross_zone, cross_region, internet, unknown)']);
+  assert.deepEqual(bad({ keep: 'internet' }), ['keep: expected a list of traffic classes (same_zone, same_region, cross_zone, cross_region, internet, unknown)']);
   assert.deepEqual(bad({ classes: ['internet'] }), [': Unrecognized key: "classes"']);
 });
 
@@ -119,7 +119,7 @@ const FACTORIES = [replayReceiverFactory, flowlogExporterFactory, crosszoneProce
 test('broken configs in testdata/ are rejected through the config loader, with path and line:column', async () => {
   const file = join(import.meta.dirname, 'testdata', 'bad-keep.yaml');
   assert.deepEqual(await configProblems([file], FACTORIES, { FLOWS: join(import.meta.dirname, '../../receivers/replay/testdata/flows.jsonl') }), [
-    `${file}:6:24: processors::crosszone::keep::1: unknown traffic class "inter_region": expected one of same_zone, cross_zone, cross_region, internet, unknown`,
+    `${file}:6:24: processors::crosszone::keep::1: unknown traffic class "inter_region": expected one of same_zone, same_region, cross_zone, cross_region, internet, unknown`,
     `${file}:8:5: processors::crosszone/empty::keep: list at least one traffic class, or leave the key out to keep every class`,
   ]);
 });

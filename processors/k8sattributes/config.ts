@@ -1,6 +1,7 @@
 /** Config of the k8sattributes processor: schema, defaults and cross-field checks. */
 import { z } from 'zod';
 import { duration, existingFile } from '../../pipeline/schema.ts';
+import { externalOptions } from './external-config.ts';
 
 /** The longest resolve_wait: flows are held in memory and delayed this long at most. */
 const MAX_RESOLVE_WAIT_MS = 600_000;
@@ -39,6 +40,8 @@ export const configSchema = z
     max_held_memory_mib: z.number({ error: 'expected a number of MiB, like 32' }).min(0, 'max_held_memory_mib must not be negative').default(32),
     /** source kubernetes: not ready once an informer has had no list, event or bookmark from the API server for this long. */
     unhealthy_after: duration().default(60_000),
+    /** Named blocks outside the cluster and the providers' range files (external-config.ts). */
+    ...externalOptions,
   })
   .superRefine((c, ctx) => {
     if (c.source === 'static' && !c.inventory) {

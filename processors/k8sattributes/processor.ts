@@ -25,6 +25,7 @@ import { NO_DEADLINE } from '../../pipeline/lifecycle.ts';
 import { attribute, hasUpstreamNames, newTally, type Pass, type Tally } from './attribution.ts';
 import type { K8sAttributesConfig } from './config.ts';
 import { AddressDirectory, type ExternalEntry, type Resolved } from './directory.ts';
+import { ExternalBlocks } from './external-ranges.ts';
 import { HeldFlows } from './held-flows.ts';
 import { KubernetesSource } from './kubernetes-source.ts';
 import { StaticSource } from './static-source.ts';
@@ -58,6 +59,9 @@ export class K8sAttributesProcessor implements Processor {
   readonly #externalCache = new Map<string, ExternalEntry | null>();
   /** The directory and generation held flows were last resolved against: nothing new, nothing to retry. */
   #heldResolvedAgainst: { directory: AddressDirectory | undefined; generation: number } = { directory: undefined, generation: -1 };
+  /** The config's `external` and `external_ranges`, loaded at start; consulted after the directory and the inventory's blocks. */
+  readonly #externalConfig: Pick<K8sAttributesConfig, 'external' | 'external_ranges'>;
+  #externals: ExternalBlocks | undefined;
   #sweep: NodeJS.Timeout | undefined;
   #started = false;
 
@@ -68,6 +72,7 @@ export class K8sAttributesProcessor implements Processor {
     this.#ownPod = config.pod_name !== undefined ? { namespace: config.pod_namespace!, name: config.pod_name } : undefined;
     this.#resolveAll = config.resolve === 'all';
     this.#resolveWaitMs = config.resolve_wait;
+    this.#externalConfig = { external: config.external, external_ranges: config.external_ranges };
     this.#holding = config.max_held_records > 0 && config.max_held_memory_mib > 0;
     this.#held = new HeldFlows(config.max_held_records, config.max_held_memory_mib * 1024 * 1024);
     if (config.source === 'static') {
@@ -135,6 +140,11 @@ export class K8sAttributesProcessor implements Processor {
   }
 
   async start(): Promise<void> {
+    const { external = [], external_ranges = [] } = this.#externalConfig;
+    if (external.length > 0 || external_ranges.length > 0) {
+      this.#externals = new ExternalBlocks(external, external_ranges);
+      this.#settings.logger.info({ prefixes: this.#externals.size, files: external_ranges.map((r) => r.path) }, 'k8sattributes: external blocks loaded');
+    }
     if (this.#kubernetes) await this.#kubernetes.start();
     else await this.#static!.start();
     this.#started = true;
@@ -203,16 +213,18 @@ export class K8sAttributesProcessor implements Processor {
     directory.expire(now);
     const cache = this.#externalCache;
     cache.clear();
-    const externals = view?.hasExternal ? view : undefined;
+    const inventory = view?.hasExternal ? view : undefined;
+    const configured = this.#externals;
     const resolve =
-      externals === undefined
+      inventory === undefined && configured === undefined
         ? (address: string) => directory.lookup(address)
         : (address: string): Resolved | undefined => {
             const hit = directory.lookup(address);
             if (hit !== undefined) return hit;
             let e = cache.get(address);
             if (e === undefined) {
-              e = externals.external(address) ?? null;
+              // The inventory's blocks first: the file that names the cluster names its neighbours best.
+              e = inventory?.external(address) ?? configured?.lookup(address) ?? null;
               cache.set(address, e);
             }
             return e ?? undefined;

@@ -159,7 +159,7 @@ test('a file with no flow record fails start() naming file:line and what is wron
     ['bad-time.jsonl', '1: "start" must be an RFC 3339 time like 2026-01-02T03:04:05.000Z, got "26/11/2026 10:00"'],
     ['bad-address.jsonl', '1: "dst.address" must be an IPv4 or IPv6 address, got "10.0.0.300"'],
     ['missing-dst.jsonl', '1: missing "dst.address"'],
-    ['bad-class.jsonl', '1: "zonetap.traffic.class" must be one of same_zone, cross_zone, cross_region, internet, unknown, got "crosszone"'],
+    ['bad-class.jsonl', '1: "zonetap.traffic.class" must be one of same_zone, same_region, cross_zone, cross_region, internet, unknown, got "crosszone"'],
     ['mixed-family.jsonl', '1: "src.address" and "dst.address" are of different IP families'],
     ['not-object.jsonl', '1: expected a JSON object'],
     ['torn-only.jsonl', '1: not valid JSON (Unterminated string in JSON at position 47 (line 1 column 48)) (and 1 more damaged lines; no line is a flow record)'],

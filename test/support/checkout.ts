@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { REPO } from './processes.ts';
 
 /** What the zonetap command needs at run time: the container image copies the same (deploy/Dockerfile). */
-const RUNTIME = ['package.json', 'bin', 'cli', 'net', 'pipeline', 'receivers', 'processors', 'exporters', 'sim', 'config', 'native', 'bpf', 'deploy', 'node_modules'] as const;
+const RUNTIME = ['package.json', 'bin', 'cli', 'net', 'pipeline', 'receivers', 'processors', 'exporters', 'advice', 'sim', 'config', 'native', 'bpf', 'deploy', 'node_modules'] as const;
 /** The project's Node.js, which bin/zonetap runs (scripts/setup.sh installs it there). */
 const NODE = join('.tools', 'node', 'bin', 'node');
 

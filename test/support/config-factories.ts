@@ -37,7 +37,7 @@ export const TEST_FACTORIES: Factory[] = [
     stability: 'alpha',
     description: 'test crosszone',
     configSchema: z.strictObject({
-      keep: z.array(z.enum(['same_zone', 'cross_zone', 'cross_region', 'internet', 'unknown'])).default(['cross_zone']),
+      keep: z.array(z.enum(['same_zone', 'same_region', 'cross_zone', 'cross_region', 'internet', 'unknown'])).default(['cross_zone']),
       internal_cidrs: z.array(cidr()).default([]),
     }),
     create: (_s, _c, next: FlowConsumer): Processor => ({ ...idle, consume: (b) => next.consume(b) }),

@@ -28,7 +28,7 @@ export interface Pod { namespace: string; name: string; workload: string; node: 
 export interface RawFlow { src: string; dst: string; srcPort: number; dstPort: number; bytes: number; packets: number }
 
 /** processors/cost's gcp table, written out: USD per GiB (2^30 bytes), internet at its first paid band. */
-export const GCP_PRICE_PER_GIB: Record<TrafficClass, number> = { same_zone: 0, cross_zone: 0.01, cross_region: 0.02, internet: 0.12, unknown: 0 };
+export const GCP_PRICE_PER_GIB: Record<TrafficClass, number> = { same_zone: 0, same_region: 0, cross_zone: 0.01, cross_region: 0.02, internet: 0.12, unknown: 0 };
 
 export class ClusterModel {
   readonly nodes: Node[] = [];

@@ -105,6 +105,8 @@ interface MatrixSeries {
 }
 
 export interface PrometheusServer {
+  /** Its HTTP API's base URL, like http://127.0.0.1:41234 (what `zonetap advise --prometheus` takes). */
+  readonly url: string;
   /** Runs an instant query (at `time`, seconds since the epoch, or now); asserts that it succeeded with a vector. */
   query(promql: string, time?: number): Promise<VectorSample[]>;
   /** Scrapes exactly these `host:port` targets from now on; resolves once Prometheus has scraped each (and only them). */
@@ -189,6 +191,7 @@ export async function startPrometheus(dir: string, targets: string | readonly st
   // Discovery hands targets to the scrapers up to 5 s late: the first ones are waited for here.
   await setTargets(typeof targets === 'string' ? [targets] : targets);
   return {
+    url: api,
     query,
     setTargets,
     async increase(selector, sinceMs) {
