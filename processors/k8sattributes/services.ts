@@ -1,0 +1,180 @@
+/**
+ * Services and the addresses that back them: which Service a flow's
+ * destination belongs to. Filled from Services (their type and ClusterIPs)
+ * and EndpointSlices (discovery.k8s.io/v1: the addresses and ports of each
+ * Service's endpoints), indexed by endpoint address so that naming a
+ * destination is one Map lookup, and only when some Service has endpoints.
+ *
+ * The rule for a pod that backs several Services (README "Services"):
+ * 1. the Services one of whose EndpointSlice ports is the flow's destination
+ *    port and transport (a slice without ports, as of a headless Service
+ *    without ports, matches every port);
+ * 2. if none matches (ICMP, a port no Service publishes), all of them;
+ * 3. of those, the oldest Service (creationTimestamp), then namespace/name.
+ * ExternalName Services have no endpoints of their own and are never named.
+ */
+export const SERVICE = 4;
+
+export interface ServiceEntry {
+  readonly kind: typeof SERVICE;
+  /** FlowEndpoint.identity of ends resolved to this Service by its ClusterIP. */
+  readonly identity: number;
+  readonly namespace: string;
+  readonly name: string;
+  /** creationTimestamp, ms since the epoch (0 until the Service itself is listed). */
+  created: number;
+  /** spec.type ExternalName: a DNS alias, never attributed. */
+  externalName: boolean;
+  /** spec.clusterIPs (none for headless and ExternalName Services). */
+  clusterIps: readonly string[];
+  /** EndpointSlices pointing at it; the entry is forgotten when none is left and the Service is gone. */
+  readonly slices: Slice[];
+  /** The Service object is currently known to exist. */
+  live: boolean;
+}
+
+/** A port of an EndpointSlice: number and transport as the receivers write it (`tcp`, `udp`, `sctp`). */
+export interface SlicePort {
+  port: number;
+  transport: string;
+}
+
+export interface Slice {
+  readonly service: ServiceEntry;
+  readonly addresses: readonly string[];
+  /** undefined: every port (an EndpointSlice with no ports). */
+  readonly ports: readonly SlicePort[] | undefined;
+}
+
+/** Older Service first, then by namespace/name: the order rule 3 picks in. */
+function earlier(a: Slice, b: Slice): number {
+  return a.service.created - b.service.created || a.service.namespace.localeCompare(b.service.namespace) || a.service.name.localeCompare(b.service.name);
+}
+
+function servesPort(slice: Slice, port: number, transport: string): boolean {
+  const ports = slice.ports;
+  if (ports === undefined) return true;
+  for (let i = 0; i < ports.length; i++) if (ports[i]!.port === port && ports[i]!.transport === transport) return true;
+  return false;
+}
+
+export class ServiceIndex {
+  readonly #services = new Map<string, ServiceEntry>();
+  readonly #slices = new Map<string, Slice>();
+  /** Endpoint address -> slices listing it, in rule-3 order. */
+  readonly #byAddress = new Map<string, Slice[]>();
+  readonly #byClusterIp = new Map<string, ServiceEntry>();
+  readonly #newIdentity: () => number;
+  readonly #intern: (s: string) => string;
+
+  constructor(newIdentity: () => number, intern: (s: string) => string) {
+    this.#newIdentity = newIdentity;
+    this.#intern = intern;
+  }
+
+  get serviceCount(): number {
+    let n = 0;
+    for (const s of this.#services.values()) if (s.live) n++;
+    return n;
+  }
+
+  get sliceCount(): number {
+    return this.#slices.size;
+  }
+
+  /**
+   * The Service a destination at `address` is in, for a flow to `port` over
+   * `transport`, by the rule above; undefined when no Service (other than an
+   * ExternalName one) has it as an endpoint.
+   */
+  serviceAt(address: string, port: number, transport: string): ServiceEntry | undefined {
+    if (this.#byAddress.size === 0) return undefined;
+    const slices = this.#byAddress.get(address);
+    if (slices === undefined) return undefined;
+    let fallback: ServiceEntry | undefined;
+    for (let i = 0; i < slices.length; i++) {
+      const slice = slices[i]!;
+      if (slice.service.externalName) continue;
+      if (servesPort(slice, port, transport)) return slice.service;
+      fallback ??= slice.service;
+    }
+    return fallback;
+  }
+
+  /** The Service whose ClusterIP `address` is (a flow seen before kube-proxy's DNAT, by the cgroup receiver). */
+  serviceByClusterIp(address: string): ServiceEntry | undefined {
+    return this.#byClusterIp.size === 0 ? undefined : this.#byClusterIp.get(address);
+  }
+
+  upsertService(namespace: string, name: string, created: number, externalName: boolean, clusterIps: readonly string[]): void {
+    const s = this.#service(namespace, name);
+    s.live = true;
+    s.externalName = externalName;
+    for (const ip of s.clusterIps) if (this.#byClusterIp.get(ip) === s) this.#byClusterIp.delete(ip);
+    s.clusterIps = externalName ? [] : clusterIps;
+    for (const ip of s.clusterIps) this.#byClusterIp.set(ip, s);
+    if (s.created !== created) {
+      s.created = created;
+      // Its rank among the Services of its addresses may have changed.
+      for (const slice of s.slices) for (const a of slice.addresses) this.#byAddress.get(a)?.sort(earlier);
+    }
+  }
+
+  deleteService(namespace: string, name: string): void {
+    const s = this.#services.get(`${namespace}/${name}`);
+    if (s === undefined) return;
+    for (const ip of s.clusterIps) if (this.#byClusterIp.get(ip) === s) this.#byClusterIp.delete(ip);
+    s.clusterIps = [];
+    s.live = false;
+    if (s.slices.length === 0) this.#services.delete(`${namespace}/${name}`);
+  }
+
+  /**
+   * Adds or replaces the EndpointSlice `namespace/name` of Service
+   * `serviceName` (its `kubernetes.io/service-name` label). `ports`
+   * undefined: the slice lists no ports, so every port is the Service's.
+   */
+  upsertSlice(namespace: string, name: string, serviceName: string, addresses: readonly string[], ports: readonly SlicePort[] | undefined): void {
+    const key = `${namespace}/${name}`;
+    this.deleteSlice(namespace, name);
+    const service = this.#service(namespace, serviceName);
+    const slice: Slice = { service, addresses, ports };
+    service.slices.push(slice);
+    this.#slices.set(key, slice);
+    for (const a of addresses) {
+      const list = this.#byAddress.get(a);
+      if (list === undefined) this.#byAddress.set(a, [slice]);
+      else {
+        list.push(slice);
+        list.sort(earlier);
+      }
+    }
+  }
+
+  deleteSlice(namespace: string, name: string): void {
+    const key = `${namespace}/${name}`;
+    const slice = this.#slices.get(key);
+    if (slice === undefined) return;
+    this.#slices.delete(key);
+    for (const a of slice.addresses) {
+      const list = this.#byAddress.get(a);
+      if (list === undefined) continue;
+      const i = list.indexOf(slice);
+      if (i >= 0) list.splice(i, 1);
+      if (list.length === 0) this.#byAddress.delete(a);
+    }
+    const s = slice.service;
+    s.slices.splice(s.slices.indexOf(slice), 1);
+    if (s.slices.length === 0 && !s.live) this.#services.delete(`${s.namespace}/${s.name}`);
+  }
+
+  #service(namespace: string, name: string): ServiceEntry {
+    const key = `${namespace}/${name}`;
+    let s = this.#services.get(key);
+    if (s === undefined) {
+      s = { kind: SERVICE, identity: this.#newIdentity(), namespace: this.#intern(namespace), name: this.#intern(name), created: 0, externalName: false, clusterIps: [], slices: [], live: false };
+      this.#services.set(key, s);
+    }
+    return s;
+  }
+}
