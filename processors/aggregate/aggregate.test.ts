@@ -223,7 +223,7 @@ test('the reference endpoints of the comparisons below keep what rollUpEndpoint 
   assert.deepEqual(referenceEndpoint(api1, 'namespace'), { address: '', port: 0, namespace: 'shop', zone: 'zone-a', region: 'r1' });
 });
 
-const teams = [{ team: 't0' }, { team: 't1', app: 'a' }, { app: 'a', team: 't1' }];
+const teams: Readonly<Record<string, string>>[] = [{ team: 't0' }, { team: 't1', app: 'a' }, { app: 'a', team: 't1' }];
 
 /** Random records between 300 endpoints whose addresses collide on purpose (IP reuse). */
 function randomRecords(seed: number, count: number): FlowRecord[] {
