@@ -4,6 +4,8 @@ import { duration, existingFile } from '../../pipeline/schema.ts';
 
 /** The longest resolve_wait: flows are held in memory and delayed this long at most. */
 const MAX_RESOLVE_WAIT_MS = 600_000;
+/** pod_labels and namespace_labels together: 28 attributes + 2 per label stay within the otlp receiver's default 64. */
+const MAX_CHOSEN_LABELS = 16;
 /** A Kubernetes label key: an optional DNS-subdomain prefix and `/`, then a name of up to 63 characters. */
 const LABEL_KEY = /^(?:[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 
@@ -11,7 +13,6 @@ const LABEL_KEY = /^(?:[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*
 function labelKeys(option: string) {
   return z
     .array(z.string({ error: 'expected a label key like team or app.kubernetes.io/name' }).regex(LABEL_KEY, 'expected a Kubernetes label key like team or app.kubernetes.io/name'), { error: `expected a list of label keys, like ${option}: [team, app.kubernetes.io/name]` })
-    .max(20, `at most 20 ${option}: each is a label on every flow series`)
     .superRefine((keys, ctx) => {
       const seen = new Map<string, string>();
       keys.forEach((key, i) => {
@@ -72,6 +73,13 @@ export const configSchema = z
       .default(100),
   })
   .superRefine((c, ctx) => {
+    if (c.pod_labels.length + c.namespace_labels.length > MAX_CHOSEN_LABELS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['pod_labels'],
+        message: `pod_labels and namespace_labels together list ${c.pod_labels.length + c.namespace_labels.length} labels, at most ${MAX_CHOSEN_LABELS}: each is two attributes on every flow (both ends), and a gateway's otlp receiver takes 64 attributes a point by default`,
+      });
+    }
     if (c.source === 'static' && !c.inventory) {
       ctx.addIssue({ code: 'custom', path: ['inventory'], message: 'source: static needs an inventory file (inventory: path/to/inventory.yaml)' });
     }

@@ -126,5 +126,6 @@ test('config: label keys are checked, and two keys that make one Prometheus labe
     `${file}:6:30: processors::k8sattributes::namespace_labels::1: "team" is listed twice`,
     `${file}:7:5: processors::k8sattributes::max_label_values: max_label_values must be at least 1`,
     `${file}:9:42: processors::k8sattributes/collide::pod_labels::1: "app-kubernetes-io/name" and "app.kubernetes.io/name" both become the Prometheus label suffix "app_kubernetes_io_name": keep one`,
+    `${file}:11:5: processors::k8sattributes/many::pod_labels: pod_labels and namespace_labels together list 17 labels, at most 16: each is two attributes on every flow (both ends), and a gateway's otlp receiver takes 64 attributes a point by default`,
   ]);
 });
