@@ -55,6 +55,9 @@ export interface WorkloadEntry {
   readonly key: string;
 }
 
+/** The namespace annotation that opts a namespace's ends out of being named (README "Opting out"). */
+export const IGNORE_ANNOTATION = 'zonetap.io/ignore';
+
 /** A namespace: shared by its pods, so a relabelled or annotated namespace changes them all at once. */
 export interface NamespaceEntry {
   /** FlowEndpoint.identity of the ends of this namespace reduced by `zonetap.io/ignore`. */

@@ -23,7 +23,7 @@ import type { Logger } from 'pino';
 import { parseCidr, type Cidr } from '../../net/index.ts';
 import { KubeApiClient } from './api-client.ts';
 import type { ChosenLabels } from './chosen-labels.ts';
-import type { AddressDirectory } from './directory.ts';
+import { IGNORE_ANNOTATION, type AddressDirectory } from './directory.ts';
 import type { SlicePort } from './services.ts';
 import { describeError, hint, loadKubeConfig } from './kubeconfig.ts';
 import { ListWatch, type ObjectName } from './list-watch.ts';
@@ -47,8 +47,6 @@ export interface KubernetesSourceOptions {
   namespaceLabels: ChosenLabels;
 }
 
-/** The namespace annotation that opts a namespace's ends out of being named (README "Opting out"). */
-export const IGNORE_ANNOTATION = 'zonetap.io/ignore';
 /** The label an EndpointSlice names its Service with. */
 const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 

@@ -7,7 +7,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeKubeApiServer, makeNamespace, makeNode, makePod } from '../../test/kube-api/index.ts';
@@ -128,4 +128,29 @@ test('config: label keys are checked, and two keys that make one Prometheus labe
     `${file}:9:42: processors::k8sattributes/collide::pod_labels::1: "app-kubernetes-io/name" and "app.kubernetes.io/name" both become the Prometheus label suffix "app_kubernetes_io_name": keep one`,
     `${file}:11:5: processors::k8sattributes/many::pod_labels: pod_labels and namespace_labels together list 17 labels, at most 16: each is two attributes on every flow (both ends), and a gateway's otlp receiver takes 64 attributes a point by default`,
   ]);
+});
+
+test('source: static: pod labels and namespaces (labels, zonetap.io/ignore) from the inventory', async () => {
+  const file = join(dir, 'inventory.yaml');
+  writeFileSync(file, [
+    'nodes:',
+    '  - { name: n1, zone: zone-a, addresses: [192.168.62.1] }',
+    'namespaces:',
+    '  - { name: shop, labels: { team: commerce } }',
+    '  - { name: audit, annotations: { zonetap.io/ignore: "true" } }',
+    'pods:',
+    '  - { namespace: shop, name: web-0, node: n1, addresses: [10.6.0.1], labels: { team: web, tier: front } }',
+    '  - { namespace: audit, name: scan-0, node: n1, addresses: [10.6.0.2] }',
+    '',
+  ].join('\n'));
+  const s = harness({ source: 'static', inventory: file, max_held_records: 0, pod_labels: ['team'], namespace_labels: ['team'] });
+  await s.processor.start();
+  try {
+    const [r] = await s.run(['10.6.0.2', '10.6.0.1']);
+    assert.deepEqual(known(r!.src), { address: '', port: 0, namespace: 'audit', zone: 'zone-a' });
+    assert.equal(r!.ignored, true);
+    assert.deepEqual([r!.dst.podLabels, r!.dst.namespaceLabels], [{ team: 'web' }, { team: 'commerce' }]);
+  } finally {
+    await s.processor.shutdown();
+  }
 });

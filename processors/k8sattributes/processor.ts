@@ -75,7 +75,7 @@ export class K8sAttributesProcessor implements Processor {
     const podLabels = new ChosenLabels(config.pod_labels, config.max_label_values, (key) => this.#telemetry.labelOther(key, 'pod'));
     const namespaceLabels = new ChosenLabels(config.namespace_labels, config.max_label_values, (key) => this.#telemetry.labelOther(key, 'namespace'));
     if (config.source === 'static') {
-      this.#static = new StaticSource(config.inventory!, config.pod_delete_grace, settings.logger);
+      this.#static = new StaticSource(config.inventory!, config.pod_delete_grace, settings.logger, { pod: podLabels, namespace: namespaceLabels });
     } else {
       this.#directory = new AddressDirectory(config.pod_delete_grace);
       this.#kubernetes = new KubernetesSource(this.#directory, settings.logger, {
