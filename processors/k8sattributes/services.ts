@@ -51,11 +51,39 @@ function earlier(a: Slice, b: Slice): number {
   return a.service.created - b.service.created || a.service.namespace.localeCompare(b.service.namespace) || a.service.name.localeCompare(b.service.name);
 }
 
-function servesPort(slice: Slice, port: number, transport: string): boolean {
-  const ports = slice.ports;
-  if (ports === undefined) return true;
-  for (let i = 0; i < ports.length; i++) if (ports[i]!.port === port && ports[i]!.transport === transport) return true;
-  return false;
+/** A port and transport as one number; -1 (no port and transport gives it) stands for every port. */
+const EVERY_PORT = -1;
+function portKey(port: number, transport: string): number {
+  const t = transport === 'tcp' ? 1 : transport === 'udp' ? 2 : transport === 'sctp' ? 3 : 0;
+  return port * 4 + t;
+}
+
+/**
+ * What an address resolves to, precomputed from its slices when they change
+ * so that naming a destination touches one object and one typed array (the
+ * lookup is on the hot path; following slices, ports and Services cost a
+ * cache miss each): `keys[i]` (portKey, or EVERY_PORT) is served by
+ * `services[i]`, in rule order; `fallback` is rule 2's answer.
+ */
+interface Choice {
+  readonly keys: Int32Array;
+  readonly services: readonly ServiceEntry[];
+  readonly fallback: ServiceEntry | undefined;
+}
+
+function choiceOf(slices: readonly Slice[]): Choice | undefined {
+  const keys: number[] = [];
+  const services: ServiceEntry[] = [];
+  let fallback: ServiceEntry | undefined;
+  for (const slice of slices) {
+    if (slice.service.externalName) continue;
+    fallback ??= slice.service;
+    for (const p of slice.ports ?? [undefined]) {
+      keys.push(p === undefined ? EVERY_PORT : portKey(p.port, p.transport));
+      services.push(slice.service);
+    }
+  }
+  return fallback === undefined ? undefined : { keys: Int32Array.from(keys), services, fallback };
 }
 
 export class ServiceIndex {
@@ -63,6 +91,8 @@ export class ServiceIndex {
   readonly #slices = new Map<string, Slice>();
   /** Endpoint address -> slices listing it, in rule-3 order. */
   readonly #byAddress = new Map<string, Slice[]>();
+  /** Endpoint address -> its Choice (none when only ExternalName Services list it). */
+  readonly #choices = new Map<string, Choice>();
   readonly #byClusterIp = new Map<string, ServiceEntry>();
   readonly #newIdentity: () => number;
   readonly #intern: (s: string) => string;
@@ -88,17 +118,13 @@ export class ServiceIndex {
    * ExternalName one) has it as an endpoint.
    */
   serviceAt(address: string, port: number, transport: string): ServiceEntry | undefined {
-    if (this.#byAddress.size === 0) return undefined;
-    const slices = this.#byAddress.get(address);
-    if (slices === undefined) return undefined;
-    let fallback: ServiceEntry | undefined;
-    for (let i = 0; i < slices.length; i++) {
-      const slice = slices[i]!;
-      if (slice.service.externalName) continue;
-      if (servesPort(slice, port, transport)) return slice.service;
-      fallback ??= slice.service;
-    }
-    return fallback;
+    if (this.#choices.size === 0) return undefined;
+    const choice = this.#choices.get(address);
+    if (choice === undefined) return undefined;
+    const key = portKey(port, transport);
+    const keys = choice.keys;
+    for (let i = 0; i < keys.length; i++) if (keys[i] === key || keys[i] === EVERY_PORT) return choice.services[i];
+    return choice.fallback;
   }
 
   /** The Service whose ClusterIP `address` is (a flow seen before kube-proxy's DNAT, by the cgroup receiver). */
@@ -109,15 +135,14 @@ export class ServiceIndex {
   upsertService(namespace: string, name: string, created: number, externalName: boolean, clusterIps: readonly string[]): void {
     const s = this.#service(namespace, name);
     s.live = true;
+    const rechoose = s.externalName !== externalName || s.created !== created;
     s.externalName = externalName;
     for (const ip of s.clusterIps) if (this.#byClusterIp.get(ip) === s) this.#byClusterIp.delete(ip);
     s.clusterIps = externalName ? [] : clusterIps;
     for (const ip of s.clusterIps) this.#byClusterIp.set(ip, s);
-    if (s.created !== created) {
-      s.created = created;
-      // Its rank among the Services of its addresses may have changed.
-      for (const slice of s.slices) for (const a of slice.addresses) this.#byAddress.get(a)?.sort(earlier);
-    }
+    s.created = created;
+    // Its rank among the Services of its addresses, or whether it counts at all, may have changed.
+    if (rechoose) for (const slice of s.slices) for (const a of slice.addresses) this.#rechoose(a, true);
   }
 
   deleteService(namespace: string, name: string): void {
@@ -144,10 +169,8 @@ export class ServiceIndex {
     for (const a of addresses) {
       const list = this.#byAddress.get(a);
       if (list === undefined) this.#byAddress.set(a, [slice]);
-      else {
-        list.push(slice);
-        list.sort(earlier);
-      }
+      else list.push(slice);
+      this.#rechoose(a, list !== undefined);
     }
   }
 
@@ -162,10 +185,20 @@ export class ServiceIndex {
       const i = list.indexOf(slice);
       if (i >= 0) list.splice(i, 1);
       if (list.length === 0) this.#byAddress.delete(a);
+      this.#rechoose(a, false);
     }
     const s = slice.service;
     s.slices.splice(s.slices.indexOf(slice), 1);
     if (s.slices.length === 0 && !s.live) this.#services.delete(`${s.namespace}/${s.name}`);
+  }
+
+  /** Recomputes the Choice of `address` after its slices changed (sorting them first when `sort`). */
+  #rechoose(address: string, sort: boolean): void {
+    const list = this.#byAddress.get(address);
+    if (list !== undefined && sort) list.sort(earlier);
+    const choice = list === undefined ? undefined : choiceOf(list);
+    if (choice === undefined) this.#choices.delete(address);
+    else this.#choices.set(address, choice);
   }
 
   #service(namespace: string, name: string): ServiceEntry {
