@@ -40,6 +40,8 @@ export interface SlicePort {
 }
 
 export interface Slice {
+  /** Unique per version of a slice: names the groups it is in. */
+  readonly id: number;
   readonly service: ServiceEntry;
   readonly addresses: readonly string[];
   /** undefined: every port (an EndpointSlice with no ports). */
@@ -60,15 +62,30 @@ function portKey(port: number, transport: string): number {
 
 /**
  * What an address resolves to, precomputed from its slices when they change
- * so that naming a destination touches one object and one typed array (the
- * lookup is on the hot path; following slices, ports and Services cost a
- * cache miss each): `keys[i]` (portKey, or EVERY_PORT) is served by
- * `services[i]`, in rule order; `fallback` is rule 2's answer.
+ * so that naming a destination touches one object and one array (the lookup
+ * is on the hot path; following slices, ports and Services cost a cache miss
+ * each): `keys[i]` (portKey, or EVERY_PORT) is served by `services[i]`, in
+ * rule order; `fallback` is rule 2's answer.
  */
 interface Choice {
-  readonly keys: Int32Array;
+  readonly keys: readonly number[];
   readonly services: readonly ServiceEntry[];
   readonly fallback: ServiceEntry | undefined;
+}
+
+/**
+ * The slices that list an address, and its Choice: one object shared by
+ * every address with the same slices (the endpoints of a Service usually
+ * are), which keeps the memory per endpoint to a Map entry.
+ */
+interface Group {
+  /** The slices' ids, sorted: equal for equal sets. */
+  readonly key: string;
+  /** In rule-3 order (re-sorted when a Service's age changes). */
+  readonly slices: Slice[];
+  choice: Choice | undefined;
+  /** Addresses pointing at it; forgotten at 0. */
+  users: number;
 }
 
 function choiceOf(slices: readonly Slice[]): Choice | undefined {
@@ -83,16 +100,16 @@ function choiceOf(slices: readonly Slice[]): Choice | undefined {
       services.push(slice.service);
     }
   }
-  return fallback === undefined ? undefined : { keys: Int32Array.from(keys), services, fallback };
+  return fallback === undefined ? undefined : { keys, services, fallback };
 }
 
 export class ServiceIndex {
   readonly #services = new Map<string, ServiceEntry>();
   readonly #slices = new Map<string, Slice>();
-  /** Endpoint address -> slices listing it, in rule-3 order. */
-  readonly #byAddress = new Map<string, Slice[]>();
-  /** Endpoint address -> its Choice (none when only ExternalName Services list it). */
-  readonly #choices = new Map<string, Choice>();
+  /** Endpoint address -> the group of slices listing it. */
+  readonly #byAddress = new Map<string, Group>();
+  readonly #groups = new Map<string, Group>();
+  #sliceIds = 0;
   readonly #byClusterIp = new Map<string, ServiceEntry>();
   readonly #newIdentity: () => number;
   readonly #intern: (s: string) => string;
@@ -118,8 +135,8 @@ export class ServiceIndex {
    * ExternalName one) has it as an endpoint.
    */
   serviceAt(address: string, port: number, transport: string): ServiceEntry | undefined {
-    if (this.#choices.size === 0) return undefined;
-    const choice = this.#choices.get(address);
+    if (this.#byAddress.size === 0) return undefined;
+    const choice = this.#byAddress.get(address)?.choice;
     if (choice === undefined) return undefined;
     const key = portKey(port, transport);
     const keys = choice.keys;
@@ -142,7 +159,13 @@ export class ServiceIndex {
     for (const ip of s.clusterIps) this.#byClusterIp.set(ip, s);
     s.created = created;
     // Its rank among the Services of its addresses, or whether it counts at all, may have changed.
-    if (rechoose) for (const slice of s.slices) for (const a of slice.addresses) this.#rechoose(a, true);
+    if (!rechoose) return;
+    const groups = new Set<Group>();
+    for (const slice of s.slices) for (const a of slice.addresses) groups.add(this.#byAddress.get(a)!);
+    for (const g of groups) {
+      g.slices.sort(earlier);
+      g.choice = choiceOf(g.slices);
+    }
   }
 
   deleteService(namespace: string, name: string): void {
@@ -163,14 +186,12 @@ export class ServiceIndex {
     const key = `${namespace}/${name}`;
     this.deleteSlice(namespace, name);
     const service = this.#service(namespace, serviceName);
-    const slice: Slice = { service, addresses, ports };
+    const slice: Slice = { id: this.#sliceIds++, service, addresses, ports };
     service.slices.push(slice);
     this.#slices.set(key, slice);
     for (const a of addresses) {
-      const list = this.#byAddress.get(a);
-      if (list === undefined) this.#byAddress.set(a, [slice]);
-      else list.push(slice);
-      this.#rechoose(a, list !== undefined);
+      const old = this.#byAddress.get(a);
+      this.#regroup(a, old === undefined ? [slice] : [...old.slices, slice], old);
     }
   }
 
@@ -180,25 +201,33 @@ export class ServiceIndex {
     if (slice === undefined) return;
     this.#slices.delete(key);
     for (const a of slice.addresses) {
-      const list = this.#byAddress.get(a);
-      if (list === undefined) continue;
-      const i = list.indexOf(slice);
-      if (i >= 0) list.splice(i, 1);
-      if (list.length === 0) this.#byAddress.delete(a);
-      this.#rechoose(a, false);
+      const old = this.#byAddress.get(a);
+      if (old !== undefined) this.#regroup(a, old.slices.filter((s) => s !== slice), old);
     }
     const s = slice.service;
     s.slices.splice(s.slices.indexOf(slice), 1);
     if (s.slices.length === 0 && !s.live) this.#services.delete(`${s.namespace}/${s.name}`);
   }
 
-  /** Recomputes the Choice of `address` after its slices changed (sorting them first when `sort`). */
-  #rechoose(address: string, sort: boolean): void {
-    const list = this.#byAddress.get(address);
-    if (list !== undefined && sort) list.sort(earlier);
-    const choice = list === undefined ? undefined : choiceOf(list);
-    if (choice === undefined) this.#choices.delete(address);
-    else this.#choices.set(address, choice);
+  /** Points `address` at the group of `slices` (none when empty), leaving `old`. */
+  #regroup(address: string, slices: Slice[], old: Group | undefined): void {
+    if (old !== undefined && --old.users === 0) this.#groups.delete(old.key);
+    if (slices.length === 0) {
+      this.#byAddress.delete(address);
+      return;
+    }
+    const key = slices
+      .map((s) => s.id)
+      .sort((a, b) => a - b)
+      .join(',');
+    let group = this.#groups.get(key);
+    if (group === undefined) {
+      slices.sort(earlier);
+      group = { key, slices, choice: choiceOf(slices), users: 0 };
+      this.#groups.set(key, group);
+    }
+    group.users++;
+    this.#byAddress.set(address, group);
   }
 
   #service(namespace: string, name: string): ServiceEntry {
