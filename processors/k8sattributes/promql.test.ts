@@ -14,7 +14,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PrometheusFlowExporter, configSchema as prometheusConfig } from '../../exporters/prometheus/index.ts';
@@ -25,6 +25,7 @@ import { FakeKubeApiServer, makeEndpointSlice, makeNamespace, makeNode, makePod,
 import { testSettings } from '../../test/support/components.ts';
 import { harness } from '../../test/support/k8sattributes.ts';
 import { sleep, until } from '../../test/support/poll.ts';
+import { readmeQuery } from '../../test/support/promql.ts';
 import { startPrometheus, type PrometheusServer, type VectorSample } from '../../test/support/prometheus.ts';
 
 /** USD per GB (10^9 bytes) by class: provider custom. */
@@ -62,18 +63,6 @@ const FLOWS: { from: PodName; to: PodName; port: number; bytes: number; service:
   { from: 'cart-1', to: 'web-1', port: 8080, bytes: 800_000, service: 'shop/web', team: 'checkout' },
 ];
 const BATCHES = 4;
-
-/** A query of the top-level README's "PromQL for the common questions", by heading; exporters/prometheus/README.md repeats it. */
-function readmeQuery(title: string): string {
-  const [query, copy] = ['../../README.md', '../../exporters/prometheus/README.md'].map((file) => {
-    const readme = readFileSync(join(import.meta.dirname, file), 'utf8');
-    const section = readme.slice(readme.indexOf('## PromQL for the common questions'));
-    for (const m of section.matchAll(/^### (.+)\n\n```promql\n(.+)\n```/gm)) if (m[1] === title) return m[2]!;
-    throw new Error(`${file} has no query titled "${title}" under "## PromQL for the common questions"`);
-  });
-  assert.equal(copy, query, `exporters/prometheus/README.md and README.md disagree on "${title}"`);
-  return query!;
-}
 
 function cluster(server: FakeKubeApiServer): void {
   const s = server.store;
