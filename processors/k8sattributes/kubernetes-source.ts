@@ -107,7 +107,7 @@ export class KubernetesSource {
   }
 
   /**
-   * True once pods, nodes, replicasets and jobs have each been listed, and
+   * True once pods, nodes, replicasets, jobs, namespaces, Services and EndpointSlices have each been listed, and
    * while each has heard from the API server within unhealthy_after.
    */
   get ready(): boolean {
