@@ -19,8 +19,14 @@
  *    them. Baseline, same run: k8sattributes without external prefixes.
  * 2. Memory per pod, kubernetes source fed by the fake API server in a child
  *    process (its memory is not counted): heap used after gc, after the first
- *    sync, minus before, divided by pods; 10k and 100k pods. Baseline, same run:
- *    the library's ListWatch caching full pod objects (no transform), 10k pods.
+ *    sync, minus before, divided by pods; 10k and 100k pods, each Deployment
+ *    of 10 pods behind a Service with one EndpointSlice (so per pod includes
+ *    the Services' share). Baseline, same run: the library's ListWatch caching
+ *    full pod objects (no transform), 10k pods.
+ * 3. Memory per Service: the 10k-pod cluster with its 1,000 Services and
+ *    EndpointSlices minus the same cluster without them, divided by 1,000.
+ *    Baseline, same run: the library's ListWatch caching the full Service
+ *    and EndpointSlice objects.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,7 +34,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { stringify } from 'yaml';
-import { CoreV1Api, KubeConfig, ListWatch, Watch } from '@kubernetes/client-node';
+import { CoreV1Api, DiscoveryV1Api, KubeConfig, ListWatch, Watch, type KubernetesObject } from '@kubernetes/client-node';
 import type { FlowBatch, FlowRecord } from '../pipeline/flow.ts';
 import { MUTATES_DATA, READ_ONLY, type FlowConsumer } from '../pipeline/component.ts';
 import { testSettings } from '../test/support/components.ts';
@@ -278,6 +284,18 @@ for (const scenario of scenarios) {
     results[`${scenario} ${key}`] = await throughput(label, head, sink, prepare);
     if (head instanceof K8sAttributesProcessor) await head.shutdown();
   }
+  {
+    // The same, with every Deployment behind a Service (its EndpointSlice in the directory): the Service lookup of each destination.
+    const sink = new Sink();
+    const head = k8sattributes(sink);
+    await head.start();
+    for (const slice of cluster.endpointslices as any[]) {
+      const addresses = slice.endpoints.flatMap((e: any) => e.addresses);
+      head.directory!.services.upsertSlice(slice.metadata.namespace, slice.metadata.name, slice.metadata.labels['kubernetes.io/service-name'], addresses, [{ port: 443, transport: 'tcp' }]);
+    }
+    results[`${scenario} k8s services`] = await throughput(`k8sattributes alone, ${cluster.services.length} Services`, head, sink, fresh);
+    await head.shutdown();
+  }
   await resolver.shutdown();
   await classifier.shutdown();
 }
@@ -328,8 +346,9 @@ function syntheticAwsRanges(n: number) {
 }
 
 // ---- 2. memory per pod ----
-async function fakeServer(pods: number): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [join(import.meta.dirname, '../test/kube-api/serve.ts'), '--pods', String(pods)], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function fakeServer(pods: number, services = true): Promise<{ child: ChildProcess; url: string }> {
+  const args = [join(import.meta.dirname, '../test/kube-api/serve.ts'), '--pods', String(pods), ...(services ? [] : ['--no-services'])];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
     createInterface(child.stdout!).once('line', resolve);
     child.once('exit', (code) => reject(new Error(`fake API server exited ${code}`)));
@@ -344,46 +363,91 @@ function kubeconfigFor(url: string): string {
 }
 
 function heapUsed(): number {
-  gc!();
-  gc!();
+  // Several passes: what an informer just stopped still holds is let go over more than one collection.
+  for (let i = 0; i < 4; i++) gc!();
   return process.memoryUsage().heapUsed;
 }
 
+/** Heap used by a k8sattributes processor after its first sync with the fake API server at `url`, and the sync time. */
+async function syncedHeap(url: string, pods: number): Promise<{ bytes: number; syncMs: number; services: number }> {
+  const before = heapUsed();
+  const t0 = Date.now();
+  const proc = new K8sAttributesProcessor(testSettings('k8sattributes', 'processor'), configSchema.parse({ kubeconfig: kubeconfigFor(url), sync_timeout: '300s', namespace_labels: ['team'] }), new Sink());
+  await proc.start();
+  const syncMs = Date.now() - t0;
+  const bytes = heapUsed() - before;
+  if (proc.directory!.podCount !== pods) throw new Error(`synced ${proc.directory!.podCount} of ${pods} pods`);
+  const services = proc.directory!.services.serviceCount;
+  await proc.shutdown();
+  // Let the stopped watches' sockets close before the next measurement starts from the heap.
+  await sleep(500);
+  return { bytes, syncMs, services };
+}
+
+/** Heap used by the library's ListWatch caching every full object of `path` (the baseline). */
+async function listWatchHeap<T extends KubernetesObject>(path: string, kc: KubeConfig, list: (cont: string | undefined) => Promise<{ items: T[]; metadata?: { _continue?: string } }>): Promise<{ bytes: number; objects: number }> {
+  const base = heapUsed();
+  const lw = new ListWatch<T>(path, new Watch(kc), () => list(undefined).then(async (first) => {
+    const items = [...first.items];
+    let cont = first.metadata?._continue;
+    while (cont) {
+      const page = await list(cont);
+      items.push(...page.items);
+      cont = page.metadata?._continue;
+    }
+    return { ...first, items } as never;
+  }), false);
+  await lw.start();
+  const bytes = heapUsed() - base;
+  const objects = lw.list().length;
+  await lw.stop();
+  await sleep(500);
+  return { bytes, objects };
+}
+
 const memoryRows: string[][] = [];
+const serviceRows: string[][] = [];
+let perService: { ours: number; baseline: number } | undefined;
+if (!process.env.ZT_BENCH_QUICK) {
+  // Warm-up: a first sync loads and compiles the client and the processor's code, which the first measurement would otherwise count.
+  const warm = await fakeServer(1000);
+  try {
+    await syncedHeap(warm.url, 1000);
+  } finally {
+    warm.child.kill('SIGTERM');
+  }
+}
 for (const pods of process.env.ZT_BENCH_QUICK ? [] : [10_000, 100_000]) {
+  // Per Service, 10k pods: the same cluster without Services and EndpointSlices first, then with them; the difference.
+  let without: Awaited<ReturnType<typeof syncedHeap>> | undefined;
+  if (pods === 10_000) {
+    const bare = await fakeServer(pods, false);
+    try {
+      without = await syncedHeap(bare.url, pods);
+    } finally {
+      bare.child.kill('SIGTERM');
+    }
+  }
   const { child, url } = await fakeServer(pods);
   try {
-    const before = heapUsed();
-    const t0 = Date.now();
-    const proc = new K8sAttributesProcessor(testSettings('k8sattributes', 'processor'), configSchema.parse({ kubeconfig: kubeconfigFor(url), sync_timeout: '300s' }), new Sink());
-    await proc.start();
-    const syncMs = Date.now() - t0;
-    const after = heapUsed();
-    if (proc.directory!.podCount !== pods) throw new Error(`synced ${proc.directory!.podCount} of ${pods} pods`);
-    memoryRows.push([`k8sattributes (kubernetes source), ${pods} pods`, `${((after - before) / pods).toFixed(0)} B/pod`, `${((after - before) / 2 ** 20).toFixed(1)} MiB`, `first sync ${(syncMs / 1000).toFixed(1)} s`]);
-    await proc.shutdown();
-    if (pods === 10_000) {
-      // Baseline: the library's informer as documented (makeInformer/ListWatch, full objects cached).
-      const base = heapUsed();
+    const synced = await syncedHeap(url, pods);
+    memoryRows.push([`k8sattributes (kubernetes source), ${pods} pods, ${synced.services} Services`, `${(synced.bytes / pods).toFixed(0)} B/pod`, `${(synced.bytes / 2 ** 20).toFixed(1)} MiB`, `first sync ${(synced.syncMs / 1000).toFixed(1)} s`]);
+    if (without !== undefined) {
+      memoryRows.push([`k8sattributes (kubernetes source), ${pods} pods, no Services`, `${(without.bytes / pods).toFixed(0)} B/pod`, `${(without.bytes / 2 ** 20).toFixed(1)} MiB`, `first sync ${(without.syncMs / 1000).toFixed(1)} s`]);
       const kc = new KubeConfig();
       kc.loadFromFile(kubeconfigFor(url));
       const core = kc.makeApiClient(CoreV1Api);
+      const discovery = kc.makeApiClient(DiscoveryV1Api);
+      const services = await listWatchHeap('/api/v1/services', kc, (c) => core.listServiceForAllNamespaces({ limit: 500, _continue: c }));
+      const slices = await listWatchHeap('/apis/discovery.k8s.io/v1/endpointslices', kc, (c) => discovery.listEndpointSliceForAllNamespaces({ limit: 500, _continue: c }));
+      perService = { ours: (synced.bytes - without.bytes) / synced.services, baseline: (services.bytes + slices.bytes) / services.objects };
+      serviceRows.push([`k8sattributes: ${synced.services} Services of 10 pods, one EndpointSlice each (with - without)`, `${perService.ours.toFixed(0)} B/Service`, `${((synced.bytes - without.bytes) / 2 ** 20).toFixed(2)} MiB`]);
+      serviceRows.push([`baseline: client-node ListWatch, full Service + EndpointSlice objects`, `${perService.baseline.toFixed(0)} B/Service`, `${((services.bytes + slices.bytes) / 2 ** 20).toFixed(2)} MiB`]);
+      // Baseline: the library's informer as documented (makeInformer/ListWatch, full objects cached).
       const t1 = Date.now();
-      const lw = new ListWatch('/api/v1/pods', new Watch(kc), () => core.listPodForAllNamespaces({ limit: 500 }).then(async (first) => {
-        const items = [...first.items];
-        let cont = first.metadata?._continue;
-        while (cont) {
-          const page = await core.listPodForAllNamespaces({ limit: 500, _continue: cont });
-          items.push(...page.items);
-          cont = page.metadata?._continue;
-        }
-        return { ...first, items };
-      }), false);
-      await lw.start();
-      const full = heapUsed();
-      if (lw.list().length !== pods) throw new Error(`baseline cached ${lw.list().length} pods`);
-      memoryRows.push([`baseline: client-node ListWatch, full objects, ${pods} pods`, `${((full - base) / pods).toFixed(0)} B/pod`, `${((full - base) / 2 ** 20).toFixed(1)} MiB`, `first sync ${((Date.now() - t1) / 1000).toFixed(1)} s`]);
-      await lw.stop();
+      const full = await listWatchHeap('/api/v1/pods', kc, (c) => core.listPodForAllNamespaces({ limit: 500, _continue: c }));
+      if (full.objects !== pods) throw new Error(`baseline cached ${full.objects} pods`);
+      memoryRows.push([`baseline: client-node ListWatch, full objects, ${pods} pods`, `${(full.bytes / pods).toFixed(0)} B/pod`, `${(full.bytes / 2 ** 20).toFixed(1)} MiB`, `first sync ${((Date.now() - t1) / 1000).toFixed(1)} s`]);
     }
   } finally {
     child.kill('SIGTERM');
@@ -411,7 +475,8 @@ for (const scenario of scenarios) {
   const r = (k: string) => results[`${scenario} ${k}`]!;
   console.log(
     `${scenario}: chain ${(r('chain').cpu / 1e6).toFixed(2)} M records/CPU-s (goal >= 1M: ${r('chain').cpu >= 1e6 ? 'met' : 'NOT met'}), ${(r('chain').wall / 1e6).toFixed(2)} M records/wall-s; ` +
-      `speed-up over baseline: alone ${(r('k8s').cpu / r('baseline').cpu).toFixed(2)}x, chain ${(r('chain').cpu / r('baseline chain').cpu).toFixed(2)}x`,
+      `speed-up over baseline: alone ${(r('k8s').cpu / r('baseline').cpu).toFixed(2)}x, chain ${(r('chain').cpu / r('baseline chain').cpu).toFixed(2)}x; ` +
+      `k8sattributes alone with ${cluster.services.length} Services: ${(r('k8s services').cpu / 1e6).toFixed(2)} M records/CPU-s (without: ${(r('k8s').cpu / 1e6).toFixed(2)} M)`,
   );
 }
 for (const scenario of scenarios) {
@@ -434,5 +499,15 @@ for (const scenario of scenarios) {
   });
 }
 print('Memory after first sync, heap used after gc (goal < 1 KiB per pod)', ['source', 'per pod', 'total', 'sync'], memoryRows);
-for (const row of memoryRows.filter((m) => m.length > 1)) result({ measure: `k8sattributes memory, ${row[0]}`, value: row[1]! });
+for (const row of memoryRows.filter((m) => m.length > 1 && !m[0]!.startsWith('baseline') && !m[0]!.endsWith('no Services'))) {
+  result({ measure: `k8sattributes memory, ${row[0]}`, value: row[1]!, baseline: memoryRows.find((m) => m[0]!.startsWith('baseline'))?.[1], goal: goal('< 1 KiB/pod', parseFloat(row[1]!) < 1024) });
+}
+print('Memory per Service (Service + its EndpointSlice of 10 endpoints), heap used after gc', ['source', 'per Service', 'total'], serviceRows);
+if (perService) {
+  result({
+    measure: 'k8sattributes memory per Service (1,000 Services of 10 pods, one EndpointSlice each)',
+    value: `${perService.ours.toFixed(0)} B/Service`,
+    baseline: `client-node ListWatch, full objects: ${perService.baseline.toFixed(0)} B/Service`,
+  });
+}
 process.exit(0);

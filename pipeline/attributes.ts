@@ -21,6 +21,8 @@ const ENDPOINT_ATTRIBUTES = (side: 'src' | 'dst') =>
     ['hostNetwork', `k8s.${side}.host_network`],
     ['zone', `${side}.zone`],
     ['region', `${side}.region`],
+    ['service', `k8s.${side}.service.name`],
+    ['serviceNamespace', `k8s.${side}.service.namespace`],
   ] as const satisfies ReadonlyArray<readonly [keyof FlowEndpoint, string]>;
 
 export const SRC_ATTRIBUTES = ENDPOINT_ATTRIBUTES('src');
@@ -29,6 +31,29 @@ export const TRANSPORT = 'transport';
 export const NETWORK_TYPE = 'network.type';
 export const TRAFFIC_CLASS = 'zonetap.traffic.class';
 export const COST_USD = 'zonetap.cost.usd';
+/** `true` on records with an end in a namespace that opted out (`zonetap.io/ignore: "true"`). */
+export const IGNORED = 'zonetap.ignored';
+
+/**
+ * Prefixes of the chosen pod and namespace labels of each end, as the
+ * Collector's k8sattributes names them (`k8s.pod.label.<key>`), with the
+ * side: `k8s.dst.pod.label.team`, `k8s.src.namespace.label.team`.
+ */
+export const LABEL_PREFIXES = {
+  src: { podLabels: 'k8s.src.pod.label.', namespaceLabels: 'k8s.src.namespace.label.' },
+  dst: { podLabels: 'k8s.dst.pod.label.', namespaceLabels: 'k8s.dst.namespace.label.' },
+} as const;
+
+/** The end and label field an attribute name of a chosen label belongs to, or undefined when it is not one. */
+export function labelAttribute(name: string): { side: 'src' | 'dst'; field: 'podLabels' | 'namespaceLabels'; key: string } | undefined {
+  for (const side of ['src', 'dst'] as const) {
+    for (const field of ['podLabels', 'namespaceLabels'] as const) {
+      const prefix = LABEL_PREFIXES[side][field];
+      if (name.startsWith(prefix) && name.length > prefix.length) return { side, field, key: name.slice(prefix.length) };
+    }
+  }
+  return undefined;
+}
 
 /** Every attribute name a flow can carry (not bytes/packets/start/end). */
 export const FLOW_ATTRIBUTE_NAMES: readonly string[] = [
@@ -37,6 +62,7 @@ export const FLOW_ATTRIBUTE_NAMES: readonly string[] = [
   TRANSPORT,
   NETWORK_TYPE,
   TRAFFIC_CLASS,
+  IGNORED,
 ];
 
 function putEndpoint(out: FlowAttributes, ep: FlowEndpoint, names: typeof SRC_ATTRIBUTES | typeof DST_ATTRIBUTES): void {
@@ -48,14 +74,22 @@ function putEndpoint(out: FlowAttributes, ep: FlowEndpoint, names: typeof SRC_AT
   }
 }
 
+function putLabels(out: FlowAttributes, ep: FlowEndpoint, prefixes: (typeof LABEL_PREFIXES)['src' | 'dst']): void {
+  if (ep.podLabels !== undefined) for (const key in ep.podLabels) out[prefixes.podLabels + key] = ep.podLabels[key]!;
+  if (ep.namespaceLabels !== undefined) for (const key in ep.namespaceLabels) out[prefixes.namespaceLabels + key] = ep.namespaceLabels[key]!;
+}
+
 /** Attributes of a record, absent where unknown; bytes, packets and cost are not attributes. */
 export function recordAttributes(r: FlowRecord): FlowAttributes {
   const out: FlowAttributes = {};
   putEndpoint(out, r.src, SRC_ATTRIBUTES);
+  putLabels(out, r.src, LABEL_PREFIXES.src);
   putEndpoint(out, r.dst, DST_ATTRIBUTES);
+  putLabels(out, r.dst, LABEL_PREFIXES.dst);
   out[TRANSPORT] = r.transport;
   out[NETWORK_TYPE] = r.ipFamily;
   if (r.trafficClass) out[TRAFFIC_CLASS] = r.trafficClass;
+  if (r.ignored) out[IGNORED] = true;
   return out;
 }
 
@@ -83,6 +117,13 @@ export function attributesToRecord(attrs: Readonly<Record<string, unknown>>, byt
     packets,
   };
   if (attrs[TRAFFIC_CLASS] !== undefined) r.trafficClass = attrs[TRAFFIC_CLASS] as TrafficClass;
+  if (attrs[IGNORED] === true || attrs[IGNORED] === 'true') r.ignored = true;
+  for (const name in attrs) {
+    const label = labelAttribute(name);
+    if (label === undefined || attrs[name] === undefined || attrs[name] === null) continue;
+    const ep = r[label.side];
+    ep[label.field] = { ...ep[label.field], [label.key]: String(attrs[name]) };
+  }
   return r;
 }
 

@@ -45,6 +45,21 @@ export interface FlowEndpoint {
   region?: string;
   hostNetwork?: boolean;
   /**
+   * The Service this end's pod backs (k8sattributes sets it on the
+   * destination: the Service the flow went to), and its namespace. A pod
+   * backing several Services gets one, by the rule in
+   * processors/k8sattributes/README.md.
+   */
+  service?: string;
+  serviceNamespace?: string;
+  /**
+   * Chosen labels of the end's pod and of its namespace (k8sattributes
+   * `pod_labels`, `namespace_labels`), label key -> value, values past the
+   * cardinality limit read `other`. Shared between ends: MUST NOT be changed.
+   */
+  podLabels?: Readonly<Record<string, string>>;
+  namespaceLabels?: Readonly<Record<string, string>>;
+  /**
    * Set by the cgroup receiver on the source: the UID of the pod whose cgroup
    * the sending socket belongs to, known from the kernel rather than from the
    * address (hostNetwork pods share their node's). k8sattributes resolves the
@@ -74,6 +89,13 @@ export interface FlowRecord {
   trafficClass?: TrafficClass;
   /** Set by processors/cost, in US dollars. */
   costUsd?: number;
+  /**
+   * True when an end is in a namespace annotated `zonetap.io/ignore: "true"`
+   * (k8sattributes): that end keeps only its namespace, its namespace
+   * labels and its locality, so the flows sum into one series per
+   * namespace pair; never dropped.
+   */
+  ignored?: boolean;
 }
 
 /** The unit that flows through a pipeline: records counted between `start` and `end` (ms since epoch). */

@@ -120,13 +120,14 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     }
   });
 
-  test('RBAC: get/list/watch on pods, nodes, replicasets and jobs for the agent; create secrets for the token Job', () => {
+  test('RBAC: get/list/watch on pods, nodes, namespaces, services, endpointslices, replicasets and jobs for the agent; create secrets for the token Job', () => {
     for (const variant of ['agent-only', 'gateway'] as const) {
       const objects = rendered[variant].objects;
       const clusterRoles = objects.filter((o) => o.kind === 'ClusterRole');
       assert.deepEqual(clusterRoles.map((r) => r.metadata.name), ['zonetap-agent']);
       assert.deepEqual((clusterRoles[0] as Json).rules, [
-        { apiGroups: [''], resources: ['pods', 'nodes'], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: [''], resources: ['pods', 'nodes', 'namespaces', 'services'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
         { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['get', 'list', 'watch'] },
         { apiGroups: ['batch'], resources: ['jobs'], verbs: ['get', 'list', 'watch'] },
       ]);

@@ -116,10 +116,11 @@ describe('the sidecar overlay (deploy/kubernetes/overlays/sidecar)', () => {
     for (const app of podSpec(workload()).containers) for (const p of app.ports ?? []) assert.ok(![18888, 19464].includes(p.containerPort), `${app.name} uses a port of the sidecar`);
   });
 
-  test('RBAC: get/list/watch on pods, nodes, replicasets and jobs, bound to the workload\'s ServiceAccount; a token for the sidecar alone', () => {
+  test('RBAC: get/list/watch on pods, nodes, namespaces, services, endpointslices, replicasets and jobs, bound to the workload\'s ServiceAccount; a token for the sidecar alone', () => {
     const roles = rendered.objects.filter((o) => ['Role', 'ClusterRole'].includes(o.kind)) as Json[];
     assert.deepEqual(roles.map((r) => [r.kind, r.metadata.name, r.rules]), [['ClusterRole', 'zonetap-sidecar', [
-      { apiGroups: [''], resources: ['pods', 'nodes'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [''], resources: ['pods', 'nodes', 'namespaces', 'services'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
       { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['get', 'list', 'watch'] },
       { apiGroups: ['batch'], resources: ['jobs'], verbs: ['get', 'list', 'watch'] },
     ]]]);

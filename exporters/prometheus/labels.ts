@@ -3,7 +3,7 @@
  * with `.` -> `_`, minus addresses and ports unless configured (they make a
  * series per client or per connection; flow logs carry them instead).
  */
-import { DST_ATTRIBUTES, NETWORK_TYPE, SRC_ATTRIBUTES, TRAFFIC_CLASS, TRANSPORT, labelName } from '../../pipeline/attributes.ts';
+import { DST_ATTRIBUTES, IGNORED, LABEL_PREFIXES, NETWORK_TYPE, SRC_ATTRIBUTES, TRAFFIC_CLASS, TRANSPORT, labelName } from '../../pipeline/attributes.ts';
 import type { FlowEndpoint, FlowRecord } from '../../pipeline/flow.ts';
 import type { PrometheusExporterConfig } from './config.ts';
 
@@ -14,6 +14,19 @@ type EndpointLabel = readonly [field: keyof FlowEndpoint, label: string];
 const TRANSPORT_LABEL = labelName(TRANSPORT);
 const NETWORK_TYPE_LABEL = labelName(NETWORK_TYPE);
 export const TRAFFIC_CLASS_LABEL = labelName(TRAFFIC_CLASS);
+const IGNORED_LABEL = labelName(IGNORED);
+
+/** Prometheus label names of chosen pod/namespace labels (`k8s_dst_pod_label_app_kubernetes_io_name`), made once per key. */
+const chosenLabelNames = new Map<string, string>();
+function chosenLabelName(attribute: string): string {
+  let name = chosenLabelNames.get(attribute);
+  if (name === undefined) {
+    name = labelName(attribute);
+    // Keys are the few that k8sattributes is configured with; a bound keeps a stray producer from growing this.
+    if (chosenLabelNames.size < 10_000) chosenLabelNames.set(attribute, name);
+  }
+  return name;
+}
 
 /**
  * Builds the label set of a record, and a key that is equal for two records
@@ -37,16 +50,19 @@ export class FlowLabeler {
 
   /** Values in a fixed order; an absent label and an empty one are the same (neither is written). */
   key(record: FlowRecord): string {
-    return `${this.#endpointKey(record.src, this.#src)}\u0002${this.#endpointKey(record.dst, this.#dst)}\u0002${record.transport}\u0001${record.ipFamily}\u0001${record.trafficClass ?? ''}`;
+    return `${this.#endpointKey(record.src, this.#src)}\u0002${this.#endpointKey(record.dst, this.#dst)}\u0002${record.transport}\u0001${record.ipFamily}\u0001${record.trafficClass ?? ''}${record.ignored ? '\u0001i' : ''}`;
   }
 
   labels(record: FlowRecord): FlowLabels {
     const labels: FlowLabels = {};
     this.#putEndpoint(labels, record.src, this.#src, this.#srcAddress);
+    putChosenLabels(labels, record.src, LABEL_PREFIXES.src);
     this.#putEndpoint(labels, record.dst, this.#dst, this.#dstAddress);
+    putChosenLabels(labels, record.dst, LABEL_PREFIXES.dst);
     labels[TRANSPORT_LABEL] = record.transport;
     labels[NETWORK_TYPE_LABEL] = record.ipFamily;
     if (record.trafficClass) labels[TRAFFIC_CLASS_LABEL] = record.trafficClass;
+    if (record.ignored) labels[IGNORED_LABEL] = 'true';
     return labels;
   }
 
@@ -57,6 +73,8 @@ export class FlowLabeler {
   #endpointKey(ep: FlowEndpoint, names: readonly EndpointLabel[]): string {
     let key = this.#withAddress(ep) ? ep.address : '';
     for (let i = 0; i < names.length; i++) key += `\u0001${labelValue(ep, names[i]![0]) ?? ''}`;
+    if (ep.podLabels !== undefined) key += `\u0003${chosenLabelsKey(ep.podLabels)}`;
+    if (ep.namespaceLabels !== undefined) key += `\u0004${chosenLabelsKey(ep.namespaceLabels)}`;
     return key;
   }
 
@@ -67,6 +85,22 @@ export class FlowLabeler {
       if (v !== undefined) labels[name] = v;
     }
   }
+}
+
+/**
+ * Chosen labels in the key: each key and non-empty value, keys sorted, so
+ * that two ends with the same labels written in another order (two agents'
+ * OTLP) make one series.
+ */
+function chosenLabelsKey(labels: Readonly<Record<string, string>>): string {
+  let key = '';
+  for (const k of Object.keys(labels).sort()) if (labels[k]) key += `${k}\u0000${labels[k]}\u0001`;
+  return key;
+}
+
+function putChosenLabels(labels: FlowLabels, ep: FlowEndpoint, prefixes: (typeof LABEL_PREFIXES)['src' | 'dst']): void {
+  if (ep.podLabels !== undefined) for (const k in ep.podLabels) if (ep.podLabels[k]) labels[chosenLabelName(prefixes.podLabels + k)] = ep.podLabels[k]!;
+  if (ep.namespaceLabels !== undefined) for (const k in ep.namespaceLabels) if (ep.namespaceLabels[k]) labels[chosenLabelName(prefixes.namespaceLabels + k)] = ep.namespaceLabels[k]!;
 }
 
 /** The label value of an endpoint field, undefined when the label is not written (unknown, empty, false, port 0). */

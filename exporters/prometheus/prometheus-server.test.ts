@@ -18,7 +18,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -28,6 +28,7 @@ import { fourZoneModel, type ClusterModel, type RawFlow } from '../../test/suppo
 import { freePort } from '../../test/support/loopback.ts';
 import { sleep, until } from '../../test/support/poll.ts';
 import { startProgram, ZONETAP, type RunningProgram } from '../../test/support/processes.ts';
+import { readmeQuery } from '../../test/support/promql.ts';
 import { startPrometheus, type PrometheusServer as Prometheus, type VectorSample } from '../../test/support/prometheus.ts';
 import { configSchema, PrometheusFlowExporter } from './index.ts';
 
@@ -41,22 +42,6 @@ const QUERIES = {
   kubezonnetRate: "kubezonnet's queries: top 20 pods by cross-zone traffic, MB/s over 5 minutes",
   kubezonnetWeek: "kubezonnet's queries: top 20 pods by cross-zone traffic over a week, in GB",
 } as const;
-
-/**
- * The queries of the top-level README.md's "PromQL for the common questions",
- * by heading: the README users read is the one tested. This exporter's README
- * repeats the section and must say the same.
- */
-function readmeQuery(title: string): string {
-  const [query, copy] = ['../../README.md', 'README.md'].map((file) => {
-    const readme = readFileSync(join(import.meta.dirname, file), 'utf8');
-    const section = readme.slice(readme.indexOf('## PromQL for the common questions'));
-    for (const m of section.matchAll(/^### (.+)\n\n```promql\n(.+)\n```/gm)) if (m[1] === title) return m[2]!;
-    throw new Error(`${file} has no query titled "${title}" under "## PromQL for the common questions"`);
-  });
-  assert.equal(copy, query, `exporters/prometheus/README.md and README.md disagree on "${title}"`);
-  return query!;
-}
 
 /** Waits for a scrape that has `totalBytes` in it and returns its timestamp (seconds). */
 async function finalScrape(prometheus: Prometheus, totalBytes: number, log: () => string): Promise<number> {

@@ -155,8 +155,9 @@ test('IPv4 and IPv6 flows and traffic classes stay apart; the input records are 
  * rollUpEndpoint(), which the reference would otherwise share with the code
  * under test): a named end keeps namespace, zone and region at every level,
  * pod and node at pod level, workload and hostNetwork at pod and workload
- * level; an end known only by its node keeps the node; an unnamed end keeps
- * its address at pod level only. Addresses and ports go.
+ * level, Service and chosen labels at every level; an end known only by its
+ * node keeps the node; an unnamed end keeps its address at pod level only.
+ * Addresses and ports go.
  */
 function referenceEndpoint(ep: FlowEndpoint, level: AggregationLevel): FlowEndpoint {
   const kept: FlowEndpoint = { address: '', port: 0 };
@@ -173,10 +174,18 @@ function referenceEndpoint(ep: FlowEndpoint, level: AggregationLevel): FlowEndpo
     if (level !== 'namespace' && ep.workloadName !== undefined) kept.workloadName = ep.workloadName;
     if (level === 'pod' && ep.node !== undefined) kept.node = ep.node;
     if (level !== 'namespace' && ep.hostNetwork === true) kept.hostNetwork = true;
+    if (ep.service !== undefined) kept.service = ep.service;
+    if (ep.serviceNamespace !== undefined) kept.serviceNamespace = ep.serviceNamespace;
+    if (ep.podLabels !== undefined) kept.podLabels = ep.podLabels;
+    if (ep.namespaceLabels !== undefined) kept.namespaceLabels = ep.namespaceLabels;
   }
   if (ep.zone !== undefined) kept.zone = ep.zone;
   if (ep.region !== undefined) kept.region = ep.region;
   return kept;
+}
+
+function sorted(labels: Readonly<Record<string, string>> | undefined): [string, string][] | undefined {
+  return labels === undefined ? undefined : Object.entries(labels).sort(([a], [b]) => a.localeCompare(b));
 }
 
 /** The obvious implementation, for comparison on many random records. */
@@ -185,7 +194,9 @@ function referenceRollUp(input: FlowRecord[], level: AggregationLevel): FlowReco
   for (const r of input) {
     const src = referenceEndpoint(r.src, level);
     const dst = referenceEndpoint(r.dst, level);
-    const key = JSON.stringify([src, dst, r.transport, r.ipFamily, r.trafficClass ?? null]);
+    // Label sets are equal whatever the order of their keys.
+    const canonical = (ep: FlowEndpoint) => ({ ...ep, podLabels: sorted(ep.podLabels), namespaceLabels: sorted(ep.namespaceLabels) });
+    const key = JSON.stringify([canonical(src), canonical(dst), r.transport, r.ipFamily, r.trafficClass ?? null, r.ignored === true]);
     const g = groups.get(key);
     if (g) {
       g.bytes += r.bytes;
@@ -194,6 +205,7 @@ function referenceRollUp(input: FlowRecord[], level: AggregationLevel): FlowReco
     } else {
       const out: FlowRecord = { src, dst, transport: r.transport, ipFamily: r.ipFamily, bytes: r.bytes, packets: r.packets };
       if (r.trafficClass) out.trafficClass = r.trafficClass;
+      if (r.ignored) out.ignored = true;
       if (r.costUsd !== undefined) out.costUsd = r.costUsd;
       groups.set(key, out);
     }
@@ -211,6 +223,8 @@ test('the reference endpoints of the comparisons below keep what rollUpEndpoint 
   assert.deepEqual(referenceEndpoint(api1, 'namespace'), { address: '', port: 0, namespace: 'shop', zone: 'zone-a', region: 'r1' });
 });
 
+const teams: Readonly<Record<string, string>>[] = [{ team: 't0' }, { team: 't1', app: 'a' }, { app: 'a', team: 't1' }];
+
 /** Random records between 300 endpoints whose addresses collide on purpose (IP reuse). */
 function randomRecords(seed: number, count: number): FlowRecord[] {
   let state = seed;
@@ -225,7 +239,12 @@ function randomRecords(seed: number, count: number): FlowRecord[] {
     const address = `10.${rnd(3)}.${rnd(4)}.${rnd(50)}`;
     if (kind === 0) return { address, port: 0 };
     if (kind === 1) return { address, port: 0, node: `node-${rnd(5)}`, zone: `z${rnd(3)}` };
-    return { address, port: 0, namespace: `ns${rnd(3)}`, pod: `p${i}`, workloadKind: 'Deployment', workloadName: `w${rnd(10)}`, node: `node-${rnd(5)}`, zone: `z${rnd(3)}`, region: `r${rnd(2)}`, hostNetwork: rnd(10) === 0 };
+    const named: FlowEndpoint = { address, port: 0, namespace: `ns${rnd(3)}`, pod: `p${i}`, workloadKind: 'Deployment', workloadName: `w${rnd(10)}`, node: `node-${rnd(5)}`, zone: `z${rnd(3)}`, region: `r${rnd(2)}`, hostNetwork: rnd(10) === 0 };
+    // Services and chosen labels on some ends; label sets shared (as k8sattributes shares them) or not.
+    if (rnd(3) === 0) Object.assign(named, { service: `svc${rnd(3)}`, serviceNamespace: named.namespace });
+    if (rnd(2) === 0) named.podLabels = rnd(2) ? teams[rnd(teams.length)] : { team: `t${rnd(3)}` };
+    if (rnd(3) === 0) named.namespaceLabels = { team: `t${rnd(2)}` };
+    return named;
   });
   return Array.from({ length: count }, () => ({
     src: { ...endpoints[rnd(endpoints.length)]!, port: rnd(65536) },
@@ -236,6 +255,7 @@ function randomRecords(seed: number, count: number): FlowRecord[] {
     packets: rnd(10),
     ...(rnd(5) ? { trafficClass: (['same_zone', 'cross_zone', 'internet'] as const)[rnd(3)] } : {}),
     ...(rnd(2) ? { costUsd: rnd(100) / 1000 } : {}),
+    ...(rnd(8) === 0 ? { ignored: true } : {}),
   }));
 }
 

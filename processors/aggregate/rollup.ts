@@ -34,6 +34,11 @@ export function rollUpEndpoint(ep: FlowEndpoint, level: AggregationLevel): FlowE
       if (level === 'pod' && ep.node) out.node = ep.node;
       if (ep.hostNetwork) out.hostNetwork = true;
     }
+    // The Service and the chosen labels are kept at every level: cost by Service and by team is read from them.
+    if (ep.service) out.service = ep.service;
+    if (ep.serviceNamespace) out.serviceNamespace = ep.serviceNamespace;
+    if (ep.podLabels !== undefined) out.podLabels = ep.podLabels;
+    if (ep.namespaceLabels !== undefined) out.namespaceLabels = ep.namespaceLabels;
   }
   if (ep.zone) out.zone = ep.zone;
   if (ep.region) out.region = ep.region;
@@ -42,7 +47,16 @@ export function rollUpEndpoint(ep: FlowEndpoint, level: AggregationLevel): FlowE
 
 /** Group key of a rolled-up endpoint: every field it can hold. */
 function endpointKey(ep: FlowEndpoint): string {
-  return [ep.address, ep.namespace, ep.pod, ep.workloadKind, ep.workloadName, ep.node, ep.zone, ep.region, ep.hostNetwork ? '1' : ''].join(SEP);
+  return [ep.address, ep.namespace, ep.pod, ep.workloadKind, ep.workloadName, ep.node, ep.zone, ep.region, ep.hostNetwork ? '1' : '', ep.service, ep.serviceNamespace, labelsKey(ep.podLabels), labelsKey(ep.namespaceLabels)].join(SEP);
+}
+
+/** Chosen labels in a group key, keys sorted (two agents may write them in another order). */
+function labelsKey(labels: Readonly<Record<string, string>> | undefined): string {
+  if (labels === undefined) return '';
+  return Object.keys(labels)
+    .sort()
+    .map((k) => `${k}\u0000${labels[k]}`)
+    .join('\u0002');
 }
 
 /** Most addresses remembered; past this the address book starts over (at a batch boundary). */
@@ -68,6 +82,11 @@ class AddressMemo {
   zone: string | undefined;
   region: string | undefined;
   hostNetwork: boolean | undefined;
+  service: string | undefined;
+  serviceNamespace: string | undefined;
+  /** Compared by reference: k8sattributes shares one object per distinct set. */
+  podLabels: Readonly<Record<string, string>> | undefined;
+  namespaceLabels: Readonly<Record<string, string>> | undefined;
   /** Index of the rolled-up endpoint in the address book. */
   rolled: number;
 
@@ -81,6 +100,10 @@ class AddressMemo {
     this.zone = ep.zone;
     this.region = ep.region;
     this.hostNetwork = ep.hostNetwork;
+    this.service = ep.service;
+    this.serviceNamespace = ep.serviceNamespace;
+    this.podLabels = ep.podLabels;
+    this.namespaceLabels = ep.namespaceLabels;
     this.rolled = rolled;
   }
 
@@ -88,7 +111,8 @@ class AddressMemo {
   matches(ep: FlowEndpoint): boolean {
     return (
       this.pod === ep.pod && this.workloadName === ep.workloadName && this.zone === ep.zone && this.namespace === ep.namespace &&
-      this.workloadKind === ep.workloadKind && this.node === ep.node && this.region === ep.region && this.hostNetwork === ep.hostNetwork
+      this.workloadKind === ep.workloadKind && this.node === ep.node && this.region === ep.region && this.hostNetwork === ep.hostNetwork &&
+      this.service === ep.service && this.serviceNamespace === ep.serviceNamespace && this.podLabels === ep.podLabels && this.namespaceLabels === ep.namespaceLabels
     );
   }
 }
@@ -245,7 +269,7 @@ class RestKeys {
     let t = 0;
     while (t < transports.length && transports[t] !== r.transport) t++;
     if (t === transports.length) transports.push(r.transport);
-    return (t * 2 + (r.ipFamily === 'ipv6' ? 1 : 0)) * CLASS_SLOTS + classSlot(r.trafficClass);
+    return ((t * 2 + (r.ipFamily === 'ipv6' ? 1 : 0)) * CLASS_SLOTS + classSlot(r.trafficClass)) * 2 + (r.ignored ? 1 : 0);
   }
 }
 
@@ -400,6 +424,7 @@ export class RollUp {
         packets: blocks[at + 5]!,
       };
       if (first.trafficClass !== undefined) sum.trafficClass = first.trafficClass;
+      if (first.ignored) sum.ignored = true;
       if (blocks[at + 7] === 1) sum.costUsd = blocks[at + 6]!;
       out[g] = sum;
     }

@@ -4,7 +4,8 @@
  * for one that is still unknown after resolve_wait, placed by pod CIDR.
  */
 import { OVERFLOW_TRANSPORT, type FlowEndpoint, type FlowRecord } from '../../pipeline/flow.ts';
-import { NODE, POD, type AddressDirectory, type NodeEntry, type Resolved } from './directory.ts';
+import { NODE, POD, type AddressDirectory, type NodeEntry, type PodEntry, type Resolved } from './directory.ts';
+import { SERVICE, type ServiceEntry } from './services.ts';
 
 /** What one pass over records (a batch, or flows leaving the hold) counted; added to the stats and metrics after it. */
 export interface Tally {
@@ -20,6 +21,9 @@ export interface Tally {
   notHeldRecords: number;
   lateResolvedRecords: number;
   unresolvedAfterWaitRecords: number;
+  /** Records with an end in a namespace annotated zonetap.io/ignore, and their bytes. */
+  ignoredRecords: number;
+  ignoredBytes: number;
 }
 
 export function newTally(): Tally {
@@ -36,6 +40,8 @@ export function newTally(): Tally {
     notHeldRecords: 0,
     lateResolvedRecords: 0,
     unresolvedAfterWaitRecords: 0,
+    ignoredRecords: 0,
+    ignoredBytes: 0,
   };
 }
 
@@ -65,11 +71,14 @@ export interface Pass {
  * two-field object eight times, and one hidden class for every resolved end,
  * which keeps the processors downstream monomorphic (2x faster measured).
  * Fields this source does not know keep what an upstream hop (an agent) set.
+ * `service` is the Service a destination pod was reached in (undefined for
+ * sources).
  */
-export function namedEnd(ep: FlowEndpoint, r: Resolved): FlowEndpoint {
+export function namedEnd(ep: FlowEndpoint, r: Resolved, service?: ServiceEntry): FlowEndpoint {
   if (r.kind === POD) {
     const w = r.workload;
     const node = r.node;
+    if (r.ns.ignored) return ignoredEnd(ep, r);
     return {
       address: ep.address,
       port: ep.port,
@@ -82,6 +91,30 @@ export function namedEnd(ep: FlowEndpoint, r: Resolved): FlowEndpoint {
       region: (node !== undefined ? node.region : undefined) ?? ep.region,
       // Only an end named by its pod UID (cgroup receiver) resolves to a hostNetwork pod: their addresses are the node's.
       hostNetwork: r.hostNetwork,
+      service: service !== undefined ? service.name : undefined,
+      serviceNamespace: service !== undefined ? service.namespace : undefined,
+      podLabels: r.labels,
+      namespaceLabels: r.ns.labels,
+      identity: r.identity,
+    };
+  }
+  if (r.kind === SERVICE) {
+    // A Service's ClusterIP (before DNAT): which pod, hence which zone, it reaches is not known here.
+    return {
+      address: ep.address,
+      port: ep.port,
+      namespace: r.namespace,
+      pod: undefined,
+      workloadKind: undefined,
+      workloadName: undefined,
+      node: undefined,
+      zone: ep.zone,
+      region: ep.region,
+      hostNetwork: undefined,
+      service: r.name,
+      serviceNamespace: r.namespace,
+      podLabels: undefined,
+      namespaceLabels: undefined,
       identity: r.identity,
     };
   }
@@ -97,6 +130,10 @@ export function namedEnd(ep: FlowEndpoint, r: Resolved): FlowEndpoint {
       zone: r.zone ?? ep.zone,
       region: r.region ?? ep.region,
       hostNetwork: true,
+      service: undefined,
+      serviceNamespace: undefined,
+      podLabels: undefined,
+      namespaceLabels: undefined,
       identity: r.identity,
     };
   }
@@ -111,7 +148,38 @@ export function namedEnd(ep: FlowEndpoint, r: Resolved): FlowEndpoint {
     zone: r.zone ?? ep.zone,
     region: r.region ?? ep.region,
     hostNetwork: undefined,
+    service: undefined,
+    serviceNamespace: undefined,
+    podLabels: undefined,
+    namespaceLabels: undefined,
     identity: r.identity,
+  };
+}
+
+/**
+ * An end in a namespace annotated `zonetap.io/ignore: "true"`: its namespace,
+ * the namespace's labels and its locality (zone and region, which class and
+ * price it), nothing that names a pod, workload, node, Service or address, so
+ * that its flows sum into one series per namespace and zone.
+ */
+function ignoredEnd(ep: FlowEndpoint, r: PodEntry): FlowEndpoint {
+  const node = r.node;
+  return {
+    address: '',
+    port: 0,
+    namespace: r.namespace,
+    pod: undefined,
+    workloadKind: undefined,
+    workloadName: undefined,
+    node: undefined,
+    zone: (node !== undefined ? node.zone : undefined) ?? ep.zone,
+    region: (node !== undefined ? node.region : undefined) ?? ep.region,
+    hostNetwork: undefined,
+    service: undefined,
+    serviceNamespace: undefined,
+    podLabels: undefined,
+    namespaceLabels: r.ns.labels,
+    identity: r.ns.identity,
   };
 }
 
@@ -132,6 +200,10 @@ export function placedEnd(ep: FlowEndpoint, node: NodeEntry): FlowEndpoint {
     zone: node.zone,
     region: node.region,
     hostNetwork: undefined,
+    service: undefined,
+    serviceNamespace: undefined,
+    podLabels: undefined,
+    namespaceLabels: undefined,
     identity: undefined,
   };
 }
@@ -193,18 +265,25 @@ export function attribute(pass: Pass, nodeName: string | undefined, r: FlowRecor
   }
   const d = pass.resolve(r.dst.address);
   if (d === undefined) tally.unresolvedDstBytes += r.bytes;
+  const dst = d === undefined ? r.dst : namedEnd(r.dst, d, d.kind === POD ? pass.directory.services.serviceAt(r.dst.address, r.dst.port, r.transport) : undefined);
+  const ignored = (s !== undefined && s.kind === POD && s.ns.ignored) || (d !== undefined && d.kind === POD && d.ns.ignored);
+  if (ignored) {
+    tally.ignoredRecords++;
+    tally.ignoredBytes += r.bytes;
+  }
   // A new record with every field (trafficClass and costUsd too, maybe
   // undefined): one hidden class for the processors downstream, which then
   // set those fields without a shape change, and each record next to its
   // ends in memory.
   return {
     src,
-    dst: d !== undefined ? namedEnd(r.dst, d) : r.dst,
+    dst,
     transport: r.transport,
     ipFamily: r.ipFamily,
     bytes: r.bytes,
     packets: r.packets,
     trafficClass: r.trafficClass,
     costUsd: r.costUsd,
+    ignored: ignored || r.ignored === true,
   };
 }

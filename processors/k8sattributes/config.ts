@@ -5,6 +5,27 @@ import { externalOptions } from './external-config.ts';
 
 /** The longest resolve_wait: flows are held in memory and delayed this long at most. */
 const MAX_RESOLVE_WAIT_MS = 600_000;
+/** pod_labels and namespace_labels together: 28 attributes + 2 per label stay within the otlp receiver's default 64. */
+const MAX_CHOSEN_LABELS = 16;
+/** A Kubernetes label key: an optional DNS-subdomain prefix and `/`, then a name of up to 63 characters. */
+const LABEL_KEY = /^(?:[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+
+/** A list of label keys, each valid and none repeated nor equal to another once made a Prometheus label. */
+function labelKeys(option: string) {
+  return z
+    .array(z.string({ error: 'expected a label key like team or app.kubernetes.io/name' }).regex(LABEL_KEY, 'expected a Kubernetes label key like team or app.kubernetes.io/name'), { error: `expected a list of label keys, like ${option}: [team, app.kubernetes.io/name]` })
+    .superRefine((keys, ctx) => {
+      const seen = new Map<string, string>();
+      keys.forEach((key, i) => {
+        const label = sanitized(key);
+        const earlier = seen.get(label);
+        if (earlier !== undefined) {
+          ctx.addIssue({ code: 'custom', path: [i], message: earlier === key ? `"${key}" is listed twice` : `"${key}" and "${earlier}" both become the Prometheus label suffix "${label}": keep one` });
+        }
+        seen.set(label, key);
+      });
+    });
+}
 
 export const configSchema = z
   .strictObject({
@@ -42,8 +63,26 @@ export const configSchema = z
     unhealthy_after: duration().default(60_000),
     /** Named blocks outside the cluster and the providers' range files (external-config.ts). */
     ...externalOptions,
+    /** Pod labels copied onto both ends of a flow (`k8s.<side>.pod.label.<key>`), e.g. team, app.kubernetes.io/name. */
+    pod_labels: labelKeys('pod_labels').default([]),
+    /** Namespace labels copied onto both ends of a flow (`k8s.<side>.namespace.label.<key>`). */
+    namespace_labels: labelKeys('namespace_labels').default([]),
+    /** Distinct values kept per chosen label; any other value reads `other` (counted). */
+    max_label_values: z
+      .number({ error: 'expected a whole number of values, like 100' })
+      .int('expected a whole number of values, like 100')
+      .min(1, 'max_label_values must be at least 1')
+      .max(10_000, 'max_label_values must be at most 10000: each value multiplies the series of every metric that carries the label')
+      .default(100),
   })
   .superRefine((c, ctx) => {
+    if (c.pod_labels.length + c.namespace_labels.length > MAX_CHOSEN_LABELS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['pod_labels'],
+        message: `pod_labels and namespace_labels together list ${c.pod_labels.length + c.namespace_labels.length} labels, at most ${MAX_CHOSEN_LABELS}: each is two attributes on every flow (both ends), and a gateway's otlp receiver takes 64 attributes a point by default`,
+      });
+    }
     if (c.source === 'static' && !c.inventory) {
       ctx.addIssue({ code: 'custom', path: ['inventory'], message: 'source: static needs an inventory file (inventory: path/to/inventory.yaml)' });
     }
@@ -76,5 +115,10 @@ export const configSchema = z
       ctx.addIssue({ code: 'custom', path: ['resolve'], message: 'resolve: local watches only this node\'s pods and needs node_name (e.g. node_name: ${env:NODE_NAME})' });
     }
   });
+
+/** The Prometheus label a chosen key becomes, minus its prefix: two keys that give the same one would merge. */
+function sanitized(key: string): string {
+  return key.replace(/[^a-zA-Z0-9_]/g, '_');
+}
 
 export type K8sAttributesConfig = z.output<typeof configSchema>;

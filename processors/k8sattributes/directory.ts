@@ -17,6 +17,7 @@
  * a node before its pod is known (podNetworkOf).
  */
 import { CidrMap, type Cidr } from '../../net/index.ts';
+import { ServiceIndex, type ServiceEntry } from './services.ts';
 
 export const NODE = 0;
 export const POD = 1;
@@ -54,12 +55,29 @@ export interface WorkloadEntry {
   readonly key: string;
 }
 
+/** The namespace annotation that opts a namespace's ends out of being named (README "Opting out"). */
+export const IGNORE_ANNOTATION = 'zonetap.io/ignore';
+
+/** A namespace: shared by its pods, so a relabelled or annotated namespace changes them all at once. */
+export interface NamespaceEntry {
+  /** FlowEndpoint.identity of the ends of this namespace reduced by `zonetap.io/ignore`. */
+  readonly identity: number;
+  readonly name: string;
+  /** The chosen labels (namespace_labels), shared per distinct set. */
+  labels: Readonly<Record<string, string>> | undefined;
+  /** Annotated `zonetap.io/ignore: "true"`: its ends are reduced to the namespace (README "Opting out"). */
+  ignored: boolean;
+}
+
 export interface PodEntry {
   readonly kind: typeof POD;
   /** FlowEndpoint.identity of the ends resolved to this entry. */
   readonly identity: number;
   readonly namespace: string;
+  readonly ns: NamespaceEntry;
   readonly name: string;
+  /** The chosen labels (pod_labels), shared per distinct set. */
+  readonly labels: Readonly<Record<string, string>> | undefined;
   /** metadata.uid, when the source knows it: how the cgroup receiver names a flow's sending pod. */
   readonly uid: string | undefined;
   readonly node: NodeEntry | undefined;
@@ -82,7 +100,7 @@ export interface ExternalEntry {
 }
 
 export type Claim = NodeEntry | PodEntry;
-export type Resolved = Claim | ExternalEntry;
+export type Resolved = Claim | ExternalEntry | ServiceEntry;
 
 interface Contested {
   readonly kind: typeof CONTESTED;
@@ -112,7 +130,10 @@ export class AddressDirectory {
   /** Pods by UID, deleted ones for their grace period (FlowEndpoint.podUid). */
   readonly #byUid = new Map<string, PodEntry>();
   readonly #workloads = new Map<string, WorkloadEntry>();
+  readonly #namespaces = new Map<string, NamespaceEntry>();
   readonly #strings = new Map<string, string>();
+  /** Services, their EndpointSlices and ClusterIPs: the Service of a destination. */
+  readonly services = new ServiceIndex(newIdentity, (s) => this.intern(s));
   readonly #podNetworks = new CidrMap<NodeEntry>();
   /** Deleted pods in deletion order, released after graceMs. */
   #deleted: PodEntry[] = [];
@@ -129,11 +150,38 @@ export class AddressDirectory {
     this.graceMs = graceMs;
   }
 
-  /** The pod, node or (for static sources) nothing that `address` belongs to now. */
-  lookup(address: string): Claim | undefined {
+  /**
+   * The pod or node that `address` belongs to now, or the Service whose
+   * ClusterIP it is (a flow seen before kube-proxy's DNAT).
+   */
+  lookup(address: string): Claim | ServiceEntry | undefined {
     const v = this.#byAddress.get(address);
-    if (v === undefined) return undefined;
+    if (v === undefined) return this.services.serviceByClusterIp(address);
     return v.kind === CONTESTED ? v.winner : v;
+  }
+
+  /** The namespace entry `name`, created (unlabelled, not ignored) on first use. */
+  namespace(name: string): NamespaceEntry {
+    let n = this.#namespaces.get(name);
+    if (n === undefined) {
+      n = { identity: newIdentity(), name: this.intern(name), labels: undefined, ignored: false };
+      this.#namespaces.set(n.name, n);
+    }
+    return n;
+  }
+
+  upsertNamespace(name: string, labels: Readonly<Record<string, string>> | undefined, ignored: boolean): void {
+    const n = this.namespace(name);
+    n.labels = labels;
+    n.ignored = ignored;
+  }
+
+  /** A deleted namespace's pods (deleted with it) keep resolving for their grace, no longer labelled or ignored. */
+  deleteNamespace(name: string): void {
+    const n = this.#namespaces.get(name);
+    if (n === undefined) return;
+    n.labels = undefined;
+    n.ignored = false;
   }
 
   /**
@@ -243,7 +291,7 @@ export class AddressDirectory {
    * Adds or replaces the pod `namespace/name`. `workload` MUST come from
    * workload() (or be undefined for a bare pod, which is its own workload).
    */
-  upsertPod(p: Omit<PodEntry, 'kind' | 'identity' | 'deletedAt' | 'node' | 'namespace'> & { namespace: string; nodeName: string | undefined }): PodEntry {
+  upsertPod(p: Omit<PodEntry, 'kind' | 'identity' | 'deletedAt' | 'node' | 'namespace' | 'ns' | 'labels'> & { namespace: string; nodeName: string | undefined; labels?: PodEntry['labels'] }): PodEntry {
     const key = `${p.namespace}/${p.name}`;
     const old = this.#pods.get(key);
     const node = p.nodeName ? this.node(p.nodeName) : undefined;
@@ -254,6 +302,7 @@ export class AddressDirectory {
       old.hostNetwork === p.hostNetwork &&
       old.created === p.created &&
       old.uid === p.uid &&
+      old.labels === p.labels &&
       sameList(old.addresses, p.addresses)
     ) {
       return old;
@@ -262,7 +311,9 @@ export class AddressDirectory {
       kind: POD,
       identity: newIdentity(),
       namespace: this.intern(p.namespace),
+      ns: this.namespace(p.namespace),
       name: p.name,
+      labels: p.labels,
       uid: p.uid,
       node,
       workload: p.workload,
@@ -322,7 +373,7 @@ export class AddressDirectory {
     }
     gone.sort((a, b) => a.deletedAt - b.deletedAt);
     for (const old of gone) {
-      const entry: PodEntry = { ...old, node: old.node ? this.node(old.node.name) : undefined };
+      const entry: PodEntry = { ...old, node: old.node ? this.node(old.node.name) : undefined, ns: this.namespace(old.namespace) };
       if (entry.workload) entry.workload.pods++;
       for (const a of entry.addresses) this.#claim(a, entry);
       if (entry.uid !== undefined && !this.#byUid.has(entry.uid)) this.#byUid.set(entry.uid, entry);

@@ -25,6 +25,8 @@ const cidr = (example: string) =>
     return c;
   });
 
+const labels = z.record(z.string(), z.string({ error: 'expected a text value (quote numbers and true/false)' }), { error: 'expected a map of label: value' });
+
 const inventorySchema = z.strictObject({
   nodes: z
     .array(
@@ -49,6 +51,18 @@ const inventorySchema = z.strictObject({
         uid: z.string({ error: 'expected a pod UID like 3f1c2b9a-8d4e-4f1a-9b2c-0e5d6f7a8b9c' }).regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'expected a pod UID like 3f1c2b9a-8d4e-4f1a-9b2c-0e5d6f7a8b9c').optional(),
         addresses: z.array(address).default([]),
         hostNetwork: z.boolean({ error: 'expected true or false' }).default(false),
+        /** metadata.labels: what k8sattributes' pod_labels copy. */
+        labels: labels.optional(),
+      }),
+    )
+    .default([]),
+  /** Namespaces with labels (namespace_labels) or opted out (zonetap.io/ignore); others need not be listed. */
+  namespaces: z
+    .array(
+      z.strictObject({
+        name: name('namespace'),
+        labels: labels.optional(),
+        annotations: z.record(z.string(), z.string({ error: 'expected a text value (quote "true")' }), { error: 'expected a map of annotation: value' }).optional(),
       }),
     )
     .default([]),
@@ -167,9 +181,10 @@ export function parseInventory(text: string, file: string): Inventory {
 
 function expectedKeys(path: readonly PropertyKey[]): string {
   const top = path[0];
-  if (top === undefined) return 'nodes, pods, external';
+  if (top === undefined) return 'nodes, namespaces, pods, external';
+  if (top === 'namespaces') return 'name, labels, annotations';
   if (top === 'nodes') return 'name, zone, region, addresses, podCIDRs';
-  if (top === 'pods') return path.length > 2 ? 'kind, name' : 'namespace, name, workload, node, uid, addresses, hostNetwork';
+  if (top === 'pods') return path.length > 2 ? 'kind, name' : 'namespace, name, workload, node, uid, addresses, hostNetwork, labels';
   return 'name, cidrs, zone, region';
 }
 

@@ -1,5 +1,6 @@
 /**
- * Source `kubernetes`: list + watch pods, nodes, replicasets and jobs
+ * Source `kubernetes`: list + watch pods, nodes, replicasets, jobs,
+ * namespaces, Services and EndpointSlices
  * (list-watch.ts, over node:https: api-client.ts) and write them into the
  * AddressDirectory.
  *
@@ -21,7 +22,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { parseCidr, type Cidr } from '../../net/index.ts';
 import { KubeApiClient } from './api-client.ts';
-import type { AddressDirectory } from './directory.ts';
+import type { ChosenLabels } from './chosen-labels.ts';
+import { IGNORE_ANNOTATION, type AddressDirectory } from './directory.ts';
+import type { SlicePort } from './services.ts';
 import { describeError, hint, loadKubeConfig } from './kubeconfig.ts';
 import { ListWatch, type ObjectName } from './list-watch.ts';
 
@@ -39,7 +42,13 @@ export interface KubernetesSourceOptions {
   backoffMaxMs?: number;
   /** Page size of the initial lists. Default 500 (as kubectl). */
   pageSize?: number;
+  /** pod_labels and namespace_labels: what each pod and namespace keeps of its labels. */
+  podLabels: ChosenLabels;
+  namespaceLabels: ChosenLabels;
 }
+
+/** The label an EndpointSlice names its Service with. */
+const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
 interface Slim {
   metadata: ObjectName;
@@ -98,7 +107,7 @@ export class KubernetesSource {
   }
 
   /**
-   * True once pods, nodes, replicasets and jobs have each been listed, and
+   * True once pods, nodes, replicasets, jobs, namespaces, Services and EndpointSlices have each been listed, and
    * while each has heard from the API server within unhealthy_after.
    */
   get ready(): boolean {
@@ -121,6 +130,7 @@ export class KubernetesSource {
     this.#server = target.server;
     const client = (this.#client = new KubeApiClient(target));
     const dir = this.#directory;
+    const { podLabels, namespaceLabels } = this.#options;
     const podSelector = this.#options.localPodsOnly ? `spec.nodeName=${this.#options.nodeName}` : undefined;
 
     const transformPod: Transform = (p) => {
@@ -140,9 +150,39 @@ export class KubernetesSource {
           hostNetwork: p.spec?.hostNetwork === true,
           addresses: ips,
           created: timestamp(meta.creationTimestamp),
+          labels: podLabels.pick(meta.labels),
         },
       };
       return slim;
+    };
+    const transformNamespace: Transform = (n) => ({
+      metadata: { name: String(n.metadata?.name) },
+      labels: namespaceLabels.pick(n.metadata?.labels),
+      ignored: n.metadata?.annotations?.[IGNORE_ANNOTATION] === 'true',
+    }) as Slim;
+    const transformService: Transform = (o) => {
+      const spec = o.spec ?? {};
+      const ips: unknown[] = spec.clusterIPs ?? (spec.clusterIP ? [spec.clusterIP] : []);
+      return {
+        metadata: { name: String(o.metadata?.name), namespace: String(o.metadata?.namespace ?? 'default') },
+        created: timestamp(o.metadata?.creationTimestamp),
+        externalName: spec.type === 'ExternalName',
+        // "None" is a headless Service: no ClusterIP.
+        clusterIps: ips.map(String).filter((ip) => ip !== '' && ip !== 'None'),
+      } as Slim;
+    };
+    const transformSlice: Transform = (o) => {
+      const meta = o.metadata ?? {};
+      const addresses: string[] = [];
+      for (const e of o.endpoints ?? []) for (const a of e.addresses ?? []) addresses.push(String(a));
+      // No ports (null or empty) on a slice: every port of its endpoints is the Service's (headless Services without ports).
+      const ports: SlicePort[] | undefined = o.ports?.length ? o.ports.filter((p: any) => p.port !== undefined && p.port !== null).map((p: any) => ({ port: Number(p.port), transport: String(p.protocol ?? 'TCP').toLowerCase() })) : undefined;
+      return {
+        metadata: { name: String(meta.name), namespace: String(meta.namespace ?? 'default') },
+        service: meta.labels?.[SERVICE_NAME_LABEL] as string | undefined,
+        addresses,
+        ports,
+      } as Slim;
     };
     const transformNode: Transform = (n) => {
       const labels = n.metadata?.labels ?? {};
@@ -169,6 +209,11 @@ export class KubernetesSource {
       upsert: (o: any) => dir.upsertController(o.metadata.namespace, kind, o.metadata.name, o.owner),
       remove: (o: Slim) => dir.deleteController(o.metadata.namespace ?? 'default', kind, o.metadata.name),
     });
+    const upsertSlice = (o: any) => {
+      // A slice no Service owns (managed by hand, without the label) names no Service.
+      if (o.service === undefined) dir.services.deleteSlice(o.metadata.namespace, o.metadata.name);
+      else dir.services.upsertSlice(o.metadata.namespace, o.metadata.name, String(o.service), o.addresses, o.ports);
+    };
     const rs = controller('ReplicaSet');
     const job = controller('Job');
 
@@ -176,6 +221,9 @@ export class KubernetesSource {
     this.#add(client, 'nodes', '/api/v1/nodes', transformNode, upsertNode, (o) => dir.deleteNode(o.metadata.name));
     this.#add(client, 'replicasets', '/apis/apps/v1/replicasets', transformController, rs.upsert, rs.remove);
     this.#add(client, 'jobs', '/apis/batch/v1/jobs', transformController, job.upsert, job.remove);
+    this.#add(client, 'namespaces', '/api/v1/namespaces', transformNamespace, (o: any) => dir.upsertNamespace(o.metadata.name, o.labels, o.ignored), (o) => dir.deleteNamespace(o.metadata.name));
+    this.#add(client, 'services', '/api/v1/services', transformService, (o: any) => dir.services.upsertService(o.metadata.namespace, o.metadata.name, o.created, o.externalName, o.clusterIps), (o) => dir.services.deleteService(o.metadata.namespace ?? 'default', o.metadata.name));
+    this.#add(client, 'endpointslices', '/apis/discovery.k8s.io/v1/endpointslices', transformSlice, upsertSlice, (o) => dir.services.deleteSlice(o.metadata.namespace ?? 'default', o.metadata.name));
     this.#add(client, 'pods', '/api/v1/pods', transformPod, upsertPod, deletePod, podSelector);
 
     const synced = Promise.all(this.#informers.map((i) => this.#run(i)));

@@ -24,6 +24,7 @@ import { OVERFLOW_TRANSPORT, type FlowBatch, type FlowEndpoint, type FlowRecord 
 import { NO_DEADLINE } from '../../pipeline/lifecycle.ts';
 import { attribute, hasUpstreamNames, newTally, type Pass, type Tally } from './attribution.ts';
 import type { K8sAttributesConfig } from './config.ts';
+import { ChosenLabels } from './chosen-labels.ts';
 import { AddressDirectory, type ExternalEntry, type Resolved } from './directory.ts';
 import { ExternalBlocks } from './external-ranges.ts';
 import { HeldFlows } from './held-flows.ts';
@@ -75,8 +76,11 @@ export class K8sAttributesProcessor implements Processor {
     this.#externalConfig = { external: config.external, external_ranges: config.external_ranges };
     this.#holding = config.max_held_records > 0 && config.max_held_memory_mib > 0;
     this.#held = new HeldFlows(config.max_held_records, config.max_held_memory_mib * 1024 * 1024);
+    // The telemetry is made below; labels are only picked once the source starts.
+    const podLabels = new ChosenLabels(config.pod_labels, config.max_label_values, (key) => this.#telemetry.labelOther(key, 'pod'));
+    const namespaceLabels = new ChosenLabels(config.namespace_labels, config.max_label_values, (key) => this.#telemetry.labelOther(key, 'namespace'));
     if (config.source === 'static') {
-      this.#static = new StaticSource(config.inventory!, config.pod_delete_grace, settings.logger);
+      this.#static = new StaticSource(config.inventory!, config.pod_delete_grace, settings.logger, { pod: podLabels, namespace: namespaceLabels });
     } else {
       this.#directory = new AddressDirectory(config.pod_delete_grace);
       this.#kubernetes = new KubernetesSource(this.#directory, settings.logger, {
@@ -87,6 +91,8 @@ export class K8sAttributesProcessor implements Processor {
         unhealthyAfterMs: config.unhealthy_after,
         backoffInitialMs: options.backoffInitialMs,
         backoffMaxMs: options.backoffMaxMs,
+        podLabels,
+        namespaceLabels,
       });
     }
     const processor = this;

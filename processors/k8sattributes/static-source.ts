@@ -9,7 +9,8 @@ import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { canonicalAddress, CidrMap } from '../../net/index.ts';
-import { AddressDirectory, EXTERNAL, newIdentity, type ExternalEntry } from './directory.ts';
+import type { ChosenLabels } from './chosen-labels.ts';
+import { AddressDirectory, EXTERNAL, IGNORE_ANNOTATION, newIdentity, type ExternalEntry } from './directory.ts';
 import { parseInventory, readInventory, type Inventory } from './inventory.ts';
 
 /** What the processor reads: a directory and the external blocks, swapped together on reload. */
@@ -19,8 +20,15 @@ export interface StaticView {
   readonly hasExternal: boolean;
 }
 
-export function buildView(inv: Inventory, graceMs: number): StaticView {
+/** What pods and namespaces keep of their labels (pod_labels, namespace_labels). */
+export interface InventoryLabels {
+  pod: ChosenLabels;
+  namespace: ChosenLabels;
+}
+
+export function buildView(inv: Inventory, graceMs: number, labels?: InventoryLabels): StaticView {
   const dir = new AddressDirectory(graceMs);
+  for (const ns of inv.namespaces) dir.upsertNamespace(ns.name, labels?.namespace.pick(ns.labels), ns.annotations?.[IGNORE_ANNOTATION] === 'true');
   const extra = new Map<string, string[]>();
   for (const p of inv.pods) {
     if (!p.hostNetwork) continue;
@@ -42,6 +50,7 @@ export function buildView(inv: Inventory, graceMs: number): StaticView {
       hostNetwork: p.hostNetwork,
       addresses: p.addresses.map(canonicalAddress),
       created: i,
+      labels: labels?.pod.pick(p.labels),
     });
   });
   const blocks = new CidrMap<ExternalEntry>();
@@ -61,6 +70,7 @@ export class StaticSource {
   readonly #file: string;
   readonly #graceMs: number;
   readonly #logger: Logger;
+  readonly #labels: InventoryLabels | undefined;
   #view: StaticView | undefined;
   #watcher: FSWatcher | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -69,10 +79,11 @@ export class StaticSource {
   /** Called after each successful reload (tests wait on it). */
   onReload: ((view: StaticView) => void) | undefined;
 
-  constructor(file: string, graceMs: number, logger: Logger) {
+  constructor(file: string, graceMs: number, logger: Logger, labels?: InventoryLabels) {
     this.#file = file;
     this.#graceMs = graceMs;
     this.#logger = logger;
+    this.#labels = labels;
   }
 
   get view(): StaticView {
@@ -86,7 +97,7 @@ export class StaticSource {
 
   /** Loads the inventory (throws ZonetapError with every problem) and watches the file. */
   async start(): Promise<void> {
-    this.#view = buildView(readInventory(this.#file), this.#graceMs);
+    this.#view = buildView(readInventory(this.#file), this.#graceMs, this.#labels);
     this.#text = this.#read() ?? '';
     const name = basename(this.#file);
     this.#watcher = watch(dirname(this.#file), { persistent: false }, (_event, changed) => {
@@ -107,7 +118,7 @@ export class StaticSource {
     if (text === undefined || text === this.#text) return;
     this.#text = text;
     try {
-      const next = buildView(parseInventory(text, this.#file), this.#graceMs);
+      const next = buildView(parseInventory(text, this.#file), this.#graceMs, this.#labels);
       if (this.#view) next.directory.carryOverDeleted(this.#view.directory, Date.now());
       this.#view = next;
       this.#reloads++;

@@ -78,6 +78,9 @@ test('config: source static needs an inventory; resolve local needs node_name', 
     resolve_wait: 20_000,
     max_held_records: 100_000,
     max_held_memory_mib: 32,
+    pod_labels: [],
+    namespace_labels: [],
+    max_label_values: 100,
     unhealthy_after: 60_000,
   });
 });

@@ -27,6 +27,11 @@ export interface K8sAttributesStats {
   lateResolvedRecords: number;
   /** Held records whose source still resolved to nothing after resolve_wait (or at shutdown). */
   unresolvedAfterWaitRecords: number;
+  /** Records with an end in a namespace annotated zonetap.io/ignore (reduced, never dropped), and their bytes. */
+  ignoredRecords: number;
+  ignoredBytes: number;
+  /** Per chosen label key: pods and namespaces (each list or watch event) whose value read `other` past max_label_values. */
+  labelValuesOther: Record<string, number>;
 }
 
 export function newStats(): K8sAttributesStats {
@@ -42,6 +47,9 @@ export function newStats(): K8sAttributesStats {
     notHeldRecords: 0,
     lateResolvedRecords: 0,
     unresolvedAfterWaitRecords: 0,
+    ignoredRecords: 0,
+    ignoredBytes: 0,
+    labelValuesOther: {},
   };
 }
 
@@ -63,6 +71,8 @@ export class K8sAttributesTelemetry {
   readonly #notHeld: Counter;
   readonly #lateResolved: Counter;
   readonly #unresolvedAfterWait: Counter;
+  readonly #ignoredBytes: Counter;
+  readonly #labelOther: Counter;
 
   constructor(meter: Meter, id: string, observed: Observed) {
     this.#id = id;
@@ -90,6 +100,13 @@ export class K8sAttributesTelemetry {
     this.#unresolvedAfterWait = meter.createCounter('zonetap.processor.k8sattributes.unresolved_after_wait.records', {
       description: 'Held records whose source still resolved to nothing after resolve_wait (or at shutdown): placed by pod CIDR, passed on with their address, or dropped.',
     });
+    this.#ignoredBytes = meter.createCounter('zonetap.processor.k8sattributes.ignored.bytes', {
+      description: 'Bytes of flows with an end in a namespace annotated zonetap.io/ignore: "true"; exported reduced to the namespace, marked zonetap.ignored.',
+      unit: 'By',
+    });
+    this.#labelOther = meter.createCounter('zonetap.processor.k8sattributes.label.other', {
+      description: 'Pods and namespaces (list or watch events) whose value of a chosen label (attribute label) read "other" because the label already had max_label_values values.',
+    });
     meter
       .createObservableGauge('zonetap.processor.k8sattributes.pods', { description: 'Pods known to k8sattributes (deleted pods in their grace period excluded).' })
       .addCallback((r) => r.observe(observed.podCount, attrs));
@@ -104,6 +121,13 @@ export class K8sAttributesTelemetry {
     meter
       .createObservableGauge('zonetap.processor.k8sattributes.held.memory.bytes', { description: 'Estimated heap bytes of the records held now.', unit: 'By' })
       .addCallback((r) => r.observe(observed.heldBytesNow, attrs));
+  }
+
+  /** One pod or namespace whose value of chosen label `key` was replaced by `other`. */
+  labelOther(key: string, side: 'pod' | 'namespace'): void {
+    const name = `${side}:${key}`;
+    this.stats.labelValuesOther[name] = (this.stats.labelValuesOther[name] ?? 0) + 1;
+    this.#labelOther.add(1, { component_id: this.#id, label: key, object: side });
   }
 
   /** Adds what one pass counted. */
@@ -146,6 +170,11 @@ export class K8sAttributesTelemetry {
     if (t.lateResolvedRecords) {
       st.lateResolvedRecords += t.lateResolvedRecords;
       this.#lateResolved.add(t.lateResolvedRecords, { component_id: id });
+    }
+    if (t.ignoredRecords) {
+      st.ignoredRecords += t.ignoredRecords;
+      st.ignoredBytes += t.ignoredBytes;
+      this.#ignoredBytes.add(t.ignoredBytes, { component_id: id });
     }
     if (t.unresolvedAfterWaitRecords) {
       st.unresolvedAfterWaitRecords += t.unresolvedAfterWaitRecords;

@@ -38,8 +38,12 @@ const grpcSchema = z.strictObject({
 const attributeLimitsSchema = z.strictObject({
   /** Longest attribute value (and key), in characters. Kubernetes names are at most 253. */
   attribute_value_length_limit: z.number().int().positive().default(256),
-  /** Most attributes on one data point (zonetap sends at most 23), or on one resource. */
-  attribute_count_limit: z.number().int().positive().default(32),
+  /**
+   * Most attributes on one data point, or on one resource: zonetap sends at
+   * most 28, plus two per label k8sattributes copies (pod_labels and
+   * namespace_labels, at most 16 together: 60).
+   */
+  attribute_count_limit: z.number().int().positive().default(64),
 });
 
 export const otlpReceiverConfigSchema = z.strictObject({

@@ -46,7 +46,18 @@ function stringBytes(s: string | undefined): number {
 }
 
 function endpointBytes(e: FlowEndpoint): number {
-  return stringBytes(e.address) + stringBytes(e.namespace) + stringBytes(e.pod) + stringBytes(e.workloadKind) + stringBytes(e.workloadName) + stringBytes(e.node) + stringBytes(e.zone) + stringBytes(e.region);
+  return (
+    stringBytes(e.address) + stringBytes(e.namespace) + stringBytes(e.pod) + stringBytes(e.workloadKind) + stringBytes(e.workloadName) + stringBytes(e.node) + stringBytes(e.zone) + stringBytes(e.region) +
+    stringBytes(e.service) + stringBytes(e.serviceNamespace) + labelsBytes(e.podLabels) + labelsBytes(e.namespaceLabels)
+  );
+}
+
+/** A label object (k8sattributes' pod_labels, namespace_labels) at most: the object, then per label its slot, key and value. */
+function labelsBytes(labels: Readonly<Record<string, string>> | undefined): number {
+  if (labels === undefined) return 0;
+  let bytes = 64;
+  for (const key in labels) bytes += 16 + stringBytes(key) + stringBytes(labels[key]);
+  return bytes;
 }
 
 /** What an entry with this key and template costs, at most. */

@@ -151,7 +151,7 @@ describe('otlp receiver config', () => {
       agent_ttl: 86_400_000,
       max_streams: 1_000_000,
       max_streams_memory_mib: 256,
-      attribute_limits: { attribute_value_length_limit: 256, attribute_count_limit: 32 },
+      attribute_limits: { attribute_value_length_limit: 256, attribute_count_limit: 64 },
       max_clock_skew: 600_000,
     });
     const c = otlpReceiverConfigSchema.parse(testdata('gateway.yaml'));

@@ -9,16 +9,18 @@ import { isIP } from 'node:net';
 import {
   COST_USD,
   DST_ATTRIBUTES,
+  IGNORED,
   NETWORK_TYPE,
   SRC_ATTRIBUTES,
   TRAFFIC_CLASS,
   TRANSPORT,
   attributesToRecord,
+  labelAttribute,
 } from '../../pipeline/attributes.ts';
 import { TRAFFIC_CLASSES, type FlowBatch, type FlowRecord } from '../../pipeline/flow.ts';
 
 /** What a key of a flow log line must hold. */
-type ValueKind = 'time' | 'count' | 'address' | 'port' | 'text' | 'boolean' | 'network' | 'class' | 'cost';
+type ValueKind = 'time' | 'count' | 'address' | 'port' | 'text' | 'boolean' | 'network' | 'class' | 'cost' | 'true';
 
 const KEY_KINDS = new Map<string, ValueKind>([
   ['start', 'time'],
@@ -29,12 +31,15 @@ const KEY_KINDS = new Map<string, ValueKind>([
   [NETWORK_TYPE, 'network'],
   [TRAFFIC_CLASS, 'class'],
   [COST_USD, 'cost'],
+  [IGNORED, 'true'],
 ]);
 for (const [field, name] of [...SRC_ATTRIBUTES, ...DST_ATTRIBUTES]) {
   KEY_KINDS.set(name, field === 'address' ? 'address' : field === 'port' ? 'port' : field === 'hostNetwork' ? 'boolean' : 'text');
 }
 
-const REQUIRED = ['start', 'end', 'bytes', 'packets', 'src.address', 'dst.address'] as const;
+const REQUIRED = ['start', 'end', 'bytes', 'packets'] as const;
+/** Required too, except on an end reduced to its namespace (`zonetap.ignored`), which has none. */
+const ADDRESSES = ['src.address', 'dst.address'] as const;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/;
 const CLASSES = new Set<string>(TRAFFIC_CLASSES);
 
@@ -59,6 +64,8 @@ function problem(kind: ValueKind, v: unknown): string | undefined {
       return typeof v === 'string' && CLASSES.has(v) ? undefined : `one of ${TRAFFIC_CLASSES.join(', ')}`;
     case 'cost':
       return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? undefined : 'a number >= 0';
+    case 'true':
+      return v === true ? undefined : 'true (absent when not ignored)';
   }
 }
 
@@ -101,8 +108,11 @@ function parseLine(text: string): FlowLogEntry {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('expected a JSON object');
   const line = value as Record<string, unknown>;
   for (const key of REQUIRED) if (!(key in line)) throw new Error(`missing "${key}"`);
+  const ignored = line[IGNORED] === true;
+  if (!ignored) for (const key of ADDRESSES) if (!(key in line)) throw new Error(`missing "${key}"`);
   for (const [key, v] of Object.entries(line)) {
-    const kind = KEY_KINDS.get(key);
+    // Chosen pod and namespace labels (k8s.src.pod.label.team, ...): any key, a text value.
+    const kind = KEY_KINDS.get(key) ?? (labelAttribute(key) !== undefined ? 'text' : undefined);
     if (!kind) throw new Error(`unknown key "${key}"${suggestion(key)}`);
     const expected = problem(kind, v);
     if (expected) throw new Error(`"${key}" must be ${expected}, got ${JSON.stringify(v)}`);
@@ -110,10 +120,12 @@ function parseLine(text: string): FlowLogEntry {
   const start = Date.parse(line.start as string);
   const end = Date.parse(line.end as string);
   if (end < start) throw new Error(`"end" (${line.end}) is before "start" (${line.start})`);
-  const family = isIP(line['src.address'] as string);
-  if (isIP(line['dst.address'] as string) !== family) throw new Error('"src.address" and "dst.address" are of different IP families');
+  const families = ADDRESSES.filter((key) => key in line).map((key) => isIP(line[key] as string));
+  if (families.length === 2 && families[0] !== families[1]) throw new Error('"src.address" and "dst.address" are of different IP families');
+  const family = families[0];
   const network = line[NETWORK_TYPE];
-  if (network !== undefined && network !== `ipv${family}`) throw new Error(`"${NETWORK_TYPE}" is ${JSON.stringify(network)} but the addresses are IPv${family}`);
+  if (family === undefined && network === undefined) throw new Error(`missing "${NETWORK_TYPE}": neither end has an address to tell the IP family by`);
+  if (network !== undefined && family !== undefined && network !== `ipv${family}`) throw new Error(`"${NETWORK_TYPE}" is ${JSON.stringify(network)} but the addresses are IPv${family}`);
   const record = attributesToRecord(line, line.bytes as number, line.packets as number);
   if (line[COST_USD] !== undefined) record.costUsd = line[COST_USD] as number;
   return { start, end, record };

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
-import { FakeKubeApiServer, makeNode, makePod } from './index.ts';
+import { FakeKubeApiServer, makeEndpointSlice, makeNode, makePod, makeService } from './index.ts';
 
 const run = promisify(execFile);
 const KUBECTL = 'kubectl'; // from PATH, as a user runs it
@@ -189,5 +189,56 @@ test('kubectl falls back to client-side columns when a server answers as=Table w
     assert.match(stdout, /^NAMESPACE\s+NAME\s+AGE\nshop\s+only\s+\S+\n$/);
   } finally {
     await plain.stop();
+  }
+});
+
+test('kubectl get services and endpointslices: columns, the service-name label selector, and watch events', async () => {
+  server.store.create('services', makeService({ namespace: 'shop', name: 'cart', clusterIPs: ['10.96.0.10'], ports: [{ port: 8080 }, { port: 9090, protocol: 'UDP' }] }));
+  server.store.create('services', makeService({ namespace: 'shop', name: 'cart-headless', type: 'headless', ports: [{ port: 8080 }] }));
+  server.store.create('services', makeService({ namespace: 'shop', name: 'payments', type: 'ExternalName', externalName: 'pay.example.com' }));
+  server.store.create('endpointslices', makeEndpointSlice({ namespace: 'shop', name: 'cart-x1', service: 'cart', endpoints: [{ address: '10.1.0.2', pod: 'pod-1' }, { address: '10.1.0.4', pod: 'pod-3' }], ports: [{ port: 8080 }] }));
+  server.store.create('endpointslices', makeEndpointSlice({ namespace: 'shop', name: 'cart-headless-y2', service: 'cart-headless', endpoints: [{ address: '10.1.0.2', pod: 'pod-1' }] }));
+
+  const services = await kubectl('get', 'services', '-n', 'shop');
+  assert.match(services, /^NAME\s+TYPE\s+CLUSTER-IP\s+EXTERNAL-IP\s+PORT\(S\)\s+AGE/);
+  assert.match(services, /\ncart\s+ClusterIP\s+10\.96\.0\.10\s+<none>\s+8080\/TCP,9090\/UDP\s/);
+  assert.match(services, /\ncart-headless\s+ClusterIP\s+None\s/);
+  assert.match(services, /\npayments\s+ExternalName\s+<none>\s+pay\.example\.com\s/);
+  assert.deepEqual((await kubectl('get', 'svc', '-A', '-o', 'name')).trim().split('\n').sort(), ['service/cart', 'service/cart-headless', 'service/payments']);
+
+  const slices = await kubectl('get', 'endpointslices', '-n', 'shop');
+  assert.match(slices, /^NAME\s+ADDRESSTYPE\s+PORTS\s+ENDPOINTS\s+AGE/);
+  assert.match(slices, /\ncart-x1\s+IPv4\s+8080\s+10\.1\.0\.2,10\.1\.0\.4\s/);
+  assert.match(slices, /\ncart-headless-y2\s+IPv4\s+<unset>\s+10\.1\.0\.2\s/);
+  const bySelector = JSON.parse(await kubectl('get', 'endpointslices.discovery.k8s.io', '-A', '-l', 'kubernetes.io/service-name=cart', '-o', 'json'));
+  assert.deepEqual(bySelector.items.map((e: any) => e.metadata.name), ['cart-x1']);
+  assert.equal(bySelector.items[0].apiVersion, 'discovery.k8s.io/v1');
+  assert.deepEqual(bySelector.items[0].endpoints.map((e: any) => e.targetRef.name), ['pod-1', 'pod-3']);
+  assert.ok(server.requests.some((r) => r.path === '/apis/discovery.k8s.io/v1/endpointslices' && r.query.labelSelector === 'kubernetes.io/service-name=cart'));
+
+  const child = spawn(KUBECTL, ['--kubeconfig', kubeconfig, 'get', 'endpointslices', '-n', 'shop', '-w', '--output-watch-events', '--no-headers'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines = createInterface(child.stdout);
+  const seen: string[] = [];
+  lines.on('line', (line) => seen.push(line));
+  const waitFor = (re: RegExp) =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no line matching ${re} in:\n${seen.join('\n')}`)), 15_000);
+      const check = (line: string) => {
+        if (!re.test(line)) return;
+        clearTimeout(timer);
+        lines.off('line', check);
+        resolve();
+      };
+      if (seen.some((l) => re.test(l))) return (clearTimeout(timer), resolve());
+      lines.on('line', check);
+    });
+  try {
+    await waitFor(/^ADDED\s+cart-x1\s/);
+    server.store.modify('endpointslices', 'shop', 'cart-x1', (e: any) => e.endpoints.push({ addresses: ['10.1.0.6'], conditions: { ready: true } }));
+    await waitFor(/^MODIFIED\s+cart-x1\s+IPv4\s+8080\s+10\.1\.0\.2,10\.1\.0\.4,10\.1\.0\.6\s/);
+    server.store.delete('endpointslices', 'shop', 'cart-headless-y2');
+    await waitFor(/^DELETED\s+cart-headless-y2\s/);
+  } finally {
+    child.kill();
   }
 });

@@ -101,3 +101,79 @@ export function makeJob(namespace: string, name: string, cronJob?: string): Kube
     status: { active: 1 },
   };
 }
+
+export interface ServiceSpec {
+  namespace?: string;
+  name: string;
+  /** ClusterIP (default), NodePort, LoadBalancer, ExternalName; `headless` is a ClusterIP Service with clusterIP None. */
+  type?: 'ClusterIP' | 'NodePort' | 'LoadBalancer' | 'ExternalName' | 'headless';
+  clusterIPs?: string[];
+  /** spec.ports: port and protocol (TCP by default); targetPort equals port. */
+  ports?: { port: number; protocol?: string; name?: string }[];
+  externalName?: string;
+  creationTimestamp?: string;
+}
+
+export function makeService(s: ServiceSpec): KubeObject {
+  const type = s.type === 'headless' || s.type === undefined ? 'ClusterIP' : s.type;
+  const clusterIPs = s.type === 'headless' ? ['None'] : s.type === 'ExternalName' ? undefined : s.clusterIPs;
+  return {
+    metadata: { name: s.name, namespace: s.namespace ?? 'default', labels: { app: s.name }, ...(s.creationTimestamp ? { creationTimestamp: s.creationTimestamp } : {}) },
+    spec: {
+      type,
+      ...(clusterIPs?.length ? { clusterIP: clusterIPs[0], clusterIPs } : {}),
+      ...(s.externalName ? { externalName: s.externalName } : {}),
+      ...(type !== 'ExternalName' ? { selector: { app: s.name } } : {}),
+      ports: (s.ports ?? []).map((p, i) => ({ name: p.name ?? `port-${i}`, port: p.port, targetPort: p.port, protocol: p.protocol ?? 'TCP' })),
+      sessionAffinity: 'None',
+    },
+    status: { loadBalancer: {} },
+  };
+}
+
+export interface EndpointSliceSpec {
+  namespace?: string;
+  name: string;
+  /** The Service it belongs to (label kubernetes.io/service-name); none for a slice managed by hand. */
+  service?: string;
+  addressType?: 'IPv4' | 'IPv6';
+  /** One endpoint per pod: its address and the pod it is (targetRef). */
+  endpoints: { address: string; pod?: string; node?: string; zone?: string; ready?: boolean }[];
+  /** undefined: no ports (every port, as for a headless Service without ports). */
+  ports?: { port: number; protocol?: string; name?: string }[];
+}
+
+export function makeEndpointSlice(e: EndpointSliceSpec): KubeObject {
+  const namespace = e.namespace ?? 'default';
+  return {
+    metadata: {
+      name: e.name,
+      namespace,
+      labels: { ...(e.service ? { 'kubernetes.io/service-name': e.service } : {}), 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' },
+      ...(e.service ? { ownerReferences: [{ apiVersion: 'v1', kind: 'Service', name: e.service, uid: `uid-${e.service}`, controller: true, blockOwnerDeletion: true }] } : {}),
+    },
+    addressType: e.addressType ?? (e.endpoints[0]?.address.includes(':') ? 'IPv6' : 'IPv4'),
+    endpoints: e.endpoints.map((p) => ({
+      addresses: [p.address],
+      conditions: { ready: p.ready ?? true, serving: p.ready ?? true, terminating: false },
+      ...(p.pod ? { targetRef: { kind: 'Pod', namespace, name: p.pod, uid: `uid-${p.pod}` } } : {}),
+      ...(p.node ? { nodeName: p.node } : {}),
+      ...(p.zone ? { zone: p.zone } : {}),
+    })),
+    ports: e.ports === undefined ? null : e.ports.map((p, i) => ({ name: p.name ?? `port-${i}`, port: p.port, protocol: p.protocol ?? 'TCP' })),
+  };
+}
+
+export interface NamespaceSpec {
+  name: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+export function makeNamespace(n: NamespaceSpec): KubeObject {
+  return {
+    metadata: { name: n.name, labels: { 'kubernetes.io/metadata.name': n.name, ...n.labels }, ...(n.annotations ? { annotations: n.annotations } : {}) },
+    spec: { finalizers: ['kubernetes'] },
+    status: { phase: 'Active' },
+  };
+}

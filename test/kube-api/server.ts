@@ -1,7 +1,7 @@
 /**
  * A fake Kubernetes API server for tests: plain HTTP on 127.0.0.1, serving the
  * discovery documents kubectl needs and list + watch for pods, nodes,
- * namespaces, replicasets, jobs and secrets (and create, for the Job that
+ * namespaces, replicasets, jobs, secrets, services and endpointslices (and create, for the Job that
  * makes zonetap's OTLP token Secret) with the real server's semantics:
  * resourceVersion, limit/continue chunking over a consistent snapshot,
  * label and field selectors, chunked JSON-lines watch streams with
@@ -184,7 +184,7 @@ export class FakeKubeApiServer {
       if (path === '/healthz' || path === '/readyz' || path === '/livez') return this.#text(res, 200, 'ok');
       if (path === '/api') return this.#json(res, 200, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: `127.0.0.1:${this.#port}` }] });
       if (path === '/apis') return this.#json(res, 200, this.#groupList());
-      const m = /^\/(?:api\/(v1)|apis\/(apps|batch)\/(v1))(\/.*)?$/.exec(path);
+      const m = /^\/(?:api\/(v1)|apis\/(apps|batch|discovery\.k8s\.io)\/(v1))(\/.*)?$/.exec(path);
       if (!m) return this.#json(res, 404, status(404, 'NotFound', 'the server could not find the requested resource'));
       const group = (m[2] ?? '') as ResourceType['group'];
       const rest = (m[4] ?? '').split('/').filter(Boolean);

@@ -10,7 +10,7 @@ import type { KubeObject } from './selectors.ts';
 export interface ResourceType {
   /** Plural path segment: `pods`. */
   name: string;
-  group: '' | 'apps' | 'batch';
+  group: '' | 'apps' | 'batch' | 'discovery.k8s.io';
   version: 'v1';
   kind: string;
   namespaced: boolean;
@@ -26,6 +26,8 @@ export const RESOURCES: readonly ResourceType[] = [
   { name: 'replicasets', group: 'apps', version: 'v1', kind: 'ReplicaSet', namespaced: true, shortNames: ['rs'], fields: ['status.replicas'] },
   { name: 'jobs', group: 'batch', version: 'v1', kind: 'Job', namespaced: true, shortNames: [], fields: ['status.successful'] },
   { name: 'secrets', group: '', version: 'v1', kind: 'Secret', namespaced: true, shortNames: [], fields: ['type'] },
+  { name: 'services', group: '', version: 'v1', kind: 'Service', namespaced: true, shortNames: ['svc'], fields: ['spec.clusterIP', 'spec.type'] },
+  { name: 'endpointslices', group: 'discovery.k8s.io', version: 'v1', kind: 'EndpointSlice', namespaced: true, shortNames: [], fields: [] },
 ];
 
 export function apiVersionOf(r: ResourceType): string {

@@ -1,7 +1,8 @@
 /**
  * Server-side printing (meta.k8s.io/v1 Table), which `kubectl get` asks for
  * with `Accept: application/json;as=Table;v=v1;g=meta.k8s.io`. Columns follow
- * the real API server's printers for pods and nodes (priority 1 = `-o wide`).
+ * the real API server's printers for pods, nodes, services and endpointslices
+ * (priority 1 = `-o wide`).
  */
 import type { ResourceType } from './store.ts';
 import type { KubeObject } from './selectors.ts';
@@ -70,6 +71,25 @@ const COLUMNS: Record<string, Column[]> = {
     AGE,
     { name: 'Version', type: 'string', cell: (o) => get(o, 'status.nodeInfo.kubeletVersion') ?? '' },
     { name: 'Internal-IP', type: 'string', priority: 1, cell: (o) => (get(o, 'status.addresses') ?? []).find((a: any) => a.type === 'InternalIP')?.address ?? '<none>' },
+  ],
+  services: [
+    NAME,
+    { name: 'Type', type: 'string', cell: (o) => get(o, 'spec.type') ?? 'ClusterIP' },
+    { name: 'Cluster-IP', type: 'string', cell: (o) => get(o, 'spec.clusterIP') ?? '<none>' },
+    { name: 'External-IP', type: 'string', cell: (o) => get(o, 'spec.externalName') ?? '<none>' },
+    {
+      name: 'Port(s)',
+      type: 'string',
+      cell: (o) => (get(o, 'spec.ports') ?? []).map((p: any) => `${p.port}/${p.protocol ?? 'TCP'}`).join(',') || '<none>',
+    },
+    AGE,
+  ],
+  endpointslices: [
+    NAME,
+    { name: 'AddressType', type: 'string', cell: (o) => get(o, 'addressType') ?? '' },
+    { name: 'Ports', type: 'string', cell: (o) => (get(o, 'ports') ?? []).map((p: any) => String(p.port)).join(',') || '<unset>' },
+    { name: 'Endpoints', type: 'string', cell: (o) => (get(o, 'endpoints') ?? []).flatMap((e: any) => e.addresses ?? []).join(',') || '<unset>' },
+    AGE,
   ],
 };
 

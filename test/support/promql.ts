@@ -2,7 +2,11 @@
  * What a PromQL expression reads: metric names and label names. A small lexer is enough for
  * the expressions in deploy/ (its job is to catch a renamed metric or label, not to parse
  * every PromQL program); `promtool check rules` checks that the expressions are valid PromQL.
+ * And the README's queries, which tests run against a real Prometheus.
  */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'and', 'or', 'unless', 'offset', 'inf', 'nan']);
 
@@ -83,4 +87,21 @@ function splitArguments(text: string, start: number): string[] {
   }
   args.push(current);
   return args;
+}
+
+/**
+ * A query of the top-level README.md's "PromQL for the common questions", by
+ * its heading: the README users read is the one tests run.
+ * exporters/prometheus/README.md repeats the section and must say the same.
+ */
+export function readmeQuery(title: string): string {
+  const repo = join(import.meta.dirname, '..', '..');
+  const [query, copy] = ['README.md', 'exporters/prometheus/README.md'].map((file) => {
+    const readme = readFileSync(join(repo, file), 'utf8');
+    const section = readme.slice(readme.indexOf('## PromQL for the common questions'));
+    for (const m of section.matchAll(/^### (.+)\n\n```promql\n(.+)\n```/gm)) if (m[1] === title) return m[2]!;
+    throw new Error(`${file} has no query titled "${title}" under "## PromQL for the common questions"`);
+  });
+  assert.equal(copy, query, `exporters/prometheus/README.md and README.md disagree on "${title}"`);
+  return query!;
 }
