@@ -50,6 +50,11 @@ const httpSchema = z.strictObject({
   max_request_body_size: z.number().int().positive().max(1024 * 1024 * 1024).default(4 * 1024 * 1024),
   /** Open connections at most; further ones are closed at once and counted. */
   max_connections: z.number().int().positive().default(4096),
+  /**
+   * Requests being read or applied at once, over all connections; further ones get 429 with
+   * Retry-After before their body is read. With max_request_body_size, bounds the memory of requests in flight.
+   */
+  max_concurrent_requests: z.number().int().positive().default(64),
   /** A connection with no request (or no byte at all) for this long is closed. */
   idle_timeout: duration().prefault('2m'),
   /** A request (headers and body) must have arrived within this long, or its connection is closed: slow senders cannot hold one. */

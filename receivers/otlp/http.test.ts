@@ -21,6 +21,7 @@ import type { MetricData } from '@opentelemetry/sdk-metrics';
 import { meteredSettings, RecordingConsumer, testSettings } from '../../test/support/components.ts';
 import { encodeRequest, exportThroughSdk, httpExport, rawExport, selfSignedCert, series, totalsByFlow, writeTemp } from '../../test/support/otlp.ts';
 import { until } from '../../test/support/poll.ts';
+import { byteMutations, fuzzSeed, SeededRandom } from '../../test/support/fuzz.ts';
 import { decodeExportResponse, decodeStatus, otlpReceiverFactory, type OtlpReceiver } from './index.ts';
 
 const stopWithin = () => contextWithTimeout(10_000);
@@ -260,6 +261,104 @@ describe('otlp receiver over HTTP', () => {
     });
     assert.equal(await post(), 'keep-alive');
     await until('the connection to age', async () => (await post()) === 'close');
+  });
+
+  test('overload: past max_concurrent_requests a request gets 429 with Retry-After before its body is read; a request that comes during shutdown gets 503 with Retry-After', async () => {
+    const { receiver, sink } = await startReceiver({ max_concurrent_requests: 1 });
+    const t0 = Date.now() - 60_000;
+    const body = Buffer.from(encodeRequest('busy', [series(ATTRS, t0, 10, 1)], t0 + 1000, 'delta'));
+    const raw = () => new Promise<{ write: (b: string | Buffer) => void; answer: Promise<string> }>((resolve) => {
+      const socket = connect(receiver.httpPort, '127.0.0.1', () => resolve({ write: (b) => socket.write(b), answer }));
+      const answer = new Promise<string>((r) => {
+        let text = '';
+        socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+        socket.on('close', () => r(text));
+      });
+      socket.on('error', () => {});
+    });
+    const slow = await raw();
+    slow.write(`POST /v1/metrics HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n`);
+    slow.write(body.subarray(0, 5));
+    await until('the slow request to be in flight', () => receiver.counts.requests === 1);
+    const refused = await httpExport(receiver.httpPort, body);
+    assert.equal(refused.status, 429);
+    assert.equal(refused.headers['retry-after'], '1');
+    assert.match(decodeStatus(refused.body).message, /max_concurrent_requests/);
+    slow.write(body.subarray(5));
+    assert.match(await slow.answer, /^HTTP\/1.1 200 /);
+    assert.equal(sink.records.reduce((n, r) => n + r.bytes, 0), 10, 'the refused request changed nothing; the slow one was applied');
+
+
+    // A request whose headers the server is reading when shutdown begins gets 503; had the server
+    // not read any of it yet, it closes the connection as idle (the sender sees a reset and retries
+    // elsewhere). Which one happens depends on when the bytes arrive: try until a 503 is seen.
+    const answers: string[] = [];
+    for (let attempt = 0; attempt < 20 && !answers.some((a) => a.startsWith('HTTP/1.1 503 ')); attempt++) {
+      const { receiver: stopping } = await startReceiver();
+      const socket = connect(stopping.httpPort, '127.0.0.1');
+      socket.on('error', () => {});
+      const answer = new Promise<string>((r) => {
+        let text = '';
+        socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+        socket.on('close', () => r(text));
+      });
+      socket.write('POST /v1/metrics HTTP/1.1\r\nHost: x\r\n');
+      await until('the late request to be on a connection', () => stopping.connections >= 1);
+      const stopped = stopping.shutdown(stopWithin());
+      socket.write(`Content-Type: application/x-protobuf\r\nContent-Length: ${body.length}\r\n\r\n`);
+      socket.write(body);
+      answers.push(await answer);
+      await stopped;
+    }
+    for (const a of answers) assert.ok(a === '' || a.startsWith('HTTP/1.1 503 '), `only 503 or no answer: ${a}`);
+    const unavailable = answers.find((a) => a.startsWith('HTTP/1.1 503 '));
+    assert.ok(unavailable, `a 503 in ${answers.length} tries`);
+    assert.match(unavailable, /\r\nRetry-After: 1\r\n/i);
+    assert.match(unavailable, /\r\nConnection: close\r\n/i);
+  });
+
+  test('fuzzed OTLP/JSON and protobuf bodies (seeded): only 200, 400 or 413, each refusal with a Status saying why; the receiver keeps serving exactly', async (t) => {
+    const { receiver, sink } = await startReceiver({ max_request_body_size: 1 << 20 });
+    const seed = fuzzSeed(20_261_201);
+    t.diagnostic(`seed ${seed} (ZT_FUZZ_SEED=${seed} replays this run)`);
+    const random = new SeededRandom(seed);
+    const example = Buffer.from(testdata('metrics.json'));
+    const t0 = Date.now() - 60_000;
+    const proto = Buffer.from(encodeRequest('fuzz', [series(ATTRS, t0, 100, 1)], t0 + 1000, 'delta'));
+    const values = ['null', '{}', '[]', '-1', '1e400', '"NaN"', '"Infinity"', '"-5"', '"abc"', 'true', '"x"', '['.repeat(5000) + ']'.repeat(5000), `"${'y'.repeat(300)}"`, '18446744073709551615'];
+    // JSON-aware: one value (after a ':') replaced by another of any type.
+    const jsonValue = (input: Buffer) => {
+      const text = input.toString();
+      const colons = [...text.matchAll(/:\s*/g)].map((m) => m.index! + m[0].length);
+      const at = random.pick(colons);
+      const end = at + (/^("(?:[^"\\]|\\.)*"|-?[\d.eE+-]+|true|false|null)/.exec(text.slice(at))?.[0].length ?? 0);
+      return Buffer.from(text.slice(0, at) + random.pick(values) + text.slice(end));
+    };
+    const mutations = [...Object.values(byteMutations), jsonValue, jsonValue, jsonValue];
+    const outcomes = new Map<string, number>();
+    const started = Date.now();
+    let sent = 0;
+    while (sent < 600 && Date.now() - started < 20_000) {
+      const json = random.next() < 0.7;
+      const body = random.pick(json ? mutations : Object.values(byteMutations))(json ? example : proto, random);
+      const res = await httpExport(receiver.httpPort, body, { contentType: json ? 'application/json' : 'application/x-protobuf', gzip: random.next() < 0.2 });
+      const what = `mutation ${sent} (${json ? 'JSON' : 'protobuf'}, seed ${seed}): ${body.toString('latin1').slice(0, 200)}`;
+      assert.ok([200, 400, 413].includes(res.status), `${what}: answered ${res.status}`);
+      if (res.status !== 200) {
+        const message = json ? (JSON.parse(res.body.toString()) as { message: string }).message : decodeStatus(res.body).message;
+        assert.ok(message.length > 0, `${what}: ${res.status} without a message`);
+      }
+      const key = `${json ? 'json' : 'protobuf'} ${res.status}`;
+      outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+      sent++;
+    }
+    t.diagnostic(`${sent} requests: ${[...outcomes].sort().map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    assert.ok(sent >= 200, `only ${sent} requests in the time budget`);
+    assert.ok(sink.records.every((r) => Number.isFinite(r.bytes) && r.bytes >= 0 && Number.isFinite(r.packets) && r.packets >= 0));
+    const before = sink.records.length;
+    const good = encodeRequest('after-fuzz', [series({ ...ATTRS, 'src.address': '10.6.6.6' }, t0, 4242, 3)], t0 + 1000, 'delta');
+    assert.equal((await httpExport(receiver.httpPort, good)).status, 200);
+    assert.deepEqual(sink.records.slice(before).map((r) => [r.src.address, r.bytes, r.packets]), [['10.6.6.6', 4242, 3]]);
   });
 
   test('gzip: a compressed JSON body is read as the uncompressed one', async () => {

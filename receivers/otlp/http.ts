@@ -11,8 +11,9 @@
  *   path, 405 another method, 413 body over `max_request_body_size` (before
  *   or after decompression), 415 another media type or content encoding,
  *   500 the pipeline refused the records: a google.rpc.Status body saying why;
- * - 503 with Retry-After while the receiver shuts down (the agent retries
- *   against another gateway or this one once restarted).
+ * - 429 with Retry-After when `max_concurrent_requests` are being read or
+ *   applied already (before this one's body is read), 503 with Retry-After
+ *   while the receiver shuts down: the official exporters retry both.
  *
  * Connections are bounded as gRPC's: `max_connections` open (further ones
  * closed at once and counted), none idle past `idle_timeout` (nothing sent
@@ -41,7 +42,7 @@ type Encoding = typeof PROTOBUF | typeof JSON_TYPE;
 /** gRPC status codes carried in google.rpc.Status bodies, as the Collector writes them. */
 const CODE = { invalidArgument: 3, resourceExhausted: 8, internal: 13, unavailable: 14, unauthenticated: 16, unimplemented: 12 } as const;
 
-/** Seconds an agent is asked to wait before retrying a gateway that is shutting down. */
+/** Seconds a sender is asked to wait before retrying (429: too many requests at once; 503: shutting down). */
 const RETRY_AFTER_SECONDS = 1;
 
 /** An HTTP error: status, google.rpc.Status code and message, and whether the connection must close (body left unread). */
@@ -71,6 +72,8 @@ export class HttpTransport {
   #server: Server | undefined;
   #token: Buffer | undefined;
   #closing = false;
+  /** Requests past the route and auth checks, not answered yet (max_concurrent_requests). */
+  #inFlight = 0;
   port = 0;
 
   constructor(settings: ComponentSettings, config: HttpProtocolConfig, requests: ExportRequests, connectionsRefused: Counter) {
@@ -134,12 +137,20 @@ export class HttpTransport {
         throw new HttpRefusal(401, CODE.unauthenticated, 'missing or wrong bearer token', '', true);
       }
       encoding = mediaType(req);
-      const body = await this.#readBody(req);
-      const request: ExportBody = encoding === PROTOBUF ? { protobuf: body } : { decode: () => decodeJsonRequest(body.toString('utf8')) };
-      const outcome = await this.#requests.export('http', request, `${req.socket.remoteAddress}:${req.socket.remotePort}`);
-      if (outcome.kind === 'invalid') throw new HttpRefusal(400, CODE.invalidArgument, outcome.message, '');
-      if (outcome.kind === 'consume_failed') throw new HttpRefusal(500, CODE.internal, 'pipeline refused the records', '');
-      this.#send(res, 200, encoding, encodeResponse(encoding, outcome.rejected, outcome.message));
+      if (this.#inFlight >= this.#config.max_concurrent_requests) {
+        throw new HttpRefusal(429, CODE.resourceExhausted, `${this.#inFlight} requests in flight (max_concurrent_requests); retry`, 'too_many_requests', true);
+      }
+      this.#inFlight++;
+      try {
+        const body = await this.#readBody(req);
+        const request: ExportBody = encoding === PROTOBUF ? { protobuf: body } : { decode: () => decodeJsonRequest(body.toString('utf8')) };
+        const outcome = await this.#requests.export('http', request, `${req.socket.remoteAddress}:${req.socket.remotePort}`);
+        if (outcome.kind === 'invalid') throw new HttpRefusal(400, CODE.invalidArgument, outcome.message, '');
+        if (outcome.kind === 'consume_failed') throw new HttpRefusal(500, CODE.internal, 'pipeline refused the records', '');
+        this.#send(res, 200, encoding, encodeResponse(encoding, outcome.rejected, outcome.message));
+      } finally {
+        this.#inFlight--;
+      }
     } catch (err) {
       if (!(err instanceof HttpRefusal)) {
         this.#settings.logger.error({ err }, 'OTLP/HTTP request failed unexpectedly');
@@ -148,7 +159,7 @@ export class HttpTransport {
       const refusal = err as HttpRefusal;
       if (refusal.outcome) this.#requests.refused('http', refusal.outcome);
       if (refusal.close) res.setHeader('Connection', 'close');
-      if (refusal.status === 503) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
+      if (refusal.status === 503 || refusal.status === 429) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
       if (refusal.status === 405) res.setHeader('Allow', 'POST');
       this.#send(res, refusal.status, encoding, encodeError(encoding, refusal.code, refusal.message));
     }
