@@ -57,19 +57,28 @@ const INT64_TEXT = /^-?\d{1,20}$/;
  * wrong, on text that is not JSON or not a request.
  */
 export function decodeJsonRequest(text: string): ExportMetricsServiceRequest {
-  const value: unknown = JSON.parse(text, checkNumbers);
+  const value: unknown = JSON.parse(text);
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TypeError('expected a JSON object (an ExportMetricsServiceRequest)');
+  checkInt64Strings(value);
   const message = requestType.fromObject(value as Record<string, unknown>);
   return decodeRequest(requestType.encode(message).finish());
 }
 
-/**
- * JSON.parse reviver: 64-bit integer fields given as strings must be decimal
- * integers (protobufjs would read "abc" as 0, a silent change of meaning).
- */
-function checkNumbers(key: string, value: unknown): unknown {
-  if (typeof value === 'string' && INT64_KEYS.has(key) && !INT64_TEXT.test(value)) throw new TypeError(`${key}: "${value.slice(0, 40)}" is not a decimal integer`);
-  return value;
-}
-
 const INT64_KEYS = new Set(['startTimeUnixNano', 'timeUnixNano', 'asInt', 'intValue']);
+
+/**
+ * 64-bit integer fields given as strings must be decimal integers:
+ * protobufjs would read "abc" as 0 and "12x" as 12, silent changes of
+ * meaning. One pass over the parsed request, without recursion (a JSON.parse
+ * reviver would do the same at four times the cost of the parse).
+ */
+function checkInt64Strings(root: object): void {
+  const stack: Record<string, unknown>[] = [root as Record<string, unknown>];
+  for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
+    for (const key in node) {
+      const v = node[key];
+      if (typeof v === 'object' && v !== null) stack.push(v as Record<string, unknown>);
+      else if (typeof v === 'string' && INT64_KEYS.has(key) && !INT64_TEXT.test(v)) throw new TypeError(`${key}: "${v.slice(0, 40)}" is not a decimal integer`);
+    }
+  }
+}
