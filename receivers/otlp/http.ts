@@ -180,8 +180,8 @@ export class HttpTransport {
     if (contentEncoding !== 'gzip' && contentEncoding !== 'identity') {
       throw new HttpRefusal(415, CODE.invalidArgument, `unsupported Content-Encoding "${contentEncoding.slice(0, 40)}": expected gzip or none`, 'unsupported_media_type', true);
     }
-    const tooLarge = (what: string) => new HttpRefusal(413, CODE.resourceExhausted, `request body ${what} is larger than max_request_body_size (${limit} bytes)`, 'too_large', true);
-    if (Number(req.headers['content-length'] ?? 0) > limit) throw tooLarge('');
+    const tooLarge = (when = '') => new HttpRefusal(413, CODE.resourceExhausted, `request body${when} is larger than max_request_body_size (${limit} bytes)`, 'too_large', true);
+    if (Number(req.headers['content-length'] ?? 0) > limit) throw tooLarge();
     const body = await new Promise<Buffer>((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
@@ -191,7 +191,7 @@ export class HttpTransport {
         // Stop reading (the connection closes after the answer) but keep the socket to answer on.
         req.off('data', onData);
         req.pause();
-        reject(tooLarge(''));
+        reject(tooLarge());
       };
       req.on('data', onData);
       req.once('end', () => resolve(Buffer.concat(chunks, size)));
@@ -202,7 +202,7 @@ export class HttpTransport {
     return new Promise((resolve, reject) => {
       gunzip(body, { maxOutputLength: limit }, (err, out) => {
         if (!err) resolve(out);
-        else if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') reject(tooLarge('after decompression'));
+        else if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') reject(tooLarge(' after decompression'));
         else reject(new HttpRefusal(400, CODE.invalidArgument, `body is not valid gzip: ${err.message}`, 'invalid_argument'));
       });
     });
