@@ -62,6 +62,7 @@ const httpSchema = z.strictObject({
   /** Past this age a connection is closed after its next answer (`Connection: close`): agents reconnect through the Service, to their zone's gateway. */
   max_connection_age: duration().prefault('30m'),
   tls: tlsSchema.optional(),
+  /** Unset: the grpc protocol's, when it has one (the same agents, the same token). */
   auth: authSchema.optional(),
 });
 
@@ -81,7 +82,12 @@ export const otlpReceiverConfigSchema = z.strictObject({
   protocols: z
     .strictObject({ grpc: grpcSchema.optional(), http: httpSchema.optional() })
     .prefault({})
-    .transform((p) => (p.grpc === undefined && p.http === undefined ? { grpc: grpcSchema.parse({}) } : p)),
+    .transform((p) => {
+      if (p.grpc === undefined && p.http === undefined) return { grpc: grpcSchema.parse({}) };
+      // One gateway, one token: HTTP without auth of its own takes gRPC's, so opening 4318 never opens an unauthenticated door.
+      if (p.http && !p.http.auth && p.grpc?.auth) return { ...p, http: { ...p.http, auth: p.grpc.auth } };
+      return p;
+    }),
   /** A stream (agent x metric x attribute set) its agent has not sent for this long (counted from the agent's last request) is forgotten. */
   stream_ttl: duration().prefault('15m'),
   /** An agent not heard from for this long is forgotten with all its streams; it must outlast any network partition. */

@@ -30,8 +30,8 @@ after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-async function startReceiver(http: Record<string, unknown> = {}, rest: Record<string, unknown> = {}, sink = new RecordingConsumer()) {
-  const config = otlpReceiverFactory.configSchema.parse({ protocols: { grpc: { endpoint: '127.0.0.1:0' }, http: { endpoint: '127.0.0.1:0', ...http } }, ...rest });
+async function startReceiver(http: Record<string, unknown> = {}, rest: Record<string, unknown> = {}, sink = new RecordingConsumer(), grpc: Record<string, unknown> = {}) {
+  const config = otlpReceiverFactory.configSchema.parse({ protocols: { grpc: { endpoint: '127.0.0.1:0', ...grpc }, http: { endpoint: '127.0.0.1:0', ...http } }, ...rest });
   const receiver = otlpReceiverFactory.create(testSettings('otlp', 'receiver'), config, sink) as OtlpReceiver;
   await receiver.start();
   cleanups.push(() => receiver.shutdown(stopWithin()));
@@ -203,6 +203,19 @@ describe('otlp receiver over HTTP', () => {
       ['ok', 'unauthenticated', 'invalid_argument', 'unsupported_media_type', 'too_large', 'method_not_allowed', 'not_found'].map((o) => [o, requests(o)]),
       [['ok', 1], ['unauthenticated', 2], ['invalid_argument', 5], ['unsupported_media_type', 2], ['too_large', 2], ['method_not_allowed', 1], ['not_found', 1]],
     );
+  });
+
+  test('auth: HTTP without a token of its own takes gRPC\'s; one of its own wins', async () => {
+    const [grpcToken, httpToken] = [writeTemp('token', 'grpc-secret'), writeTemp('token', 'http-secret')];
+    const parse = (http: Record<string, unknown>) => otlpReceiverFactory.configSchema.parse({ protocols: { grpc: { auth: { bearer_token_file: grpcToken } }, http } }).protocols.http!.auth;
+    assert.deepEqual(parse({}), { bearer_token_file: grpcToken });
+    assert.deepEqual(parse({ auth: { bearer_token_file: httpToken } }), { bearer_token_file: httpToken });
+    const { receiver, sink } = await startReceiver({}, {}, new RecordingConsumer(), { auth: { bearer_token_file: grpcToken } });
+    const t0 = Date.now() - 60_000;
+    const body = encodeRequest('inherit', [series(ATTRS, t0, 3, 1)], t0 + 1000, 'delta');
+    assert.equal((await httpExport(receiver.httpPort, body)).status, 401);
+    assert.equal((await httpExport(receiver.httpPort, body, { headers: { authorization: 'Bearer grpc-secret' } })).status, 200);
+    assert.equal(sink.records.reduce((n, r) => n + r.bytes, 0), 3);
   });
 
   test('TLS: an agent trusting the certificate gets through over https; plain HTTP does not', async () => {
