@@ -94,7 +94,7 @@ export class OtlpExporter implements Exporter {
   }
 
   async start(): Promise<void> {
-    this.#exporter = createMetricExporter(this.#config);
+    this.#exporter = await createMetricExporter(this.#config);
     this.#schedule(this.#config.interval);
   }
 

@@ -20,9 +20,8 @@ import { remainingMs } from '../../pipeline/lifecycle.ts';
 import { parseEndpoint } from '../../pipeline/schema.ts';
 import type { GrpcProtocolConfig } from './config.ts';
 import { bearerToken, type ExportRequests } from './export.ts';
-import { EMPTY_RESPONSE, partialSuccessResponse } from './proto.ts';
+import { EMPTY_RESPONSE, EXPORT_PATH, partialSuccessResponse } from './proto.ts';
 
-export const EXPORT_PATH = '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export';
 
 /** MetricsService with raw bytes in and out: decoding happens in the handler, so errors become INVALID_ARGUMENT. */
 const METRICS_SERVICE: ServiceDefinition = {

@@ -84,6 +84,9 @@ message Sum {
 message PointAttributes { repeated KeyValue attributes = 7; }
 `;
 
+/** The gRPC method path of MetricsService/Export. */
+export const EXPORT_PATH = '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export';
+
 export const AGGREGATION_TEMPORALITY_DELTA = 1;
 export const AGGREGATION_TEMPORALITY_CUMULATIVE = 2;
 

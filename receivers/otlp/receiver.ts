@@ -9,20 +9,23 @@ import type { Counter } from '@opentelemetry/api';
 import type { ComponentSettings, FlowConsumer, LifecycleContext, Receiver } from '../../pipeline/component.ts';
 import type { OtlpReceiverConfig } from './config.ts';
 import { ExportRequests, type OtlpReceiverCounts } from './export.ts';
-import { GrpcTransport } from './grpc.ts';
-import { HttpTransport } from './http.ts';
+import type { GrpcTransport } from './grpc.ts';
+import type { HttpTransport } from './http.ts';
 import { FlowStreams } from './streams.ts';
 
-export { EXPORT_PATH } from './grpc.ts';
 export type { OtlpReceiverCounts } from './export.ts';
 
 export class OtlpReceiver implements Receiver {
+  readonly #settings: ComponentSettings;
   readonly #config: OtlpReceiverConfig;
   readonly #streams: FlowStreams;
   readonly #requests: ExportRequests;
-  readonly #grpc: GrpcTransport | undefined;
-  readonly #http: HttpTransport | undefined;
+  readonly #connectionsRefused: Counter;
+  #grpc: GrpcTransport | undefined;
+  #http: HttpTransport | undefined;
   #expiry: NodeJS.Timeout | undefined;
+  /** Set by shutdown(): a start() still loading a transport's modules starts nothing more. */
+  #stopped = false;
 
   constructor(settings: ComponentSettings, config: OtlpReceiverConfig, next: FlowConsumer) {
     this.#config = Object.freeze(config);
@@ -35,10 +38,8 @@ export class OtlpReceiver implements Receiver {
       maxClockSkewMs: config.max_clock_skew,
     });
     this.#requests = new ExportRequests(settings, this.#streams, next);
-    const connectionsRefused: Counter = settings.meter.createCounter('zonetap.receiver.otlp.connections.refused', { description: 'Connections closed at once because max_connections were open' });
-    const { grpc, http } = config.protocols;
-    this.#grpc = grpc && new GrpcTransport(settings, grpc, this.#requests, connectionsRefused);
-    this.#http = http && new HttpTransport(settings, http, this.#requests, connectionsRefused);
+    this.#connectionsRefused = settings.meter.createCounter('zonetap.receiver.otlp.connections.refused', { description: 'Connections closed at once because max_connections were open' });
+    this.#settings = settings;
     const attrs = { component_id: settings.id };
     settings.meter
       .createObservableGauge('zonetap.receiver.otlp.streams', { description: 'Flow attribute sets tracked (the last point of each, to apply each byte once)' })
@@ -84,14 +85,27 @@ export class OtlpReceiver implements Receiver {
   }
 
   async start(): Promise<void> {
-    await this.#grpc?.start();
-    await this.#http?.start();
+    // Each transport's modules load only when the config lists it: an HTTP-only gateway never loads the gRPC stack.
+    const { grpc, http } = this.#config.protocols;
+    if (grpc) {
+      const { GrpcTransport } = await import('./grpc.ts');
+      if (this.#stopped) return;
+      this.#grpc = new GrpcTransport(this.#settings, grpc, this.#requests, this.#connectionsRefused);
+      await this.#grpc.start();
+    }
+    if (http) {
+      const { HttpTransport } = await import('./http.ts');
+      if (this.#stopped) return;
+      this.#http = new HttpTransport(this.#settings, http, this.#requests, this.#connectionsRefused);
+      await this.#http.start();
+    }
     const sweep = Math.max(1000, Math.min(this.#config.stream_ttl / 2, 60_000));
     this.#expiry = setInterval(() => this.#streams.expire(), sweep);
     this.#expiry.unref();
   }
 
   async shutdown(context: LifecycleContext): Promise<void> {
+    this.#stopped = true;
     clearInterval(this.#expiry);
     await Promise.all([this.#grpc?.shutdown(context), this.#http?.shutdown(context)]);
   }

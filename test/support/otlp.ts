@@ -19,7 +19,7 @@ import { flowResourceMetrics } from '../../exporters/otlp/metrics.ts';
 import type { FlowSeries, Temporality } from '../../exporters/otlp/store.ts';
 import type { FlowAttributes } from '../../pipeline/attributes.ts';
 import type { FlowRecord } from '../../pipeline/flow.ts';
-import { EXPORT_PATH } from '../../receivers/otlp/receiver.ts';
+import { EXPORT_PATH } from '../../receivers/otlp/proto.ts';
 
 export interface CallResult {
   code: number;
