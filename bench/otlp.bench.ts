@@ -8,16 +8,18 @@
  *   cumulative (what they send other backends, and what they sent before);
  * - gateway: ingest of encoded requests (protobuf decode + the point's
  *   delta + FlowRecords), steady state for both temporalities and first sight
- *   of new streams.
+ *   of new streams; then the receiver over real gRPC and real OTLP/HTTP
+ *   (protobuf and JSON), gzip, side by side in the same run.
  * Goals: gateway ingest >= 200k flow data points per second per core; the
  * delta export costs the agent at most 10% more than the cumulative one.
  */
 import { spawn } from 'node:child_process';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { once } from 'node:events';
 import { loadavg } from 'node:os';
 import { Client, credentials, Metadata, Server, ServerCredentials } from '@grpc/grpc-js';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { ProtobufMetricsSerializer } from '@opentelemetry/otlp-transformer';
+import { JsonMetricsSerializer, ProtobufMetricsSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { FlowTotals, flowResourceMetrics, type Temporality } from '../exporters/otlp/index.ts';
 import type { FlowRecord } from '../pipeline/flow.ts';
@@ -73,7 +75,7 @@ const records = Array.from({ length: SERIES_PER_REQUEST }, (_, i) => flow(i, 100
  * packet more per series each time: cumulative totals, or delta windows (each
  * starting at the export before, as acknowledged exports do).
  */
-function agentRequests(count: number, temporality: Temporality = 'cumulative'): Buffer[] {
+function agentRequests(count: number, temporality: Temporality = 'cumulative', serializer: typeof ProtobufMetricsSerializer = ProtobufMetricsSerializer): Buffer[] {
   const store = new FlowTotals({ ttlMs: 3_600_000, maxSeries: 1_000_000 });
   store.add({ start: 0, end: 1, records });
   const t0 = Date.now() - 3_600_000;
@@ -86,7 +88,7 @@ function agentRequests(count: number, temporality: Temporality = 'cumulative'): 
       p.packets += 1;
       return temporality === 'cumulative' ? p : { ...p, startTime: now - 10_000, bytes: 1500, packets: 1 };
     });
-    out.push(Buffer.from(ProtobufMetricsSerializer.serializeRequest(flowResourceMetrics(resource, sent, now, temporality))!));
+    out.push(Buffer.from(serializer.serializeRequest(flowResourceMetrics(resource, sent, now, temporality))!));
   }
   return out;
 }
@@ -102,6 +104,26 @@ if (process.argv[2] === 'agent') {
     );
   }
   client.close();
+  process.exit(0);
+}
+
+// Child process mode: an agent POSTing gzip-compressed exports over OTLP/HTTP (protobuf or JSON), one at a time, keep-alive.
+if (process.argv[2] === 'agent-http') {
+  const [port, count, encoding] = [Number(process.argv[3]), Number(process.argv[4]), process.argv[5]];
+  const bodies = agentRequests(count, 'cumulative', encoding === 'json' ? JsonMetricsSerializer : ProtobufMetricsSerializer).map((b) => gzipSync(b));
+  const agent = new HttpAgent({ keepAlive: true, maxSockets: 1 });
+  const headers = { 'content-type': encoding === 'json' ? 'application/json' : 'application/x-protobuf', 'content-encoding': 'gzip' };
+  for (const body of bodies) {
+    await new Promise<void>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port, path: '/v1/metrics', method: 'POST', agent, headers: { ...headers, 'content-length': body.length } }, (res) => {
+        res.resume();
+        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+  agent.destroy();
   process.exit(0);
 }
 
@@ -150,8 +172,8 @@ const firstNs = measure(() => {
 const GRPC_REQUESTS = 60;
 
 /** Process CPU ns per data point while `server` (on `port`) receives GRPC_REQUESTS exports, the first one excluded. */
-async function serveAgent(port: number, requestsSeen: () => number): Promise<number> {
-  const agent = spawn(process.execPath, [import.meta.filename, 'agent', String(port), String(GRPC_REQUESTS)], { stdio: 'inherit' });
+async function serveAgent(port: number, requestsSeen: () => number, mode: string[] = ['agent']): Promise<number> {
+  const agent = spawn(process.execPath, [import.meta.filename, mode[0]!, String(port), String(GRPC_REQUESTS), ...mode.slice(1)], { stdio: 'inherit' });
   // The server idles until the agent has built its requests; count CPU from the first one on.
   await until('the agent\'s first request', () => requestsSeen() > 0, { intervalMs: 1, timeoutMs: 120_000 });
   const start = process.cpuUsage();
@@ -181,6 +203,23 @@ await receiver.start();
 const grpcNs = await serveAgent(receiver.port, () => receiver.counts.requests);
 await receiver.shutdown(contextWithTimeout(10_000));
 
+/** The otlp receiver over OTLP/HTTP: process CPU ns per data point for an agent POSTing `encoding` with gzip. */
+async function serveHttpAgent(encoding: 'protobuf' | 'json'): Promise<number> {
+  const httpReceiver = otlpReceiverFactory.create(
+    testSettings('otlp', 'receiver'),
+    otlpReceiverFactory.configSchema.parse({ protocols: { http: { endpoint: '127.0.0.1:0' } } }),
+    { capabilities: READ_ONLY, consume: async (_b: FlowBatch) => {} },
+  ) as OtlpReceiver;
+  await httpReceiver.start();
+  try {
+    return await serveAgent(httpReceiver.httpPort, () => httpReceiver.counts.requests, ['agent-http', encoding]);
+  } finally {
+    await httpReceiver.shutdown(contextWithTimeout(10_000));
+  }
+}
+const httpNs = await serveHttpAgent('protobuf');
+const httpJsonNs = await serveHttpAgent('json');
+
 const gzipped = gzipSync(requests[1]!);
 const gunzipNs = measure(() => void gunzipSync(gzipped), POINTS_PER_REQUEST);
 if (records_out === 0) throw new Error('gateway produced no records');
@@ -199,6 +238,8 @@ row('gateway ingest, first sight (new streams, attributes decoded)', firstNs);
 row('gateway: gunzip of the request (grpc-js, before ingest)', gunzipNs, `${(gzipped.length / POINTS_PER_REQUEST).toFixed(0)} B/point gzipped`);
 row('transport baseline: grpc-js + gunzip, no-op handler, process CPU', grpcNoopNs);
 row('gateway over gRPC: otlp receiver (transport + ingest), process CPU', grpcNs, `ingest share ${(grpcNs - grpcNoopNs).toFixed(0)} ns`);
+row('gateway over OTLP/HTTP, protobuf, gzip: otlp receiver, process CPU', httpNs, `${(httpNs / grpcNs).toFixed(2)}x gRPC`);
+row('gateway over OTLP/HTTP, JSON, gzip: otlp receiver, process CPU', httpJsonNs, `${(httpJsonNs / grpcNs).toFixed(2)}x gRPC`);
 result({
   measure: 'agent export per data point, delta (store, snapshot, official encoding)',
   value: `${agentDeltaNs.toFixed(0)} ns`,
@@ -212,4 +253,5 @@ result({
   goal: goal('>= 200k points/s', steadyDeltaNs <= 5000 && steadyNs <= 5000),
 });
 result({ measure: 'gateway over real gRPC with gzip, process CPU', value: `${perSec(grpcNs)} points/s`, baseline: `grpc-js + gunzip with a no-op handler: ${perSec(grpcNoopNs)} points/s` });
+result({ measure: 'gateway over real OTLP/HTTP with gzip, process CPU: protobuf; JSON', value: `${perSec(httpNs)} points/s; ${perSec(httpJsonNs)} points/s`, baseline: `over gRPC: ${perSec(grpcNs)} points/s` });
 console.log(`load average while measuring: ${loadavg().map((l) => l.toFixed(1)).join(' ')} (2 cores)`);

@@ -6,7 +6,8 @@
  * keeps). The expectations are written out from the YAML, as a user reads it.
  */
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { FACTORIES } from '../cli/factories.ts';
@@ -170,6 +171,17 @@ describe('shipped configs', () => {
   it('config/ holds the agent, gateway, sidecar and standalone shapes, and this test knows every config there', () => {
     for (const shape of ['agent.yaml', 'gateway.yaml', 'sidecar.yaml', 'sidecar-otlp.yaml', 'standalone.yaml']) assert.ok(configs.includes(shape), `config/${shape} is missing`);
     assert.deepEqual(configs.toSorted(), Object.keys(SHAPES).toSorted(), 'add the new config\'s shape to SHAPES');
+  });
+  it('config/gateway.yaml\'s commented OTLP/HTTP block, uncommented, serves HTTP beside gRPC, which lends it its token', async () => {
+    const text = readFileSync(join(dir, 'gateway.yaml'), 'utf8');
+    const uncommented = text.replace(/^(\s*)# ( *(?:http:|endpoint: 0\.0\.0\.0:4318).*)$/gm, '$1$2');
+    assert.notEqual(uncommented, text, 'the block is there');
+    const file = join(mkdtempSync(join(tmpdir(), 'zt-gateway-http-')), 'gateway.yaml');
+    writeFileSync(file, uncommented);
+    const config = await loadConfig([file], registry, { env: { ...process.env, ...env } });
+    const { protocols } = config.receivers.get('otlp')!.config as { protocols: { grpc: { endpoint: string; auth: unknown }; http: { endpoint: string; auth: unknown } } };
+    assert.deepEqual([protocols.grpc.endpoint, protocols.http.endpoint], ['0.0.0.0:4317', '0.0.0.0:4318']);
+    assert.deepEqual(protocols.http.auth, protocols.grpc.auth);
   });
   for (const file of configs) {
     it(`config/${file} builds its pipeline, components and settings`, async () => {

@@ -2,6 +2,36 @@
 import { z } from 'zod';
 import { duration, endpoint, existingFile } from '../../pipeline/schema.ts';
 
+export const PROTOCOLS = ['grpc', 'http/protobuf', 'http/json'] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
+
+/** Default endpoints, the OTLP ports: 4317 for gRPC, 4318 for HTTP. */
+const DEFAULT_ENDPOINT = { grpc: '127.0.0.1:4317', http: '127.0.0.1:4318' } as const;
+
+/** A URL endpoint (OTLP/HTTP only): http:// or https://, with an optional base path. */
+export function isUrlEndpoint(text: string): boolean {
+  return /^https?:\/\//i.test(text);
+}
+
+/** `host:port` (normalized as every endpoint), or an http(s):// URL for the HTTP protocols (checked against `protocol` below). */
+const endpointOrUrl = () =>
+  z.string({ error: 'expected an endpoint like 127.0.0.1:4317' }).transform((text, ctx) => {
+    if (!isUrlEndpoint(text)) {
+      const parsed = endpoint().safeParse(text);
+      if (parsed.success) return parsed.data;
+      ctx.addIssue({ code: 'custom', message: `invalid endpoint "${text}": expected host:port, like 127.0.0.1:4317 or [::1]:4317 (with protocol http/protobuf or http/json, also a URL like https://gateway:4318)` });
+      return z.NEVER;
+    }
+    try {
+      const url = new URL(text);
+      if (url.search || url.hash || url.username || url.password) throw new Error('no query, fragment or credentials');
+      return url.href.replace(/\/$/, '');
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `invalid endpoint URL "${text}": ${(err as Error).message}` });
+      return z.NEVER;
+    }
+  });
+
 const tlsSchema = z.strictObject({
   /** Plain-text gRPC (no TLS). As in the Collector, the default is TLS. */
   insecure: z.boolean().default(false),
@@ -21,10 +51,19 @@ const retrySchema = z.strictObject({
 
 export const otlpExporterConfigSchema = z
   .strictObject({
-    /** Gateway (or any OTLP/gRPC backend) as host:port. */
-    endpoint: endpoint().default('127.0.0.1:4317'),
+    /**
+     * `grpc` (OTLP/gRPC, the default), `http/protobuf` or `http/json`
+     * (OTLP/HTTP, POST {endpoint}/v1/metrics), as OTEL_EXPORTER_OTLP_PROTOCOL names them.
+     */
+    protocol: z.enum(PROTOCOLS, { error: 'expected grpc, http/protobuf or http/json' }).default('grpc'),
+    /**
+     * Gateway (or any OTLP backend) as host:port (default 127.0.0.1:4317 for
+     * gRPC, 127.0.0.1:4318 for HTTP). For HTTP also a base URL
+     * (`https://otlp.example.com/otlp`), to which /v1/metrics is appended.
+     */
+    endpoint: endpointOrUrl().optional(),
     tls: tlsSchema.prefault({}),
-    /** Extra gRPC metadata sent with every export, e.g. {authorization: "Bearer ..."}. */
+    /** Extra gRPC metadata or HTTP headers sent with every export, e.g. {authorization: "Bearer ..."}. */
     headers: z.record(z.string(), z.string()).default({}),
     compression: z.enum(['gzip', 'none'], { error: 'expected gzip or none' }).default('gzip'),
     /** How often the current totals are exported. */
@@ -61,6 +100,16 @@ export const otlpExporterConfigSchema = z
     if (c.retry_on_failure.max_interval < c.retry_on_failure.initial_interval) {
       ctx.addIssue({ code: 'custom', path: ['retry_on_failure', 'max_interval'], message: 'max_interval must not be shorter than initial_interval' });
     }
-  });
+    if (c.endpoint !== undefined && isUrlEndpoint(c.endpoint)) {
+      if (c.protocol === 'grpc') {
+        ctx.addIssue({ code: 'custom', path: ['endpoint'], message: 'a URL endpoint is for protocol http/protobuf or http/json; for grpc give host:port' });
+      } else if (c.endpoint.startsWith('http:') && (c.tls.ca_file || c.tls.cert_file)) {
+        ctx.addIssue({ code: 'custom', path: ['endpoint'], message: 'an http:// endpoint is plain text: use https:// with tls.ca_file, cert_file or key_file' });
+      } else if (c.endpoint.startsWith('https:') && c.tls.insecure) {
+        ctx.addIssue({ code: 'custom', path: ['tls', 'insecure'], message: 'insecure: true with an https:// endpoint: use http:// for plain text' });
+      }
+    }
+  })
+  .transform((c) => ({ ...c, endpoint: c.endpoint ?? DEFAULT_ENDPOINT[c.protocol === 'grpc' ? 'grpc' : 'http'] }));
 
 export type OtlpExporterConfig = z.infer<typeof otlpExporterConfigSchema>;

@@ -15,7 +15,7 @@ import type { FlowRecord } from '../../pipeline/flow.ts';
 import { otlpReceiverFactory, type OtlpReceiver } from '../../receivers/otlp/index.ts';
 import { freePort, PausableProxy } from '../../test/support/loopback.ts';
 import { sleep, until } from '../../test/support/poll.ts';
-import { ExportClock, FlowTotals, OVERFLOW_ATTRIBUTES, otlpExporterConfigSchema, otlpExporterFactory, type OtlpExporter } from './index.ts';
+import { ExportClock, FlowTotals, httpMetricsUrl, OVERFLOW_ATTRIBUTES, otlpExporterConfigSchema, otlpExporterFactory, type OtlpExporter } from './index.ts';
 
 /** The shutdown deadline tests give components: the service's default. */
 const stopWithin = () => contextWithTimeout(10_000);
@@ -30,6 +30,7 @@ function flow(i: number, bytes: number): FlowRecord {
 describe('otlp exporter config', () => {
   test('defaults', () => {
     assert.deepEqual(otlpExporterFactory.configSchema.parse({}), {
+      protocol: 'grpc',
       endpoint: '127.0.0.1:4317',
       tls: { insecure: false },
       headers: {},
@@ -49,12 +50,28 @@ describe('otlp exporter config', () => {
 
   test('broken configs say what is wrong and where', () => {
     assert.deepEqual(issues('bad-fields.yaml'), [
-      'endpoint: invalid endpoint "gateway.zonetap.svc": expected host:port, like 127.0.0.1:9464 or [::1]:4317',
+      'endpoint: invalid endpoint "gateway.zonetap.svc": expected host:port, like 127.0.0.1:4317 or [::1]:4317 (with protocol http/protobuf or http/json, also a URL like https://gateway:4318)',
       'compression: expected gzip or none',
       'interval: invalid duration "10 seconds": expected a positive number with a unit (ms, s, m, h), like 10s',
       'temporality: expected cumulative or delta',
     ]);
     assert.deepEqual(issues('bad-tls.yaml'), ['tls::key_file: cert_file and key_file must be given together']);
+    assert.deepEqual(issues('bad-http.yaml'), [
+      'protocol: expected grpc, http/protobuf or http/json',
+      'endpoint: invalid endpoint URL "https://gateway.zonetap.svc:4318/otlp?x=1": no query, fragment or credentials',
+    ]);
+    assert.deepEqual(issues('bad-url-grpc.yaml'), ['endpoint: a URL endpoint is for protocol http/protobuf or http/json; for grpc give host:port']);
+    assert.deepEqual(issues('bad-https-insecure.yaml'), ['tls::insecure: insecure: true with an https:// endpoint: use http:// for plain text']);
+  });
+
+  test('OTLP/HTTP: port 4318 by default; host:port takes its scheme from tls.insecure, a URL is a base for /v1/metrics', () => {
+    const parse = (config: Record<string, unknown>) => httpMetricsUrl(otlpExporterConfigSchema.parse(config));
+    assert.equal(otlpExporterConfigSchema.parse({ protocol: 'http/protobuf' }).endpoint, '127.0.0.1:4318');
+    assert.equal(parse({ protocol: 'http/protobuf' }), 'https://127.0.0.1:4318/v1/metrics');
+    assert.equal(parse(testdata('agent-http.yaml')), 'http://gateway.zonetap.svc:4318/v1/metrics');
+    assert.equal(parse({ protocol: 'http/json', endpoint: '[::1]:4318', tls: { insecure: true } }), 'http://[::1]:4318/v1/metrics');
+    assert.equal(parse({ protocol: 'http/json', endpoint: 'https://otlp.example.com/otlp/' }), 'https://otlp.example.com/otlp/v1/metrics');
+    assert.equal(parse({ protocol: 'http/protobuf', endpoint: 'http://gateway:4318' }), 'http://gateway:4318/v1/metrics');
   });
 });
 

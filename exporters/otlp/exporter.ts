@@ -1,15 +1,13 @@
 /**
  * The `otlp` exporter: adds every batch to zonetap's own totals and, every
- * `interval`, sends them to an OTLP/gRPC backend (normally the zonetap
- * gateway) with the official OTLPMetricExporter: cumulative totals, or (to a
+ * `interval`, sends them to an OTLP backend (normally the zonetap gateway)
+ * over gRPC or HTTP with the official OTLPMetricExporter (transport.ts): cumulative totals, or (to a
  * gateway) what was counted since the last acknowledged export. Nothing is
  * queued: while the backend is down the store is the only memory used, and
  * the next successful export carries everything, so an outage loses nothing.
  */
-import { readFileSync } from 'node:fs';
-import { credentials, Metadata, type ChannelCredentials } from '@grpc/grpc-js';
-import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
 import type { Counter } from '@opentelemetry/api';
+import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import type { Resource } from '@opentelemetry/resources';
 import { READ_ONLY } from '../../pipeline/component.ts';
 import type { ComponentSettings, Exporter, LifecycleContext } from '../../pipeline/component.ts';
@@ -18,9 +16,10 @@ import { remainingMs } from '../../pipeline/lifecycle.ts';
 import type { OtlpExporterConfig } from './config.ts';
 import { agentResource, flowResourceMetrics } from './metrics.ts';
 import { FlowTotals, type FlowPoint } from './store.ts';
+import { createMetricExporter } from './transport.ts';
 
 /**
- * Part of the shutdown deadline kept for closing the gRPC channel after the
+ * Part of the shutdown deadline kept for closing the gRPC channel (or HTTP connection) after the
  * final flush: the flush retries until only this much is left (at most 1 s).
  */
 const CLOSE_SHARE = 0.1;
@@ -35,8 +34,6 @@ function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
   const timeout = new Promise<T>((resolve) => (timer = setTimeout(() => resolve(fallback), Math.max(0, ms))));
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
-
-type ExporterOptions = NonNullable<ConstructorParameters<typeof OTLPMetricExporter>[0]>;
 
 /**
  * Wall-clock time (ms) that never goes back, so a stepped system clock cannot
@@ -60,13 +57,6 @@ export class ExportClock {
   }
 }
 
-/** gRPC channel credentials for the exporter's `tls` options. */
-export function channelCredentials(tls: OtlpExporterConfig['tls']): ChannelCredentials {
-  if (tls.insecure) return credentials.createInsecure();
-  const read = (path: string | undefined) => (path === undefined ? null : readFileSync(path));
-  return credentials.createSsl(read(tls.ca_file), read(tls.key_file), read(tls.cert_file));
-}
-
 export class OtlpExporter implements Exporter {
   readonly capabilities = READ_ONLY;
   readonly #settings: ComponentSettings;
@@ -75,7 +65,7 @@ export class OtlpExporter implements Exporter {
   readonly #clock = new ExportClock();
   readonly #resource: Resource;
   readonly #exports: Counter;
-  #exporter: OTLPMetricExporter | undefined;
+  #exporter: PushMetricExporter | undefined;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<boolean> | undefined;
   #consecutiveFailures = 0;
@@ -104,18 +94,8 @@ export class OtlpExporter implements Exporter {
   }
 
   async start(): Promise<void> {
-    const c = this.#config;
-    const metadata = new Metadata();
-    for (const [k, v] of Object.entries(c.headers)) metadata.set(k.toLowerCase(), v);
-    this.#exporter = new OTLPMetricExporter({
-      url: c.endpoint,
-      credentials: channelCredentials(c.tls),
-      metadata,
-      // The exporter's CompressionAlgorithm enum has exactly these string values.
-      compression: c.compression as ExporterOptions['compression'],
-      timeoutMillis: c.timeout,
-    });
-    this.#schedule(c.interval);
+    this.#exporter = await createMetricExporter(this.#config);
+    this.#schedule(this.#config.interval);
   }
 
   async consume(batch: FlowBatch): Promise<void> {
@@ -179,7 +159,7 @@ export class OtlpExporter implements Exporter {
     return true;
   }
 
-  #send(exporter: OTLPMetricExporter, chunk: FlowPoint[], now: number): Promise<Error | undefined> {
+  #send(exporter: PushMetricExporter, chunk: FlowPoint[], now: number): Promise<Error | undefined> {
     const metrics = flowResourceMetrics(this.#resource, chunk, now, this.#config.temporality);
     return new Promise((resolve) => {
       exporter.export(metrics, (result) => resolve(result.code === 0 ? undefined : (result.error ?? new Error('export failed'))));

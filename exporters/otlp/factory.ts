@@ -6,7 +6,7 @@ export const otlpExporterFactory: ExporterFactory<OtlpExporterConfig> = {
   kind: 'exporter',
   type: 'otlp',
   stability: 'alpha',
-  description: 'Sends cumulative flow totals (bytes, packets, cost) over OTLP/gRPC, e.g. from agents to the gateway',
+  description: 'Sends flow counts (bytes, packets, cost) over OTLP/gRPC or OTLP/HTTP, e.g. from agents to the gateway',
   configSchema: otlpExporterConfigSchema,
   create: (settings, config) => new OtlpExporter(settings, config),
 };

@@ -6,7 +6,7 @@ export const otlpReceiverFactory: ReceiverFactory<OtlpReceiverConfig> = {
   kind: 'receiver',
   type: 'otlp',
   stability: 'alpha',
-  description: 'OTLP/gRPC metrics endpoint that turns agents\' cumulative flow totals back into flow records (the gateway)',
+  description: 'OTLP metrics endpoint (gRPC and HTTP) that turns agents\' flow counts back into flow records, each byte once (the gateway)',
   configSchema: otlpReceiverConfigSchema,
   create: (settings, config, next) => new OtlpReceiver(settings, config, next),
 };

@@ -7,16 +7,14 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { Metadata, credentials, status } from '@grpc/grpc-js';
-import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
-import { resourceFromAttributes } from '@opentelemetry/resources';
 import { otlpExporterFactory, type OtlpExporter } from '../../exporters/otlp/index.ts';
 import { Lifecycle, contextWithTimeout } from '../../pipeline/lifecycle.ts';
 import { meteredSettings, RecordingConsumer, serviceStartError, testSettings } from '../../test/support/components.ts';
 import type { FlowBatch, FlowRecord } from '../../pipeline/flow.ts';
 import { otlpReceiverFactory, type OtlpReceiver } from './index.ts';
 import { freePort, PausableProxy, portIsFree } from '../../test/support/loopback.ts';
-import { encodeRequest, mutualTlsCerts, rawExport, selfSignedCert, series, totalsByFlow, writeTemp } from '../../test/support/otlp.ts';
+import { encodeRequest, exportThroughSdk, mutualTlsCerts, rawExport, selfSignedCert, series, totalsByFlow, writeTemp } from '../../test/support/otlp.ts';
 import { sleep, until } from '../../test/support/poll.ts';
 
 /** The shutdown deadline tests give components: the service's default. */
@@ -141,25 +139,7 @@ describe('otlp exporter -> otlp receiver', () => {
 
   test('the official SDK pipeline as client: flow counters become deltas, other metrics are ignored and counted', async () => {
     const { receiver, sink } = await startReceiver();
-    const reader = new PeriodicExportingMetricReader({
-      exporter: new OTLPMetricExporter({ url: `http://127.0.0.1:${receiver.port}`, credentials: credentials.createInsecure() }),
-      exportIntervalMillis: 60_000,
-    });
-    const provider = new MeterProvider({ resource: resourceFromAttributes({ 'service.name': 'sdk-agent', 'service.instance.id': 'sdk-1' }), readers: [reader] });
-    const meter = provider.getMeter('test');
-    const bytes = meter.createCounter('zonetap.network.flow.bytes');
-    const packets = meter.createCounter('zonetap.network.flow.packets');
-    const other = meter.createHistogram('http.server.duration');
-    const gauge = meter.createGauge('zonetap.network.flow.bytes.gauge');
-    const attrs = { 'src.address': '10.9.0.1', 'dst.address': '10.9.0.2', 'dst.port': 443, transport: 'tcp', 'network.type': 'ipv4' };
-    bytes.add(1000, attrs);
-    packets.add(10, attrs);
-    other.record(12);
-    gauge.record(5);
-    await reader.forceFlush();
-    bytes.add(234, attrs);
-    await reader.forceFlush();
-    await provider.shutdown();
+    await exportThroughSdk(new OTLPMetricExporter({ url: `http://127.0.0.1:${receiver.port}`, credentials: credentials.createInsecure() }), 'sdk-1');
     assert.deepEqual(totalsByFlow(sink.records), new Map([['10.9.0.1:0->10.9.0.2:443/tcp', { bytes: 1234, packets: 10 }]]));
     assert.equal(receiver.counts.ignoredOther, 6, 'one histogram and one gauge point in each of three exports (two flushes, shutdown)');
   });
@@ -306,8 +286,8 @@ describe('otlp exporter -> otlp receiver', () => {
     const points = (name: string) =>
       (metrics.find((m) => m.descriptor.name === name)?.dataPoints.map((p) => [p.attributes, p.value]) ?? []).toSorted((x, y) => JSON.stringify(x).localeCompare(JSON.stringify(y)));
     assert.deepEqual(points('zonetap.receiver.otlp.requests'), [
-      [{ component_id: 'otlp/gateway', outcome: 'invalid_argument' }, 1],
-      [{ component_id: 'otlp/gateway', outcome: 'ok' }, 1],
+      [{ component_id: 'otlp/gateway', outcome: 'invalid_argument', transport: 'grpc' }, 1],
+      [{ component_id: 'otlp/gateway', outcome: 'ok', transport: 'grpc' }, 1],
     ]);
     assert.deepEqual(points('zonetap.receiver.otlp.points'), [[{ component_id: 'otlp/gateway', outcome: 'accepted' }, 2]], 'bytes and packets');
     assert.deepEqual(points('zonetap.receiver.otlp.streams'), [[{ component_id: 'otlp/gateway' }, 1]]);

@@ -17,18 +17,48 @@
 import protobuf from 'protobufjs';
 import type Long from 'long';
 
-const SCHEMA = `
-syntax = "proto3";
-package zonetap.otlp;
-
+/**
+ * The messages both decoders (this one and json.ts's) declare alike: the
+ * request down to the resource, scope and metric lists, number points and
+ * attribute values. Each adds its own Metric (and Sum).
+ */
+export const SHARED_DECLARATIONS = `
 message ExportMetricsServiceRequest { repeated ResourceMetrics resource_metrics = 1; }
-message ExportMetricsServiceResponse { ExportMetricsPartialSuccess partial_success = 1; }
-message ExportMetricsPartialSuccess { int64 rejected_data_points = 1; string error_message = 2; }
-
 message ResourceMetrics { Resource resource = 1; repeated ScopeMetrics scope_metrics = 2; string schema_url = 3; }
 message Resource { repeated KeyValue attributes = 1; uint32 dropped_attributes_count = 2; }
 message ScopeMetrics { InstrumentationScope scope = 1; repeated Metric metrics = 2; string schema_url = 3; }
 message InstrumentationScope { string name = 1; string version = 2; repeated KeyValue attributes = 3; uint32 dropped_attributes_count = 4; }
+message NumberDataPoint {
+  repeated KeyValue attributes = 7;
+  fixed64 start_time_unix_nano = 2;
+  fixed64 time_unix_nano = 3;
+  oneof value { double as_double = 4; sfixed64 as_int = 6; }
+  uint32 flags = 8;
+}
+message KeyValue { string key = 1; AnyValue value = 2; }
+message AnyValue {
+  oneof value {
+    string string_value = 1;
+    bool bool_value = 2;
+    int64 int_value = 3;
+    double double_value = 4;
+    ArrayValue array_value = 5;
+    KeyValueList kvlist_value = 6;
+    bytes bytes_value = 7;
+  }
+}
+message ArrayValue { repeated AnyValue values = 1; }
+message KeyValueList { repeated KeyValue values = 1; }
+`;
+
+const SCHEMA = `
+syntax = "proto3";
+package zonetap.otlp;
+${SHARED_DECLARATIONS}
+message ExportMetricsServiceResponse { ExportMetricsPartialSuccess partial_success = 1; }
+message ExportMetricsPartialSuccess { int64 rejected_data_points = 1; string error_message = 2; }
+// google.rpc.Status (googleapis google/rpc/status.proto, without details): OTLP/HTTP's error body.
+message Status { int32 code = 1; string message = 2; }
 
 message Metric {
   string name = 1;
@@ -49,32 +79,13 @@ message Sum {
   int32 aggregation_temporality = 2;   // enum AggregationTemporality: 1 DELTA, 2 CUMULATIVE
   bool is_monotonic = 3;
 }
-message NumberDataPoint {
-  repeated KeyValue attributes = 7;
-  fixed64 start_time_unix_nano = 2;
-  fixed64 time_unix_nano = 3;
-  oneof value { double as_double = 4; sfixed64 as_int = 6; }
-  uint32 flags = 8;
-}
 
 // NumberDataPoint with only its attributes declared: decodes a point's attribute list.
 message PointAttributes { repeated KeyValue attributes = 7; }
-
-message KeyValue { string key = 1; AnyValue value = 2; }
-message AnyValue {
-  oneof value {
-    string string_value = 1;
-    bool bool_value = 2;
-    int64 int_value = 3;
-    double double_value = 4;
-    ArrayValue array_value = 5;
-    KeyValueList kvlist_value = 6;
-    bytes bytes_value = 7;
-  }
-}
-message ArrayValue { repeated AnyValue values = 1; }
-message KeyValueList { repeated KeyValue values = 1; }
 `;
+
+/** The gRPC method path of MetricsService/Export. */
+export const EXPORT_PATH = '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export';
 
 export const AGGREGATION_TEMPORALITY_DELTA = 1;
 export const AGGREGATION_TEMPORALITY_CUMULATIVE = 2;
@@ -112,6 +123,7 @@ const root = protobuf.parse(SCHEMA, { keepCase: false }).root;
 const requestType = root.lookupType('zonetap.otlp.ExportMetricsServiceRequest');
 const pointAttributesType = root.lookupType('zonetap.otlp.PointAttributes');
 const responseType = root.lookupType('zonetap.otlp.ExportMetricsServiceResponse');
+const statusType = root.lookupType('zonetap.otlp.Status');
 
 /** Decodes a request; throws (protobufjs errors) on malformed input. */
 export function decodeRequest(bytes: Uint8Array): ExportMetricsServiceRequest {
@@ -123,6 +135,17 @@ export function decodeRequest(bytes: Uint8Array): ExportMetricsServiceRequest {
 export const EMPTY_RESPONSE: Buffer = Buffer.alloc(0);
 export function partialSuccessResponse(rejected: number, message: string): Buffer {
   return Buffer.from(responseType.encode({ partialSuccess: { rejectedDataPoints: rejected, errorMessage: message } }).finish());
+}
+
+/** A google.rpc.Status (gRPC's status codes: 3 INVALID_ARGUMENT, 14 UNAVAILABLE, ...), encoded. */
+export function encodeStatus(code: number, message: string): Buffer {
+  return Buffer.from(statusType.encode({ code, message }).finish());
+}
+
+/** A google.rpc.Status, decoded. */
+export function decodeStatus(bytes: Uint8Array): { code: number; message: string } {
+  const { code, message } = statusType.decode(bytes) as unknown as { code?: number; message?: string };
+  return { code: code ?? 0, message: message ?? '' };
 }
 
 /** What a response says was rejected (0 and '' for a full success). */

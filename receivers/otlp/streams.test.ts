@@ -155,7 +155,7 @@ describe('otlp receiver config', () => {
       max_clock_skew: 600_000,
     });
     const c = otlpReceiverConfigSchema.parse(testdata('gateway.yaml'));
-    assert.equal(c.protocols.grpc.max_recv_msg_size_mib, 8);
+    assert.equal(c.protocols.grpc!.max_recv_msg_size_mib, 8);
     assert.equal(c.stream_ttl, 1_800_000);
   });
   test('broken configs say what is wrong and where', () => {

@@ -29,7 +29,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { settled, sleep, until } from '../support/poll.ts';
 import { startPrometheus, type PrometheusServer } from '../support/prometheus.ts';
-import { Agent, Gateway, OtlpBackend, TIMING, flowLogBytes, requestBytes } from './fleet.ts';
+import { Agent, Gateway, OtlpBackend, TIMING, flowLogBytes, requestBytes, type AgentProtocol } from './fleet.ts';
 import { Relay } from '../support/relay.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'zt-accounting-'));
@@ -68,14 +68,16 @@ class Case {
   readonly relay: Relay;
   readonly agents: Agent[] = [];
   readonly startedMs = Date.now() - 1000;
+  readonly protocol: AgentProtocol;
 
-  private constructor(name: string, input: string, relay: Relay) {
+  private constructor(name: string, input: string, relay: Relay, protocol: AgentProtocol) {
     this.name = name;
     this.input = input;
     this.relay = relay;
+    this.protocol = protocol;
   }
 
-  static async start(name: string, gateway: Gateway): Promise<Case> {
+  static async start(name: string, gateway: Gateway, protocol: AgentProtocol = 'grpc'): Promise<Case> {
     const input = join(dir, `${name}.input.jsonl`);
     const t0 = Date.parse('2026-11-30T10:00:00.000Z');
     const lines: string[] = [];
@@ -87,9 +89,9 @@ class Case {
       }
     }
     writeFileSync(input, lines.join('\n') + '\n');
-    const relay = await Relay.start(gateway.ports.otlp);
+    const relay = await Relay.start(otlpPort(gateway, protocol));
     relays.push(relay);
-    const c = new Case(name, input, relay);
+    const c = new Case(name, input, relay, protocol);
     await c.startAgent();
     return c;
   }
@@ -98,8 +100,13 @@ class Case {
     return this.agents.at(-1)!;
   }
 
+  /** The gateway's port for this case's protocol. */
+  portOf(gateway: Gateway): number {
+    return otlpPort(gateway, this.protocol);
+  }
+
   async startAgent(): Promise<void> {
-    const agent = await Agent.start(`${this.name}-agent${this.agents.length}`, dir, this.input, this.relay.port);
+    const agent = await Agent.start(`${this.name}-agent${this.agents.length}`, dir, this.input, this.relay.port, this.protocol);
     this.agents.push(agent);
     agents.push(agent);
   }
@@ -153,6 +160,11 @@ class Case {
   logs(): string {
     return [...live.map((g) => g.logTail(15)), ...this.agents.map((a) => `--- ${a.process.name}:\n${a.process.logTail(15)}`), prometheus.log()].join('\n');
   }
+}
+
+/** A gateway's OTLP port for agents of `protocol`. */
+function otlpPort(gateway: Gateway, protocol: AgentProtocol): number {
+  return protocol === 'grpc' ? gateway.ports.otlp : gateway.ports.otlpHttp;
 }
 
 /** Bytes of series `k` in recorded interval `i` of a case's input. */
@@ -300,6 +312,23 @@ describe('accounting: agent -> OTLP -> gateways -> Prometheus, OTLP and flow log
     const out = await c.outputs();
     report(t, c, out);
     assertExact(out, c.truth());
+  });
+
+  test('over OTLP/HTTP: a lost acknowledgement, then a gateway SIGTERM and the agent moving on; exact everywhere', async (t) => {
+    const [g0, g1] = live as [Gateway, Gateway];
+    const c = await Case.start('http', g0, 'http/protobuf');
+    await c.progress(0.3);
+    await loseOneAcknowledgement(c, g0);
+    c.relay.cut();
+    await c.progress(0.6);
+    c.relay.route(c.portOf(g1));
+    await g0.stop();
+    assert.equal(g0.process!.child.exitCode, 0, g0.logTail());
+    await c.finish();
+    const out = await c.outputs();
+    report(t, c, out);
+    assertExact(out, c.truth());
+    assert.ok(requestBytes(g0.flowLog, c.name).length > 0 && requestBytes(g1.flowLog, c.name).length > 0, 'both gateways applied some of it over HTTP');
   });
 
   test('agent SIGTERM mid-traffic: it flushes what it counted; exact everywhere', async (t) => {

@@ -100,6 +100,8 @@ export class OtlpBackend {
 
 export interface GatewayPorts {
   otlp: number;
+  /** OTLP/HTTP, beside gRPC on `otlp`. */
+  otlpHttp: number;
   prometheus: number;
   telemetry: number;
 }
@@ -144,7 +146,7 @@ export class Gateway {
     const life = ++this.#lives;
     const config = join(this.#dir, `${this.name}.${life}.yaml`);
     writeFileSync(config, stringify({
-      receivers: { otlp: { protocols: { grpc: { endpoint: `127.0.0.1:${this.ports.otlp}` } }, stream_ttl: '2s', agent_ttl: '1m' } },
+      receivers: { otlp: { protocols: { grpc: { endpoint: `127.0.0.1:${this.ports.otlp}` }, http: { endpoint: `127.0.0.1:${this.ports.otlpHttp}` } }, stream_ttl: '2s', agent_ttl: '1m' } },
       exporters: {
         prometheus: { endpoint: this.metricsAddress },
         flowlog: { path: this.flowLog },
@@ -185,8 +187,11 @@ export class Gateway {
 }
 
 async function newPorts(): Promise<GatewayPorts> {
-  return { otlp: await freePort(), prometheus: await freePort(), telemetry: await freePort() };
+  return { otlp: await freePort(), otlpHttp: await freePort(), prometheus: await freePort(), telemetry: await freePort() };
 }
+
+/** How an agent exports: OTLP/gRPC (the default) or OTLP/HTTP with protobuf. */
+export type AgentProtocol = 'grpc' | 'http/protobuf';
 
 /** One agent process replaying `input`, exporting deltas to `endpointPort` (a relay), writing its own flow log. */
 export class Agent {
@@ -200,7 +205,7 @@ export class Agent {
     this.telemetry = telemetry;
   }
 
-  static async start(name: string, dir: string, input: string, endpointPort: number): Promise<Agent> {
+  static async start(name: string, dir: string, input: string, endpointPort: number, protocol: AgentProtocol = 'grpc'): Promise<Agent> {
     const telemetry = `127.0.0.1:${await freePort()}`;
     const flowLog = join(dir, `${name}.flows.jsonl`);
     const config = join(dir, `${name}.yaml`);
@@ -208,7 +213,7 @@ export class Agent {
       receivers: { replay: { path: input, interval: `${TIMING.replayMs}ms` } },
       exporters: {
         otlp: {
-          endpoint: `127.0.0.1:${endpointPort}`, tls: { insecure: true }, temporality: 'delta', interval: `${TIMING.agentExportMs}ms`, timeout: `${TIMING.agentTimeoutMs}ms`,
+          protocol, endpoint: `127.0.0.1:${endpointPort}`, tls: { insecure: true }, temporality: 'delta', interval: `${TIMING.agentExportMs}ms`, timeout: `${TIMING.agentTimeoutMs}ms`,
           retry_on_failure: { initial_interval: '100ms', max_interval: '500ms' },
         },
         flowlog: { path: flowLog },

@@ -1,5 +1,5 @@
 /**
- * Test support for the OTLP receiver and exporter: raw gRPC calls, requests
+ * Test support for the OTLP receiver and exporter: raw gRPC calls and HTTP requests, requests
  * encoded by the official serializer, totals per flow, and credentials made
  * fresh in a temporary directory by openssl (a self-signed certificate, a
  * small PKI for mutual TLS, files holding a bearer token).
@@ -7,15 +7,19 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { Client, credentials, Metadata, type ChannelCredentials } from '@grpc/grpc-js';
 import { ProtobufMetricsSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
+import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { flowResourceMetrics } from '../../exporters/otlp/metrics.ts';
 import type { FlowSeries, Temporality } from '../../exporters/otlp/store.ts';
 import type { FlowAttributes } from '../../pipeline/attributes.ts';
 import type { FlowRecord } from '../../pipeline/flow.ts';
-import { EXPORT_PATH } from '../../receivers/otlp/receiver.ts';
+import { EXPORT_PATH } from '../../receivers/otlp/proto.ts';
 
 export interface CallResult {
   code: number;
@@ -90,4 +94,66 @@ export function writeTemp(name: string, content: string): string {
   const path = join(dir, name);
   writeFileSync(path, content);
   return path;
+}
+
+export interface HttpResult {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+/**
+ * One raw OTLP/HTTP request (POST /v1/metrics, protobuf, unless told
+ * otherwise); `gzip` compresses the body and says so. A new connection per
+ * request, so that one refusal does not leave the next on a closed socket.
+ */
+export function httpExport(
+  port: number,
+  body: Uint8Array | string,
+  options: { contentType?: string; gzip?: boolean; headers?: Record<string, string>; path?: string; method?: string; ca?: Buffer } = {},
+): Promise<HttpResult> {
+  const raw = typeof body === 'string' ? Buffer.from(body) : Buffer.from(body);
+  const payload = options.gzip ? gzipSync(raw) : raw;
+  const headers: Record<string, string> = {
+    'content-type': options.contentType ?? 'application/x-protobuf',
+    'content-length': String(payload.length),
+    connection: 'close',
+    ...(options.gzip ? { 'content-encoding': 'gzip' } : {}),
+    ...options.headers,
+  };
+  const send = options.ca ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = send({ host: '127.0.0.1', port, path: options.path ?? '/v1/metrics', method: options.method ?? 'POST', headers, ...(options.ca ? { ca: options.ca } : {}) }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.setTimeout(10_000, () => req.destroy(new Error('no answer within 10 s')));
+    req.end(payload);
+  });
+}
+
+/**
+ * The official SDK pipeline as an OTLP client (any of the official metric
+ * exporters): zonetap's flow counters for one flow (1000 + 234 bytes, 10
+ * packets, from 10.9.0.1 to 10.9.0.2:443/tcp) and two metrics of other kinds
+ * (a histogram, a gauge), in three exports: two flushes and the shutdown.
+ */
+export async function exportThroughSdk(exporter: PushMetricExporter, instanceId: string): Promise<void> {
+  const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 60_000 });
+  const provider = new MeterProvider({ resource: resourceFromAttributes({ 'service.name': 'sdk-agent', 'service.instance.id': instanceId }), readers: [reader] });
+  const meter = provider.getMeter('test');
+  const bytes = meter.createCounter('zonetap.network.flow.bytes');
+  const packets = meter.createCounter('zonetap.network.flow.packets');
+  const attrs = { 'src.address': '10.9.0.1', 'dst.address': '10.9.0.2', 'dst.port': 443, transport: 'tcp', 'network.type': 'ipv4' };
+  bytes.add(1000, attrs);
+  packets.add(10, attrs);
+  meter.createHistogram('http.server.duration').record(12);
+  meter.createGauge('zonetap.network.flow.bytes.gauge').record(5);
+  await reader.forceFlush();
+  bytes.add(234, attrs);
+  await reader.forceFlush();
+  await provider.shutdown();
 }

@@ -1,0 +1,154 @@
+/**
+ * OTLP/gRPC transport of the `otlp` receiver: MetricsService/Export with raw
+ * bytes in and out (export.ts decodes and applies). Malformed requests get
+ * INVALID_ARGUMENT, requests without the bearer token UNAUTHENTICATED,
+ * requests over the size limit RESOURCE_EXHAUSTED (from grpc-js, which also
+ * decompresses gzip); points refused within a good request are a partial
+ * success.
+ *
+ * Connections are accepted by a net.Server of our own and handed to grpc-js
+ * (createConnectionInjector), so that they can be capped (`max_connections`)
+ * and closed when they carry nothing (`max_connection_idle`), before any
+ * authentication; grpc-js closes idle HTTP/2 sessions and old connections.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
+import { Server, ServerCredentials, status, type sendUnaryData, type ServerUnaryCall, type ServiceDefinition } from '@grpc/grpc-js';
+import type { Counter } from '@opentelemetry/api';
+import type { ComponentSettings, LifecycleContext } from '../../pipeline/component.ts';
+import { remainingMs } from '../../pipeline/lifecycle.ts';
+import { parseEndpoint } from '../../pipeline/schema.ts';
+import type { GrpcProtocolConfig } from './config.ts';
+import { bearerToken, type ExportRequests } from './export.ts';
+import { EMPTY_RESPONSE, EXPORT_PATH, partialSuccessResponse } from './proto.ts';
+
+
+/** MetricsService with raw bytes in and out: decoding happens in the handler, so errors become INVALID_ARGUMENT. */
+const METRICS_SERVICE: ServiceDefinition = {
+  Export: {
+    path: EXPORT_PATH,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (b: Buffer) => b,
+    requestDeserialize: (b: Buffer) => b,
+    responseSerialize: (b: Buffer) => b,
+    responseDeserialize: (b: Buffer) => b,
+  },
+};
+
+export class GrpcTransport {
+  readonly #settings: ComponentSettings;
+  readonly #config: GrpcProtocolConfig;
+  readonly #requests: ExportRequests;
+  readonly #connectionsRefused: Counter;
+  readonly sockets = new Set<Socket>();
+  #server: Server | undefined;
+  #listener: TcpServer | undefined;
+  #token: Buffer | undefined;
+  port = 0;
+
+  constructor(settings: ComponentSettings, config: GrpcProtocolConfig, requests: ExportRequests, connectionsRefused: Counter) {
+    this.#settings = settings;
+    this.#config = config;
+    this.#requests = requests;
+    this.#connectionsRefused = connectionsRefused;
+  }
+
+  async start(): Promise<void> {
+    const grpc = this.#config;
+    if (grpc.auth) this.#token = bearerToken(grpc.auth.bearer_token_file);
+    const creds = grpc.tls
+      ? ServerCredentials.createSsl(
+          grpc.tls.client_ca_file ? readFileSync(grpc.tls.client_ca_file) : null,
+          [{ private_key: readFileSync(grpc.tls.key_file), cert_chain: readFileSync(grpc.tls.cert_file) }],
+          grpc.tls.client_ca_file !== undefined,
+        )
+      : ServerCredentials.createInsecure();
+    const keepalive = grpc.keepalive.server_parameters;
+    const server = new Server({
+      'grpc.max_receive_message_length': Math.floor(grpc.max_recv_msg_size_mib * 1024 * 1024),
+      'grpc.max_concurrent_streams': grpc.max_concurrent_streams,
+      'grpc.max_connection_idle_ms': keepalive.max_connection_idle,
+      'grpc.max_connection_age_ms': keepalive.max_connection_age,
+      'grpc.max_connection_age_grace_ms': keepalive.max_connection_age_grace,
+    });
+    server.addService(METRICS_SERVICE, { Export: (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => void this.#export(call, callback) });
+    // Kept before binding, so a shutdown during start-up still closes it.
+    this.#server = server;
+    const injector = server.createConnectionInjector(creds);
+    const listener = createTcpServer((socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+      socket.setTimeout(keepalive.max_connection_idle, () => socket.destroy());
+      socket.once('data', (chunk: Buffer) => {
+        socket.pause();
+        socket.unshift(chunk);
+        socket.setTimeout(0);
+        injector.injectConnection(socket);
+      });
+    });
+    listener.maxConnections = grpc.max_connections;
+    listener.on('drop', () => this.#connectionsRefused.add(1, { component_id: this.#settings.id, transport: 'grpc' }));
+    listener.on('error', (err) => this.#settings.logger.error({ err }, 'OTLP/gRPC listener error'));
+    this.#listener = listener;
+    this.port = await listen(listener, grpc.endpoint, 'OTLP');
+    this.#settings.logger.info({ endpoint: grpc.endpoint, port: this.port, tls: grpc.tls !== undefined, auth: grpc.auth !== undefined }, 'OTLP/gRPC receiver listening');
+  }
+
+  async #export(call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>): Promise<void> {
+    const authorization = call.metadata.get('authorization')[0];
+    if (!this.#requests.authorize('grpc', this.#token, typeof authorization === 'string' ? authorization : undefined)) {
+      callback({ code: status.UNAUTHENTICATED, details: 'missing or wrong bearer token' });
+      return;
+    }
+    const outcome = await this.#requests.export('grpc', { protobuf: call.request }, call.getPeer());
+    switch (outcome.kind) {
+      case 'ok':
+        callback(null, outcome.rejected === 0 ? EMPTY_RESPONSE : partialSuccessResponse(outcome.rejected, outcome.message));
+        return;
+      case 'invalid':
+        callback({ code: status.INVALID_ARGUMENT, details: outcome.message });
+        return;
+      case 'consume_failed':
+        callback({ code: status.INTERNAL, details: 'pipeline refused the records' });
+        return;
+    }
+  }
+
+  async shutdown(context: LifecycleContext): Promise<void> {
+    // No new connections (close() calls back only once every connection is gone: not awaited);
+    // those open are closed by grpc-js below once their requests are answered.
+    this.#listener?.close();
+    this.#listener = undefined;
+    const server = this.#server;
+    if (!server) return;
+    this.#server = undefined;
+    // Let requests in flight finish while the deadline allows (at most 5 s), then cut the rest.
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => {
+        server.forceShutdown();
+        for (const socket of this.sockets) socket.destroy();
+        resolve();
+      }, Math.min(5000, remainingMs(context) / 2));
+      server.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
+  }
+}
+
+/** Binds `listener` to `endpoint`; resolves with the port, or throws naming the endpoint. */
+export async function listen(listener: TcpServer, endpoint: string, what: string): Promise<number> {
+  const { host, port } = parseEndpoint(endpoint)!;
+  await new Promise<void>((resolve, reject) => {
+    listener.once('error', reject);
+    listener.listen({ host, port }, () => {
+      listener.off('error', reject);
+      resolve();
+    });
+  }).catch((err: Error) => {
+    throw new Error(`cannot serve ${what} on ${endpoint}: ${err.message}`, { cause: err });
+  });
+  return (listener.address() as { port: number }).port;
+}
