@@ -22,7 +22,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { flowResourceMetrics } from '../../exporters/otlp/metrics.ts';
 import { FlowTotals } from '../../exporters/otlp/store.ts';
 import type { FlowEndpoint, FlowRecord } from '../../pipeline/flow.ts';
-import { EXPORT_PATH } from '../../receivers/otlp/receiver.ts';
+import { EXPORT_PATH } from '../../receivers/otlp/proto.ts';
 
 export interface FleetOptions {
   agents: number;
