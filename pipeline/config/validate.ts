@@ -56,13 +56,50 @@ const pipelineSchema = z.strictObject({
   exporters: z.array(z.string()).optional(),
 });
 
-/** An empty value (`key:`) means "the default": drop such keys from maps before parsing. */
-function withoutEmptyKeys(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(withoutEmptyKeys);
+/**
+ * An empty value (`key:`) means "the default": such keys are dropped from maps
+ * before parsing. Except a section that is off unless present (an optional
+ * object that accepts `{}`, like the otlp receiver's `protocols.http`): as in
+ * the Collector, `http:` with nothing under it turns it on with its defaults.
+ * `schema` (the component's, when known) tells which keys those are.
+ */
+function withoutEmptyKeys(v: unknown, schema?: unknown): unknown {
+  if (Array.isArray(v)) return v.map((child) => withoutEmptyKeys(child));
   if (!isPlainMap(v)) return v;
+  const shape = objectShape(schema);
   const out: Record<string, unknown> = {};
-  for (const [k, child] of Object.entries(v)) if (child !== null) defineKey(out, k, withoutEmptyKeys(child));
+  for (const [k, child] of Object.entries(v)) {
+    const field = shape?.[k];
+    if (child !== null) defineKey(out, k, withoutEmptyKeys(child, field));
+    else if (isOptionalSection(field)) defineKey(out, k, {});
+  }
   return out;
+}
+
+interface SchemaDef {
+  type: string;
+  shape?: Record<string, unknown>;
+  innerType?: unknown;
+  in?: unknown;
+}
+
+function defOf(schema: unknown): SchemaDef | undefined {
+  return (schema as { _zod?: { def?: SchemaDef } } | undefined)?._zod?.def;
+}
+
+/** The fields of the object schema under `schema`'s wrappers (optional, default, prefault, a transform's input), if it is one. */
+function objectShape(schema: unknown): Record<string, unknown> | undefined {
+  for (let def = defOf(schema), depth = 0; def !== undefined && depth < 8; depth++) {
+    if (def.type === 'object') return def.shape;
+    def = defOf(def.innerType ?? def.in);
+  }
+  return undefined;
+}
+
+/** An optional object (absent: off; no default) that parses from `{}`. */
+function isOptionalSection(schema: unknown): boolean {
+  const def = defOf(schema);
+  return def?.type === 'optional' && objectShape(def.innerType) !== undefined && (def.innerType as z.ZodType).safeParse({}).success;
 }
 
 function deepFreeze<T>(v: T): T {
@@ -126,7 +163,7 @@ export function validateConfig(merged: MergedConfig, files: readonly string[], r
         report(path, `unknown ${kind} type "${type}"${hint}`);
         continue;
       }
-      const input = withoutEmptyKeys(raw ?? {});
+      const input = withoutEmptyKeys(raw ?? {}, factory.configSchema);
       const parsed = factory.configSchema.safeParse(input);
       if (!parsed.success) {
         problems.push(...issuesToProblems(parsed.error.issues, path, input, factory.configSchema, merged));

@@ -381,3 +381,20 @@ describe('otlp receiver over HTTP', () => {
     assert.equal(sink.records.reduce((n, r) => n + r.bytes, 0), 1234567 + 4096);
   });
 });
+
+test('YAML as a Collector user writes it: an empty `http:` or `grpc:` under protocols turns that protocol on with its defaults', async () => {
+  const { parseConfig } = await import('../../pipeline/config/load.ts');
+  const { FactoryRegistry } = await import('../../pipeline/registry.ts');
+  const registry = new FactoryRegistry([otlpReceiverFactory, otlpExporterFactory]);
+  const parse = (protocols: string) =>
+    parseConfig(
+      `receivers:\n  otlp:\n    protocols:\n${protocols}exporters:\n  otlp: { endpoint: 127.0.0.1:4317, tls: { insecure: true } }\nservice:\n  pipelines:\n    flows: { receivers: [otlp], exporters: [otlp] }\n`,
+      registry,
+    ).receivers.get('otlp')!.config as { protocols: { grpc?: { endpoint: string }; http?: { endpoint: string } } };
+  const both = parse('      grpc:\n      http:\n');
+  assert.equal(both.protocols.grpc?.endpoint, '127.0.0.1:4317');
+  assert.equal(both.protocols.http?.endpoint, '127.0.0.1:4318');
+  const httpOnly = parse('      http:\n');
+  assert.equal(httpOnly.protocols.grpc, undefined, 'only the protocols listed are served');
+  assert.equal(httpOnly.protocols.http?.endpoint, '127.0.0.1:4318');
+});
