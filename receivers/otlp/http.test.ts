@@ -19,7 +19,7 @@ import { contextWithTimeout } from '../../pipeline/lifecycle.ts';
 import type { FlowBatch, FlowRecord } from '../../pipeline/flow.ts';
 import type { MetricData } from '@opentelemetry/sdk-metrics';
 import { meteredSettings, RecordingConsumer, testSettings } from '../../test/support/components.ts';
-import { encodeRequest, exportThroughSdk, httpExport, rawExport, selfSignedCert, series, totalsByFlow, writeTemp } from '../../test/support/otlp.ts';
+import { encodeRequest, exportThroughSdk, httpExport, podPairFlow, rawExport, selfSignedCert, series, totalsByFlow, writeTemp } from '../../test/support/otlp.ts';
 import { until } from '../../test/support/poll.ts';
 import { byteMutations, fuzzSeed, SeededRandom } from '../../test/support/fuzz.ts';
 import { decodeExportResponse, decodeStatus, otlpReceiverFactory, type OtlpReceiver } from './index.ts';
@@ -48,18 +48,6 @@ async function startExporter(port: number, config: Record<string, unknown>): Pro
   return exporter;
 }
 
-function flow(i: number, bytes: number, packets: number): FlowRecord {
-  return {
-    src: { address: `10.1.0.${i}`, port: 40000 + i, namespace: 'shop', pod: `api-${i}`, workloadKind: 'Deployment', workloadName: 'api', node: 'node-a', zone: 'zone-a', region: 'r1' },
-    dst: { address: '10.2.0.7', port: 5432, namespace: 'db', pod: 'pg-0', workloadKind: 'StatefulSet', workloadName: 'pg', node: 'node-b', zone: 'zone-b', region: 'r1' },
-    transport: 'tcp',
-    ipFamily: 'ipv4',
-    bytes,
-    packets,
-    trafficClass: 'cross_zone',
-  };
-}
-
 const batch = (records: FlowRecord[]): FlowBatch => ({ start: Date.now() - 1000, end: Date.now(), records });
 const ATTRS = { 'src.address': '10.5.0.1', 'dst.address': '10.5.0.2', 'dst.port': 443, transport: 'tcp', 'network.type': 'ipv4' };
 /** A metric's total over its series whose attributes include `labels`. */
@@ -74,9 +62,9 @@ describe('otlp receiver over HTTP', () => {
     test(`zonetap's exporter with ${protocol}, ${compression}: exact totals, every attribute, cost; re-sent windows applied once`, async () => {
       const { receiver, sink } = await startReceiver();
       const exporter = await startExporter(receiver.httpPort, { protocol, compression });
-      await exporter.consume(batch([{ ...flow(1, 1500, 3), costUsd: 0.5 }, flow(2, 700, 2)]));
+      await exporter.consume(batch([{ ...podPairFlow(1, 1500, 3), costUsd: 0.5 }, podPairFlow(2, 700, 2)]));
       assert.equal(await exporter.exportNow(), true);
-      await exporter.consume(batch([{ ...flow(1, 500, 1), costUsd: 0.25 }]));
+      await exporter.consume(batch([{ ...podPairFlow(1, 500, 1), costUsd: 0.25 }]));
       assert.equal(await exporter.exportNow(), true);
       assert.equal(await exporter.exportNow(), true, 'nothing new: nothing sent, nothing applied');
       assert.deepEqual(totalsByFlow(sink.records), new Map([
@@ -84,7 +72,7 @@ describe('otlp receiver over HTTP', () => {
         ['10.1.0.2:40002->10.2.0.7:5432/tcp', { bytes: 700, packets: 2 }],
       ]));
       const first = sink.batches[0]!.records.find((r) => r.src.address === '10.1.0.1')!;
-      assert.deepEqual(first, { ...flow(1, 1500, 3), costUsd: 0.5 }, 'every attribute survives the round trip');
+      assert.deepEqual(first, { ...podPairFlow(1, 1500, 3), costUsd: 0.5 }, 'every attribute survives the round trip');
       assert.equal(sink.batches.length, 2);
       assert.equal(receiver.counts.invalidRequests, 0);
     });
@@ -222,7 +210,7 @@ describe('otlp receiver over HTTP', () => {
     const { cert, key } = selfSignedCert();
     const { receiver, sink } = await startReceiver({ tls: { cert_file: cert, key_file: key } });
     const exporter = await startExporter(receiver.httpPort, { protocol: 'http/protobuf', tls: { ca_file: cert } });
-    await exporter.consume(batch([flow(1, 42, 1)]));
+    await exporter.consume(batch([podPairFlow(1, 42, 1)]));
     assert.equal(await exporter.exportNow(), true);
     assert.equal(sink.records.reduce((n, r) => n + r.bytes, 0), 42);
     await assert.rejects(httpExport(receiver.httpPort, Buffer.alloc(0)));

@@ -14,7 +14,7 @@ import { meteredSettings, RecordingConsumer, serviceStartError, testSettings } f
 import type { FlowBatch, FlowRecord } from '../../pipeline/flow.ts';
 import { otlpReceiverFactory, type OtlpReceiver } from './index.ts';
 import { freePort, PausableProxy, portIsFree } from '../../test/support/loopback.ts';
-import { encodeRequest, exportThroughSdk, mutualTlsCerts, rawExport, selfSignedCert, series, totalsByFlow, writeTemp } from '../../test/support/otlp.ts';
+import { encodeRequest, exportThroughSdk, mutualTlsCerts, podPairFlow, rawExport, selfSignedCert, series, totalsByFlow, writeTemp } from '../../test/support/otlp.ts';
 import { sleep, until } from '../../test/support/poll.ts';
 
 /** The shutdown deadline tests give components: the service's default. */
@@ -45,18 +45,6 @@ async function startExporter(port: number, config: Record<string, unknown> = {})
   return exporter;
 }
 
-function flow(i: number, bytes: number, packets: number, extra: Partial<FlowRecord> = {}): FlowRecord {
-  return {
-    src: { address: `10.1.0.${i}`, port: 40000 + i, namespace: 'shop', pod: `api-${i}`, workloadKind: 'Deployment', workloadName: 'api', node: 'node-a', zone: 'zone-a', region: 'r1' },
-    dst: { address: '10.2.0.7', port: 5432, namespace: 'db', pod: 'pg-0', workloadKind: 'StatefulSet', workloadName: 'pg', node: 'node-b', zone: 'zone-b', region: 'r1' },
-    transport: 'tcp',
-    ipFamily: 'ipv4',
-    bytes,
-    packets,
-    trafficClass: 'cross_zone',
-    ...extra,
-  };
-}
 
 function batch(records: FlowRecord[]): FlowBatch {
   return { start: Date.now() - 1000, end: Date.now(), records };
@@ -107,10 +95,10 @@ describe('otlp exporter -> otlp receiver', () => {
     const { receiver, sink } = await startReceiver();
     const exporter = await startExporter(receiver.port, { temporality }); // default compression: gzip
     const ledger = new AgentLedger();
-    await ledger.feed(exporter, [flow(1, 1500, 3, { costUsd: 0.25 }), flow(2, 80, 1)]);
-    await ledger.feed(exporter, [flow(1, 500, 1, { costUsd: 0.5 })]);
+    await ledger.feed(exporter, [podPairFlow(1, 1500, 3, { costUsd: 0.25 }), podPairFlow(2, 80, 1)]);
+    await ledger.feed(exporter, [podPairFlow(1, 500, 1, { costUsd: 0.5 })]);
     assert.equal(await exporter.exportNow(), true);
-    await ledger.feed(exporter, [flow(2, 20, 2), flow(3, 7, 1)]);
+    await ledger.feed(exporter, [podPairFlow(2, 20, 2), podPairFlow(3, 7, 1)]);
     assert.equal(await exporter.exportNow(), true);
     const batchesBefore = sink.batches.length;
     assert.equal(await exporter.exportNow(), true, 'export of unchanged totals');
@@ -118,7 +106,7 @@ describe('otlp exporter -> otlp receiver', () => {
 
     assert.deepEqual(totalsByFlow(sink.records), ledger.totals());
     const first = sink.batches[0]!.records.find((r) => r.src.address === '10.1.0.1')!;
-    assert.deepEqual(first, { ...flow(1, 2000, 4), costUsd: 0.75 }, 'every attribute survives the round trip');
+    assert.deepEqual(first, { ...podPairFlow(1, 2000, 4), costUsd: 0.75 }, 'every attribute survives the round trip');
     assert.equal(sink.batches.length, 2, 'one batch per export request');
     assert.equal(receiver.counts.invalidRequests, 0);
   });
@@ -129,7 +117,7 @@ describe('otlp exporter -> otlp receiver', () => {
     const agents = await Promise.all([1, 2, 3].map(() => startExporter(receiver.port)));
     for (let round = 1; round <= 5; round++) {
       await Promise.all(agents.map(async (a, i) => {
-        await a.consume(batch([flow(1, 100 * (i + 1), 1)]));
+        await a.consume(batch([podPairFlow(1, 100 * (i + 1), 1)]));
         assert.ok(await a.exportNow());
       }));
     }
@@ -151,11 +139,11 @@ describe('otlp exporter -> otlp receiver', () => {
     cleanups.push(() => proxy.down());
     const exporter = await startExporter(proxy.port, { interval: '100ms', timeout: '1s', retry_on_failure: { initial_interval: '50ms', max_interval: '200ms' } });
     const ledger = new AgentLedger();
-    await ledger.feed(exporter, [flow(1, 100, 1), flow(2, 200, 2)]);
+    await ledger.feed(exporter, [podPairFlow(1, 100, 1), podPairFlow(2, 200, 2)]);
     await until('first export', () => sink.records.length >= 2);
     await proxy.down();
     for (let i = 0; i < 10; i++) {
-      await ledger.feed(exporter, [flow(1, 10 + i, 1), flow(3 + i, 5, 1)]);
+      await ledger.feed(exporter, [podPairFlow(1, 10 + i, 1), podPairFlow(3 + i, 5, 1)]);
       await sleep(60);
     }
     assert.ok(sink.records.length <= 2 + 2, 'the gateway is unreachable');
@@ -175,7 +163,7 @@ describe('otlp exporter -> otlp receiver', () => {
     let maxSeries = 0;
     for (let round = 0; round < 60; round++) {
       // Every round, 50 flows of pods that did not exist before (and never come back).
-      const records = Array.from({ length: 50 }, (_, i) => flow(1, 10, 1, { src: { address: `10.8.${round}.${i}`, port: 1000 + i } }));
+      const records = Array.from({ length: 50 }, (_, i) => podPairFlow(1, 10, 1, { src: { address: `10.8.${round}.${i}`, port: 1000 + i } }));
       fed += 500;
       await exporter.consume(batch(records));
       // The next round starts once this one reached the gateway: rounds follow the exports
@@ -201,10 +189,10 @@ describe('otlp exporter -> otlp receiver', () => {
     const first = await startReceiver({ grpc: { endpoint: `127.0.0.1:${port}` } });
     const exporter = await startExporter(port, { interval: '100ms', timeout: '1s', retry_on_failure: { initial_interval: '50ms', max_interval: '200ms' } });
     const ledger = new AgentLedger();
-    await ledger.feed(exporter, [flow(1, 100, 1)]);
+    await ledger.feed(exporter, [podPairFlow(1, 100, 1)]);
     await until('first export', () => first.sink.records.length >= 1);
     await first.receiver.shutdown(stopWithin());
-    await ledger.feed(exporter, [flow(1, 50, 1), flow(2, 70, 1)]);
+    await ledger.feed(exporter, [podPairFlow(1, 50, 1), podPairFlow(2, 70, 1)]);
     await sleep(400); // the agent tries the stopped gateway, and fails, a few times
     const second = await startReceiver({ grpc: { endpoint: `127.0.0.1:${port}` } });
     await until('export to the restarted gateway', () => totalsByFlow(second.sink.records).size === 2);
@@ -216,14 +204,14 @@ describe('otlp exporter -> otlp receiver', () => {
   test('agent restart (new series start time): no negative and no doubled counts', async () => {
     const { receiver, sink } = await startReceiver();
     const a = await startExporter(receiver.port);
-    await a.consume(batch([flow(1, 1000, 10)]));
+    await a.consume(batch([podPairFlow(1, 1000, 10)]));
     assert.ok(await a.exportNow());
     await a.shutdown(stopWithin());
     await sleep(5);
     const b = await startExporter(receiver.port); // a new instance: new service.instance.id and start times
-    await b.consume(batch([flow(1, 300, 3)]));
+    await b.consume(batch([podPairFlow(1, 300, 3)]));
     assert.ok(await b.exportNow());
-    await b.consume(batch([flow(1, 1, 1)]));
+    await b.consume(batch([podPairFlow(1, 1, 1)]));
     assert.ok(await b.exportNow());
     assert.ok(sink.records.every((r) => r.bytes >= 0 && r.packets >= 0), 'no negative deltas');
     assert.deepEqual(totalsByFlow(sink.records), new Map([['10.1.0.1:40001->10.2.0.7:5432/tcp', { bytes: 1301, packets: 14 }]]));
@@ -299,13 +287,13 @@ describe('otlp exporter -> otlp receiver', () => {
     const good = await startExporter(receiver.port, { headers: { authorization: 'Bearer s3cret-token' } });
     const anonymous = await startExporter(receiver.port);
     const wrong = await startExporter(receiver.port, { headers: { Authorization: 'Bearer nope' } });
-    await good.consume(batch([flow(1, 10, 1)]));
-    await anonymous.consume(batch([flow(2, 20, 1)]));
-    await wrong.consume(batch([flow(3, 30, 1)]));
+    await good.consume(batch([podPairFlow(1, 10, 1)]));
+    await anonymous.consume(batch([podPairFlow(2, 20, 1)]));
+    await wrong.consume(batch([podPairFlow(3, 30, 1)]));
     assert.equal(await anonymous.exportNow(), false);
     assert.equal(await good.exportNow(), true);
     assert.equal(await wrong.exportNow(), false);
-    await good.consume(batch([flow(1, 5, 1)]));
+    await good.consume(batch([podPairFlow(1, 5, 1)]));
     assert.equal(await good.exportNow(), true);
     const meta = new Metadata();
     meta.set('authorization', 'Bearer s3cret-token-but-longer');
@@ -320,8 +308,8 @@ describe('otlp exporter -> otlp receiver', () => {
     const { receiver, sink } = await startReceiver({ grpc: { tls: { cert_file: tls.cert, key_file: tls.key } } });
     const secure = await startExporter(receiver.port, { tls: { ca_file: tls.cert } });
     const plain = await startExporter(receiver.port, { tls: { insecure: true }, timeout: '2s' });
-    await secure.consume(batch([flow(1, 42, 1)]));
-    await plain.consume(batch([flow(2, 43, 1)]));
+    await secure.consume(batch([podPairFlow(1, 42, 1)]));
+    await plain.consume(batch([podPairFlow(2, 43, 1)]));
     assert.equal(await secure.exportNow(), true);
     assert.equal(await plain.exportNow(), false);
     assert.deepEqual(totalsByFlow(sink.records), new Map([['10.1.0.1:40001->10.2.0.7:5432/tcp', { bytes: 42, packets: 1 }]]));
@@ -333,8 +321,8 @@ describe('otlp exporter -> otlp receiver', () => {
     const { receiver, sink } = await startReceiver({ grpc: { tls: { cert_file: pki.serverCert, key_file: pki.serverKey, client_ca_file: pki.ca } } });
     const withCert = await startExporter(receiver.port, { tls: { ca_file: pki.ca, cert_file: pki.clientCert, key_file: pki.clientKey } });
     const withoutCert = await startExporter(receiver.port, { tls: { ca_file: pki.ca }, timeout: '2s' });
-    await withCert.consume(batch([flow(1, 11, 1)]));
-    await withoutCert.consume(batch([flow(2, 12, 1)]));
+    await withCert.consume(batch([podPairFlow(1, 11, 1)]));
+    await withoutCert.consume(batch([podPairFlow(2, 12, 1)]));
     assert.equal(await withCert.exportNow(), true);
     assert.equal(await withoutCert.exportNow(), false);
     assert.deepEqual(totalsByFlow(sink.records), new Map([['10.1.0.1:40001->10.2.0.7:5432/tcp', { bytes: 11, packets: 1 }]]));

@@ -157,3 +157,17 @@ export async function exportThroughSdk(exporter: PushMetricExporter, instanceId:
   await reader.forceFlush();
   await provider.shutdown();
 }
+
+/** A named cross-zone flow `api-<i>` (shop) -> `pg-0` (db):5432, as an agent sends it: the OTLP receiver's and exporter's tests. */
+export function podPairFlow(i: number, bytes: number, packets: number, extra: Partial<FlowRecord> = {}): FlowRecord {
+  return {
+    src: { address: `10.1.0.${i}`, port: 40000 + i, namespace: 'shop', pod: `api-${i}`, workloadKind: 'Deployment', workloadName: 'api', node: 'node-a', zone: 'zone-a', region: 'r1' },
+    dst: { address: '10.2.0.7', port: 5432, namespace: 'db', pod: 'pg-0', workloadKind: 'StatefulSet', workloadName: 'pg', node: 'node-b', zone: 'zone-b', region: 'r1' },
+    transport: 'tcp',
+    ipFamily: 'ipv4',
+    bytes,
+    packets,
+    trafficClass: 'cross_zone',
+    ...extra,
+  };
+}
