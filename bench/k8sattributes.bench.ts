@@ -368,20 +368,21 @@ function heapUsed(): number {
   return process.memoryUsage().heapUsed;
 }
 
-/** Heap used by a k8sattributes processor after its first sync with the fake API server at `url`, and the sync time. */
-async function syncedHeap(url: string, pods: number): Promise<{ bytes: number; syncMs: number; services: number }> {
-  const before = heapUsed();
-  const t0 = Date.now();
-  const proc = new K8sAttributesProcessor(testSettings('k8sattributes', 'processor'), configSchema.parse({ kubeconfig: kubeconfigFor(url), sync_timeout: '300s', namespace_labels: ['team'] }), new Sink());
-  await proc.start();
-  const syncMs = Date.now() - t0;
-  const bytes = heapUsed() - before;
-  if (proc.directory!.podCount !== pods) throw new Error(`synced ${proc.directory!.podCount} of ${pods} pods`);
-  const services = proc.directory!.services.serviceCount;
-  await proc.shutdown();
-  // Let the stopped watches' sockets close before the next measurement starts from the heap.
-  await sleep(500);
-  return { bytes, syncMs, services };
+/**
+ * Heap used by a k8sattributes processor after its first sync with the fake
+ * API server at `url`, and the sync time: measured in a process of its own
+ * (bench/k8sattributes-heap.ts, warmed up on `warmUrl` first, heap settled
+ * before and after), so two measurements never share a heap.
+ */
+async function syncedHeap(warmUrl: string, url: string, pods: number): Promise<{ bytes: number; syncMs: number; services: number }> {
+  const child = spawn(process.execPath, ['--expose-gc', join(import.meta.dirname, 'k8sattributes-heap.ts'), '--warm', warmUrl, '--url', url, '--pods', String(pods)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface(child.stdout!).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`bench/k8sattributes-heap.ts exited ${code}`)));
+  });
+  const measured = JSON.parse(line) as { bytes: number; syncMs: number; pods: number; services: number };
+  if (measured.pods !== pods) throw new Error(`synced ${measured.pods} of ${pods} pods`);
+  return measured;
 }
 
 /** Heap used by the library's ListWatch caching every full object of `path` (the baseline). */
@@ -408,29 +409,22 @@ async function listWatchHeap<T extends KubernetesObject>(path: string, kc: KubeC
 const memoryRows: string[][] = [];
 const serviceRows: string[][] = [];
 let perService: { ours: number; baseline: number } | undefined;
-if (!process.env.ZT_BENCH_QUICK) {
-  // Warm-up: a first sync loads and compiles the client and the processor's code, which the first measurement would otherwise count.
-  const warm = await fakeServer(1000);
-  try {
-    await syncedHeap(warm.url, 1000);
-  } finally {
-    warm.child.kill('SIGTERM');
-  }
-}
+// Each measurement process first syncs with this small cluster, so code loading and compiling is not counted.
+const warm = process.env.ZT_BENCH_QUICK ? undefined : await fakeServer(1000);
 for (const pods of process.env.ZT_BENCH_QUICK ? [] : [10_000, 100_000]) {
   // Per Service, 10k pods: the same cluster without Services and EndpointSlices first, then with them; the difference.
   let without: Awaited<ReturnType<typeof syncedHeap>> | undefined;
   if (pods === 10_000) {
     const bare = await fakeServer(pods, false);
     try {
-      without = await syncedHeap(bare.url, pods);
+      without = await syncedHeap(warm!.url, bare.url, pods);
     } finally {
       bare.child.kill('SIGTERM');
     }
   }
   const { child, url } = await fakeServer(pods);
   try {
-    const synced = await syncedHeap(url, pods);
+    const synced = await syncedHeap(warm!.url, url, pods);
     memoryRows.push([`k8sattributes (kubernetes source), ${pods} pods, ${synced.services} Services`, `${(synced.bytes / pods).toFixed(0)} B/pod`, `${(synced.bytes / 2 ** 20).toFixed(1)} MiB`, `first sync ${(synced.syncMs / 1000).toFixed(1)} s`]);
     if (without !== undefined) {
       memoryRows.push([`k8sattributes (kubernetes source), ${pods} pods, no Services`, `${(without.bytes / pods).toFixed(0)} B/pod`, `${(without.bytes / 2 ** 20).toFixed(1)} MiB`, `first sync ${(without.syncMs / 1000).toFixed(1)} s`]);
@@ -453,6 +447,7 @@ for (const pods of process.env.ZT_BENCH_QUICK ? [] : [10_000, 100_000]) {
     child.kill('SIGTERM');
   }
 }
+warm?.child.kill('SIGTERM');
 rmSync(dir, { recursive: true, force: true });
 
 const print = (title: string, header: string[], body: string[][]) => {
