@@ -12,6 +12,13 @@
  * 2. if none matches (ICMP, a port no Service publishes), all of them;
  * 3. of those, the oldest Service (creationTimestamp), then namespace/name.
  * ExternalName Services have no endpoints of their own and are never named.
+ *
+ * A Service "routes by zone" (`topologyAware`, on the flows as
+ * `k8s.dst.service.topology_aware`) when its spec.trafficDistribution is set,
+ * its `service.kubernetes.io/topology-mode` (or older
+ * `service.kubernetes.io/topology-aware-hints`) annotation is set to anything
+ * but Disabled, or an EndpointSlice of it carries zone hints (what kube-proxy
+ * acts on): advice then does not tell the user to set it.
  */
 export const SERVICE = 4;
 
@@ -31,6 +38,10 @@ export interface ServiceEntry {
   readonly slices: Slice[];
   /** The Service object is currently known to exist. */
   live: boolean;
+  /** Its spec or annotation asks for routing by zone (see the file comment). */
+  routesByZone: boolean;
+  /** routesByZone, or an EndpointSlice of it has zone hints: what the flows carry. */
+  topologyAware: boolean;
 }
 
 /** A port of an EndpointSlice: number and transport as the receivers write it (`tcp`, `udp`, `sctp`). */
@@ -46,6 +57,8 @@ export interface Slice {
   readonly addresses: readonly string[];
   /** undefined: every port (an EndpointSlice with no ports). */
   readonly ports: readonly SlicePort[] | undefined;
+  /** An endpoint of it has hints.forZones (the EndpointSlice controller routes it by zone). */
+  readonly zoneHints: boolean;
 }
 
 /** Older Service first, then by namespace/name: the order rule 3 picks in. */
@@ -103,6 +116,11 @@ function choiceOf(slices: readonly Slice[]): Choice | undefined {
   return fallback === undefined ? undefined : { keys, services, fallback };
 }
 
+/** Sets `s.topologyAware` from its spec, annotation and slices (see the file comment). */
+function topologyOf(s: ServiceEntry): void {
+  s.topologyAware = s.routesByZone || s.slices.some((slice) => slice.zoneHints);
+}
+
 export class ServiceIndex {
   readonly #services = new Map<string, ServiceEntry>();
   readonly #slices = new Map<string, Slice>();
@@ -149,9 +167,11 @@ export class ServiceIndex {
     return this.#byClusterIp.size === 0 ? undefined : this.#byClusterIp.get(address);
   }
 
-  upsertService(namespace: string, name: string, created: number, externalName: boolean, clusterIps: readonly string[]): void {
+  upsertService(namespace: string, name: string, created: number, externalName: boolean, clusterIps: readonly string[], routesByZone = false): void {
     const s = this.#service(namespace, name);
     s.live = true;
+    s.routesByZone = routesByZone;
+    topologyOf(s);
     const rechoose = s.externalName !== externalName || s.created !== created;
     s.externalName = externalName;
     for (const ip of s.clusterIps) if (this.#byClusterIp.get(ip) === s) this.#byClusterIp.delete(ip);
@@ -174,6 +194,8 @@ export class ServiceIndex {
     for (const ip of s.clusterIps) if (this.#byClusterIp.get(ip) === s) this.#byClusterIp.delete(ip);
     s.clusterIps = [];
     s.live = false;
+    s.routesByZone = false;
+    topologyOf(s);
     if (s.slices.length === 0) this.#services.delete(`${namespace}/${name}`);
   }
 
@@ -182,12 +204,13 @@ export class ServiceIndex {
    * `serviceName` (its `kubernetes.io/service-name` label). `ports`
    * undefined: the slice lists no ports, so every port is the Service's.
    */
-  upsertSlice(namespace: string, name: string, serviceName: string, addresses: readonly string[], ports: readonly SlicePort[] | undefined): void {
+  upsertSlice(namespace: string, name: string, serviceName: string, addresses: readonly string[], ports: readonly SlicePort[] | undefined, zoneHints = false): void {
     const key = `${namespace}/${name}`;
     this.deleteSlice(namespace, name);
     const service = this.#service(namespace, serviceName);
-    const slice: Slice = { id: this.#sliceIds++, service, addresses, ports };
+    const slice: Slice = { id: this.#sliceIds++, service, addresses, ports, zoneHints };
     service.slices.push(slice);
+    topologyOf(service);
     this.#slices.set(key, slice);
     for (const a of addresses) {
       const old = this.#byAddress.get(a);
@@ -206,6 +229,7 @@ export class ServiceIndex {
     }
     const s = slice.service;
     s.slices.splice(s.slices.indexOf(slice), 1);
+    topologyOf(s);
     if (s.slices.length === 0 && !s.live) this.#services.delete(`${s.namespace}/${s.name}`);
   }
 
@@ -234,7 +258,7 @@ export class ServiceIndex {
     const key = `${namespace}/${name}`;
     let s = this.#services.get(key);
     if (s === undefined) {
-      s = { kind: SERVICE, identity: this.#newIdentity(), namespace: this.#intern(namespace), name: this.#intern(name), created: 0, externalName: false, clusterIps: [], slices: [], live: false };
+      s = { kind: SERVICE, identity: this.#newIdentity(), namespace: this.#intern(namespace), name: this.#intern(name), created: 0, externalName: false, clusterIps: [], slices: [], live: false, routesByZone: false, topologyAware: false };
       this.#services.set(key, s);
     }
     return s;
