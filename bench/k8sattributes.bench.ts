@@ -18,13 +18,16 @@
  *    AWS-format ip-ranges.json (external_ranges); the internet ends fall in
  *    them. Baseline, same run: k8sattributes without external prefixes.
  * 2. Memory per pod, kubernetes source fed by the fake API server in a child
- *    process (its memory is not counted): heap used after gc, after the first
- *    sync, minus before, divided by pods; 10k and 100k pods, each Deployment
+ *    process (its memory is not counted), each sync measured in a process of
+ *    its own (bench/k8sattributes-heap.ts: warmed up, heap settled by gc
+ *    before and after): heap used after the first sync minus before,
+ *    divided by pods; 10k and 100k pods, each Deployment
  *    of 10 pods behind a Service with one EndpointSlice (so per pod includes
  *    the Services' share). Baseline, same run: the library's ListWatch caching
  *    full pod objects (no transform), 10k pods.
  * 3. Memory per Service: the 10k-pod cluster with its 1,000 Services and
- *    EndpointSlices minus the same cluster without them, divided by 1,000.
+ *    EndpointSlices minus the same cluster without them (two processes, as
+ *    in 2), divided by 1,000.
  *    Baseline, same run: the library's ListWatch caching the full Service
  *    and EndpointSlice objects.
  */
