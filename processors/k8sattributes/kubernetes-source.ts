@@ -195,7 +195,8 @@ export class KubernetesSource {
       return {
         metadata: { name: String(meta.name), namespace: String(meta.namespace ?? 'default') },
         service: meta.labels?.[SERVICE_NAME_LABEL] as string | undefined,
-        addresses,
+        // Kept as long as the slice: a copy of exact length (push leaves room to grow).
+        addresses: addresses.slice(),
         ports,
         zoneHints,
       } as Slim;

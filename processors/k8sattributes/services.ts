@@ -34,8 +34,8 @@ export interface ServiceEntry {
   externalName: boolean;
   /** spec.clusterIPs (none for headless and ExternalName Services). */
   clusterIps: readonly string[];
-  /** EndpointSlices pointing at it; the entry is forgotten when none is left and the Service is gone. */
-  readonly slices: Slice[];
+  /** EndpointSlices pointing at it (replaced, never changed in place); the entry is forgotten when none is left and the Service is gone. */
+  slices: readonly Slice[];
   /** The Service object is currently known to exist. */
   live: boolean;
   /** Its spec or annotation asks for routing by zone (see the file comment). */
@@ -113,7 +113,8 @@ function choiceOf(slices: readonly Slice[]): Choice | undefined {
       services.push(slice.service);
     }
   }
-  return fallback === undefined ? undefined : { keys, services, fallback };
+  // Copies of exact length: a pushed-to array keeps room for 17 elements, and there is one Choice per Service.
+  return fallback === undefined ? undefined : { keys: keys.slice(), services: services.slice(), fallback };
 }
 
 /** Sets `s.topologyAware` from its spec, annotation and slices (see the file comment). */
@@ -175,7 +176,8 @@ export class ServiceIndex {
     const rechoose = s.externalName !== externalName || s.created !== created;
     s.externalName = externalName;
     for (const ip of s.clusterIps) if (this.#byClusterIp.get(ip) === s) this.#byClusterIp.delete(ip);
-    s.clusterIps = externalName ? [] : clusterIps;
+    // A copy of exact length: the caller's may have been built by filter or push, with room to grow.
+    s.clusterIps = externalName ? [] : [...clusterIps];
     for (const ip of s.clusterIps) this.#byClusterIp.set(ip, s);
     s.created = created;
     // Its rank among the Services of its addresses, or whether it counts at all, may have changed.
@@ -209,7 +211,8 @@ export class ServiceIndex {
     this.deleteSlice(namespace, name);
     const service = this.#service(namespace, serviceName);
     const slice: Slice = { id: this.#sliceIds++, service, addresses, ports, zoneHints };
-    service.slices.push(slice);
+    // A new array of exact length rather than push (which leaves room for 17): most Services have one slice.
+    service.slices = [...service.slices, slice];
     topologyOf(service);
     this.#slices.set(key, slice);
     for (const a of addresses) {
@@ -228,7 +231,7 @@ export class ServiceIndex {
       if (old !== undefined) this.#regroup(a, old.slices.filter((s) => s !== slice), old);
     }
     const s = slice.service;
-    s.slices.splice(s.slices.indexOf(slice), 1);
+    s.slices = s.slices.filter((x) => x !== slice);
     topologyOf(s);
     if (s.slices.length === 0 && !s.live) this.#services.delete(`${s.namespace}/${s.name}`);
   }
