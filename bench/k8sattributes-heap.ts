@@ -8,11 +8,16 @@
  * syncMs, pods, services}. A fresh process per measurement, so that what one
  * sync leaves behind (sockets closing, code, caches) is not subtracted from
  * the next: the per-Service figure is the difference of two such runs.
+ *
+ * With `--baseline pods|services|endpointslices`: the same for the baseline,
+ * @kubernetes/client-node's ListWatch caching every full object of that
+ * resource; prints {bytes, objects}.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { CoreV1Api, DiscoveryV1Api, KubeConfig, ListWatch, Watch, type KubernetesObject } from '@kubernetes/client-node';
 import { READ_ONLY, type FlowConsumer } from '../pipeline/component.ts';
 import { configSchema } from '../processors/k8sattributes/config.ts';
 import { K8sAttributesProcessor } from '../processors/k8sattributes/processor.ts';
@@ -24,9 +29,9 @@ if (!gc) {
   console.error('run with --expose-gc');
   process.exit(2);
 }
-const { values } = parseArgs({ options: { warm: { type: 'string' }, url: { type: 'string' }, pods: { type: 'string' } } });
+const { values } = parseArgs({ options: { warm: { type: 'string' }, url: { type: 'string' }, pods: { type: 'string' }, baseline: { type: 'string' } } });
 if (!values.warm || !values.url || !values.pods) {
-  console.error('usage: node --expose-gc bench/k8sattributes-heap.ts --warm URL --url URL --pods N');
+  console.error('usage: node --expose-gc bench/k8sattributes-heap.ts --warm URL --url URL --pods N [--baseline pods|services|endpointslices]');
   process.exit(2);
 }
 const dir = mkdtempSync(join(tmpdir(), 'zt-bench-k8sheap-'));
@@ -56,6 +61,45 @@ async function settledHeap(): Promise<number> {
     last = now;
   }
   return last;
+}
+
+type Page = { items: KubernetesObject[]; metadata?: { _continue?: string } };
+
+/** The library's ListWatch over `resource` at `url`, every page listed, started; and how to stop it. */
+async function listWatch(url: string, resource: string): Promise<{ objects: number; stop: () => Promise<void> }> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfigFor(url));
+  const core = kc.makeApiClient(CoreV1Api);
+  const discovery = kc.makeApiClient(DiscoveryV1Api);
+  const lists: Record<string, [string, (cont: string | undefined) => Promise<Page>]> = {
+    pods: ['/api/v1/pods', (c) => core.listPodForAllNamespaces({ limit: 500, _continue: c })],
+    services: ['/api/v1/services', (c) => core.listServiceForAllNamespaces({ limit: 500, _continue: c })],
+    endpointslices: ['/apis/discovery.k8s.io/v1/endpointslices', (c) => discovery.listEndpointSliceForAllNamespaces({ limit: 500, _continue: c })],
+  };
+  const [path, list] = lists[resource] ?? (console.error(`unknown --baseline ${resource}`), process.exit(2));
+  const lw = new ListWatch<KubernetesObject>(path, new Watch(kc), async () => {
+    const first = await list(undefined);
+    const items = [...first.items];
+    for (let cont = first.metadata?._continue; cont; ) {
+      const page = await list(cont);
+      items.push(...page.items);
+      cont = page.metadata?._continue;
+    }
+    return { ...first, items } as never;
+  }, false);
+  await lw.start();
+  return { objects: lw.list().length, stop: () => lw.stop() };
+}
+
+if (values.baseline) {
+  const warmed = await listWatch(values.warm, values.baseline);
+  await warmed.stop();
+  const before = await settledHeap();
+  const measured = await listWatch(values.url, values.baseline);
+  const bytes = (await settledHeap()) - before;
+  console.log(JSON.stringify({ bytes, objects: measured.objects }));
+  rmSync(dir, { recursive: true, force: true });
+  process.exit(0);
 }
 
 const warm = processor(values.warm);

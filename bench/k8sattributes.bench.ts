@@ -37,7 +37,6 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { stringify } from 'yaml';
-import { CoreV1Api, DiscoveryV1Api, KubeConfig, ListWatch, Watch, type KubernetesObject } from '@kubernetes/client-node';
 import type { FlowBatch, FlowRecord } from '../pipeline/flow.ts';
 import { MUTATES_DATA, READ_ONLY, type FlowConsumer } from '../pipeline/component.ts';
 import { testSettings } from '../test/support/components.ts';
@@ -359,18 +358,6 @@ async function fakeServer(pods: number, services = true): Promise<{ child: Child
   return { child, url: JSON.parse(line).url };
 }
 
-function kubeconfigFor(url: string): string {
-  const file = join(dir, `kubeconfig-${url.split(':').pop()}`);
-  writeFileSync(file, `apiVersion: v1\nkind: Config\nclusters:\n- name: b\n  cluster: {server: "${url}", insecure-skip-tls-verify: true}\nusers:\n- name: u\n  user: {}\ncontexts:\n- name: b\n  context: {cluster: b, user: u}\ncurrent-context: b\n`);
-  return file;
-}
-
-function heapUsed(): number {
-  // Several passes: what an informer just stopped still holds is let go over more than one collection.
-  for (let i = 0; i < 4; i++) gc!();
-  return process.memoryUsage().heapUsed;
-}
-
 /**
  * Heap used by a k8sattributes processor after its first sync with the fake
  * API server at `url`, and the sync time: measured in a process of its own
@@ -388,25 +375,14 @@ async function syncedHeap(warmUrl: string, url: string, pods: number): Promise<{
   return measured;
 }
 
-/** Heap used by the library's ListWatch caching every full object of `path` (the baseline). */
-async function listWatchHeap<T extends KubernetesObject>(path: string, kc: KubeConfig, list: (cont: string | undefined) => Promise<{ items: T[]; metadata?: { _continue?: string } }>): Promise<{ bytes: number; objects: number }> {
-  const base = heapUsed();
-  const lw = new ListWatch<T>(path, new Watch(kc), () => list(undefined).then(async (first) => {
-    const items = [...first.items];
-    let cont = first.metadata?._continue;
-    while (cont) {
-      const page = await list(cont);
-      items.push(...page.items);
-      cont = page.metadata?._continue;
-    }
-    return { ...first, items } as never;
-  }), false);
-  await lw.start();
-  const bytes = heapUsed() - base;
-  const objects = lw.list().length;
-  await lw.stop();
-  await sleep(500);
-  return { bytes, objects };
+/** Heap used by the library's ListWatch caching every full object of `resource` (the baseline), measured as syncedHeap() is. */
+async function listWatchHeap(warmUrl: string, url: string, pods: number, resource: 'pods' | 'services' | 'endpointslices'): Promise<{ bytes: number; objects: number }> {
+  const child = spawn(process.execPath, ['--expose-gc', join(import.meta.dirname, 'k8sattributes-heap.ts'), '--warm', warmUrl, '--url', url, '--pods', String(pods), '--baseline', resource], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface(child.stdout!).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`bench/k8sattributes-heap.ts --baseline ${resource} exited ${code}`)));
+  });
+  return JSON.parse(line) as { bytes: number; objects: number };
 }
 
 const memoryRows: string[][] = [];
@@ -431,18 +407,14 @@ for (const pods of process.env.ZT_BENCH_QUICK ? [] : [10_000, 100_000]) {
     memoryRows.push([`k8sattributes (kubernetes source), ${pods} pods, ${synced.services} Services`, `${(synced.bytes / pods).toFixed(0)} B/pod`, `${(synced.bytes / 2 ** 20).toFixed(1)} MiB`, `first sync ${(synced.syncMs / 1000).toFixed(1)} s`]);
     if (without !== undefined) {
       memoryRows.push([`k8sattributes (kubernetes source), ${pods} pods, no Services`, `${(without.bytes / pods).toFixed(0)} B/pod`, `${(without.bytes / 2 ** 20).toFixed(1)} MiB`, `first sync ${(without.syncMs / 1000).toFixed(1)} s`]);
-      const kc = new KubeConfig();
-      kc.loadFromFile(kubeconfigFor(url));
-      const core = kc.makeApiClient(CoreV1Api);
-      const discovery = kc.makeApiClient(DiscoveryV1Api);
-      const services = await listWatchHeap('/api/v1/services', kc, (c) => core.listServiceForAllNamespaces({ limit: 500, _continue: c }));
-      const slices = await listWatchHeap('/apis/discovery.k8s.io/v1/endpointslices', kc, (c) => discovery.listEndpointSliceForAllNamespaces({ limit: 500, _continue: c }));
+      const services = await listWatchHeap(warm!.url, url, pods, 'services');
+      const slices = await listWatchHeap(warm!.url, url, pods, 'endpointslices');
       perService = { ours: (synced.bytes - without.bytes) / synced.services, baseline: (services.bytes + slices.bytes) / services.objects };
       serviceRows.push([`k8sattributes: ${synced.services} Services of 10 pods, one EndpointSlice each (with - without)`, `${perService.ours.toFixed(0)} B/Service`, `${((synced.bytes - without.bytes) / 2 ** 20).toFixed(2)} MiB`]);
       serviceRows.push([`baseline: client-node ListWatch, full Service + EndpointSlice objects`, `${perService.baseline.toFixed(0)} B/Service`, `${((services.bytes + slices.bytes) / 2 ** 20).toFixed(2)} MiB`]);
       // Baseline: the library's informer as documented (makeInformer/ListWatch, full objects cached).
       const t1 = Date.now();
-      const full = await listWatchHeap('/api/v1/pods', kc, (c) => core.listPodForAllNamespaces({ limit: 500, _continue: c }));
+      const full = await listWatchHeap(warm!.url, url, pods, 'pods');
       if (full.objects !== pods) throw new Error(`baseline cached ${full.objects} pods`);
       memoryRows.push([`baseline: client-node ListWatch, full objects, ${pods} pods`, `${(full.bytes / pods).toFixed(0)} B/pod`, `${(full.bytes / 2 ** 20).toFixed(1)} MiB`, `first sync ${((Date.now() - t1) / 1000).toFixed(1)} s`]);
     }
