@@ -66,6 +66,42 @@ test('a Service with endpoints in several zones whose clients cross zones: Prefe
   assert.deepEqual(item!.evidence.map((e) => e.source), ['series 1', 'series 2']);
 });
 
+test('a Service that already routes by zone (k8s_dst_service_topology_aware) is not told to set PreferClose; clients in a zone without endpoints get replicas there', () => {
+  const labels = (srcZone: string, dstZone: string, aware: boolean) => ({
+    k8s_src_namespace: 'shop', k8s_src_owner_name: 'web', k8s_src_owner_type: 'Deployment', src_zone: srcZone,
+    k8s_dst_namespace: 'shop', k8s_dst_owner_name: 'cart', k8s_dst_owner_type: 'Deployment', dst_zone: dstZone,
+    k8s_dst_service_name: 'cart', k8s_dst_service_topology_aware: aware ? 'true' : undefined, zonetap_traffic_class: srcZone === dstZone ? 'same_zone' : 'cross_zone',
+  });
+  // Endpoints in a and b, clients in a and b: the same traffic as the PreferClose case above.
+  const covered = (aware: boolean) => [
+    observedFromLabels(labels('a', 'b', aware), 100, 3 * DOLLAR_A_MONTH, 'series 1'),
+    observedFromLabels(labels('b', 'a', aware), 100, 2 * DOLLAR_A_MONTH, 'series 2'),
+    observedFromLabels(labels('a', 'a', aware), 100, 0, 'series 3'),
+  ];
+  assert.deepEqual(advise(covered(false)).items.map((i) => i.rule), ['prefer-close'], 'without routing by zone');
+  assert.deepEqual(advise(covered(true)).items, [], 'routing by zone is set and every client zone has an endpoint: nothing to set');
+  // A client in zone c, where cart has no endpoint.
+  const [item, ...rest] = advise([...covered(true), observedFromLabels(labels('c', 'a', true), 100, 4 * DOLLAR_A_MONTH, 'series 4')]).items;
+  assert.equal(rest.length, 0);
+  assert.equal(item!.rule, 'spread-replicas');
+  assert.doesNotMatch(item!.remedy, /PreferClose/);
+  assert.match(item!.remedy, /Run replicas of shop\/cart in c too/);
+  assert.match(item!.finding, /Service cart \(shop\/cart\) routes by zone and has endpoints in a, b; its clients in c have none/);
+  assert.equal(rounded(item!.monthlyUsd), 4, 'only the traffic of the clients in c: routing by zone already applies to a and b');
+  assert.deepEqual(item!.evidence.map((e) => e.source), ['series 4']);
+});
+
+test('a Service in one zone that already routes by zone: spread its replicas, without telling it to set PreferClose', () => {
+  const labels = (srcZone: string) => ({
+    k8s_src_namespace: 'shop', k8s_src_owner_name: 'web', k8s_src_owner_type: 'Deployment', src_zone: srcZone,
+    k8s_dst_namespace: 'shop', k8s_dst_owner_name: 'cart', k8s_dst_owner_type: 'Deployment', dst_zone: 'a',
+    k8s_dst_service_name: 'cart', k8s_dst_service_topology_aware: 'true', zonetap_traffic_class: srcZone === 'a' ? 'same_zone' : 'cross_zone',
+  });
+  const [item] = advise([observedFromLabels(labels('b'), 100, DOLLAR_A_MONTH, 's1'), observedFromLabels(labels('c'), 100, DOLLAR_A_MONTH, 's2')]).items;
+  assert.equal(item!.rule, 'spread-replicas');
+  assert.doesNotMatch(item!.remedy, /PreferClose/);
+});
+
 test('a Deployment in several zones (no Service label): PreferClose on the Service in front of it; the server is the lower port', () => {
   const search = (zone: string) => end('shop', 'Deployment', 'search', `search-${zone}`, zone, 9200);
   const web = (zone: string) => end('shop', 'Deployment', 'web', `web-${zone}`, zone, 51000);

@@ -10,7 +10,7 @@ import { observedFromLabels, selector, type ObservedTraffic, type TrafficLabels 
 export const ADVICE_BY_LABELS = [
   'k8s_src_namespace', 'k8s_src_owner_name', 'k8s_src_owner_type', 'src_zone', 'src_region',
   'k8s_dst_namespace', 'k8s_dst_owner_name', 'k8s_dst_owner_type', 'dst_zone', 'dst_region',
-  'k8s_dst_service_name', 'zonetap_traffic_class',
+  'k8s_dst_service_name', 'k8s_dst_service_topology_aware', 'zonetap_traffic_class',
 ] as const;
 
 /** The PromQL of bytes/s and USD/s per label set over `window` (a Prometheus duration like 1h). */

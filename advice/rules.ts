@@ -11,11 +11,13 @@
  *   one zone of it, clients in several zones: read replicas per zone / route
  *   reads to the local zone;
  * - server behind a Service (k8s_dst_service_name), or a Deployment, with
- *   endpoints in several zones: trafficDistribution: PreferClose;
+ *   endpoints in several zones: trafficDistribution: PreferClose, unless the
+ *   Service already routes by zone (k8s_dst_service_topology_aware);
  * - server a StatefulSet spread over zones, read by clients in fewer zones:
  *   one reader per zone that reads its own zone's replica;
- * - server replicas all in one zone, clients in several: topology spread
- *   constraints;
+ * - server replicas all in one zone, clients in several, or a Service that
+ *   routes by zone with clients in zones where it has no endpoint: topology
+ *   spread constraints (replicas where the clients are);
  * - server and clients each in one zone, different ones: schedule them
  *   together (pod affinity).
  */
@@ -140,6 +142,8 @@ function adviseConversation(c: Conversation): AdviceItem[] {
   const first = serverEnd(c.traffic[0]!);
   const serverKind = first.kind ?? 'unknown';
   const service = c.traffic.find((t) => t.dstService !== undefined)?.dstService;
+  // Routing by zone already on: PreferClose is not the remedy, so the item must not say to set it.
+  const routesByZone = c.traffic.some((t) => t.dstService === service && t.dstServiceTopologyAware);
   const clients = [...new Set(c.traffic.map((t) => workloadOf(clientEnd(t))))];
   const base = { server, serverKind, service, clients };
   const items: AdviceItem[] = [];
@@ -178,12 +182,26 @@ function adviseConversation(c: Conversation): AdviceItem[] {
 
   if ((serverKind === 'StatefulSet' || serverKind === 'External') && concentrated && clientZones.size >= 2) {
     items.push(item('zone-local-reads', `Add a read replica of ${server} in each zone (${zonesText(clientZones)}) and route reads to the replica in the client's zone; only writes go to the primary in ${topZone}.`, `${Math.round((100 * topBytes) / total)}% of the traffic between ${server} and ${clients.join(', ')} is with its pods in ${topZone} (the primary), read from clients in ${zonesText(clientZones)}.`));
+  } else if (serverZones.size >= 2 && routesByZone) {
+    // Kubernetes keeps traffic in the zone where the Service has an endpoint; clients elsewhere cross.
+    const uncovered = [...clientZones].filter((z) => !serverZones.has(z));
+    // What is at stake is the traffic of those clients only: routing by zone already applies to the others.
+    const fromUncovered = crossZone.filter((t) => uncovered.includes(clientEnd(t).zone ?? ''));
+    if (fromUncovered.length > 0) {
+      items.push({
+        ...base,
+        rule: 'spread-replicas',
+        remedy: `Run replicas of ${server} in ${zonesText(uncovered)} too (topologySpreadConstraints with topologyKey: topology.kubernetes.io/zone): Service ${service} already routes by zone, but has no endpoint in the zone of clients there.`,
+        finding: `${who} routes by zone and has endpoints in ${zonesText(serverZones.keys())}; its clients in ${zonesText(uncovered)} have none in their zone and cross to reach it.`,
+        ...evidenceOf(fromUncovered),
+      });
+    }
   } else if (serverZones.size >= 2 && (service !== undefined || serverKind !== 'StatefulSet')) {
     items.push(item('prefer-close', `Set trafficDistribution: PreferClose on ${service !== undefined ? `Service ${service}` : `the Service in front of ${server}`} (or the topology-mode: Auto annotation before Kubernetes 1.31): its endpoints are in ${zonesText(serverZones.keys())}, so clients there can be served in their own zone.`, `${who} has endpoints in ${zonesText(serverZones.keys())}, and its clients ${clients.join(', ')} cross zones to reach them.`));
   } else if (serverZones.size >= 2) {
     items.push(item('reader-per-zone', `Keep each reader with its data: run ${clients.join(', ')} in every zone of ${server} (${zonesText(serverZones.keys())}), each reading the replica in its own zone, as Polar Signals did per region with a Thanos stack each.`, `${clients.join(', ')} (in ${zonesText(clientZones)}) reads from every replica of ${server} across ${zonesText(serverZones.keys())}.`));
   } else if (clientZones.size >= 2) {
-    items.push(item('spread-replicas', `Spread ${server}'s replicas over the zones with topologySpreadConstraints (topologyKey: topology.kubernetes.io/zone)${service !== undefined ? ` and set trafficDistribution: PreferClose on Service ${service}` : ''}: every replica is in ${topZone} while its clients are in ${zonesText(clientZones)}.`, `Every pod of ${server} is in ${topZone}; its clients ${clients.join(', ')} are in ${zonesText(clientZones)}.`));
+    items.push(item('spread-replicas', `Spread ${server}'s replicas over the zones with topologySpreadConstraints (topologyKey: topology.kubernetes.io/zone)${service !== undefined && !routesByZone ? ` and set trafficDistribution: PreferClose on Service ${service}` : ''}: every replica is in ${topZone} while its clients are in ${zonesText(clientZones)}.`, `Every pod of ${server} is in ${topZone}; its clients ${clients.join(', ')} are in ${zonesText(clientZones)}.`));
   } else {
     items.push(item('co-locate', `Schedule ${clients.join(', ')} in ${server}'s zone (${topZone}) with pod affinity (topologyKey: topology.kubernetes.io/zone), or move ${server} to theirs (${zonesText(clientZones)}).`, `${server} is in ${topZone} and all of its clients ${clients.join(', ')} in ${zonesText(clientZones)}.`));
   }

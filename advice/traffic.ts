@@ -28,6 +28,8 @@ export interface ObservedTraffic {
   dst: TrafficEnd;
   /** k8s_dst_service_name: the Service the destination pod backs, when k8sattributes names it. */
   dstService: string | undefined;
+  /** k8s_dst_service_topology_aware: that Service already routes by zone (trafficDistribution, topology-mode, hints). */
+  dstServiceTopologyAware: boolean;
   trafficClass: TrafficClass | undefined;
   bytesPerSecond: number;
   usdPerSecond: number;
@@ -39,6 +41,7 @@ export interface ObservedTraffic {
 export type TrafficLabels = Readonly<Record<string, string | undefined>>;
 
 const SERVICE_LABEL = 'k8s_dst_service_name';
+const TOPOLOGY_AWARE_LABEL = 'k8s_dst_service_topology_aware';
 
 function endOf(labels: TrafficLabels, side: 'src' | 'dst'): TrafficEnd {
   const port = Number(labels[`${side}_port`] ?? 0);
@@ -59,6 +62,7 @@ export function observedFromLabels(labels: TrafficLabels, bytesPerSecond: number
     src: endOf(labels, 'src'),
     dst: endOf(labels, 'dst'),
     dstService: labels[SERVICE_LABEL],
+    dstServiceTopologyAware: labels[TOPOLOGY_AWARE_LABEL] === 'true',
     trafficClass: labels.zonetap_traffic_class as TrafficClass | undefined,
     bytesPerSecond,
     usdPerSecond,

@@ -18,13 +18,16 @@
  *    AWS-format ip-ranges.json (external_ranges); the internet ends fall in
  *    them. Baseline, same run: k8sattributes without external prefixes.
  * 2. Memory per pod, kubernetes source fed by the fake API server in a child
- *    process (its memory is not counted): heap used after gc, after the first
- *    sync, minus before, divided by pods; 10k and 100k pods, each Deployment
+ *    process (its memory is not counted), each sync measured in a process of
+ *    its own (bench/k8sattributes-heap.ts: warmed up, heap settled by gc
+ *    before and after): heap used after the first sync minus before,
+ *    divided by pods; 10k and 100k pods, each Deployment
  *    of 10 pods behind a Service with one EndpointSlice (so per pod includes
  *    the Services' share). Baseline, same run: the library's ListWatch caching
  *    full pod objects (no transform), 10k pods.
  * 3. Memory per Service: the 10k-pod cluster with its 1,000 Services and
- *    EndpointSlices minus the same cluster without them, divided by 1,000.
+ *    EndpointSlices minus the same cluster without them (two processes, as
+ *    in 2), divided by 1,000.
  *    Baseline, same run: the library's ListWatch caching the full Service
  *    and EndpointSlice objects.
  */
@@ -34,7 +37,6 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { stringify } from 'yaml';
-import { CoreV1Api, DiscoveryV1Api, KubeConfig, ListWatch, Watch, type KubernetesObject } from '@kubernetes/client-node';
 import type { FlowBatch, FlowRecord } from '../pipeline/flow.ts';
 import { MUTATES_DATA, READ_ONLY, type FlowConsumer } from '../pipeline/component.ts';
 import { testSettings } from '../test/support/components.ts';
@@ -356,96 +358,63 @@ async function fakeServer(pods: number, services = true): Promise<{ child: Child
   return { child, url: JSON.parse(line).url };
 }
 
-function kubeconfigFor(url: string): string {
-  const file = join(dir, `kubeconfig-${url.split(':').pop()}`);
-  writeFileSync(file, `apiVersion: v1\nkind: Config\nclusters:\n- name: b\n  cluster: {server: "${url}", insecure-skip-tls-verify: true}\nusers:\n- name: u\n  user: {}\ncontexts:\n- name: b\n  context: {cluster: b, user: u}\ncurrent-context: b\n`);
-  return file;
+/**
+ * Heap used by a k8sattributes processor after its first sync with the fake
+ * API server at `url`, and the sync time: measured in a process of its own
+ * (bench/k8sattributes-heap.ts, warmed up on `warmUrl` first, heap settled
+ * before and after), so two measurements never share a heap.
+ */
+async function syncedHeap(warmUrl: string, url: string, pods: number): Promise<{ bytes: number; syncMs: number; services: number }> {
+  const child = spawn(process.execPath, ['--expose-gc', join(import.meta.dirname, 'k8sattributes-heap.ts'), '--warm', warmUrl, '--url', url, '--pods', String(pods)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface(child.stdout!).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`bench/k8sattributes-heap.ts exited ${code}`)));
+  });
+  const measured = JSON.parse(line) as { bytes: number; syncMs: number; pods: number; services: number };
+  if (measured.pods !== pods) throw new Error(`synced ${measured.pods} of ${pods} pods`);
+  return measured;
 }
 
-function heapUsed(): number {
-  // Several passes: what an informer just stopped still holds is let go over more than one collection.
-  for (let i = 0; i < 4; i++) gc!();
-  return process.memoryUsage().heapUsed;
-}
-
-/** Heap used by a k8sattributes processor after its first sync with the fake API server at `url`, and the sync time. */
-async function syncedHeap(url: string, pods: number): Promise<{ bytes: number; syncMs: number; services: number }> {
-  const before = heapUsed();
-  const t0 = Date.now();
-  const proc = new K8sAttributesProcessor(testSettings('k8sattributes', 'processor'), configSchema.parse({ kubeconfig: kubeconfigFor(url), sync_timeout: '300s', namespace_labels: ['team'] }), new Sink());
-  await proc.start();
-  const syncMs = Date.now() - t0;
-  const bytes = heapUsed() - before;
-  if (proc.directory!.podCount !== pods) throw new Error(`synced ${proc.directory!.podCount} of ${pods} pods`);
-  const services = proc.directory!.services.serviceCount;
-  await proc.shutdown();
-  // Let the stopped watches' sockets close before the next measurement starts from the heap.
-  await sleep(500);
-  return { bytes, syncMs, services };
-}
-
-/** Heap used by the library's ListWatch caching every full object of `path` (the baseline). */
-async function listWatchHeap<T extends KubernetesObject>(path: string, kc: KubeConfig, list: (cont: string | undefined) => Promise<{ items: T[]; metadata?: { _continue?: string } }>): Promise<{ bytes: number; objects: number }> {
-  const base = heapUsed();
-  const lw = new ListWatch<T>(path, new Watch(kc), () => list(undefined).then(async (first) => {
-    const items = [...first.items];
-    let cont = first.metadata?._continue;
-    while (cont) {
-      const page = await list(cont);
-      items.push(...page.items);
-      cont = page.metadata?._continue;
-    }
-    return { ...first, items } as never;
-  }), false);
-  await lw.start();
-  const bytes = heapUsed() - base;
-  const objects = lw.list().length;
-  await lw.stop();
-  await sleep(500);
-  return { bytes, objects };
+/** Heap used by the library's ListWatch caching every full object of `resource` (the baseline), measured as syncedHeap() is. */
+async function listWatchHeap(warmUrl: string, url: string, pods: number, resource: 'pods' | 'services' | 'endpointslices'): Promise<{ bytes: number; objects: number }> {
+  const child = spawn(process.execPath, ['--expose-gc', join(import.meta.dirname, 'k8sattributes-heap.ts'), '--warm', warmUrl, '--url', url, '--pods', String(pods), '--baseline', resource], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface(child.stdout!).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`bench/k8sattributes-heap.ts --baseline ${resource} exited ${code}`)));
+  });
+  return JSON.parse(line) as { bytes: number; objects: number };
 }
 
 const memoryRows: string[][] = [];
 const serviceRows: string[][] = [];
 let perService: { ours: number; baseline: number } | undefined;
-if (!process.env.ZT_BENCH_QUICK) {
-  // Warm-up: a first sync loads and compiles the client and the processor's code, which the first measurement would otherwise count.
-  const warm = await fakeServer(1000);
-  try {
-    await syncedHeap(warm.url, 1000);
-  } finally {
-    warm.child.kill('SIGTERM');
-  }
-}
+// Each measurement process first syncs with this small cluster, so code loading and compiling is not counted.
+const warm = process.env.ZT_BENCH_QUICK ? undefined : await fakeServer(1000);
 for (const pods of process.env.ZT_BENCH_QUICK ? [] : [10_000, 100_000]) {
   // Per Service, 10k pods: the same cluster without Services and EndpointSlices first, then with them; the difference.
   let without: Awaited<ReturnType<typeof syncedHeap>> | undefined;
   if (pods === 10_000) {
     const bare = await fakeServer(pods, false);
     try {
-      without = await syncedHeap(bare.url, pods);
+      without = await syncedHeap(warm!.url, bare.url, pods);
     } finally {
       bare.child.kill('SIGTERM');
     }
   }
   const { child, url } = await fakeServer(pods);
   try {
-    const synced = await syncedHeap(url, pods);
+    const synced = await syncedHeap(warm!.url, url, pods);
     memoryRows.push([`k8sattributes (kubernetes source), ${pods} pods, ${synced.services} Services`, `${(synced.bytes / pods).toFixed(0)} B/pod`, `${(synced.bytes / 2 ** 20).toFixed(1)} MiB`, `first sync ${(synced.syncMs / 1000).toFixed(1)} s`]);
     if (without !== undefined) {
       memoryRows.push([`k8sattributes (kubernetes source), ${pods} pods, no Services`, `${(without.bytes / pods).toFixed(0)} B/pod`, `${(without.bytes / 2 ** 20).toFixed(1)} MiB`, `first sync ${(without.syncMs / 1000).toFixed(1)} s`]);
-      const kc = new KubeConfig();
-      kc.loadFromFile(kubeconfigFor(url));
-      const core = kc.makeApiClient(CoreV1Api);
-      const discovery = kc.makeApiClient(DiscoveryV1Api);
-      const services = await listWatchHeap('/api/v1/services', kc, (c) => core.listServiceForAllNamespaces({ limit: 500, _continue: c }));
-      const slices = await listWatchHeap('/apis/discovery.k8s.io/v1/endpointslices', kc, (c) => discovery.listEndpointSliceForAllNamespaces({ limit: 500, _continue: c }));
+      const services = await listWatchHeap(warm!.url, url, pods, 'services');
+      const slices = await listWatchHeap(warm!.url, url, pods, 'endpointslices');
       perService = { ours: (synced.bytes - without.bytes) / synced.services, baseline: (services.bytes + slices.bytes) / services.objects };
       serviceRows.push([`k8sattributes: ${synced.services} Services of 10 pods, one EndpointSlice each (with - without)`, `${perService.ours.toFixed(0)} B/Service`, `${((synced.bytes - without.bytes) / 2 ** 20).toFixed(2)} MiB`]);
       serviceRows.push([`baseline: client-node ListWatch, full Service + EndpointSlice objects`, `${perService.baseline.toFixed(0)} B/Service`, `${((services.bytes + slices.bytes) / 2 ** 20).toFixed(2)} MiB`]);
       // Baseline: the library's informer as documented (makeInformer/ListWatch, full objects cached).
       const t1 = Date.now();
-      const full = await listWatchHeap('/api/v1/pods', kc, (c) => core.listPodForAllNamespaces({ limit: 500, _continue: c }));
+      const full = await listWatchHeap(warm!.url, url, pods, 'pods');
       if (full.objects !== pods) throw new Error(`baseline cached ${full.objects} pods`);
       memoryRows.push([`baseline: client-node ListWatch, full objects, ${pods} pods`, `${(full.bytes / pods).toFixed(0)} B/pod`, `${(full.bytes / 2 ** 20).toFixed(1)} MiB`, `first sync ${((Date.now() - t1) / 1000).toFixed(1)} s`]);
     }
@@ -453,6 +422,7 @@ for (const pods of process.env.ZT_BENCH_QUICK ? [] : [10_000, 100_000]) {
     child.kill('SIGTERM');
   }
 }
+warm?.child.kill('SIGTERM');
 rmSync(dir, { recursive: true, force: true });
 
 const print = (title: string, header: string[], body: string[][]) => {

@@ -23,6 +23,8 @@ const ENDPOINT_ATTRIBUTES = (side: 'src' | 'dst') =>
     ['region', `${side}.region`],
     ['service', `k8s.${side}.service.name`],
     ['serviceNamespace', `k8s.${side}.service.namespace`],
+    ['serviceTopologyAware', `k8s.${side}.service.topology_aware`],
+    ['externalKind', `zonetap.${side}.external.kind`],
   ] as const satisfies ReadonlyArray<readonly [keyof FlowEndpoint, string]>;
 
 export const SRC_ATTRIBUTES = ENDPOINT_ATTRIBUTES('src');
@@ -99,7 +101,7 @@ function takeEndpoint(attrs: Readonly<Record<string, unknown>>, names: typeof SR
     const v = attrs[name];
     if (v === undefined || v === null) continue;
     if (field === 'port') ep.port = Number(v);
-    else if (field === 'hostNetwork') ep.hostNetwork = v === true || v === 'true';
+    else if (field === 'hostNetwork' || field === 'serviceTopologyAware') ep[field] = v === true || v === 'true';
     else (ep as unknown as Record<string, unknown>)[field] = String(v);
   }
   return ep;

@@ -53,6 +53,20 @@ export interface FlowEndpoint {
   service?: string;
   serviceNamespace?: string;
   /**
+   * True when that Service already routes by zone: its
+   * spec.trafficDistribution is set (PreferClose, PreferSameZone,
+   * PreferSameNode), or its `service.kubernetes.io/topology-mode` annotation
+   * (topology-aware routing), or its EndpointSlices carry zone hints. Advice
+   * does not tell a user to set what is set.
+   */
+  serviceTopologyAware?: boolean;
+  /**
+   * What an end named by an external block is (k8sattributes `external`
+   * kind: managed_service, peered_vpc, on_prem, cloud_provider for a
+   * provider's range file, other).
+   */
+  externalKind?: string;
+  /**
    * Chosen labels of the end's pod and of its namespace (k8sattributes
    * `pod_labels`, `namespace_labels`), label key -> value, values past the
    * cardinality limit read `other`. Shared between ends: MUST NOT be changed.

@@ -33,6 +33,12 @@ export interface DeploymentOptions {
   podInventory?: 'started' | 'manual';
   /** The agents' kernel receiver: netfilter (at each node's POSTROUTING) or cgroup (at its pods' sockets). Default netfilter. */
   receiver?: 'netfilter' | 'cgroup';
+  /**
+   * The gateway's config instead of config/demo-gateway.yaml, with the same
+   * variables: e.g. k8sattributes with the Kubernetes source (a fake API
+   * server holding the cluster's objects and Services) instead of the inventory.
+   */
+  gatewayConfig?: string;
 }
 
 export interface Deployment {
@@ -133,7 +139,7 @@ export async function deployZonetap(cluster: Cluster, options: DeploymentOptions
     if (p.child.pid !== undefined) appendFileSync(pids, `${p.child.pid}\n`);
   };
   const startGateway = async () => {
-    const gateway = new ZonetapProcess('gateway', [join(CONFIG_DIR, 'demo-gateway.yaml')], gatewayEnv, join(options.workdir, 'gateway.log'), options.logLevel);
+    const gateway = new ZonetapProcess('gateway', [options.gatewayConfig ?? join(CONFIG_DIR, 'demo-gateway.yaml')], gatewayEnv, join(options.workdir, 'gateway.log'), options.logLevel);
     remember(gateway);
     started[0] = gateway;
     await gateway.ready();

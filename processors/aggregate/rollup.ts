@@ -37,6 +37,9 @@ export function rollUpEndpoint(ep: FlowEndpoint, level: AggregationLevel): FlowE
     // The Service and the chosen labels are kept at every level: cost by Service and by team is read from them.
     if (ep.service) out.service = ep.service;
     if (ep.serviceNamespace) out.serviceNamespace = ep.serviceNamespace;
+    if (ep.serviceTopologyAware) out.serviceTopologyAware = true;
+    // What an external block is: kept with its name, at every level (a handful of values).
+    if (ep.externalKind) out.externalKind = ep.externalKind;
     if (ep.podLabels !== undefined) out.podLabels = ep.podLabels;
     if (ep.namespaceLabels !== undefined) out.namespaceLabels = ep.namespaceLabels;
   }
@@ -47,7 +50,7 @@ export function rollUpEndpoint(ep: FlowEndpoint, level: AggregationLevel): FlowE
 
 /** Group key of a rolled-up endpoint: every field it can hold. */
 function endpointKey(ep: FlowEndpoint): string {
-  return [ep.address, ep.namespace, ep.pod, ep.workloadKind, ep.workloadName, ep.node, ep.zone, ep.region, ep.hostNetwork ? '1' : '', ep.service, ep.serviceNamespace, labelsKey(ep.podLabels), labelsKey(ep.namespaceLabels)].join(SEP);
+  return [ep.address, ep.namespace, ep.pod, ep.workloadKind, ep.workloadName, ep.node, ep.zone, ep.region, ep.hostNetwork ? '1' : '', ep.service, ep.serviceNamespace, ep.serviceTopologyAware ? '1' : '', ep.externalKind, labelsKey(ep.podLabels), labelsKey(ep.namespaceLabels)].join(SEP);
 }
 
 /** Chosen labels in a group key, keys sorted (two agents may write them in another order). */
@@ -84,6 +87,8 @@ class AddressMemo {
   hostNetwork: boolean | undefined;
   service: string | undefined;
   serviceNamespace: string | undefined;
+  serviceTopologyAware: boolean | undefined;
+  externalKind: string | undefined;
   /** Compared by reference: k8sattributes shares one object per distinct set. */
   podLabels: Readonly<Record<string, string>> | undefined;
   namespaceLabels: Readonly<Record<string, string>> | undefined;
@@ -102,6 +107,8 @@ class AddressMemo {
     this.hostNetwork = ep.hostNetwork;
     this.service = ep.service;
     this.serviceNamespace = ep.serviceNamespace;
+    this.serviceTopologyAware = ep.serviceTopologyAware;
+    this.externalKind = ep.externalKind;
     this.podLabels = ep.podLabels;
     this.namespaceLabels = ep.namespaceLabels;
     this.rolled = rolled;
@@ -112,7 +119,7 @@ class AddressMemo {
     return (
       this.pod === ep.pod && this.workloadName === ep.workloadName && this.zone === ep.zone && this.namespace === ep.namespace &&
       this.workloadKind === ep.workloadKind && this.node === ep.node && this.region === ep.region && this.hostNetwork === ep.hostNetwork &&
-      this.service === ep.service && this.serviceNamespace === ep.serviceNamespace && this.podLabels === ep.podLabels && this.namespaceLabels === ep.namespaceLabels
+      this.service === ep.service && this.serviceNamespace === ep.serviceNamespace && this.serviceTopologyAware === ep.serviceTopologyAware && this.externalKind === ep.externalKind && this.podLabels === ep.podLabels && this.namespaceLabels === ep.namespaceLabels
     );
   }
 }

@@ -97,6 +97,8 @@ export interface ExternalEntry {
   readonly name: string;
   readonly zone: string | undefined;
   readonly region: string | undefined;
+  /** What it is (external-config.ts EXTERNAL_KINDS), on the wire as `zonetap.<side>.external.kind`; undefined when the inventory does not say. */
+  readonly externalKind: string | undefined;
 }
 
 export type Claim = NodeEntry | PodEntry;

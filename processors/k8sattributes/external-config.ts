@@ -17,6 +17,9 @@ export type ExternalKind = (typeof EXTERNAL_KINDS)[number];
 export const RANGE_PROVIDERS = ['aws', 'gcp', 'azure'] as const;
 export type RangeProvider = (typeof RANGE_PROVIDERS)[number];
 
+/** An external block's `kind`, in the config's `external` list and in the static inventory. */
+export const externalKind = z.enum(EXTERNAL_KINDS, { error: (i) => `unknown kind ${JSON.stringify(i.input)}: expected one of ${EXTERNAL_KINDS.join(', ')}` });
+
 const label = (what: string) => z.string({ error: `expected a ${what}` }).min(1, `${what} must not be empty`);
 
 export const externalBlockSchema = z.strictObject({
@@ -24,7 +27,7 @@ export const externalBlockSchema = z.strictObject({
   cidrs: z.array(cidr(), { error: 'expected a list of CIDR blocks like [10.50.0.0/24]' }).min(1, 'an external block needs at least one CIDR'),
   zone: label('zone').optional(),
   region: label('region').optional(),
-  kind: z.enum(EXTERNAL_KINDS, { error: (i) => `unknown kind ${JSON.stringify(i.input)}: expected one of ${EXTERNAL_KINDS.join(', ')}` }).default('other'),
+  kind: externalKind.default('other'),
 });
 
 export const externalRangesSchema = z.strictObject({

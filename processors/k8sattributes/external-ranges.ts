@@ -15,11 +15,6 @@ import { CidrMap, parseCidr, type Cidr } from '../../net/index.ts';
 import { EXTERNAL, newIdentity, type ExternalEntry } from './directory.ts';
 import type { ExternalBlockConfig, ExternalKind, ExternalRangesConfig, RangeProvider } from './external-config.ts';
 
-/** An external entry with what it is; `kind` is not on the wire (the end's owner type stays `External`). */
-export interface NamedExternal extends ExternalEntry {
-  readonly externalKind: ExternalKind;
-}
-
 /** One prefix of a provider's file, named. `rank` breaks ties between entries of one prefix: higher is more specific. */
 interface RangeEntry {
   cidr: Cidr;
@@ -119,21 +114,21 @@ export function readRangeFile(provider: RangeProvider, path: string): RangeEntry
 
 /** Every external block of the config, longest prefix first on lookup. */
 export class ExternalBlocks {
-  readonly #blocks = new CidrMap<NamedExternal>();
+  readonly #blocks = new CidrMap<ExternalEntry>();
 
   /** Loads the config's blocks and range files; throws RangeFileError for a file not in its format. */
   constructor(blocks: readonly ExternalBlockConfig[], ranges: readonly ExternalRangesConfig[]) {
     // One entry per (name, region, kind), shared by its prefixes: 10k prefixes are a few hundred entries.
-    const entries = new Map<string, NamedExternal>();
-    const entry = (name: string, zone: string | undefined, region: string | undefined, kind: ExternalKind): NamedExternal => {
+    const entries = new Map<string, ExternalEntry>();
+    const entry = (name: string, zone: string | undefined, region: string | undefined, kind: ExternalKind): ExternalEntry => {
       const key = `${name}\u0000${zone ?? ''}\u0000${region ?? ''}\u0000${kind}`;
       let e = entries.get(key);
       if (e === undefined) entries.set(key, (e = { kind: EXTERNAL, identity: newIdentity(), name, zone, region, externalKind: kind }));
       return e;
     };
     // The same prefix in several places: the user's own block first, then the most specific range entry.
-    const chosen = new Map<string, { cidr: Cidr; value: NamedExternal; rank: number }>();
-    const offer = (cidr: Cidr, value: NamedExternal, rank: number) => {
+    const chosen = new Map<string, { cidr: Cidr; value: ExternalEntry; rank: number }>();
+    const offer = (cidr: Cidr, value: ExternalEntry, rank: number) => {
       const key = `${cidr.family}/${cidr.network}/${cidr.prefix}`;
       const had = chosen.get(key);
       if (had === undefined || rank > had.rank) chosen.set(key, { cidr, value, rank });
@@ -149,7 +144,7 @@ export class ExternalBlocks {
   }
 
   /** The longest block containing `address`, or undefined. */
-  lookup(address: string): NamedExternal | undefined {
+  lookup(address: string): ExternalEntry | undefined {
     return this.#blocks.lookup(address);
   }
 }

@@ -24,7 +24,7 @@ const GCP = join(testdata, 'gcp-cloud.json');
 const AZURE = join(testdata, 'azure-service-tags.json');
 
 /** What an address resolves to, as [name, region, kind]; undefined when no block has it. */
-function named(blocks: ExternalBlocks, address: string): [string, string | undefined, string] | undefined {
+function named(blocks: ExternalBlocks, address: string): [string, string | undefined, string | undefined] | undefined {
   const e = blocks.lookup(address);
   return e && [e.name, e.region, e.externalKind];
 }

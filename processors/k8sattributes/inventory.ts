@@ -10,6 +10,7 @@ import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } fr
 import { z } from 'zod';
 import { canonicalAddress, cidrsOverlap, parseCidr, type Cidr } from '../../net/index.ts';
 import { ZonetapError } from '../../pipeline/errors.ts';
+import { externalKind } from './external-config.ts';
 
 const address = z.string({ error: 'expected an IP address' }).refine((a) => isIP(a) !== 0, { error: (i) => `invalid IP address "${String(i.input)}"` });
 const name = (what: string) => z.string({ error: `expected a ${what}` }).min(1, `${what} must not be empty`);
@@ -73,6 +74,7 @@ const inventorySchema = z.strictObject({
         cidrs: z.array(cidr('10.200.0.0/24')).min(1, 'an external block needs at least one CIDR'),
         zone: name('zone').optional(),
         region: name('region').optional(),
+        kind: externalKind.optional(),
       }),
     )
     .default([]),

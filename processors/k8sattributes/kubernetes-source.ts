@@ -50,6 +50,16 @@ export interface KubernetesSourceOptions {
 /** The label an EndpointSlice names its Service with. */
 const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
+/** Annotations that turn on topology-aware routing (Kubernetes 1.27+, and the older name before it). */
+const TOPOLOGY_ANNOTATIONS = ['service.kubernetes.io/topology-mode', 'service.kubernetes.io/topology-aware-hints'];
+
+/** True when a Service asks to be routed by zone: spec.trafficDistribution, or a topology annotation not Disabled. */
+function routesByZone(o: any): boolean {
+  if (typeof o.spec?.trafficDistribution === 'string' && o.spec.trafficDistribution !== '') return true;
+  const annotations = o.metadata?.annotations ?? {};
+  return TOPOLOGY_ANNOTATIONS.some((k) => typeof annotations[k] === 'string' && annotations[k] !== '' && annotations[k].toLowerCase() !== 'disabled');
+}
+
 interface Slim {
   metadata: ObjectName;
 }
@@ -169,19 +179,26 @@ export class KubernetesSource {
         externalName: spec.type === 'ExternalName',
         // "None" is a headless Service: no ClusterIP.
         clusterIps: ips.map(String).filter((ip) => ip !== '' && ip !== 'None'),
+        routesByZone: routesByZone(o),
       } as Slim;
     };
     const transformSlice: Transform = (o) => {
       const meta = o.metadata ?? {};
       const addresses: string[] = [];
-      for (const e of o.endpoints ?? []) for (const a of e.addresses ?? []) addresses.push(String(a));
+      let zoneHints = false;
+      for (const e of o.endpoints ?? []) {
+        for (const a of e.addresses ?? []) addresses.push(String(a));
+        if (e.hints?.forZones?.length) zoneHints = true;
+      }
       // No ports (null or empty) on a slice: every port of its endpoints is the Service's (headless Services without ports).
       const ports: SlicePort[] | undefined = o.ports?.length ? o.ports.filter((p: any) => p.port !== undefined && p.port !== null).map((p: any) => ({ port: Number(p.port), transport: String(p.protocol ?? 'TCP').toLowerCase() })) : undefined;
       return {
         metadata: { name: String(meta.name), namespace: String(meta.namespace ?? 'default') },
         service: meta.labels?.[SERVICE_NAME_LABEL] as string | undefined,
-        addresses,
+        // Kept as long as the slice: a copy of exact length (push leaves room to grow).
+        addresses: addresses.slice(),
         ports,
+        zoneHints,
       } as Slim;
     };
     const transformNode: Transform = (n) => {
@@ -212,7 +229,7 @@ export class KubernetesSource {
     const upsertSlice = (o: any) => {
       // A slice no Service owns (managed by hand, without the label) names no Service.
       if (o.service === undefined) dir.services.deleteSlice(o.metadata.namespace, o.metadata.name);
-      else dir.services.upsertSlice(o.metadata.namespace, o.metadata.name, String(o.service), o.addresses, o.ports);
+      else dir.services.upsertSlice(o.metadata.namespace, o.metadata.name, String(o.service), o.addresses, o.ports, o.zoneHints);
     };
     const rs = controller('ReplicaSet');
     const job = controller('Job');
@@ -222,7 +239,7 @@ export class KubernetesSource {
     this.#add(client, 'replicasets', '/apis/apps/v1/replicasets', transformController, rs.upsert, rs.remove);
     this.#add(client, 'jobs', '/apis/batch/v1/jobs', transformController, job.upsert, job.remove);
     this.#add(client, 'namespaces', '/api/v1/namespaces', transformNamespace, (o: any) => dir.upsertNamespace(o.metadata.name, o.labels, o.ignored), (o) => dir.deleteNamespace(o.metadata.name));
-    this.#add(client, 'services', '/api/v1/services', transformService, (o: any) => dir.services.upsertService(o.metadata.namespace, o.metadata.name, o.created, o.externalName, o.clusterIps), (o) => dir.services.deleteService(o.metadata.namespace ?? 'default', o.metadata.name));
+    this.#add(client, 'services', '/api/v1/services', transformService, (o: any) => dir.services.upsertService(o.metadata.namespace, o.metadata.name, o.created, o.externalName, o.clusterIps, o.routesByZone), (o) => dir.services.deleteService(o.metadata.namespace ?? 'default', o.metadata.name));
     this.#add(client, 'endpointslices', '/apis/discovery.k8s.io/v1/endpointslices', transformSlice, upsertSlice, (o) => dir.services.deleteSlice(o.metadata.namespace ?? 'default', o.metadata.name));
     this.#add(client, 'pods', '/api/v1/pods', transformPod, upsertPod, deletePod, podSelector);
 

@@ -56,6 +56,19 @@ before(async () => {
   // An ExternalName Service is a DNS alias; even a slice someone made for it names nothing.
   s.create('services', makeService({ namespace: 'shop', name: 'legacy', type: 'ExternalName', externalName: 'legacy.example.com' }));
   s.create('endpointslices', makeEndpointSlice({ namespace: 'shop', name: 'legacy-x', service: 'legacy', endpoints: [{ address: '10.1.0.7', pod: 'legacy-0' }], ports: [{ port: 80 }] }));
+  // Routing by zone, each way Kubernetes has of saying it (and one that says no), one pod and Service each.
+  const zoned: [string, string, Parameters<typeof makeService>[0], boolean][] = [
+    ['web', '10.1.0.10', { name: 'web', trafficDistribution: 'PreferClose' }, false],
+    ['cart', '10.1.0.11', { name: 'cart', annotations: { 'service.kubernetes.io/topology-mode': 'Auto' } }, false],
+    ['search', '10.1.0.12', { name: 'search' }, true],
+    ['plain', '10.1.0.13', { name: 'plain' }, false],
+    ['old', '10.1.0.14', { name: 'old', annotations: { 'service.kubernetes.io/topology-aware-hints': 'Disabled' } }, false],
+  ];
+  for (const [name, ip, svc, hints] of zoned) {
+    s.create('pods', makePod({ namespace: 'shop', name: `${name}-0`, node: 'node-a', ips: [ip] }));
+    s.create('services', makeService({ namespace: 'shop', ports: [{ port: 80 }], ...svc }));
+    s.create('endpointslices', makeEndpointSlice({ namespace: 'shop', name: `${name}-x`, service: name, endpoints: [{ address: ip, pod: `${name}-0`, zone: 'zone-a', ...(hints ? { hintZones: ['zone-a'] } : {}) }], ports: [{ port: 80 }] }));
+  }
   h = harness({ kubeconfig: server.writeKubeconfig(join(dir, 'kubeconfig')), sync_timeout: '10s', max_held_records: 0 });
   await h.processor.start();
 });
@@ -103,4 +116,37 @@ test('watch: a Service turned ExternalName, a slice deleted and a new slice are 
   server.store.create('endpointslices', makeEndpointSlice({ namespace: 'shop', name: 'legacy-y', service: 'legacy-v2', endpoints: [{ address: '10.1.0.7', pod: 'legacy-0' }], ports: [{ port: 80 }] }));
   await eventually(async () => assert.deepEqual(await serviceOf('10.1.0.7', 80), ['shop', 'legacy-v2'], 'a slice whose Service is not listed (yet) still names it'));
   assert.equal(await serviceOf('10.96.0.5', 8080), undefined, 'an ExternalName Service has no ClusterIP');
+});
+
+/** Whether a flow to `dst`:80 comes out with its Service marked as routing by zone. */
+async function topologyAware(dst: string): Promise<boolean | undefined> {
+  const record: FlowRecord = { src: { address: '10.1.0.9', port: 40000 }, dst: { address: dst, port: 80 }, transport: 'tcp', ipFamily: 'ipv4', bytes: 100, packets: 1 };
+  const before = h.out.batches.length;
+  await h.processor.consume({ start: 0, end: 1, records: [record] });
+  const [r] = h.out.batches.slice(before).flatMap((b) => b.records);
+  assert.ok(r!.dst.service !== undefined, `${dst} backs a Service`);
+  return r!.dst.serviceTopologyAware;
+}
+
+test('a Service that routes by zone is marked so: trafficDistribution, the topology-mode annotation, or zone hints on its EndpointSlice', async () => {
+  assert.equal(await topologyAware('10.1.0.10'), true, 'spec.trafficDistribution: PreferClose');
+  assert.equal(await topologyAware('10.1.0.11'), true, 'service.kubernetes.io/topology-mode: Auto');
+  assert.equal(await topologyAware('10.1.0.12'), true, 'endpoints[].hints.forZones');
+  assert.equal(await topologyAware('10.1.0.13'), false, 'none of them');
+  assert.equal(await topologyAware('10.1.0.14'), false, 'topology-aware-hints: Disabled');
+});
+
+test('watch: routing by zone turned on and off is seen', async () => {
+  server.store.modify('services', 'shop', 'plain', (svc: any) => {
+    svc.spec.trafficDistribution = 'PreferSameZone';
+  });
+  await eventually(async () => assert.equal(await topologyAware('10.1.0.13'), true));
+  server.store.modify('services', 'shop', 'web', (svc: any) => {
+    delete svc.spec.trafficDistribution;
+  });
+  await eventually(async () => assert.equal(await topologyAware('10.1.0.10'), false));
+  server.store.modify('endpointslices', 'shop', 'search-x', (slice: any) => {
+    for (const e of slice.endpoints) delete e.hints;
+  });
+  await eventually(async () => assert.equal(await topologyAware('10.1.0.12'), false));
 });

@@ -12,6 +12,13 @@
  * 2. if none matches (ICMP, a port no Service publishes), all of them;
  * 3. of those, the oldest Service (creationTimestamp), then namespace/name.
  * ExternalName Services have no endpoints of their own and are never named.
+ *
+ * A Service "routes by zone" (`topologyAware`, on the flows as
+ * `k8s.dst.service.topology_aware`) when its spec.trafficDistribution is set,
+ * its `service.kubernetes.io/topology-mode` (or older
+ * `service.kubernetes.io/topology-aware-hints`) annotation is set to anything
+ * but Disabled, or an EndpointSlice of it carries zone hints (what kube-proxy
+ * acts on): advice then does not tell the user to set it.
  */
 export const SERVICE = 4;
 
@@ -27,10 +34,14 @@ export interface ServiceEntry {
   externalName: boolean;
   /** spec.clusterIPs (none for headless and ExternalName Services). */
   clusterIps: readonly string[];
-  /** EndpointSlices pointing at it; the entry is forgotten when none is left and the Service is gone. */
-  readonly slices: Slice[];
+  /** EndpointSlices pointing at it (replaced, never changed in place); the entry is forgotten when none is left and the Service is gone. */
+  slices: readonly Slice[];
   /** The Service object is currently known to exist. */
   live: boolean;
+  /** Its spec or annotation asks for routing by zone (see the file comment). */
+  routesByZone: boolean;
+  /** routesByZone, or an EndpointSlice of it has zone hints: what the flows carry. */
+  topologyAware: boolean;
 }
 
 /** A port of an EndpointSlice: number and transport as the receivers write it (`tcp`, `udp`, `sctp`). */
@@ -46,6 +57,8 @@ export interface Slice {
   readonly addresses: readonly string[];
   /** undefined: every port (an EndpointSlice with no ports). */
   readonly ports: readonly SlicePort[] | undefined;
+  /** An endpoint of it has hints.forZones (the EndpointSlice controller routes it by zone). */
+  readonly zoneHints: boolean;
 }
 
 /** Older Service first, then by namespace/name: the order rule 3 picks in. */
@@ -100,7 +113,13 @@ function choiceOf(slices: readonly Slice[]): Choice | undefined {
       services.push(slice.service);
     }
   }
-  return fallback === undefined ? undefined : { keys, services, fallback };
+  // Copies of exact length: a pushed-to array keeps room for 17 elements, and there is one Choice per Service.
+  return fallback === undefined ? undefined : { keys: keys.slice(), services: services.slice(), fallback };
+}
+
+/** Sets `s.topologyAware` from its spec, annotation and slices (see the file comment). */
+function topologyOf(s: ServiceEntry): void {
+  s.topologyAware = s.routesByZone || s.slices.some((slice) => slice.zoneHints);
 }
 
 export class ServiceIndex {
@@ -149,13 +168,16 @@ export class ServiceIndex {
     return this.#byClusterIp.size === 0 ? undefined : this.#byClusterIp.get(address);
   }
 
-  upsertService(namespace: string, name: string, created: number, externalName: boolean, clusterIps: readonly string[]): void {
+  upsertService(namespace: string, name: string, created: number, externalName: boolean, clusterIps: readonly string[], routesByZone = false): void {
     const s = this.#service(namespace, name);
     s.live = true;
+    s.routesByZone = routesByZone;
+    topologyOf(s);
     const rechoose = s.externalName !== externalName || s.created !== created;
     s.externalName = externalName;
     for (const ip of s.clusterIps) if (this.#byClusterIp.get(ip) === s) this.#byClusterIp.delete(ip);
-    s.clusterIps = externalName ? [] : clusterIps;
+    // A copy of exact length: the caller's may have been built by filter or push, with room to grow.
+    s.clusterIps = externalName ? [] : [...clusterIps];
     for (const ip of s.clusterIps) this.#byClusterIp.set(ip, s);
     s.created = created;
     // Its rank among the Services of its addresses, or whether it counts at all, may have changed.
@@ -174,6 +196,8 @@ export class ServiceIndex {
     for (const ip of s.clusterIps) if (this.#byClusterIp.get(ip) === s) this.#byClusterIp.delete(ip);
     s.clusterIps = [];
     s.live = false;
+    s.routesByZone = false;
+    topologyOf(s);
     if (s.slices.length === 0) this.#services.delete(`${namespace}/${name}`);
   }
 
@@ -182,12 +206,14 @@ export class ServiceIndex {
    * `serviceName` (its `kubernetes.io/service-name` label). `ports`
    * undefined: the slice lists no ports, so every port is the Service's.
    */
-  upsertSlice(namespace: string, name: string, serviceName: string, addresses: readonly string[], ports: readonly SlicePort[] | undefined): void {
+  upsertSlice(namespace: string, name: string, serviceName: string, addresses: readonly string[], ports: readonly SlicePort[] | undefined, zoneHints = false): void {
     const key = `${namespace}/${name}`;
     this.deleteSlice(namespace, name);
     const service = this.#service(namespace, serviceName);
-    const slice: Slice = { id: this.#sliceIds++, service, addresses, ports };
-    service.slices.push(slice);
+    const slice: Slice = { id: this.#sliceIds++, service, addresses, ports, zoneHints };
+    // A new array of exact length rather than push (which leaves room for 17): most Services have one slice.
+    service.slices = [...service.slices, slice];
+    topologyOf(service);
     this.#slices.set(key, slice);
     for (const a of addresses) {
       const old = this.#byAddress.get(a);
@@ -205,7 +231,8 @@ export class ServiceIndex {
       if (old !== undefined) this.#regroup(a, old.slices.filter((s) => s !== slice), old);
     }
     const s = slice.service;
-    s.slices.splice(s.slices.indexOf(slice), 1);
+    s.slices = s.slices.filter((x) => x !== slice);
+    topologyOf(s);
     if (s.slices.length === 0 && !s.live) this.#services.delete(`${s.namespace}/${s.name}`);
   }
 
@@ -234,7 +261,7 @@ export class ServiceIndex {
     const key = `${namespace}/${name}`;
     let s = this.#services.get(key);
     if (s === undefined) {
-      s = { kind: SERVICE, identity: this.#newIdentity(), namespace: this.#intern(namespace), name: this.#intern(name), created: 0, externalName: false, clusterIps: [], slices: [], live: false };
+      s = { kind: SERVICE, identity: this.#newIdentity(), namespace: this.#intern(namespace), name: this.#intern(name), created: 0, externalName: false, clusterIps: [], slices: [], live: false, routesByZone: false, topologyAware: false };
       this.#services.set(key, s);
     }
     return s;

@@ -55,7 +55,7 @@ export function buildView(inv: Inventory, graceMs: number, labels?: InventoryLab
   });
   const blocks = new CidrMap<ExternalEntry>();
   for (const e of inv.external) {
-    const entry: ExternalEntry = { kind: EXTERNAL, identity: newIdentity(), name: e.name, zone: e.zone, region: e.region };
+    const entry: ExternalEntry = { kind: EXTERNAL, identity: newIdentity(), name: e.name, zone: e.zone, region: e.region, externalKind: e.kind };
     for (const c of e.cidrs) blocks.set(c, entry);
   }
   return {

@@ -96,7 +96,7 @@ test('static source resolves pods, nodes, hostNetwork pods, IPv6 and external bl
     assert.equal(pod!.dst.workloadName, 'db');
     assert.equal(v6!.src.pod, undefined, 'receivers print canonical IPv6; the inventory is canonicalised the same way, other spellings are not matched');
     assert.deepEqual(known(v6!.dst), { address: '192.168.50.1', port: 8080, workloadKind: 'Node', workloadName: 'node-a', node: 'node-a', zone: 'zone-a', region: 'region-1', hostNetwork: true });
-    assert.deepEqual(known(external!.dst), { address: '10.200.0.9', port: 8080, workloadKind: 'External', workloadName: 'cloud-sql', zone: 'zone-b', region: 'region-1' });
+    assert.deepEqual(known(external!.dst), { address: '10.200.0.9', port: 8080, workloadKind: 'External', workloadName: 'cloud-sql', zone: 'zone-b', region: 'region-1', externalKind: 'managed_service' });
     assert.deepEqual(known(internet!.dst), { address: '1.1.1.1', port: 8080 });
     assert.equal(h.processor.stats.unresolvedDstBytes, 70);
     const [canonical] = await h.run(['fd01::5', '10.2.0.7']);

@@ -48,7 +48,7 @@ function stringBytes(s: string | undefined): number {
 function endpointBytes(e: FlowEndpoint): number {
   return (
     stringBytes(e.address) + stringBytes(e.namespace) + stringBytes(e.pod) + stringBytes(e.workloadKind) + stringBytes(e.workloadName) + stringBytes(e.node) + stringBytes(e.zone) + stringBytes(e.region) +
-    stringBytes(e.service) + stringBytes(e.serviceNamespace) + labelsBytes(e.podLabels) + labelsBytes(e.namespaceLabels)
+    stringBytes(e.service) + stringBytes(e.serviceNamespace) + stringBytes(e.externalKind) + labelsBytes(e.podLabels) + labelsBytes(e.namespaceLabels)
   );
 }
 

@@ -34,7 +34,7 @@ const KEY_KINDS = new Map<string, ValueKind>([
   [IGNORED, 'true'],
 ]);
 for (const [field, name] of [...SRC_ATTRIBUTES, ...DST_ATTRIBUTES]) {
-  KEY_KINDS.set(name, field === 'address' ? 'address' : field === 'port' ? 'port' : field === 'hostNetwork' ? 'boolean' : 'text');
+  KEY_KINDS.set(name, field === 'address' ? 'address' : field === 'port' ? 'port' : field === 'hostNetwork' || field === 'serviceTopologyAware' ? 'boolean' : 'text');
 }
 
 const REQUIRED = ['start', 'end', 'bytes', 'packets'] as const;

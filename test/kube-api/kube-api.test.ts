@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
+import { checkObject } from '../support/k8s-schema.ts';
 import { FakeKubeApiServer, makeEndpointSlice, makeNode, makePod, makeService } from './index.ts';
 
 const run = promisify(execFile);
@@ -241,4 +242,15 @@ test('kubectl get services and endpointslices: columns, the service-name label s
   } finally {
     child.kill();
   }
+});
+
+test('kubectl reads a Service\'s trafficDistribution and topology annotation and an EndpointSlice\'s zone hints, all fields of the official API types', async () => {
+  const svc = makeService({ namespace: 'zoned', name: 'web', clusterIPs: ['10.96.0.20'], ports: [{ port: 80 }], trafficDistribution: 'PreferClose', annotations: { 'service.kubernetes.io/topology-mode': 'Auto' } });
+  const slice = makeEndpointSlice({ namespace: 'zoned', name: 'web-z1', service: 'web', endpoints: [{ address: '10.1.0.20', pod: 'web-0', zone: 'zone-a', hintZones: ['zone-a'] }], ports: [{ port: 80 }] });
+  assert.deepEqual(checkObject({ apiVersion: 'v1', kind: 'Service', ...svc }), []);
+  assert.deepEqual(checkObject({ apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', ...slice }), []);
+  server.store.create('services', svc);
+  server.store.create('endpointslices', slice);
+  assert.equal(await kubectl('get', 'service', 'web', '-n', 'zoned', '-o', 'jsonpath={.spec.trafficDistribution} {.metadata.annotations.service\\.kubernetes\\.io/topology-mode}'), 'PreferClose Auto');
+  assert.equal(await kubectl('get', 'endpointslice', 'web-z1', '-n', 'zoned', '-o', 'jsonpath={.endpoints[0].hints.forZones[0].name}'), 'zone-a');
 });

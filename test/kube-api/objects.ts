@@ -112,13 +112,16 @@ export interface ServiceSpec {
   ports?: { port: number; protocol?: string; name?: string }[];
   externalName?: string;
   creationTimestamp?: string;
+  /** spec.trafficDistribution (PreferClose, PreferSameZone, PreferSameNode). */
+  trafficDistribution?: string;
+  annotations?: Record<string, string>;
 }
 
 export function makeService(s: ServiceSpec): KubeObject {
   const type = s.type === 'headless' || s.type === undefined ? 'ClusterIP' : s.type;
   const clusterIPs = s.type === 'headless' ? ['None'] : s.type === 'ExternalName' ? undefined : s.clusterIPs;
   return {
-    metadata: { name: s.name, namespace: s.namespace ?? 'default', labels: { app: s.name }, ...(s.creationTimestamp ? { creationTimestamp: s.creationTimestamp } : {}) },
+    metadata: { name: s.name, namespace: s.namespace ?? 'default', labels: { app: s.name }, ...(s.annotations ? { annotations: s.annotations } : {}), ...(s.creationTimestamp ? { creationTimestamp: s.creationTimestamp } : {}) },
     spec: {
       type,
       ...(clusterIPs?.length ? { clusterIP: clusterIPs[0], clusterIPs } : {}),
@@ -126,6 +129,7 @@ export function makeService(s: ServiceSpec): KubeObject {
       ...(type !== 'ExternalName' ? { selector: { app: s.name } } : {}),
       ports: (s.ports ?? []).map((p, i) => ({ name: p.name ?? `port-${i}`, port: p.port, targetPort: p.port, protocol: p.protocol ?? 'TCP' })),
       sessionAffinity: 'None',
+      ...(s.trafficDistribution ? { trafficDistribution: s.trafficDistribution } : {}),
     },
     status: { loadBalancer: {} },
   };
@@ -138,7 +142,7 @@ export interface EndpointSliceSpec {
   service?: string;
   addressType?: 'IPv4' | 'IPv6';
   /** One endpoint per pod: its address and the pod it is (targetRef). */
-  endpoints: { address: string; pod?: string; node?: string; zone?: string; ready?: boolean }[];
+  endpoints: { address: string; pod?: string; node?: string; zone?: string; ready?: boolean; hintZones?: string[] }[];
   /** undefined: no ports (every port, as for a headless Service without ports). */
   ports?: { port: number; protocol?: string; name?: string }[];
 }
@@ -159,6 +163,8 @@ export function makeEndpointSlice(e: EndpointSliceSpec): KubeObject {
       ...(p.pod ? { targetRef: { kind: 'Pod', namespace, name: p.pod, uid: `uid-${p.pod}` } } : {}),
       ...(p.node ? { nodeName: p.node } : {}),
       ...(p.zone ? { zone: p.zone } : {}),
+      // What the EndpointSlice controller writes for topology-aware routing: the zones this endpoint serves.
+      ...(p.hintZones ? { hints: { forZones: p.hintZones.map((name) => ({ name })) } } : {}),
     })),
     ports: e.ports === undefined ? null : e.ports.map((p, i) => ({ name: p.name ?? `port-${i}`, port: p.port, protocol: p.protocol ?? 'TCP' })),
   };
