@@ -27,9 +27,10 @@ class DrainWorker : public Napi::AsyncWorker {
  public:
   // `owner` stays referenced (not collected) and counts the drain in flight, so
   // that close() cannot pull the fds from under the worker thread.
-  DrainWorker(Napi::Env env, Napi::Object owner, int* in_flight, uint32_t* generation, DrainMaps maps, uint32_t batch)
+  DrainWorker(Napi::Env env, Napi::Object owner, int* in_flight, uint32_t* generation, DrainMaps maps, uint32_t batch,
+              uint32_t chunk_records)
       : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), owner_(Napi::Persistent(owner)),
-        in_flight_(in_flight), generation_(generation), maps_(maps), batch_(batch) {
+        in_flight_(in_flight), generation_(generation), maps_(maps), batch_(batch), chunk_bytes_(size_t{chunk_records} * kRecord) {
     ++*in_flight_;
   }
   ~DrainWorker() override { --*in_flight_; }
@@ -64,9 +65,19 @@ class DrainWorker : public Napi::AsyncWorker {
     MergeCached(cached);
   }
 
+  // Each chunk becomes a Buffer over the chunk's own memory (no copy), freed
+  // when JavaScript lets go of it: a drain of 1M flows never holds its 64 MB twice.
   void OnOK() override {
     *generation_ = maps_.next_generation;
-    deferred_.Resolve(Napi::Buffer<uint8_t>::Copy(Env(), records_.data(), records_.size()));
+    Napi::Env env = Env();
+    Napi::Array chunks = Napi::Array::New(env, chunks_.size());
+    for (size_t i = 0; i < chunks_.size(); i++) {
+      auto* owned = new std::vector<uint8_t>(std::move(chunks_[i]));
+      chunks.Set(i, Napi::Buffer<uint8_t>::NewOrCopy(env, owned->data(), owned->size(),
+                                                      [](Napi::Env, uint8_t*, std::vector<uint8_t>* chunk) { delete chunk; }, owned));
+    }
+    chunks_.clear();
+    deferred_.Resolve(chunks);
   }
   void OnError(const Napi::Error&) override {
     // Swapped but not fully read: the retired table keeps the unread rest, and a
@@ -101,11 +112,18 @@ class DrainWorker : public Napi::AsyncWorker {
     return true;
   }
 
+  // Records go into chunks of chunk_bytes_, each reserved once: no vector of
+  // the whole drain that doubles (and is briefly held twice) as it grows.
   void Append(const flow_key& key, const flow_counters& counters) {
+    if (chunks_.empty() || chunks_.back().size() + kRecord > chunk_bytes_) {
+      chunks_.emplace_back();
+      chunks_.back().reserve(chunk_bytes_);
+    }
+    std::vector<uint8_t>& chunk = chunks_.back();
     const uint8_t* k = reinterpret_cast<const uint8_t*>(&key);
     const uint8_t* v = reinterpret_cast<const uint8_t*>(&counters);
-    records_.insert(records_.end(), k, k + sizeof(flow_key));
-    records_.insert(records_.end(), v, v + sizeof(flow_counters));
+    chunk.insert(chunk.end(), k, k + sizeof(flow_key));
+    chunk.insert(chunk.end(), v, v + sizeof(flow_counters));
   }
 
   static std::string_view KeyBytes(const void* p) { return std::string_view(static_cast<const char*>(p), sizeof(flow_key)); }
@@ -120,15 +138,17 @@ class DrainWorker : public Napi::AsyncWorker {
       sum.packets += e.counters.packets;
     }
     if (flows.empty()) return;
-    for (size_t off = 0; off < records_.size(); off += kRecord) {
-      auto it = flows.find(KeyBytes(records_.data() + off));
-      if (it == flows.end()) continue;
-      flow_counters c;
-      memcpy(&c, records_.data() + off + sizeof(flow_key), sizeof c);
-      c.bytes += it->second.bytes;
-      c.packets += it->second.packets;
-      memcpy(records_.data() + off + sizeof(flow_key), &c, sizeof c);
-      flows.erase(it);
+    for (auto& chunk : chunks_) {
+      for (size_t off = 0; off < chunk.size(); off += kRecord) {
+        auto it = flows.find(KeyBytes(chunk.data() + off));
+        if (it == flows.end()) continue;
+        flow_counters c;
+        memcpy(&c, chunk.data() + off + sizeof(flow_key), sizeof c);
+        c.bytes += it->second.bytes;
+        c.packets += it->second.packets;
+        memcpy(chunk.data() + off + sizeof(flow_key), &c, sizeof c);
+        flows.erase(it);
+      }
     }
     for (const auto& [key, counters] : flows) {
       flow_key k;
@@ -150,15 +170,17 @@ class DrainWorker : public Napi::AsyncWorker {
   bool swapped_ = false;
   DrainMaps maps_;
   uint32_t batch_;
-  std::vector<uint8_t> records_;
+  size_t chunk_bytes_;
+  std::vector<std::vector<uint8_t>> chunks_;
   std::string op_;
   int err_ = 0;
 };
 
 }  // namespace
 
-Napi::Promise QueueDrain(Napi::Env env, Napi::Object owner, int* in_flight, uint32_t* generation, DrainMaps maps, uint32_t batch) {
-  auto* worker = new DrainWorker(env, owner, in_flight, generation, maps, batch);
+Napi::Promise QueueDrain(Napi::Env env, Napi::Object owner, int* in_flight, uint32_t* generation, DrainMaps maps, uint32_t batch,
+                         uint32_t chunk_records) {
+  auto* worker = new DrainWorker(env, owner, in_flight, generation, maps, batch, chunk_records);
   worker->Queue();
   return worker->Promise();
 }
