@@ -159,6 +159,8 @@ interface Measured {
   peakMB: number;
   /** Resident memory once the traffic was sent, before the drain. */
   rssBeforeMB: number;
+  /** Peak resident memory until then (start-up: listing the pods). */
+  peakBeforeMB: number;
   /** The most V8 heap and external memory seen while the drain was handed on (sampled every 250 ms). */
   heapMB: number;
   externalMB: number;
@@ -196,6 +198,7 @@ async function measure(p: Pipeline): Promise<Measured> {
   const points0 = p.sink?.points ?? 0;
   const cpu0 = cpuSeconds(pid);
   const rssBeforeMB = (rssMiB(pid) * 2 ** 20) / 1e6;
+  const peakBeforeMB = (peakRssMiB(pid) * 2 ** 20) / 1e6;
   let heapMB = 0;
   let externalMB = 0;
   const done = await until(`${p.name} handing on the million flows`, async () => {
@@ -223,6 +226,7 @@ async function measure(p: Pipeline): Promise<Measured> {
     flows: done.flows - mid.flows,
     peakMB,
     rssBeforeMB,
+    peakBeforeMB,
     heapMB,
     externalMB,
     cpuS,
@@ -276,10 +280,10 @@ try {
   rows.push(z);
 
   console.log(`\n${FLOWS} distinct flows in one ${INTERVAL_S} s interval (max_flows ${MAX_FLOWS}): ${CLIENTS.length} client pods x ${CONNECTIONS} connections x ${SERVERS.length} server pods, ${SERIES} pod pairs; ${pods} pods in the API server`);
-  console.log('| pipeline | flows in the drain | RSS before the drain | peak RSS | V8 heap, external (max sampled) | CPU, drain to export | longest event-loop block | packets exported (points) |');
+  console.log('| pipeline | flows in the drain | RSS before the drain (peak until then) | peak RSS | V8 heap, external (max sampled) | CPU, drain to export | longest event-loop block | packets exported (points) |');
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
-    console.log(`| ${r.name} | ${r.flows} | ${r.rssBeforeMB.toFixed(0)} MB | ${r.peakMB.toFixed(0)} MB | ${r.heapMB.toFixed(0)} MB, ${r.externalMB.toFixed(0)} MB | ${r.cpuS.toFixed(2)} s | ${r.blockMs.toFixed(0)} ms | ${r.packets === undefined ? '' : `${r.packets} (${r.points})`} |`);
+    console.log(`| ${r.name} | ${r.flows} | ${r.rssBeforeMB.toFixed(0)} MB (${r.peakBeforeMB.toFixed(0)} MB) | ${r.peakMB.toFixed(0)} MB | ${r.heapMB.toFixed(0)} MB, ${r.externalMB.toFixed(0)} MB | ${r.cpuS.toFixed(2)} s | ${r.blockMs.toFixed(0)} ms | ${r.packets === undefined ? '' : `${r.packets} (${r.points})`} |`);
   }
   if (z.packets !== FLOWS || z.flows !== FLOWS) {
     failed = true;
