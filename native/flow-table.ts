@@ -21,7 +21,7 @@ const DRAIN_BATCH = 4096;
  * 16 chunks of a million flows among 10,000 pod pairs cost 160,000 series
  * updates downstream, 62 chunks of 16,384 cost 620,000 (bench/million.bench.ts).
  */
-export const DRAIN_CHUNK_RECORDS = 65_536;
+export const DRAIN_CHUNK_RECORDS = 16_384;
 /** Below NF_IP_PRI_NAT_SRC (100): the netfilter program sees pod addresses before source NAT. */
 export const HOOK_PRIORITY = 50;
 

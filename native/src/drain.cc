@@ -1,8 +1,10 @@
 #include "drain.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -63,18 +65,26 @@ class DrainWorker : public Napi::AsyncWorker {
       first = false;
     }
     MergeCached(cached);
+    GroupByAddressPair();
   }
 
   // Each chunk becomes a Buffer over the chunk's own memory (no copy), freed
-  // when JavaScript lets go of it: a drain of 1M flows never holds its 64 MB twice.
+  // when JavaScript lets go of it: a drain of 1M flows never holds its 64 MB
+  // twice. V8 is told of that memory (it counts only its own heap), so that
+  // a drain of many chunks brings the next full collection closer: the
+  // chunks handed on and the records decoded from them are freed sooner.
   void OnOK() override {
     *generation_ = maps_.next_generation;
     Napi::Env env = Env();
     Napi::Array chunks = Napi::Array::New(env, chunks_.size());
     for (size_t i = 0; i < chunks_.size(); i++) {
       auto* owned = new std::vector<uint8_t>(std::move(chunks_[i]));
-      chunks.Set(i, Napi::Buffer<uint8_t>::NewOrCopy(env, owned->data(), owned->size(),
-                                                      [](Napi::Env, uint8_t*, std::vector<uint8_t>* chunk) { delete chunk; }, owned));
+      Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(owned->capacity()));
+      auto free_chunk = [](Napi::Env env, uint8_t*, std::vector<uint8_t>* chunk) {
+        Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(chunk->capacity()));
+        delete chunk;
+      };
+      chunks.Set(i, Napi::Buffer<uint8_t>::NewOrCopy(env, owned->data(), owned->size(), free_chunk, owned));
     }
     chunks_.clear();
     deferred_.Resolve(chunks);
@@ -155,6 +165,58 @@ class DrainWorker : public Napi::AsyncWorker {
       memcpy(&k, key.data(), sizeof k);
       Append(k, counters);
     }
+  }
+
+  // Which group an address pair falls in: a hash of both addresses (and the family).
+  static uint64_t PairHash(const uint8_t* key) {
+    uint64_t w[4];
+    memcpy(w, key, sizeof w);  // saddr, daddr: the first 32 bytes of struct flow_key
+    uint64_t h = (w[0] * 0x9e3779b97f4a7c15ULL) ^ (w[1] * 0xc2b2ae3d27d4eb4fULL) ^ (w[2] * 0x165667b19e3779f9ULL) ^
+                 (w[3] * 0x85ebca77c2b2ae63ULL) ^ key[offsetof(flow_key, family)];
+    h ^= h >> 31;
+    h *= 0xd6e8feb86659fd93ULL;
+    return h ^ (h >> 32);
+  }
+
+  // Regroups the records so that the flows of one address pair share a chunk
+  // (a chunk still holds at most chunk_bytes_; a group larger than that spans
+  // chunks): each chunk becomes one batch downstream, and the flows of a pair
+  // rolled up in one batch (aggregate by pod) give one record, not one per
+  // chunk. Each chunk read is freed once its records are moved.
+  void GroupByAddressPair() {
+    size_t records = 0;
+    for (const auto& c : chunks_) records += c.size() / kRecord;
+    size_t per_chunk = chunk_bytes_ / kRecord;
+    size_t groups = (records + per_chunk - 1) / per_chunk;
+    if (groups <= 1) return;
+    std::vector<uint32_t> group_of(records);
+    std::vector<size_t> left(groups);
+    size_t i = 0;
+    for (const auto& c : chunks_) {
+      for (size_t off = 0; off < c.size(); off += kRecord) {
+        uint32_t g = static_cast<uint32_t>(PairHash(c.data() + off) % groups);
+        group_of[i++] = g;
+        left[g]++;
+      }
+    }
+    std::vector<std::vector<std::vector<uint8_t>>> out(groups);
+    i = 0;
+    for (auto& c : chunks_) {
+      for (size_t off = 0; off < c.size(); off += kRecord) {
+        uint32_t g = group_of[i++];
+        auto& to = out[g];
+        if (to.empty() || to.back().size() + kRecord > chunk_bytes_) {
+          to.emplace_back();
+          to.back().reserve(std::min(left[g], per_chunk) * kRecord);
+        }
+        to.back().insert(to.back().end(), c.data() + off, c.data() + off + kRecord);
+        left[g]--;
+      }
+      std::vector<uint8_t>().swap(c);
+    }
+    chunks_.clear();
+    for (auto& group : out)
+      for (auto& chunk : group) chunks_.push_back(std::move(chunk));
   }
 
   void Fail(const char* op, int err) {
