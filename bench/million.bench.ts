@@ -220,6 +220,8 @@ async function measure(p: Pipeline): Promise<Measured> {
   const end = await scrape(p);
   const peakMB = (peakRssMiB(pid) * 2 ** 20) / 1e6;
   await p.program.stop('SIGTERM');
+  // With NODE_OPTIONS of its own (--trace-gc, ...), what the process printed is part of the result.
+  if (process.env.BENCH_MILLION_NODE_OPTIONS) console.log(p.program.output().split('\n').filter((l) => !l.startsWith('{')).slice(-60).join('\n'));
   console.log(`${p.name}: traffic ${trafficS.toFixed(1)} s; drained ${done.flows - mid.flows} flows in one drain`);
   return {
     name: p.name,

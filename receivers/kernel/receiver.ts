@@ -1,7 +1,7 @@
 /**
  * What both kernel receivers do once their flow table is attached: every
  * `interval` drain it, add overflow, filter by CIDR, and hand the deltas on as
- * FlowBatches of one chunk each (at most 65,536 records), all with the
+ * FlowBatches of one chunk each (at most 16,384 records), all with the
  * interval's start and end; on shutdown detach first, then drain once more, so nothing
  * the kernel counted is lost. The receivers themselves (receivers/netfilter,
  * receivers/cgroup) only say how to open and attach their table (a KernelHook).

@@ -223,6 +223,29 @@ describe('netfilter receiver on the kernel', { concurrency: false }, () => {
     assert.ok(batches.every((b) => b.start === batches[0]!.start && b.end === batches[0]!.end && b.end > b.start));
   });
 
+  test('the flows of one address pair go on in one batch: 40 pairs of 500 flows in two chunks', async (t) => {
+    if (!requirePrivileges(t)) return;
+    const sources = Array.from({ length: 40 }, (_, i) => `10.231.3.${i + 1}`);
+    for (const ip of sources) pair.exec(pair.a, 'ip', ['addr', 'add', `${ip}/32`, 'dev', 'zta0']);
+    try {
+      // 40 sources x 500 source ports -> B: 20,000 flows, more than one chunk.
+      const { records, batches } = await count({ max_flows: 65_536, ip_families: ['ipv4'] }, async () => {
+        await pair.traffic(pair.a, ['connections', sources.join(','), ADDRESSES.b4, '9', '500', '10']);
+      });
+      const sent = records.filter((r) => sources.includes(r.src.address));
+      assert.equal(new Set(sent.map((r) => `${r.src.address}:${r.src.port}`)).size, 20_000);
+      assert.equal(sent.length, 20_000, 'each flow once');
+      assert.ok(batches.length >= 2, `${batches.length} batches`);
+      // In the kernel's order every pair would be in every chunk; grouped, a pair spans two
+      // batches only when its group outgrew a chunk.
+      const batchesOf = sources.map((ip) => batches.filter((b) => b.records.some((r) => r.src.address === ip)).length);
+      assert.ok(batchesOf.every((n) => n <= 2), batchesOf.join(' '));
+      assert.ok(batchesOf.filter((n) => n === 1).length >= 30, batchesOf.join(' '));
+    } finally {
+      for (const ip of sources) pair.exec(pair.a, 'ip', ['addr', 'del', `${ip}/32`, 'dev', 'zta0']);
+    }
+  });
+
   test('concurrency: parallel senders starting the same new flows at once lose nothing', async (t) => {
     if (!requirePrivileges(t)) return;
     const senders = 4;
