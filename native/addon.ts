@@ -38,8 +38,11 @@ export interface NativeFlowTable {
   /** Cgroup object: a BPF_CGROUP_INET_EGRESS link on a cgroup v2 directory; returns its fd. */
   attachCgroup(cgroupPath: string): number;
   detach(linkFd: number): void;
-  /** Swaps generations and reads the retired one: struct flow_key + u64 bytes + u64 packets per flow. */
-  drain(batchSize: number): Promise<Buffer>;
+  /**
+   * Swaps generations and reads the retired one: struct flow_key + u64 bytes + u64 packets per
+   * flow, in chunks of at most `chunkRecords` records (Buffers over native memory, no copy).
+   */
+  drain(batchSize: number, chunkRecords: number): Promise<Buffer[]>;
   /** Reads and zeroes the retired generation's overflow counters: IPv4 then IPv6, every CPU's struct overflow_counters. */
   overflow(): Buffer;
   programs(): ProgramStats[];

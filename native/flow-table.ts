@@ -7,12 +7,21 @@
  */
 import type { FlowRecord, IpFamily } from '../pipeline/flow.ts';
 import { bpfError, nativeModule, type NativeFlowTable, type ProgramStats } from './addon.ts';
-import { decodeFlows, sumOverflow, type OverflowCounters } from './decode.ts';
+import { decodeFlows, RECORD_SIZE, sumOverflow, type OverflowCounters } from './decode.ts';
 
 export type FlowTableKind = 'netfilter' | 'cgroup';
 
 /** Keys per lookup-and-delete syscall: bounds each call and its buffers. */
 const DRAIN_BATCH = 4096;
+/**
+ * Records per chunk of a drain (1 MiB): what a receiver decodes and hands on
+ * at a time, so that a drain of 1M flows never becomes 1M objects at once.
+ * The addon puts the flows of one address pair in one chunk (a hash of the
+ * two addresses): every chunk is one batch, and a pair's flows rolled up in
+ * one batch are one series update downstream, not one per chunk (1M flows
+ * among 10,000 pod pairs in 62 chunks: 10,000 updates, not 620,000).
+ */
+export const DRAIN_CHUNK_RECORDS = 16_384;
 /** Below NF_IP_PRI_NAT_SRC (100): the netfilter program sees pod addresses before source NAT. */
 export const HOOK_PRIORITY = 50;
 
@@ -51,10 +60,20 @@ export interface FlowTableOptions {
   insertDelayNs?: number;
 }
 
-/** One drain: the flows, and for the cgroup object each record's sending cgroup id by index. */
+/** One drain (or one chunk of it): the flows, and for the cgroup object each record's sending cgroup id by index. */
 export interface Drained {
   records: FlowRecord[];
   cgroupIds?: number[];
+}
+
+/**
+ * One drain as the addon read it: chunks of at most DRAIN_CHUNK_RECORDS raw
+ * records (decode.ts), each a Buffer over native memory freed once dropped.
+ */
+export interface RawDrain {
+  chunks: Uint8Array[];
+  /** Records in all chunks. */
+  flows: number;
 }
 
 export class KernelFlowTable {
@@ -115,12 +134,31 @@ export class KernelFlowTable {
    * swap is in the result, every packet after it in the next drain.
    */
   async drain(): Promise<Drained> {
-    const raw = await this.native.drain(DRAIN_BATCH).catch((err: unknown) => {
+    const { chunks } = await this.drainRaw();
+    const drained: Drained = { records: [], ...(this.kind === 'cgroup' ? { cgroupIds: [] } : {}) };
+    for (const chunk of chunks) {
+      const part = this.decode(chunk);
+      for (const r of part.records) drained.records.push(r);
+      if (part.cgroupIds) for (const id of part.cgroupIds) drained.cgroupIds!.push(id);
+    }
+    return drained;
+  }
+
+  /** As drain(), undecoded: a receiver decodes and hands on one chunk at a time. */
+  async drainRaw(): Promise<RawDrain> {
+    const chunks = await this.native.drain(DRAIN_BATCH, DRAIN_CHUNK_RECORDS).catch((err: unknown) => {
       throw bpfError('cannot drain the flow table', err);
     });
-    if (this.kind === 'netfilter') return { records: decodeFlows(raw) };
+    let bytes = 0;
+    for (const c of chunks) bytes += c.byteLength;
+    return { chunks, flows: bytes / RECORD_SIZE };
+  }
+
+  /** The records of one chunk of drainRaw(). */
+  decode(chunk: Uint8Array): Drained {
+    if (this.kind === 'netfilter') return { records: decodeFlows(chunk) };
     const cgroupIds: number[] = [];
-    return { records: decodeFlows(raw, cgroupIds), cgroupIds };
+    return { records: decodeFlows(chunk, cgroupIds), cgroupIds };
   }
 
   /**

@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatFlowLogLine } from '../exporters/flowlog/format.ts';
 import { parseFlowLog } from '../receivers/replay/index.ts';
-import { attributesToRecord, labelName, recordAttributes } from './attributes.ts';
+import { seriesKey } from '../exporters/series/index.ts';
+import { attributesToRecord, labelName, recordAttributes, recordKey } from './attributes.ts';
 import type { FlowRecord } from './flow.ts';
 
 const record: FlowRecord = {
@@ -44,4 +45,43 @@ test('a flow log line without an address is read only when the record is ignored
   assert.deepEqual(parseFlowLog(JSON.stringify(line)).damaged, [{ line: 1, problem: 'missing "src.address"' }]);
   assert.deepEqual(parseFlowLog(JSON.stringify({ ...line, 'zonetap.ignored': false })).damaged, [{ line: 1, problem: 'missing "src.address"' }]);
   assert.deepEqual(parseFlowLog(JSON.stringify({ ...line, 'src.address': '10.9.9.9', 'zonetap.ignored': 'yes' })).damaged, [{ line: 1, problem: '"zonetap.ignored" must be true (absent when not ignored), got "yes"' }]);
+});
+
+test('recordKey: two records share a key exactly when their attribute sets are equal', () => {
+  // Each variant changes one thing, or something that writes no attribute (empty, false, port 0), or
+  // writes the chosen labels in another order.
+  const variants: FlowRecord[] = [
+    record,
+    { ...record, src: { ...record.src, address: '10.0.0.1' } },
+    { ...record, src: { ...record.src, address: '' } },
+    { ...record, src: { ...record.src, port: 0 } },
+    { ...record, dst: { ...record.dst, port: 0 } },
+    { ...record, dst: { ...record.dst, port: 8081 } },
+    { ...record, dst: { ...record.dst, hostNetwork: false } },
+    { ...record, dst: { ...record.dst, hostNetwork: true } },
+    { ...record, dst: { ...record.dst, pod: '' } },
+    { ...record, dst: { ...record.dst, pod: undefined } },
+    { ...record, dst: { ...record.dst, pod: 'cart-1' } },
+    { ...record, dst: { ...record.dst, zone: undefined } },
+    { ...record, dst: { ...record.dst, podLabels: { 'app.kubernetes.io/name': 'cart', team: 'checkout' } } },
+    { ...record, dst: { ...record.dst, podLabels: { team: 'checkout' } } },
+    { ...record, dst: { ...record.dst, podLabels: { team: 'checkout', 'app.kubernetes.io/name': '' } } },
+    // The same label on the other kind (pod / namespace) or the other end is another attribute.
+    { ...record, dst: { ...record.dst, podLabels: { team: 'commerce', 'app.kubernetes.io/name': 'cart' }, namespaceLabels: { team: 'checkout' } } },
+    { ...record, src: { ...record.src, namespaceLabels: undefined, podLabels: { team: 'security' } } },
+    { ...record, src: record.dst, dst: record.src },
+    { ...record, transport: 'udp' },
+    { ...record, ipFamily: 'ipv6' },
+    { ...record, trafficClass: undefined },
+    { ...record, trafficClass: 'same_zone' },
+    { ...record, ignored: false },
+    { ...record, ignored: undefined },
+    { ...record, bytes: 1, packets: 1, costUsd: 0.5 },
+  ];
+  for (const a of variants) {
+    for (const b of variants) {
+      const sameSet = seriesKey(recordAttributes(a)) === seriesKey(recordAttributes(b));
+      assert.equal(recordKey(a) === recordKey(b), sameSet, `${JSON.stringify(recordAttributes(a))} vs ${JSON.stringify(recordAttributes(b))}`);
+    }
+  }
 });

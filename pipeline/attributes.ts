@@ -95,6 +95,38 @@ export function recordAttributes(r: FlowRecord): FlowAttributes {
   return out;
 }
 
+/**
+ * A canonical key of recordAttributes(r), built without it: two records get
+ * the same key exactly when their attribute sets are equal (chosen labels in
+ * any order). For stores that look a series up per record and build the
+ * attributes only for a new one (exporters/otlp): a string, no object.
+ */
+export function recordKey(r: FlowRecord): string {
+  let key = endpointKey(r.src, SRC_ATTRIBUTES);
+  key += '\u0004';
+  key += endpointKey(r.dst, DST_ATTRIBUTES);
+  return `${key}\u0004${r.transport}\u0001${r.ipFamily}\u0001${r.trafficClass ?? ''}\u0001${r.ignored ? 't' : ''}`;
+}
+
+function endpointKey(ep: FlowEndpoint, names: typeof SRC_ATTRIBUTES | typeof DST_ATTRIBUTES): string {
+  let key = '';
+  for (let i = 0; i < names.length; i++) {
+    // What putEndpoint leaves out is '' here; hostNetwork is the one boolean.
+    const v = ep[names[i]![0]];
+    key += v === undefined || v === '' || v === false || v === 0 ? '\u0001' : v === true ? 't\u0001' : `${v}\u0001`;
+  }
+  if (ep.podLabels !== undefined) key += `\u0002${labelsKey(ep.podLabels)}`;
+  if (ep.namespaceLabels !== undefined) key += `\u0003${labelsKey(ep.namespaceLabels)}`;
+  return key;
+}
+
+/** Chosen labels, keys sorted: putLabels writes every one, empty values too. */
+function labelsKey(labels: Readonly<Record<string, string>>): string {
+  let key = '';
+  for (const k of Object.keys(labels).sort()) key += `${k}\u0000${labels[k]}\u0001`;
+  return key;
+}
+
 function takeEndpoint(attrs: Readonly<Record<string, unknown>>, names: typeof SRC_ATTRIBUTES | typeof DST_ATTRIBUTES): FlowEndpoint {
   const ep: FlowEndpoint = { address: '', port: 0 };
   for (const [field, name] of names) {

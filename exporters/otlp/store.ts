@@ -16,7 +16,7 @@
  *   time, a later time and a value that includes what it carried before, so
  *   the gateway applies only the difference (receivers/otlp/streams.ts).
  */
-import { recordAttributes, type FlowAttributes } from '../../pipeline/attributes.ts';
+import { recordAttributes, recordKey, type FlowAttributes } from '../../pipeline/attributes.ts';
 import type { FlowBatch } from '../../pipeline/flow.ts';
 import { FlowStore, type FlowSeries } from '../series/index.ts';
 
@@ -85,11 +85,9 @@ export class FlowTotals {
   /** Adds every record of the batch to its series' totals. */
   add(batch: FlowBatch): void {
     const now = this.#now();
-    for (const record of batch.records) {
-      const attributes = recordAttributes(record);
-      // recordAttributes writes keys in one fixed order, so the JSON text is a canonical key.
-      this.#store.add(attributes, record.bytes, record.packets, record.costUsd, now, JSON.stringify(attributes));
-    }
+    // The attributes are built only for a new series: a batch of an interval
+    // handed on in chunks repeats its series in every chunk.
+    for (const record of batch.records) this.#store.addKeyed(recordKey(record), record, recordAttributes, record.bytes, record.packets, record.costUsd, now);
   }
 
   /**

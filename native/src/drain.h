@@ -14,11 +14,11 @@ struct DrainMaps {
   int table_outer, table_next, table_retired;
 };
 
-// Queues a drain and returns its promise: resolves to one Buffer with one
-// record per flow (struct flow_key, then u64 bytes and u64 packets, host byte
-// order). `*in_flight` counts drains running so that close() can refuse;
+// Queues a drain and returns its promise: resolves to an array of Buffers
+// (chunks of at most `chunk_records` records), one record per flow (struct
+// flow_key, then u64 bytes and u64 packets, host byte order). `*in_flight` counts drains running so that close() can refuse;
 // `*generation` becomes maps.next_generation once the swap happened (on the
 // main thread, when the drain settles), whether or not the rest succeeded.
-Napi::Promise QueueDrain(Napi::Env env, Napi::Object owner, int* in_flight, uint32_t* generation, DrainMaps maps, uint32_t batch);
+Napi::Promise QueueDrain(Napi::Env env, Napi::Object owner, int* in_flight, uint32_t* generation, DrainMaps maps, uint32_t batch, uint32_t chunk_records);
 
 }  // namespace zonetap

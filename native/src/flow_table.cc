@@ -205,18 +205,21 @@ void FlowTable::Detach(const Napi::CallbackInfo& info) {
   throw Napi::Error::New(info.Env(), "not a link of this flow table");
 }
 
-// drain(batchSize) -> Promise<Buffer>: swaps to the other generation and reads the retired one.
+// drain(batchSize, chunkRecords) -> Promise<Buffer[]>: swaps to the other
+// generation and reads the retired one, in chunks of at most chunkRecords records.
 Napi::Value FlowTable::Drain(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t batch = Uint(info, 0, "batch size");
   if (batch == 0) throw Napi::TypeError::New(env, "batch size must be positive");
+  uint32_t chunk_records = Uint(info, 1, "chunk size");
+  if (chunk_records == 0) throw Napi::TypeError::New(env, "chunk size must be positive");
   if (!object_.obj) throw Napi::Error::New(env, "the flow table is closed");
   if (drains_in_flight_) throw Napi::Error::New(env, "a drain is in progress: await it first");
   uint32_t next = 1 - generation_;
   const TableMaps& m = object_.maps;
   DrainMaps maps = {bpf_map__fd(m.flow_cache), bpf_map__fd(m.cache_generation), bpf_map__max_entries(m.flow_cache), next,
                     bpf_map__fd(m.active_flows), bpf_map__fd(next ? m.flows_b : m.flows_a), bpf_map__fd(next ? m.flows_a : m.flows_b)};
-  return QueueDrain(env, info.This().As<Napi::Object>(), &drains_in_flight_, &generation_, maps, batch);
+  return QueueDrain(env, info.This().As<Napi::Object>(), &drains_in_flight_, &generation_, maps, batch, chunk_records);
 }
 
 // overflow() -> Buffer: the retired generation's overflow counters, IPv4 then

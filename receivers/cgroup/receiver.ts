@@ -52,9 +52,11 @@ function cgroupHook(config: CgroupConfig): KernelHook {
         fields: { receiver: 'cgroup', path, cgroup: attached.cgroup, cgroup_root: root, socket_sources: sharing?.mode ?? 'off' },
       };
     },
+    prepare() {
+      pods?.refresh();
+    },
     annotate({ records, cgroupIds }: Drained) {
       if (!pods || !cgroupIds) return;
-      pods.refresh();
       for (let i = 0; i < records.length; i++) {
         const uid = pods.podUid(cgroupIds[i]!);
         if (uid !== undefined) records[i]!.src.podUid = uid;

@@ -1,14 +1,15 @@
 /**
  * What both kernel receivers do once their flow table is attached: every
  * `interval` drain it, add overflow, filter by CIDR, and hand the deltas on as
- * one FlowBatch; on shutdown detach first, then drain once more, so nothing
+ * FlowBatches of one chunk each (at most 16,384 records), all with the
+ * interval's start and end; on shutdown detach first, then drain once more, so nothing
  * the kernel counted is lost. The receivers themselves (receivers/netfilter,
  * receivers/cgroup) only say how to open and attach their table (a KernelHook).
  */
 import type { ComponentSettings, FlowConsumer, Receiver } from '../../pipeline/component.ts';
-import { OVERFLOW_TRANSPORT, type FlowBatch, type FlowRecord, type IpFamily } from '../../pipeline/flow.ts';
+import { OVERFLOW_TRANSPORT, type FlowRecord, type IpFamily } from '../../pipeline/flow.ts';
 import { cidrContains, type Cidr } from '../../net/index.ts';
-import type { Drained, FlowTableKind, KernelFlowTable, OverflowCounters, SocketSourcesOptions } from '../../native/index.ts';
+import type { Drained, FlowTableKind, KernelFlowTable, OverflowCounters, RawDrain, SocketSourcesOptions } from '../../native/index.ts';
 import type { KernelFlowsConfig } from './config.ts';
 import { declareKernelReceiver, sharingClosed, sharingOpened, socketSourcesFor } from './socket-sources.ts';
 import { KernelTelemetry } from './telemetry.ts';
@@ -23,11 +24,15 @@ export interface KernelHook {
    * log line: where it counts, which code path runs and why.
    */
   open(sharing: SocketSourcesOptions | undefined): { table: KernelFlowTable; message: string; fields: Record<string, unknown> };
-  /** Called with each drain before the CIDR filters (the cgroup receiver names the sending pods). */
+  /** Called once per drain, before its chunks are annotated (the cgroup receiver walks its cgroups). */
+  prepare?(): void;
+  /** Called with each chunk of a drain before the CIDR filters (the cgroup receiver names the sending pods). */
   annotate?(drained: Drained): void;
   /** The cgroup receiver: the id of the cgroup it attaches to (for a netfilter receiver beside it). */
   cgroupId?(): number;
 }
+
+const EMPTY = new Uint8Array(0);
 
 export class KernelReceiver implements Receiver {
   readonly #settings: ComponentSettings;
@@ -83,41 +88,59 @@ export class KernelReceiver implements Receiver {
     }, this.#config.interval);
   }
 
-  /** One drain: swap tables, read them, add overflow, hand the batch on. */
+  /**
+   * One drain: swap tables, read them, add overflow, and hand the flows on as
+   * batches of one chunk each (native/flow-table.ts), all with the interval's
+   * start and end: a chunk is decoded only when the one before it was
+   * consumed, so at most one chunk of records exists as objects at a time.
+   */
   async #drain(): Promise<void> {
     const table = this.#table;
     if (!table) return;
     const t = this.#telemetry;
     const started = performance.now();
     const end = Date.now();
-    let drained: Drained;
+    let raw: RawDrain;
     try {
-      drained = await table.drain();
+      raw = await table.drainRaw();
     } catch (err) {
       t.drainFailures.add(1, t.attributes);
       throw err;
     }
     // From here on nothing may discard the drained flows: they are out of the
-    // kernel. A step that fails is logged and counted, and the batch still goes on.
+    // kernel. A step that fails is logged and counted, and the batches still go on.
     const overflow = this.#afterDrain('read overflow counters', () => table.overflow());
-    const flows = drained.records;
     t.drainSeconds.record((performance.now() - started) / 1000, t.attributes);
-    t.flowsPerDrain.record(flows.length, t.attributes);
-    t.fillRatio = flows.length / this.#config.max_flows;
+    t.flowsPerDrain.record(raw.flows, t.attributes);
+    t.fillRatio = raw.flows / this.#config.max_flows;
     this.#afterDrain('read program stats', () => t.readProgramStats(() => table.programs()));
-    if (this.#hook.annotate) this.#afterDrain('name the sending pods', () => this.#hook.annotate!(drained));
+    if (this.#hook.prepare) this.#afterDrain('name the sending pods', () => this.#hook.prepare!());
 
-    const records = this.#filter(flows);
-    // Overflow counters not read stay in the kernel: a later drain reports them.
-    if (overflow !== undefined) this.#addOverflow(records, overflow);
-    const batch: FlowBatch = { start: this.#lastDrain, end, records };
+    const start = this.#lastDrain;
     this.#lastDrain = end;
-    if (records.length === 0) return;
-    try {
-      await this.#next.consume(batch);
-    } catch (err) {
-      this.#settings.logger.warn({ err, records: records.length }, 'next consumer rejected a flow batch');
+    const { chunks } = raw;
+    const last = Math.max(chunks.length, 1) - 1;
+    for (let i = 0; i <= last; i++) {
+      const chunk = chunks[i];
+      // Dropped as soon as it is decoded: its native memory is freed while later chunks go on.
+      if (chunk !== undefined) chunks[i] = EMPTY;
+      const records = chunk === undefined ? [] : this.#decode(table, chunk);
+      // Overflow counters not read stay in the kernel: a later drain reports them.
+      if (i === last && overflow !== undefined) this.#addOverflow(records, overflow);
+      if (records.length === 0) continue;
+      try {
+        await this.#next.consume({ start, end, records });
+      } catch (err) {
+        this.#settings.logger.warn({ err, records: records.length }, 'next consumer rejected a flow batch');
+      }
     }
+  }
+
+  /** One chunk's records: decoded, named by the hook, filtered by CIDR. */
+  #decode(table: KernelFlowTable, chunk: Uint8Array): FlowRecord[] {
+    const drained = table.decode(chunk);
+    if (this.#hook.annotate) this.#afterDrain('name the sending pods', () => this.#hook.annotate!(drained));
+    return this.#filter(drained.records);
   }
 
   /** `step`'s result, or undefined (logged and counted) if it throws. */

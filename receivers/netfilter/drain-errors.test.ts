@@ -62,12 +62,12 @@ test('a failed drain is counted and logged with what it loses', async (t) => {
   if (!requirePrivileges(t)) return;
   const { receiver, sink, logs, collect } = setup('netfilter/drain-error');
   await receiver.start();
-  const drain = Object.getOwnPropertyDescriptor(KernelFlowTable.prototype, 'drain')!;
+  const drainRaw = Object.getOwnPropertyDescriptor(KernelFlowTable.prototype, 'drainRaw')!;
   try {
-    KernelFlowTable.prototype.drain = () => Promise.reject(new Error('injected: cannot drain'));
+    KernelFlowTable.prototype.drainRaw = () => Promise.reject(new Error('injected: cannot drain'));
   } finally {
     await receiver.shutdown();
-    Object.defineProperty(KernelFlowTable.prototype, 'drain', drain);
+    Object.defineProperty(KernelFlowTable.prototype, 'drainRaw', drainRaw);
   }
   assert.equal(sink.records.length, 0);
   const metrics = await collect();

@@ -20,7 +20,7 @@ import { isNetfilterLink, linksOf, perCpuCounter, programsExist } from '../../te
 import type { FlowRecord } from '../../pipeline/flow.ts';
 import { netfilterConfigSchema } from './config.ts';
 import { NetfilterReceiver, OVERFLOW_TRANSPORT } from './receiver.ts';
-import { KernelFlowTable, bpfError, nativeModule, openProgramFile, type FlowTableOptions } from '../../native/index.ts';
+import { DRAIN_CHUNK_RECORDS, KernelFlowTable, bpfError, nativeModule, openProgramFile, type FlowTableOptions } from '../../native/index.ts';
 
 const KERNEL_TESTDATA = join(import.meta.dirname, '..', 'kernel', 'testdata');
 const RUN_RECEIVER = join(KERNEL_TESTDATA, 'run-receiver.ts');
@@ -199,6 +199,51 @@ describe('netfilter receiver on the kernel', { concurrency: false }, () => {
     const metrics = await collect();
     assert.equal(metricTotal(metrics, 'zonetap.receiver.flows.dropped') ?? 0, flows - counted.length);
     assert.equal(metricTotal(metrics, 'zonetap.receiver.overflow.bytes') ?? 0, total(overflow).bytes);
+  });
+
+  test('a drain of more flows than one chunk goes on as several batches of the same interval, each flow in one of them once', async (t) => {
+    if (!requirePrivileges(t)) return;
+    // Two senders (two source ports) to 35,000 ports each: 70,000 flows, more than one chunk of DRAIN_CHUNK_RECORDS.
+    const perSender = 35_000;
+    const size = 10;
+    assert.ok(2 * perSender > DRAIN_CHUNK_RECORDS);
+    let ports: number[] = [];
+    const { records, batches } = await count({ max_flows: 131_072, ip_families: ['ipv4'] }, async () => {
+      ports = (await Promise.all([0, 1].map(() => pair.traffic(pair.a, ['flows', ADDRESSES.b4, '20000', String(perSender), String(size)])))).map((r) => r.port as number);
+    });
+    const sent = records.filter((r) => r.transport === 'udp' && r.src.address === ADDRESSES.a4 && ports.includes(r.src.port));
+    const flows = new Set(sent.map((r) => `${r.src.port}>${r.dst.port}`));
+    assert.equal(flows.size, 2 * perSender, 'every flow sent was counted');
+    assert.equal(sent.length, 2 * perSender, 'no flow in two records');
+    assert.deepEqual(total(sent), { bytes: 2 * perSender * udpWire(size, false).bytes, packets: 2 * perSender });
+    assert.equal(records.filter((r) => r.transport === OVERFLOW_TRANSPORT).length, 0, 'no overflow');
+    // The one (final) drain: at least two chunks, none larger than a chunk, all with the interval's start and end.
+    assert.ok(batches.length >= Math.ceil(records.length / DRAIN_CHUNK_RECORDS) && batches.length >= 2, `${batches.length} batches`);
+    assert.ok(batches.every((b) => b.records.length <= DRAIN_CHUNK_RECORDS));
+    assert.ok(batches.every((b) => b.start === batches[0]!.start && b.end === batches[0]!.end && b.end > b.start));
+  });
+
+  test('the flows of one address pair go on in one batch: 40 pairs of 500 flows in two chunks', async (t) => {
+    if (!requirePrivileges(t)) return;
+    const sources = Array.from({ length: 40 }, (_, i) => `10.231.3.${i + 1}`);
+    for (const ip of sources) pair.exec(pair.a, 'ip', ['addr', 'add', `${ip}/32`, 'dev', 'zta0']);
+    try {
+      // 40 sources x 500 source ports -> B: 20,000 flows, more than one chunk.
+      const { records, batches } = await count({ max_flows: 65_536, ip_families: ['ipv4'] }, async () => {
+        await pair.traffic(pair.a, ['connections', sources.join(','), ADDRESSES.b4, '9', '500', '10']);
+      });
+      const sent = records.filter((r) => sources.includes(r.src.address));
+      assert.equal(new Set(sent.map((r) => `${r.src.address}:${r.src.port}`)).size, 20_000);
+      assert.equal(sent.length, 20_000, 'each flow once');
+      assert.ok(batches.length >= 2, `${batches.length} batches`);
+      // In the kernel's order every pair would be in every chunk; grouped, a pair spans two
+      // batches only when its group outgrew a chunk.
+      const batchesOf = sources.map((ip) => batches.filter((b) => b.records.some((r) => r.src.address === ip)).length);
+      assert.ok(batchesOf.every((n) => n <= 2), batchesOf.join(' '));
+      assert.ok(batchesOf.filter((n) => n === 1).length >= 30, batchesOf.join(' '));
+    } finally {
+      for (const ip of sources) pair.exec(pair.a, 'ip', ['addr', 'del', `${ip}/32`, 'dev', 'zta0']);
+    }
   });
 
   test('concurrency: parallel senders starting the same new flows at once lose nothing', async (t) => {

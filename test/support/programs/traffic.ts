@@ -11,6 +11,12 @@
  *   spread SOURCES DESTINATIONS FIRST_PORT PORTS SIZE   from a new socket bound to each source address
  *                                        (comma list), one datagram to each port FIRST_PORT.. of each
  *                                        destination (comma list): SOURCES x DESTINATIONS x PORTS flows
+ *   connections SOURCES DESTINATIONS PORT SOCKETS SIZE   like clients opening SOCKETS connections
+ *                                        each (source ports 20000.. of each source address, comma list:
+ *                                        distinct, where ephemeral ports could repeat once a socket is
+ *                                        closed), each socket sending one datagram to PORT of every
+ *                                        destination: SOURCES x SOCKETS x DESTINATIONS one-packet flows,
+ *                                        many sends in flight (fast enough for 1M flows)
  *   flood HOST PORT SIZE SECONDS [FLOWS [SRC_PORT]] as many datagrams as possible for SECONDS, to ports
  *                                        PORT..PORT+FLOWS-1 in turn (default 1 flow); prints
  *                                        sent (sends that succeeded) and failed; from SRC_PORT
@@ -85,6 +91,24 @@ switch (mode) {
         for (let port = Number(first); port < Number(first) + Number(ports); port++, flows++) await send(socket, payload, port, host);
       }
       socket.close();
+    }
+    console.log(JSON.stringify({ flows }));
+    break;
+  }
+  case 'connections': {
+    const [sources, destinations, port, sockets, size] = args as [string, string, string, string, string];
+    const payload = Buffer.alloc(Number(size), 5);
+    const hosts = destinations.split(',');
+    let flows = 0;
+    for (const source of sources.split(',')) {
+      for (let n = 0; n < Number(sockets); n++) {
+        const socket = udpSocket(source);
+        await new Promise<void>((resolve) => socket.bind({ address: source, port: 20000 + n }, resolve));
+        // All of a socket's datagrams in flight at once (unconnected: ICMP replies fail no send).
+        await Promise.all(hosts.map((host) => send(socket, payload, Number(port), host)));
+        flows += hosts.length;
+        socket.close();
+      }
     }
     console.log(JSON.stringify({ flows }));
     break;
