@@ -206,6 +206,12 @@ describe('container image (deploy/Dockerfile)', () => {
     assert.match(readFileSync(join(DEPLOY, '..', 'bin', 'zonetap'), 'utf8'), /\|\| node=node/, 'bin/zonetap must fall back to the node on PATH');
   });
 
+  test('fills the compile cache where bin/zonetap looks for it, readable by the non-root user', () => {
+    const cache = /NODE_COMPILE_CACHE:-\$here\/([\w./-]+)\}/.exec(readFileSync(join(DEPLOY, '..', 'bin', 'zonetap'), 'utf8'))![1]!;
+    assert.match(runtime, new RegExp(`^RUN NODE_COMPILE_CACHE=/app/${cache} node scripts/fill-compile-cache.ts \\\\\n && chmod -R a\\+rX ${cache.split('/')[0]}$`, 'm'));
+    assert.ok(runtime.indexOf('fill-compile-cache') > runtime.lastIndexOf('COPY --from=build'), 'the cache is filled once every module is in place');
+  });
+
   test('builds with the Makefile and copies the addon (the eBPF objects are compiled into it) where native/ loads it', () => {
     const root = join(DEPLOY, '..');
     const loaded = [relative(root, ADDON_PATH)];
