@@ -5,8 +5,8 @@
  * the modules they import only when they start. deploy/Dockerfile runs it, so
  * a container with a read-only root file system finds everything compiled: a
  * TypeScript file missing from the cache makes Node strip its types at run
- * time, which loads the type stripper (about 18 MB resident for the life of
- * the process; bench/agent.bench.ts).
+ * time, which loads the type stripper: 5 to 10 MB more resident for the life
+ * of the agent (bench/agent.bench.ts with NODE_DISABLE_COMPILE_CACHE=1).
  *
  *   NODE_COMPILE_CACHE=.tools/compile-cache node scripts/fill-compile-cache.ts
  *
