@@ -11,7 +11,7 @@
  *   NODE_COMPILE_CACHE=.tools/compile-cache node scripts/fill-compile-cache.ts
  *
  * Nothing is run: importing defines, and cli/main.ts acts only as the main module.
- * scripts/compile-cache.test.ts checks that a filled cache is complete.
+ * cli/compile-cache.test.ts checks that a filled cache is complete.
  */
 import { flushCompileCache, getCompileCacheDir } from 'node:module';
 
