@@ -4,7 +4,7 @@
  * recipe. The Kubernetes manifests are tested in kubernetes/kubernetes.test.ts.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -204,6 +204,19 @@ describe('container image (deploy/Dockerfile)', () => {
     assert.match(runtime, /^ENTRYPOINT \["\/app\/bin\/zonetap"\]$/m);
     assert.match(runtime, /apt-get install -y --no-install-recommends libbpf1/);
     assert.match(readFileSync(join(DEPLOY, '..', 'bin', 'zonetap'), 'utf8'), /\|\| node=node/, 'bin/zonetap must fall back to the node on PATH');
+  });
+
+  test('fills the compile cache where bin/zonetap looks for it, for each user id the manifests run it as', () => {
+    // Node keeps one cache per user id (a directory named ...-UID): each must be filled at build.
+    const cache = /NODE_COMPILE_CACHE:-\$here\/([\w./-]+)\}/.exec(readFileSync(join(DEPLOY, '..', 'bin', 'zonetap'), 'utf8'))![1]!;
+    const fill = `NODE_COMPILE_CACHE=/app/${cache} node scripts/fill-compile-cache.ts`;
+    const manifests = readdirSync(join(DEPLOY, 'kubernetes'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.yaml'));
+    const users = new Set(manifests.flatMap((f) => [...readFileSync(join(DEPLOY, 'kubernetes', f), 'utf8').matchAll(/runAsUser: (\d+)/g)].map((m) => m[1]!)));
+    assert.deepEqual([...users].sort(), ['0', '1000']);
+    const [asRoot, asUser] = runtime.split(/^USER 1000:1000$/m) as [string, string];
+    assert.ok(asRoot.includes(fill) && asUser.includes(fill), `the runtime stage runs "${fill}" as root and after USER 1000:1000`);
+    assert.ok(asRoot.indexOf(fill) > asRoot.lastIndexOf('COPY '), 'filled once every module is in place');
+    assert.match(asRoot, new RegExp(`chown 1000:1000 ${cache}`), 'user 1000 may write its part of the cache at build');
   });
 
   test('builds with the Makefile and copies the addon (the eBPF objects are compiled into it) where native/ loads it', () => {

@@ -11,7 +11,7 @@
  *   exponential backoff, resuming from its last resourceVersion.
  * - Watches ask for bookmarks, so a quiet watch still advances its version.
  * - Health: each informer remembers when it last heard from the API server
- *   (a list, or any watch event, bookmarks included). Watches ask the server
+ *   (a list, an accepted watch, or any watch event, bookmarks included). Watches ask the server
  *   to end them after unhealthy_after/2 (timeoutSeconds), and the API server
  *   sends a bookmark shortly before it does (and about every minute), so a
  *   quiet but healthy watch is heard from well within unhealthy_after; a dead,
@@ -88,7 +88,7 @@ interface Informer {
   synced: boolean;
   failures: number;
   lastError: string | undefined;
-  /** When the API server was last heard from for this informer: a list, or any watch event (ms since the epoch). */
+  /** When the API server was last heard from for this informer: a list, an accepted watch, or any watch event (ms since the epoch). */
   lastContact: number;
 }
 

@@ -34,7 +34,7 @@ export interface ListWatchOptions<T extends { metadata: ObjectName }> {
   transform: (object: any) => T;
   upsert: (object: T) => void;
   remove: (object: T | { metadata: ObjectName }) => void;
-  /** Called on every answer from the server: a list, any watch event (bookmarks too). */
+  /** Called on every answer from the server: a list, an accepted watch, any watch event (bookmarks too). */
   contact: () => void;
 }
 
@@ -86,7 +86,13 @@ export class ListWatch<T extends { metadata: ObjectName }> {
       const began = Date.now();
       let events = 0;
       try {
-        await this.#client.watch(o.path, { resourceVersion: this.#resourceVersion, allowWatchBookmarks: true, timeoutSeconds: o.timeoutSeconds, fieldSelector: o.fieldSelector }, opened, (event) => {
+        // An accepted watch is an answer too: a server that ends quiet watches at timeoutSeconds
+        // before its next bookmark (rarer than that, as with a long unhealthy_after) is still alive.
+        const accepted = () => {
+          o.contact();
+          opened();
+        };
+        await this.#client.watch(o.path, { resourceVersion: this.#resourceVersion, allowWatchBookmarks: true, timeoutSeconds: o.timeoutSeconds, fieldSelector: o.fieldSelector }, accepted, (event) => {
           events++;
           this.#apply(event);
         }, signal, o.idleMs);

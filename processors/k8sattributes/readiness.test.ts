@@ -139,3 +139,29 @@ test('a plain 410 that relists at once keeps the processor ready: no false alarm
     await h.processor.shutdown();
   }
 });
+
+test('quiet watches the server ends before any bookmark: still ready (each accepted watch is contact)', async () => {
+  // Bookmarks far rarer than the watches last (timeoutSeconds is unhealthy_after/2, 2 s here): nothing
+  // but accepted watches tells the informers the server is there.
+  const unhealthyAfterMs = 3000;
+  const quiet = new FakeKubeApiServer({ bookmarkIntervalMs: 3_600_000 });
+  await quiet.start();
+  quiet.store.create('nodes', makeNode({ name: 'node-a', zone: 'zone-a', internalIPs: ['192.168.70.1'] }));
+  const h = harness({ kubeconfig: quiet.writeKubeconfig(join(dir, 'quiet-kubeconfig')), sync_timeout: '10s', unhealthy_after: `${unhealthyAfterMs}ms` });
+  await h.processor.start();
+  const watches = () => quiet.requests.filter((r) => r.path === '/api/v1/nodes' && r.query.watch).length;
+  let unready = 0;
+  try {
+    // Four watches of nodes one after the other: past unhealthy_after twice over.
+    await eventually(() => {
+      if (!h.processor.ready) unready++;
+      assert.ok(watches() >= 4, `${watches()} watches of nodes so far`);
+    }, { timeoutMs: 30_000 });
+    assert.equal(unready, 0, 'unready while the server accepted every watch');
+    assert.equal(h.processor.ready, true);
+    assert.ok(!h.logs.some((l) => /not heard from the Kubernetes API/.test(l)), h.logs.join('\n'));
+  } finally {
+    await h.processor.shutdown();
+    await quiet.stop();
+  }
+});
