@@ -99,9 +99,6 @@ test('the quick start runs without privileges, serves the recorded totals on /me
   t.after(() => zonetap.stop('SIGKILL'));
   const details = { details: zonetap.output };
 
-  const ps = await run('ps', ['-o', 'uid=', '-p', String(zonetap.child.pid)]);
-  if (asRoot) assert.equal(ps.stdout.trim(), '65534', 'zonetap runs as uid 65534');
-
   // The live view, while the replay runs (its refreshes show only what came since the one before):
   // the three zones as rows of the matrix, and workload pairs that do cross zones in the recording.
   const view = await until('a live view with the top workloads', () => {
@@ -113,6 +110,10 @@ test('the quick start runs without privileges, serves the recorded totals on /me
   for (const zone of truth.zones) assert.match(view, new RegExp(`^${zone}\\s`, 'm'), `matrix row of ${zone}`);
   const listed = [...view.matchAll(/^\s+\d\. (\S+ -> \S+)\s/gm)].map((m) => m[1]!);
   assert.ok(listed.length > 0 && listed.every((pair) => truth.crossingPairs.has(pair)), `listed pairs cross zones in the recording: ${listed.join(', ')}`);
+
+  // Asked once zonetap is serving: right after the spawn, ps can still see setpriv before it switched user.
+  const ps = await run('ps', ['-o', 'uid=', '-p', String(zonetap.child.pid)]);
+  if (asRoot) assert.equal(ps.stdout.trim(), '65534', 'zonetap runs as uid 65534');
 
   // The last recorded interval has arrived once the bytes on /metrics add up to the file's (new
   // label sets show their counts from the render after the one that showed them at 0).
