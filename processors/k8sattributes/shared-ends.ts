@@ -51,7 +51,7 @@ export class SharedEnds {
     const e = this.#ends[slot]!;
     if (e.identity !== r.identity || e.address !== ep.address || e.port !== ep.port) return undefined;
     // A ClusterIP end names its own Service; a pod end the Service it was reached in.
-    if (r.kind !== SERVICE && (e.service !== service?.name || e.serviceNamespace !== service?.namespace)) return undefined;
+    if (r.kind !== SERVICE && (e.service !== service?.name || e.serviceNamespace !== service?.namespace || e.serviceTopologyAware !== service?.topologyAware)) return undefined;
     return e;
   }
 
