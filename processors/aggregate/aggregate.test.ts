@@ -133,7 +133,7 @@ test('an address reused by another pod within a batch is not merged with the fir
   );
 });
 
-test('IPv4 and IPv6 flows and traffic classes stay apart; the input records are left alone', () => {
+test('IPv4 and IPv6 flows and traffic classes stay apart; the input records are left alone; the shared output ends cannot be changed', () => {
   const input = [flow(api1, db0, 1), flow({ ...api1, address: 'fd00::5' }, { ...db0, address: 'fd00::7' }, 2, { ipFamily: 'ipv6' }), flow(api1, db0, 4, { trafficClass: 'unknown' })];
   const before = structuredClone(input);
   const out = rollUp(input, 'workload');
@@ -146,7 +146,11 @@ test('IPv4 and IPv6 flows and traffic classes stay apart; the input records are 
     ],
   );
   assert.deepEqual(input, before);
-  out[0]!.src.namespace = 'changed';
+  // Records of one group's ends share one frozen endpoint: changing it throws instead of changing the others.
+  assert.equal(out[0]!.src, out[2]!.src);
+  assert.throws(() => {
+    out[0]!.src.namespace = 'changed';
+  }, TypeError);
   assert.equal(out[2]!.src.namespace, 'shop');
 });
 

@@ -189,7 +189,8 @@ class AddressBook {
     const key = endpointKey(rolled);
     let n = this.#byKey.get(key);
     if (n === undefined) {
-      n = this.rolled.push(rolled) - 1;
+      // Frozen: the output records share it (see RollUp#records).
+      n = this.rolled.push(Object.freeze(rolled)) - 1;
       this.#byKey.set(key, n);
     }
     return n;
@@ -401,8 +402,11 @@ export class RollUp {
 
   /**
    * Sums `records` into one record per group, in order of first appearance.
-   * Returns new records (each with its own endpoint objects); the input is
-   * left as it was.
+   * Returns new records; the input is left as it was. Their ends are the
+   * address book's rolled-up endpoints, shared between records and batches
+   * and frozen (a change throws rather than alters other records): one
+   * allocation per group instead of three, which halves the garbage the
+   * roll-up leaves when few records merge.
    */
   records(records: readonly FlowRecord[]): FlowRecord[] {
     const src = this.#src;
@@ -423,8 +427,8 @@ export class RollUp {
       const at = g * GROUP;
       const first = records[blocks[at + 3]!]!;
       const sum: FlowRecord = {
-        src: { ...src.endpoints[blocks[at]!]! },
-        dst: { ...dst.endpoints[blocks[at + 1]!]! },
+        src: src.endpoints[blocks[at]!]!,
+        dst: dst.endpoints[blocks[at + 1]!]!,
         transport: first.transport,
         ipFamily: first.ipFamily,
         bytes: blocks[at + 4]!,

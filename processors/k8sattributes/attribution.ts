@@ -6,6 +6,7 @@
 import { OVERFLOW_TRANSPORT, type FlowEndpoint, type FlowRecord } from '../../pipeline/flow.ts';
 import { NODE, POD, type AddressDirectory, type NodeEntry, type PodEntry, type Resolved } from './directory.ts';
 import { SERVICE, type ServiceEntry } from './services.ts';
+import { SharedEnds } from './shared-ends.ts';
 
 /** What one pass over records (a batch, or flows leaving the hold) counted; added to the stats and metrics after it. */
 export interface Tally {
@@ -63,6 +64,8 @@ export interface Pass {
    * `resolve: all` while synced): an address no pod claims is then no pod's.
    */
   knowsEveryPod: boolean;
+  /** Destination ends built in this pass, handed out again to records with the same destination. */
+  ends: SharedEnds;
 }
 
 /**
@@ -220,6 +223,19 @@ export function placedEnd(ep: FlowEndpoint, node: NodeEntry): FlowEndpoint {
   };
 }
 
+/** The destination end of `r` named after `d`: the one built for an earlier record of the pass when it is the same. */
+function destinationEnd(pass: Pass, r: FlowRecord, d: Resolved): FlowEndpoint {
+  const ep = r.dst;
+  const service = d.kind === POD ? pass.directory.services.serviceAt(ep.address, ep.port, r.transport) : undefined;
+  if (!SharedEnds.shareable(ep, d)) return namedEnd(ep, d, service);
+  let end = pass.ends.get(ep, d, service);
+  if (end === undefined) {
+    end = namedEnd(ep, d, service);
+    pass.ends.put(end);
+  }
+  return end;
+}
+
 /** True when an upstream hop (an agent) already said something about this end: this process then does not hold or place it. */
 export function hasUpstreamNames(ep: FlowEndpoint): boolean {
   return !!(ep.namespace || ep.pod || ep.workloadName || ep.node || ep.zone || ep.region);
@@ -277,7 +293,7 @@ export function attribute(pass: Pass, nodeName: string | undefined, r: FlowRecor
   }
   const d = pass.resolve(r.dst.address);
   if (d === undefined) tally.unresolvedDstBytes += r.bytes;
-  const dst = d === undefined ? r.dst : namedEnd(r.dst, d, d.kind === POD ? pass.directory.services.serviceAt(r.dst.address, r.dst.port, r.transport) : undefined);
+  const dst = d === undefined ? r.dst : destinationEnd(pass, r, d);
   const ignored = (s !== undefined && s.kind === POD && s.ns.ignored) || (d !== undefined && d.kind === POD && d.ns.ignored);
   if (ignored) {
     tally.ignoredRecords++;

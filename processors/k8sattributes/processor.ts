@@ -30,6 +30,7 @@ import { ExternalBlocks } from './external-ranges.ts';
 import { HeldFlows } from './held-flows.ts';
 import { KubernetesSource } from './kubernetes-source.ts';
 import { StaticSource } from './static-source.ts';
+import { SharedEnds } from './shared-ends.ts';
 import { K8sAttributesTelemetry, type K8sAttributesStats } from './telemetry.ts';
 
 export type { K8sAttributesStats } from './telemetry.ts';
@@ -58,6 +59,7 @@ export class K8sAttributesProcessor implements Processor {
   readonly #telemetry: K8sAttributesTelemetry;
   /** Addresses that missed the directory in the current pass -> external block or null. */
   readonly #externalCache = new Map<string, ExternalEntry | null>();
+  readonly #sharedEnds = new SharedEnds();
   /** The directory and generation held flows were last resolved against: nothing new, nothing to retry. */
   #heldResolvedAgainst: { directory: AddressDirectory | undefined; generation: number } = { directory: undefined, generation: -1 };
   /** The config's `external` and `external_ranges`, loaded at start; consulted after the directory and the inventory's blocks. */
@@ -219,6 +221,7 @@ export class K8sAttributesProcessor implements Processor {
     directory.expire(now);
     const cache = this.#externalCache;
     cache.clear();
+    this.#sharedEnds.begin();
     const inventory = view?.hasExternal ? view : undefined;
     const configured = this.#externals;
     const resolve =
@@ -248,6 +251,7 @@ export class K8sAttributesProcessor implements Processor {
           : (src: FlowEndpoint) => (src.podUid !== undefined ? directory.podByUid(src.podUid) : undefined) ?? resolve(src.address),
       self: this.#nodeName !== undefined ? directory.knownNode(this.#nodeName) : undefined,
       knowsEveryPod: this.#static !== undefined || (this.#resolveAll && this.#kubernetes!.ready),
+      ends: this.#sharedEnds,
     };
   }
 
