@@ -31,7 +31,7 @@ constexpr int kAttachNetfilter = 45;    // BPF_NETFILTER
 
 template <class Skel>
 TableMaps MapsOf(Skel* s) {
-  return {s->maps.flows_a,  s->maps.flows_b,  s->maps.active_flows, s->maps.flow_cache, s->maps.cache_generation,
+  return {s->maps.flows_a,  s->maps.flows_b,  s->maps.active_flows, s->maps.flow_cache, s->maps.data_cache_generation,
           s->maps.overflow, s->maps.insert_races, s->maps.socket_sources};
 }
 
