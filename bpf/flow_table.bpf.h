@@ -52,8 +52,11 @@ struct {
 } flow_cache SEC(".maps");
 
 /* A global in a data section of its own: an array map of one 4-byte value
- * that user space writes like any array element, and that the programs read
- * with one direct load (no key on the stack, no lookup). */
+ * that user space writes like any array element, and that the netfilter
+ * programs read with one direct load (no key on the stack, no lookup). The
+ * cgroup object has one program per generation instead, each with its
+ * generation a constant, and user space moves its links from one to the
+ * other (cgroup.bpf.c): the cache slot's address then waits for no load. */
 __u32 cache_generation SEC(".data.cache_generation") = 0;
 
 static __always_inline __u32 active_generation(void)
@@ -94,9 +97,9 @@ static __always_inline void insert_delay(void)
 		;
 }
 
-/* Adds to the flow table. Atomic adds: a softirq can interrupt a
- * process-context run on the same CPU. */
-static __always_inline void count(const struct flow_key *key, __u64 bytes, __u64 packets)
+/* Adds to the flow table (to the overflow counters of `generation` when it is
+ * full). Atomic adds: a softirq can interrupt a process-context run on the same CPU. */
+static __always_inline void count(const struct flow_key *key, __u64 bytes, __u64 packets, __u32 generation)
 {
 	__u32 zero = 0;
 	void *table = bpf_map_lookup_elem(&active_flows, &zero);
@@ -122,7 +125,7 @@ static __always_inline void count(const struct flow_key *key, __u64 bytes, __u64
 		__sync_fetch_and_add(&c->packets, packets);
 		return;
 	}
-	__u32 slot = active_generation() << 1 | (key->family == ZT_FAMILY_IPV6);
+	__u32 slot = (generation & 1) << 1 | (key->family == ZT_FAMILY_IPV6);
 	struct overflow_counters *o = bpf_map_lookup_elem(&overflow, &slot);
 	if (o) {
 		__sync_fetch_and_add(&o->bytes, bytes);
@@ -154,10 +157,10 @@ static __always_inline __u32 cache_slot(const struct key_words *k)
 const volatile __u8 use_flow_cache = 1;
 
 /* Counts straight into the flow table, the key copied to the stack for the map calls. */
-static __always_inline void count_words(const struct key_words *k, __u64 bytes, __u64 packets)
+static __always_inline void count_words(const struct key_words *k, __u64 bytes, __u64 packets, __u32 generation)
 {
 	struct key_words key = *k;
-	count((const struct flow_key *)&key, bytes, packets);
+	count((const struct flow_key *)&key, bytes, packets, generation);
 }
 
 /* flow_key.pad[0] of a cache entry (byte 38): set while a run uses the entry. */
@@ -169,7 +172,8 @@ static __always_inline void count_words(const struct key_words *k, __u64 bytes, 
  * flow that takes over a slot writes the previous one back. An empty slot
  * never matches: its key is all zero and a flow's family is not. Returns 1
  * when the flow was not in the cache (its first packet on this CPU in this
- * generation, or a bypass).
+ * generation, or a bypass). `generation`: the cache generation (and overflow
+ * generation) this run writes, read from cache_generation before anything else.
  *
  * The key's last word, the sending socket's cgroup id, is filled from
  * flow_cgroup(ctx) (defined by the program before including this header: a
@@ -184,13 +188,13 @@ static __always_inline void count_words(const struct key_words *k, __u64 bytes, 
  * (2 bytes) so that no load overlaps the busy byte's pending store (a load
  * that straddles a narrower pending store waits for it to reach the cache).
  */
-static __always_inline int count_cached(struct key_words *k, __u64 bytes, __u64 packets, void *ctx)
+static __always_inline int count_cached(struct key_words *k, __u64 bytes, __u64 packets, void *ctx, __u32 generation)
 {
-	__u32 index = ((bpf_get_smp_processor_id() << 1) + active_generation()) * FLOW_CACHE_SLOTS + cache_slot(k);
+	__u32 index = ((bpf_get_smp_processor_id() << 1) + (generation & 1)) * FLOW_CACHE_SLOTS + cache_slot(k);
 	struct flow_cache_entry *e = bpf_map_lookup_elem(&flow_cache, &index);
 	if (!e || e->key.pad[0]) {
 		k->w[5] = flow_cgroup(ctx);
-		count_words(k, bytes, packets); /* nested run on this CPU and slot: bypass the cache */
+		count_words(k, bytes, packets, generation); /* nested run on this CPU and slot: bypass the cache */
 		return 1;
 	}
 	e->key.pad[0] = 1;
@@ -207,14 +211,14 @@ static __always_inline int count_cached(struct key_words *k, __u64 bytes, __u64 
 	}
 	k->w[5] = flow_cgroup(ctx);
 	if (!use_flow_cache) { /* the slot stays empty (nothing to write back) */
-		count_words(k, bytes, packets);
+		count_words(k, bytes, packets, generation);
 		barrier();
 		e->key.pad[0] = 0;
 		return 1;
 	}
 	if (e->counters.packets) {
 		struct key_words evicted = { { x[0], x[1], x[2], x[3], ports | kind << 32, x[5] } };
-		count((const struct flow_key *)&evicted, e->counters.bytes, e->counters.packets);
+		count((const struct flow_key *)&evicted, e->counters.bytes, e->counters.packets, generation);
 	}
 	x[0] = k->w[0];
 	x[1] = k->w[1];
