@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { HOOK_PRIORITY, KernelFlowTable, type ProgramFile } from '../native/index.ts';
 import { ADDRESSES, NetnsPair } from '../test/support/netns.ts';
 import { privilegeProblem } from '../test/support/privileges.ts';
-import { FLOOD_SECONDS, baselineVariant, compareCost, measureDrain, withBpfStats, type Variant } from './bpf-cost.ts';
+import { FLOOD_SECONDS, baselineVariant, blackBoxCost, compareCost, measureDrain, withBpfStats, type Variant } from './bpf-cost.ts';
 
 const PACKET_BYTES = 64;
 const DRAIN_FLOWS = 100_000;
@@ -41,6 +41,7 @@ try {
     const variants = [baselineVariant('noop', join(import.meta.dirname, 'noop.bpf.o'), attach, objects), baselineVariant('reference (kubezonnet-style)', join(import.meta.dirname, 'reference.bpf.o'), attach, objects), zonetapVariant()];
     const flood = async (flows: number) => (await pair.traffic(pair.a, ['flood', ADDRESSES.b4, '9', String(PACKET_BYTES - 28), String(FLOOD_SECONDS), String(flows)])).sent as number;
     for (const flows of [1, 64]) await compareCost('netfilter POSTROUTING', variants, flows, flood);
+    for (const flows of [1, 64]) await blackBoxCost('netfilter POSTROUTING', variants, flows, flood);
   });
 
   // Drain: 100k flows (50k IPv4 + 50k IPv6, one datagram each) in the table.

@@ -12,7 +12,7 @@ import { KernelFlowTable, type ProgramFile } from '../native/index.ts';
 import { KubeletCgroups } from '../test/support/cgroups.ts';
 import { ADDRESSES, NetnsPair } from '../test/support/netns.ts';
 import { privilegeProblem } from '../test/support/privileges.ts';
-import { FLOOD_SECONDS, baselineVariant, compareCost, measureDrain, withBpfStats, type Variant } from './bpf-cost.ts';
+import { FLOOD_SECONDS, baselineVariant, blackBoxCost, compareCost, measureDrain, withBpfStats, type Variant } from './bpf-cost.ts';
 
 const PACKET_BYTES = 64;
 const DRAIN_FLOWS = Number(process.env.BENCH_DRAIN_FLOWS ?? 1_000_000);
@@ -49,6 +49,7 @@ try {
     const flood = async (flows: number) =>
       (await pair.traffic(pair.a, ['flood', ADDRESSES.b4, '9', String(PACKET_BYTES - 28), String(FLOOD_SECONDS), String(flows)], undefined, pod.container)).sent as number;
     for (const flows of [1, 64]) await compareCost('cgroup_skb egress', variants, flows, flood);
+    for (const flows of [1, 64]) await blackBoxCost('cgroup_skb egress', variants, flows, flood);
   });
 
   // Drain: 1M one-packet flows in the table (16 senders x 62,500 destination ports).

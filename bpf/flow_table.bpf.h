@@ -45,17 +45,24 @@ struct {
  * active_flows. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE); /* page-aligned values: each entry is one cache line */
 	__uint(max_entries, 2 * FLOW_CACHE_SLOTS);
 	__type(key, __u32);
 	__type(value, struct flow_cache_entry);
 } flow_cache SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u32);
-} cache_generation SEC(".maps");
+/* A global in a data section of its own: an array map of one 4-byte value
+ * that user space writes like any array element, and that the netfilter
+ * programs read with one direct load (no key on the stack, no lookup). The
+ * cgroup object has one program per generation instead, each with its
+ * generation a constant, and user space moves its links from one to the
+ * other (cgroup.bpf.c): the cache slot's address then waits for no load. */
+__u32 cache_generation SEC(".data.cache_generation") = 0;
+
+static __always_inline __u32 active_generation(void)
+{
+	return *(volatile __u32 *)&cache_generation & 1;
+}
 
 /* Traffic of flows that found the active table full, per CPU, double-buffered
  * like the tables: key generation * 2 + family (0: IPv4, 1: IPv6). User space
@@ -90,9 +97,9 @@ static __always_inline void insert_delay(void)
 		;
 }
 
-/* Adds to the flow table. Atomic adds: a softirq can interrupt a
- * process-context run on the same CPU. */
-static __always_inline void count(const struct flow_key *key, __u64 bytes, __u64 packets)
+/* Adds to the flow table (to the overflow counters of `generation` when it is
+ * full). Atomic adds: a softirq can interrupt a process-context run on the same CPU. */
+static __always_inline void count(const struct flow_key *key, __u64 bytes, __u64 packets, __u32 generation)
 {
 	__u32 zero = 0;
 	void *table = bpf_map_lookup_elem(&active_flows, &zero);
@@ -118,8 +125,7 @@ static __always_inline void count(const struct flow_key *key, __u64 bytes, __u64
 		__sync_fetch_and_add(&c->packets, packets);
 		return;
 	}
-	__u32 *generation = bpf_map_lookup_elem(&cache_generation, &zero);
-	__u32 slot = (generation ? (*generation & 1) << 1 : 0) | (key->family == ZT_FAMILY_IPV6);
+	__u32 slot = (generation & 1) << 1 | (key->family == ZT_FAMILY_IPV6);
 	struct overflow_counters *o = bpf_map_lookup_elem(&overflow, &slot);
 	if (o) {
 		__sync_fetch_and_add(&o->bytes, bytes);
@@ -134,24 +140,31 @@ struct key_words {
 	__u64 w[FLOW_KEY_WORDS];
 };
 
-/* Cache slot of a flow: multiply-shift over the 5-tuple's words (not the cgroup id, see count_cached). */
+/* Cache slot of a flow: multiply-shift over the 5-tuple's words (not the
+ * cgroup id, see count_cached), the source address multiplied first so that
+ * a flow and its reverse differ. Two multiplies: a collision only costs a
+ * write-back, so a cheap mix is enough. */
 static __always_inline __u32 cache_slot(const struct key_words *k)
 {
-	__u64 h = (k->w[0] * 0x9e3779b97f4a7c15ULL) ^ (k->w[1] * 0xc2b2ae3d27d4eb4fULL) ^
-		  (k->w[2] * 0x165667b19e3779f9ULL) ^ (k->w[3] * 0xd6e8feb86659fd93ULL) ^ k->w[4];
+	__u64 h = ((k->w[0] ^ k->w[1]) * 0xc2b2ae3d27d4eb4fULL) ^ k->w[2] ^ k->w[3] ^ k->w[4];
 	return (h * 0x9e3779b97f4a7c15ULL) >> (64 - FLOW_CACHE_BITS);
 }
 
-/* Set before load. 0 bypasses the per-CPU flow cache: every packet goes to the
- * shared table, so tests can exercise its insert race (see README.md). */
+/* Set before load. 0 leaves the per-CPU flow cache empty: every packet goes to
+ * the shared table, so tests can exercise its insert race (see README.md).
+ * Read on the miss path only (a cache never filled never hits): the hit path
+ * loads nothing more. */
 const volatile __u8 use_flow_cache = 1;
 
 /* Counts straight into the flow table, the key copied to the stack for the map calls. */
-static __always_inline void count_words(const struct key_words *k, __u64 bytes, __u64 packets)
+static __always_inline void count_words(const struct key_words *k, __u64 bytes, __u64 packets, __u32 generation)
 {
 	struct key_words key = *k;
-	count((const struct flow_key *)&key, bytes, packets);
+	count((const struct flow_key *)&key, bytes, packets, generation);
 }
+
+/* flow_key.pad[0] of a cache entry (byte 38): set while a run uses the entry. */
+#define FLOW_CACHE_BUSY_BYTE 38
 
 /*
  * Counts through this CPU's flow cache (the active generation): packets of a
@@ -159,7 +172,8 @@ static __always_inline void count_words(const struct key_words *k, __u64 bytes, 
  * flow that takes over a slot writes the previous one back. An empty slot
  * never matches: its key is all zero and a flow's family is not. Returns 1
  * when the flow was not in the cache (its first packet on this CPU in this
- * generation, or a bypass).
+ * generation, or a bypass). `generation`: the cache generation (and overflow
+ * generation) this run writes, read from cache_generation before anything else.
  *
  * The key's last word, the sending socket's cgroup id, is filled from
  * flow_cgroup(ctx) (defined by the program before including this header: a
@@ -167,48 +181,55 @@ static __always_inline void count_words(const struct key_words *k, __u64 bytes, 
  * cached: a cached 5-tuple names one socket, and a socket's cgroup does not
  * change. (A new socket reusing a tuple within one interval on one CPU, from
  * another cgroup, would be counted as the first one's.)
+ *
+ * The busy mark is one byte of the key's pad, stored before the key is read
+ * and compared: a run that interrupts this one sees it and bypasses the cache.
+ * The key's fifth word is read as its ports (4 bytes) and family and protocol
+ * (2 bytes) so that no load overlaps the busy byte's pending store (a load
+ * that straddles a narrower pending store waits for it to reach the cache).
  */
-static __always_inline int count_cached(struct key_words *k, __u64 bytes, __u64 packets, void *ctx)
+static __always_inline int count_cached(struct key_words *k, __u64 bytes, __u64 packets, void *ctx, __u32 generation)
 {
-	if (!use_flow_cache) {
-		k->w[5] = flow_cgroup(ctx);
-		count_words(k, bytes, packets);
-		return 1;
-	}
-	__u32 zero = 0;
-	__u32 *generation = bpf_map_lookup_elem(&cache_generation, &zero);
-	__u32 index = ((bpf_get_smp_processor_id() << 1) + (generation ? *generation & 1 : 0)) * FLOW_CACHE_SLOTS + cache_slot(k);
+	__u32 index = ((bpf_get_smp_processor_id() << 1) + (generation & 1)) * FLOW_CACHE_SLOTS + cache_slot(k);
 	struct flow_cache_entry *e = bpf_map_lookup_elem(&flow_cache, &index);
-	if (!e || e->busy) {
+	if (!e || e->key.pad[0]) {
 		k->w[5] = flow_cgroup(ctx);
-		count_words(k, bytes, packets); /* nested run on this CPU and slot: bypass the cache */
+		count_words(k, bytes, packets, generation); /* nested run on this CPU and slot: bypass the cache */
 		return 1;
 	}
-	e->busy = 1;
+	e->key.pad[0] = 1;
 	barrier();
 	__u64 *x = (__u64 *)&e->key;
-	int missed = 0;
-	if (!((x[0] ^ k->w[0]) | (x[1] ^ k->w[1]) | (x[2] ^ k->w[2]) | (x[3] ^ k->w[3]) | (x[4] ^ k->w[4]))) {
+	__u64 ports = *(__u32 *)&e->key.sport, kind = *(__u16 *)&e->key.family; /* word 4 without the busy byte */
+	if (!((x[0] ^ k->w[0]) | (x[1] ^ k->w[1]) | (x[2] ^ k->w[2]) | (x[3] ^ k->w[3]) | ((ports | kind << 32) ^ k->w[4]))) {
 		e->counters.bytes += bytes;
 		e->counters.packets += packets;
 		k->w[5] = x[5]; /* the cached flow's cgroup, for the caller */
-	} else {
-		missed = 1;
-		if (e->counters.packets)
-			count(&e->key, e->counters.bytes, e->counters.packets);
-		k->w[5] = flow_cgroup(ctx);
-		x[0] = k->w[0];
-		x[1] = k->w[1];
-		x[2] = k->w[2];
-		x[3] = k->w[3];
-		x[4] = k->w[4];
-		x[5] = k->w[5];
-		e->counters.bytes = bytes;
-		e->counters.packets = packets;
+		barrier();
+		e->key.pad[0] = 0;
+		return 0;
 	}
+	k->w[5] = flow_cgroup(ctx);
+	if (!use_flow_cache) { /* the slot stays empty (nothing to write back) */
+		count_words(k, bytes, packets, generation);
+		barrier();
+		e->key.pad[0] = 0;
+		return 1;
+	}
+	if (e->counters.packets) {
+		struct key_words evicted = { { x[0], x[1], x[2], x[3], ports | kind << 32, x[5] } };
+		count((const struct flow_key *)&evicted, e->counters.bytes, e->counters.packets, generation);
+	}
+	x[0] = k->w[0];
+	x[1] = k->w[1];
+	x[2] = k->w[2];
+	x[3] = k->w[3];
+	x[5] = k->w[5];
+	e->counters.bytes = bytes;
+	e->counters.packets = packets;
 	barrier();
-	e->busy = 0;
-	return missed;
+	x[4] = k->w[4]; /* pad 0: no longer busy */
+	return 1;
 }
 
 #endif

@@ -43,16 +43,17 @@ struct flow_counters {
 /* Per-CPU flow cache: FLOW_CACHE_SLOTS entries, direct-mapped by a hash of
  * the key. A cached flow is counted without a hash lookup; it is written back
  * to the flow table when another flow takes its slot, or drained by user space.
- * busy is set while a run uses the entry: a run that interrupts it on the same
- * CPU (softirq over process context) goes straight to the table instead. */
+ * 64 bytes: one cache line (the array's values are page-aligned, see
+ * flow_table.bpf.h). While a run uses the entry it sets FLOW_CACHE_BUSY in the
+ * key's pad (never set when user space reads the entry): a run that
+ * interrupts it on the same CPU (softirq over process context) goes straight
+ * to the table instead. */
 #define FLOW_CACHE_BITS 10
 #define FLOW_CACHE_SLOTS (1 << FLOW_CACHE_BITS)
 
 struct flow_cache_entry {
-	struct flow_key key;
+	struct flow_key key;           /* pad[0]: FLOW_CACHE_BUSY while a run uses the entry */
 	struct flow_counters counters; /* packets == 0: the entry is empty */
-	__u32 busy;
-	__u32 pad;
 };
 
 /* Traffic whose flow found no room in the table (it is full): counted here so

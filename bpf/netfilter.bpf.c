@@ -254,7 +254,7 @@ static __always_inline int count_packet(struct bpf_nf_ctx *ctx, const int v6)
 			fragments_on_wire(&len, &packets, l3_len, frag_hdr, chunk);
 	}
 
-	count_cached(&key, len, packets, ctx);
+	count_cached(&key, len, packets, ctx, active_generation());
 	return NF_ACCEPT;
 }
 

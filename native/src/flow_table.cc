@@ -31,7 +31,7 @@ constexpr int kAttachNetfilter = 45;    // BPF_NETFILTER
 
 template <class Skel>
 TableMaps MapsOf(Skel* s) {
-  return {s->maps.flows_a,  s->maps.flows_b,  s->maps.active_flows, s->maps.flow_cache, s->maps.cache_generation,
+  return {s->maps.flows_a,  s->maps.flows_b,  s->maps.active_flows, s->maps.flow_cache, s->maps.data_cache_generation,
           s->maps.overflow, s->maps.insert_races, s->maps.socket_sources};
 }
 
@@ -88,10 +88,13 @@ int OpenCgroup(const OpenOptions& o, Object& out, std::string& op) {
   op = "open the cgroup eBPF object";
   cgroup_flows* s = cgroup_flows::open();
   if (!s) return -errno;
-  out = {s->obj, MapsOf(s), {{"count_egress", s->progs.count_egress}}, Destroy<cgroup_flows>, s};
+  out = {s->obj, MapsOf(s), {{"count_egress", s->progs.count_egress}, {"count_egress_1", s->progs.count_egress_1}}, Destroy<cgroup_flows>, s};
   s->rodata->record_socket_sources = o.socket_sources == SocketSources::kRecord;
   return ConfigureCommon(s, o, op);
 }
+
+// The cgroup object's program that writes cache generation `generation` (a constant in each).
+const char* CgroupProgram(uint32_t generation) { return generation ? "count_egress_1" : "count_egress"; }
 
 uint32_t Uint(const Napi::CallbackInfo& info, size_t i, const char* what) {
   if (info.Length() <= i || !info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a number");
@@ -162,6 +165,13 @@ bpf_program* FlowTable::Program(Napi::Env env, const std::string& name) {
   throw Napi::Error::New(env, "this flow table has no program " + name);
 }
 
+bool FlowTable::IsCgroup() const {
+  for (auto& [n, prog] : object_.programs) {
+    if (n == CgroupProgram(1)) return true;
+  }
+  return false;
+}
+
 // attachNetfilter(family: 4 | 6, priority, netnsPath?) -> link fd
 Napi::Value FlowTable::AttachNetfilterHook(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -183,7 +193,7 @@ Napi::Value FlowTable::AttachNetfilterHook(const Napi::CallbackInfo& info) {
 Napi::Value FlowTable::AttachCgroupHook(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = String(info, 0, "cgroup path");
-  int prog_fd = bpf_program__fd(Program(env, "count_egress"));
+  int prog_fd = bpf_program__fd(Program(env, CgroupProgram(linked_generation_)));
   TakeLibbpfLog();
   std::string op;
   int link = AttachCgroupEgress(prog_fd, path, op);
@@ -216,6 +226,15 @@ Napi::Value FlowTable::Drain(const Napi::CallbackInfo& info) {
   if (!object_.obj) throw Napi::Error::New(env, "the flow table is closed");
   if (drains_in_flight_) throw Napi::Error::New(env, "a drain is in progress: await it first");
   uint32_t next = 1 - generation_;
+  // Cgroup: new runs write the next generation from here on; the swap of
+  // active_flows below waits for the runs still in the retired program.
+  if (IsCgroup() && linked_generation_ != next) {
+    int prog_fd = bpf_program__fd(Program(env, CgroupProgram(next)));
+    for (int link : links_) {
+      if (bpf_link_update(link, prog_fd, nullptr) != 0) throw SyscallError(env, "move the cgroup links to the next generation's program", errno);
+    }
+    linked_generation_ = next;
+  }
   const TableMaps& m = object_.maps;
   DrainMaps maps = {bpf_map__fd(m.flow_cache), bpf_map__fd(m.cache_generation), bpf_map__max_entries(m.flow_cache), next,
                     bpf_map__fd(m.active_flows), bpf_map__fd(next ? m.flows_b : m.flows_a), bpf_map__fd(next ? m.flows_a : m.flows_b)};

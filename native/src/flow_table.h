@@ -35,6 +35,7 @@ class FlowTable : public Napi::ObjectWrap<FlowTable> {
  private:
   int SocketSourcesFd() const;
   bpf_program* Program(Napi::Env env, const std::string& name);
+  bool IsCgroup() const;
   Napi::Value AttachNetfilterHook(const Napi::CallbackInfo& info);
   Napi::Value AttachCgroupHook(const Napi::CallbackInfo& info);
   void Detach(const Napi::CallbackInfo& info);
@@ -49,6 +50,9 @@ class FlowTable : public Napi::ObjectWrap<FlowTable> {
   std::vector<int> links_;
   // The generation (cache generation and table) the programs write: 0 at load.
   uint32_t generation_ = 0;
+  // Cgroup object: the generation whose program its links run (one program
+  // per generation, bpf/cgroup.bpf.c); a drain moves them before the swap.
+  uint32_t linked_generation_ = 0;
   int drains_in_flight_ = 0;
 };
 

@@ -96,6 +96,27 @@ describe('cgroup receiver on the kernel', { concurrency: false }, () => {
     ]);
   });
 
+  test('each drain moves the link to the other cache generation\'s program; every packet lands in the drain after it', async (t) => {
+    if (!requirePrivileges(t, 'cgroup')) return;
+    const pod = base.pod();
+    const table = KernelFlowTable.open({ kind: 'cgroup', maxFlows: 1024 });
+    try {
+      table.attachCgroup(base.base);
+      const programs = table.programs().map((p) => p.id);
+      const running = () => linksOf(programs).map((l) => programs.indexOf(l.prog_id));
+      assert.deepEqual(running(), [0], 'generation 0 first');
+      for (const [round, port] of [7011, 7012, 7013].entries()) {
+        await pair.traffic(pair.a, ['udp', ADDRESSES.b4, String(port), '100', String(round + 1)], undefined, pod.container);
+        const { records } = await table.drain();
+        assert.deepEqual(records.map((r) => [r.dst.port, r.packets]), [[port, round + 1]], `drain ${round + 1}: only the packets since the last drain`);
+        assert.deepEqual(running(), [(round + 1) % 2], `after drain ${round + 1}`);
+      }
+      assert.deepEqual((await table.drain()).records, [], 'nothing left');
+    } finally {
+      table.close();
+    }
+  });
+
   test('a pod whose cgroup is gone by the drain is still named (it lived through one walk)', async (t) => {
     if (!requirePrivileges(t, 'cgroup')) return;
     const job = systemd.pod('besteffort');
@@ -166,7 +187,7 @@ describe('cgroup receiver on the kernel', { concurrency: false }, () => {
     await receiver.start();
     const ids = receiver.programIds;
     try {
-      assert.equal(ids.length, 1);
+      assert.equal(ids.length, 2, 'one program per cache generation');
       assert.deepEqual(linksOf(ids).map((l) => l.type), ['cgroup']);
     } finally {
       await receiver.shutdown();

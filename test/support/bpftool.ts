@@ -29,3 +29,9 @@ export function perCpuCounter(mapId: number): number {
   const entry = JSON.parse(sh('bpftool', ['-j', 'map', 'lookup', 'id', String(mapId), 'key', '0', '0', '0', '0'])) as { formatted: { values: { value: number }[] } };
   return entry.formatted.values.reduce((n, cpu) => n + cpu.value, 0);
 }
+
+/** A program's run statistics as the kernel reports them to anyone (`bpftool prog show`): 0 unless kernel.bpf_stats_enabled=1. */
+export function programRunStats(id: number): { runCnt: number; runTimeNs: number } {
+  const p = JSON.parse(sh('bpftool', ['-j', 'prog', 'show', 'id', String(id)])) as { run_cnt?: number; run_time_ns?: number };
+  return { runCnt: p.run_cnt ?? 0, runTimeNs: p.run_time_ns ?? 0 };
+}
