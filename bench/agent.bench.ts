@@ -22,17 +22,15 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall, type ServiceDefinition } from '@grpc/grpc-js';
 import { stringify } from 'yaml';
 import { parseExposition, sumOf } from '../sim/index.ts';
-import { decodeRequest, EXPORT_PATH } from '../receivers/otlp/index.ts';
-import { countSumPoints } from '../receivers/otlp/points.ts';
 import { freePort } from '../test/support/loopback.ts';
+import { OtlpSink, startReady } from './agent-harness.ts';
 import { cpuSeconds, median, rssMiB } from './process-stats.ts';
 import { NetnsPair } from '../test/support/netns.ts';
 import { sleep, until } from '../test/support/poll.ts';
 import { privilegeProblem } from '../test/support/privileges.ts';
-import { REPO, startProgram, type RunningProgram } from '../test/support/processes.ts';
+import { REPO, type RunningProgram } from '../test/support/processes.ts';
 import { goal, result } from './report.ts';
 
 const problem = privilegeProblem();
@@ -55,41 +53,12 @@ const workdir = mkdtempSync(join(tmpdir(), 'zt-bench-agent-'));
 const programs: RunningProgram[] = [];
 const pair = new NetnsPair('ztbagent').create();
 
-/** Starts a program; resolves once its output matches `ready`. */
-async function start(name: string, file: string, args: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<RunningProgram> {
-  const program = startProgram(file, args, { env });
-  programs.push(program);
-  await until(name, () => {
-    if (program.child.exitCode !== null) throw new Error(`${name} exited:\n${program.output()}`);
-    return ready.test(program.output()) || undefined;
-  }, { timeoutMs: 90_000, intervalMs: 100, details: program.output });
-  return program;
-}
 
 /** Resident memory in MB (10^6 bytes, as the goal is stated). */
 function rssMB(pid: number): number {
   return (rssMiB(pid) * 2 ** 20) / 1e6;
 }
 
-/** An OTLP/gRPC endpoint that acknowledges every export, as a gateway does, and counts points. */
-class OtlpSink {
-  readonly server = new Server();
-  requests = 0;
-  points = 0;
-  async listen(): Promise<number> {
-    const service: ServiceDefinition = {
-      Export: { path: EXPORT_PATH, requestStream: false, responseStream: false, requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b },
-    };
-    this.server.addService(service, {
-      Export: (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
-        this.requests++;
-        for (const r of decodeRequest(call.request).resourceMetrics) for (const s of r.scopeMetrics) for (const m of s.metrics) if (m.sum) this.points += countSumPoints(m.sum);
-        callback(null, Buffer.alloc(0));
-      },
-    });
-    return new Promise((resolve, reject) => this.server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))));
-  }
-}
 
 /** The cluster the API server holds: this node's 50 traffic pods, a peer node's 20, and synthetic ones. */
 function writeInventory(file: string): void {
@@ -120,7 +89,7 @@ async function startAgent(name: string, checkout: string, kubeconfig: string, si
     service: { telemetry: { metrics: { endpoint: `127.0.0.1:${telemetryPort}` } } },
   }));
   const env = { ...process.env, NODE_NAME: 'bench-node', POD_IP: '127.0.0.1', ZONETAP_OTLP_TOKEN: 'bench' };
-  const program = await start(name, join(checkout, 'bin', 'zonetap'), ['run', '--config', join(checkout, 'config', 'agent.yaml'), '--config', override], env, /zonetap is ready/);
+  const program = await startReady(programs, name, join(checkout, 'bin', 'zonetap'), ['run', '--config', join(checkout, 'config', 'agent.yaml'), '--config', override], env, /zonetap is ready/);
   return { name, program, telemetryPort };
 }
 
@@ -131,7 +100,7 @@ async function drainStats(agent: Agent): Promise<{ drains: number; flows: number
 
 /** Bare Node.js, idle: resident memory after a second. */
 async function bareNodeRssMB(): Promise<number> {
-  const program = await start('bare node', process.execPath, ['-e', 'console.log("up"); setInterval(() => {}, 1 << 30)'], process.env, /up/);
+  const program = await startReady(programs, 'bare node', process.execPath, ['-e', 'console.log("up"); setInterval(() => {}, 1 << 30)'], process.env, /up/);
   await sleep(1000);
   const rss = rssMB(program.child.pid!);
   await program.stop('SIGKILL');
@@ -189,7 +158,7 @@ try {
 
   const inventory = join(workdir, 'inventory.yaml');
   writeInventory(inventory);
-  const api = await start('fake API server', process.execPath, [join(REPO, 'test', 'kube-api', 'serve.ts'), '--inventory', inventory, '--pods', String(PODS - SOURCES.length - DESTINATIONS.length), '--nodes', '30'], process.env, /"url"/);
+  const api = await startReady(programs, 'fake API server', process.execPath, [join(REPO, 'test', 'kube-api', 'serve.ts'), '--inventory', inventory, '--pods', String(PODS - SOURCES.length - DESTINATIONS.length), '--nodes', '30'], process.env, /"url"/);
   const { url, pods } = JSON.parse(api.output().split('\n')[0]!) as { url: string; pods: number };
   const kubeconfig = join(workdir, 'kubeconfig');
   writeFileSync(kubeconfig, `apiVersion: v1\nkind: Config\nclusters: [{name: bench, cluster: {server: "${url}", insecure-skip-tls-verify: true}}]\nusers: [{name: zonetap, user: {}}]\ncontexts: [{name: bench, context: {cluster: bench, user: zonetap}}]\ncurrent-context: bench\n`);

@@ -23,16 +23,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall, type ServiceDefinition } from '@grpc/grpc-js';
 import { stringify } from 'yaml';
 import { parseExposition, sumOf } from '../sim/index.ts';
-import { decodeRequest, EXPORT_PATH } from '../receivers/otlp/index.ts';
-import { SumReader } from '../receivers/otlp/points.ts';
 import { freePort } from '../test/support/loopback.ts';
 import { NetnsPair } from '../test/support/netns.ts';
 import { sleep, until } from '../test/support/poll.ts';
 import { privilegeProblem } from '../test/support/privileges.ts';
-import { REPO, startProgram, type RunningProgram } from '../test/support/processes.ts';
+import { REPO, type RunningProgram } from '../test/support/processes.ts';
+import { OtlpSink, startReady } from './agent-harness.ts';
 import { cpuSeconds, peakRssMiB, rssMiB } from './process-stats.ts';
 import { goal, result } from './report.ts';
 
@@ -58,45 +56,7 @@ const workdir = mkdtempSync(join(tmpdir(), 'zt-bench-million-'));
 const programs: RunningProgram[] = [];
 const pair = new NetnsPair('ztbmillion').create();
 
-async function start(name: string, file: string, args: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<RunningProgram> {
-  const program = startProgram(file, args, { env });
-  programs.push(program);
-  await until(name, () => {
-    if (program.child.exitCode !== null) throw new Error(`${name} exited:\n${program.output()}`);
-    return ready.test(program.output()) || undefined;
-  }, { timeoutMs: 90_000, intervalMs: 100, details: program.output });
-  return program;
-}
 
-/** An OTLP/gRPC endpoint that acknowledges every export, as a gateway does, and sums the packets. */
-class OtlpSink {
-  readonly server = new Server();
-  packets = 0;
-  points = 0;
-  async listen(): Promise<number> {
-    const service: ServiceDefinition = {
-      Export: { path: EXPORT_PATH, requestStream: false, responseStream: false, requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b },
-    };
-    this.server.addService(service, {
-      Export: (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
-        for (const r of decodeRequest(call.request).resourceMetrics) {
-          for (const s of r.scopeMetrics) {
-            for (const m of s.metrics) {
-              if (m.name !== 'zonetap.network.flow.packets' || !m.sum) continue;
-              const reader = new SumReader(m.sum);
-              while (reader.next()) {
-                this.points++;
-                this.packets += reader.value;
-              }
-            }
-          }
-        }
-        callback(null, Buffer.alloc(0));
-      },
-    });
-    return new Promise((resolve, reject) => this.server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))));
-  }
-}
 
 /** This node's 50 client pods, 200 server pods on two nodes in two other zones, and synthetic ones. */
 function writeInventory(file: string): void {
@@ -129,7 +89,7 @@ async function startPipeline(name: string, checkout: string, configs: string[], 
   // For a profile of the measured processes: e.g. BENCH_MILLION_NODE_OPTIONS='--cpu-prof --cpu-prof-dir=/tmp/prof'.
   if (process.env.BENCH_MILLION_NODE_OPTIONS) env.NODE_OPTIONS = process.env.BENCH_MILLION_NODE_OPTIONS;
   const args = ['run', ...configs.flatMap((c) => ['--config', c]), '--config', file];
-  const program = await start(name, join(checkout, 'bin', 'zonetap'), args, env, /zonetap is ready/);
+  const program = await startReady(programs, name, join(checkout, 'bin', 'zonetap'), args, env, /zonetap is ready/);
   return { name, program, telemetryPort, ...(sink ? { sink } : {}) };
 }
 
@@ -195,7 +155,7 @@ async function measure(p: Pipeline): Promise<Measured> {
   const mid = await scrape(p); // resets the event-loop lag histogram
   if (mid.drains !== afterFirst.drains) throw new Error(`the traffic (${trafficS.toFixed(1)} s) did not fit in one ${INTERVAL_S} s interval`);
   const packets0 = p.sink?.packets ?? 0;
-  const points0 = p.sink?.points ?? 0;
+  const points0 = p.sink?.packetPoints ?? 0;
   const cpu0 = cpuSeconds(pid);
   const rssBeforeMB = (rssMiB(pid) * 2 ** 20) / 1e6;
   const peakBeforeMB = (peakRssMiB(pid) * 2 ** 20) / 1e6;
@@ -233,7 +193,7 @@ async function measure(p: Pipeline): Promise<Measured> {
     externalMB,
     cpuS,
     blockMs: Math.max(done.lagMax, end.lagMax) * 1000,
-    ...(p.sink ? { packets: p.sink.packets - packets0, points: p.sink.points - points0 } : {}),
+    ...(p.sink ? { packets: p.sink.packets - packets0, points: p.sink.packetPoints - points0 } : {}),
   };
 }
 
@@ -245,7 +205,7 @@ try {
 
   const inventory = join(workdir, 'inventory.yaml');
   writeInventory(inventory);
-  const api = await start('fake API server', process.execPath, [join(REPO, 'test', 'kube-api', 'serve.ts'), '--inventory', inventory, '--pods', String(PODS - CLIENTS.length - SERVERS.length), '--nodes', '30'], process.env, /"url"/);
+  const api = await startReady(programs, 'fake API server', process.execPath, [join(REPO, 'test', 'kube-api', 'serve.ts'), '--inventory', inventory, '--pods', String(PODS - CLIENTS.length - SERVERS.length), '--nodes', '30'], process.env, /"url"/);
   const { url, pods } = JSON.parse(api.output().split('\n')[0]!) as { url: string; pods: number };
   const kubeconfig = join(workdir, 'kubeconfig');
   writeFileSync(kubeconfig, `apiVersion: v1\nkind: Config\nclusters: [{name: bench, cluster: {server: "${url}", insecure-skip-tls-verify: true}}]\nusers: [{name: zonetap, user: {}}]\ncontexts: [{name: bench, context: {cluster: bench, user: zonetap}}]\ncurrent-context: bench\n`);

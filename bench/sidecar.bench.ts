@@ -20,9 +20,10 @@ import { join } from 'node:path';
 import { Cluster, PodProcess, loadTopology, parseExposition, sumOf, writeInventory, type Send } from '../sim/index.ts';
 import { freePort } from '../test/support/loopback.ts';
 import { fetchInNetns } from '../test/support/netns.ts';
-import { sleep, until } from '../test/support/poll.ts';
+import { sleep } from '../test/support/poll.ts';
 import { privilegeProblem } from '../test/support/privileges.ts';
-import { startProgram, type RunningProgram } from '../test/support/processes.ts';
+import type { RunningProgram } from '../test/support/processes.ts';
+import { startReady } from './agent-harness.ts';
 import { cpuSeconds, median, rssMiB } from './process-stats.ts';
 import { result } from './report.ts';
 
@@ -43,15 +44,9 @@ const programs: RunningProgram[] = [];
 const cluster = await Cluster.build(loadTopology(join(REPO, 'sim', 'topologies', 'sidecar.yaml')), { scenario: `ztb${process.pid % 100000}` });
 
 /** Runs `command` (in `netns` when given); resolves once it printed a line matching `ready`. */
-async function start(name: string, netns: string | undefined, command: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<RunningProgram> {
+function start(name: string, netns: string | undefined, command: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<RunningProgram> {
   const [file, ...args] = netns ? ['ip', 'netns', 'exec', netns, ...command] : command;
-  const program = startProgram(file!, args, { env });
-  programs.push(program);
-  await until(name, () => {
-    if (program.child.exitCode !== null) throw new Error(`${name} exited:\n${program.output()}`);
-    return ready.test(program.output()) || undefined;
-  }, { timeoutMs: 60_000, intervalMs: 100, details: program.output });
-  return program;
+  return startReady(programs, name, file!, args, env, ready);
 }
 
 async function kubeApi(netns: string | undefined, inventory: string): Promise<string> {
