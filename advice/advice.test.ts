@@ -173,7 +173,7 @@ test('the recorded demo: the advice names the summary\'s two culprits, each with
   const log = await adviceFromFlowLog(file);
   const report = advise(log.observed);
   // The culprits as the demo's summary computes them (exporters/console, sim/live-view.ts).
-  const { readFlowLog } = await import('../receivers/replay/index.ts');
+  const { readFlowLog } = await import('../exporters/flowlog/index.ts');
   const records = (await readFlowLog(file)).batches.flatMap((b) => b.records);
   const totals = emptyTotals();
   for (const r of records) addTraffic(totals, sampleOf(r));

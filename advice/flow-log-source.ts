@@ -4,7 +4,7 @@
  * record's end. Priced logs (a pipeline with `cost`) give dollars; an
  * unpriced one gives bytes only, and says so.
  */
-import { readFlowLog, type DamagedLine } from '../receivers/replay/index.ts';
+import { readFlowLog, type DamagedLine } from '../exporters/flowlog/index.ts';
 import { observedFromRecords, type ObservedTraffic } from './traffic.ts';
 
 export interface FlowLogTraffic {

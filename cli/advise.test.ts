@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FlowRecord } from '../pipeline/flow.ts';
-import { readFlowLog } from '../receivers/replay/index.ts';
+import { readFlowLog } from '../exporters/flowlog/index.ts';
 import { configSchema, PrometheusFlowExporter } from '../exporters/prometheus/index.ts';
 import { formatUsd } from '../exporters/console/index.ts';
 import { testSettings } from '../test/support/components.ts';

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatFlowLogLine } from '../exporters/flowlog/format.ts';
-import { parseFlowLog } from '../receivers/replay/index.ts';
+import { parseFlowLog } from '../exporters/flowlog/index.ts';
 import { seriesKey } from '../exporters/series/index.ts';
 import { attributesToRecord, labelName, recordAttributes, recordKey } from './attributes.ts';
 import type { FlowRecord } from './flow.ts';

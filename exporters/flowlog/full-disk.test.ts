@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { FlowBatch, FlowRecord } from '../../pipeline/flow.ts';
 import { testSettings } from '../../test/support/components.ts';
 import { requirePrivileges } from '../../test/support/privileges.ts';
-import { readFlowLog } from '../../receivers/replay/index.ts';
+import { readFlowLog } from './index.ts';
 import { FlowlogExporter, flowlogExporterFactory } from './index.ts';
 
 const T0 = Date.parse('2026-11-26T10:00:00.000Z');

@@ -2,3 +2,4 @@ export { flowlogExporterFactory } from './factory.ts';
 export { flowlogConfigSchema, type FlowlogConfig } from './config.ts';
 export { FlowlogExporter } from './exporter.ts';
 export { flowLogTime, formatFlowLogLine } from './format.ts';
+export { parseFlowLog, readFlowLog, type DamagedLine, type FlowLog } from './reader.ts';

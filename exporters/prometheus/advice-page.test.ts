@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readFlowLog } from '../../receivers/replay/index.ts';
+import { readFlowLog } from '../flowlog/index.ts';
 import { testSettings } from '../../test/support/components.ts';
 import { run } from '../../test/support/processes.ts';
 import { formatUsd } from '../console/index.ts';

@@ -97,7 +97,7 @@ export interface ExternalEntry {
   readonly name: string;
   readonly zone: string | undefined;
   readonly region: string | undefined;
-  /** What it is (external-config.ts EXTERNAL_KINDS), on the wire as `zonetap.<side>.external.kind`; undefined when the inventory does not say. */
+  /** What it is (external-ranges.ts EXTERNAL_KINDS), on the wire as `zonetap.<side>.external.kind`; undefined when the inventory does not say. */
   readonly externalKind: string | undefined;
 }
 

@@ -7,15 +7,7 @@
  */
 import { z } from 'zod';
 import { cidr, existingFile } from '../../pipeline/schema.ts';
-import { RangeFileError, readRangeFile } from './external-ranges.ts';
-
-/** What an external block is; says how its traffic is billed, for people reading flows and advice. */
-export const EXTERNAL_KINDS = ['managed_service', 'peered_vpc', 'on_prem', 'cloud_provider', 'other'] as const;
-export type ExternalKind = (typeof EXTERNAL_KINDS)[number];
-
-/** The published range files zonetap reads (never downloads). */
-export const RANGE_PROVIDERS = ['aws', 'gcp', 'azure'] as const;
-export type RangeProvider = (typeof RANGE_PROVIDERS)[number];
+import { EXTERNAL_KINDS, RANGE_PROVIDERS, RangeFileError, readRangeFile } from './external-ranges.ts';
 
 /** An external block's `kind`, in the config's `external` list and in the static inventory. */
 export const externalKind = z.enum(EXTERNAL_KINDS, { error: (i) => `unknown kind ${JSON.stringify(i.input)}: expected one of ${EXTERNAL_KINDS.join(', ')}` });
@@ -51,6 +43,3 @@ export const externalOptions = {
   /** Cloud providers' published range files: every prefix named by its service and region. */
   external_ranges: z.array(externalRangesSchema, { error: 'expected a list of {provider, path}' }).optional(),
 };
-
-export type ExternalBlockConfig = z.output<typeof externalBlockSchema>;
-export type ExternalRangesConfig = z.output<typeof externalRangesSchema>;

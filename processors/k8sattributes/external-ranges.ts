@@ -13,7 +13,29 @@
 import { readFileSync } from 'node:fs';
 import { CidrMap, parseCidr, type Cidr } from '../../net/index.ts';
 import { EXTERNAL, newIdentity, type ExternalEntry } from './directory.ts';
-import type { ExternalBlockConfig, ExternalKind, ExternalRangesConfig, RangeProvider } from './external-config.ts';
+
+/** What an external block is; says how its traffic is billed, for people reading flows and advice. */
+export const EXTERNAL_KINDS = ['managed_service', 'peered_vpc', 'on_prem', 'cloud_provider', 'other'] as const;
+export type ExternalKind = (typeof EXTERNAL_KINDS)[number];
+
+/** The published range files zonetap reads (never downloads). */
+export const RANGE_PROVIDERS = ['aws', 'gcp', 'azure'] as const;
+export type RangeProvider = (typeof RANGE_PROVIDERS)[number];
+
+/** An `external` block as validated by external-config.ts. */
+export interface ExternalBlock {
+  name: string;
+  cidrs: readonly Cidr[];
+  zone?: string | undefined;
+  region?: string | undefined;
+  kind: ExternalKind;
+}
+
+/** An `external_ranges` entry as validated by external-config.ts. */
+export interface RangeFileRef {
+  provider: RangeProvider;
+  path: string;
+}
 
 /** One prefix of a provider's file, named. `rank` breaks ties between entries of one prefix: higher is more specific. */
 interface RangeEntry {
@@ -117,7 +139,7 @@ export class ExternalBlocks {
   readonly #blocks = new CidrMap<ExternalEntry>();
 
   /** Loads the config's blocks and range files; throws RangeFileError for a file not in its format. */
-  constructor(blocks: readonly ExternalBlockConfig[], ranges: readonly ExternalRangesConfig[]) {
+  constructor(blocks: readonly ExternalBlock[], ranges: readonly RangeFileRef[]) {
     // One entry per (name, region, kind), shared by its prefixes: 10k prefixes are a few hundred entries.
     const entries = new Map<string, ExternalEntry>();
     const entry = (name: string, zone: string | undefined, region: string | undefined, kind: ExternalKind): ExternalEntry => {

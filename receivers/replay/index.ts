@@ -1,4 +1,3 @@
 export { replayReceiverFactory } from './factory.ts';
 export { replayConfigSchema, type ReplayConfig } from './config.ts';
 export { ReplayReceiver } from './receiver.ts';
-export { parseFlowLog, readFlowLog, type DamagedLine, type FlowLog } from './flowlog-reader.ts';

@@ -3,7 +3,7 @@ import type { Counter } from '@opentelemetry/api';
 import type { ComponentSettings, FlowConsumer, Receiver } from '../../pipeline/component.ts';
 import { cloneBatch, type FlowBatch } from '../../pipeline/flow.ts';
 import type { ReplayConfig } from './config.ts';
-import { readFlowLog, type DamagedLine } from './flowlog-reader.ts';
+import { readFlowLog, type DamagedLine } from '../../exporters/flowlog/index.ts';
 
 /** Damaged lines reported one by one in the log; past this, one summary line. */
 const DAMAGED_LINES_LOGGED = 10;

@@ -1,5 +1,5 @@
 /**
- * Reads flow log lines (format: exporters/flowlog/README.md; written by exporters/flowlog)
+ * Reads flow log lines (format: README.md; written by exporter.ts, format.ts)
  * back into batches. Every line is checked; a damaged one (torn by a full
  * disk or a crash, or edited by hand) is skipped and reported with its line
  * number and what is wrong, and the rest of the file is read.
