@@ -5,7 +5,8 @@
  * the pipeline's fan-out pays anyway for consumers that change batches.
  * Run alone: node --expose-gc bench/processors.bench.ts
  */
-import { cloneBatch, type FlowBatch, type FlowEndpoint, type FlowRecord } from '../pipeline/flow.ts';
+import { cloneBatch } from '../pipeline/columns.ts';
+import type { FlowBatch, FlowEndpoint, FlowRecord } from '../pipeline/flow.ts';
 import { classifyBatches } from '../processors/crosszone/index.ts';
 import { aggregateBatches, type AggregationLevel } from '../processors/aggregate/index.ts';
 import { result } from './report.ts';

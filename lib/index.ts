@@ -44,8 +44,9 @@ export { z } from 'zod';
 export { duration, endpoint } from '../pipeline/schema.ts';
 
 // The data model.
-export { OVERFLOW_TRANSPORT, TRAFFIC_CLASSES, cloneBatch } from '../pipeline/flow.ts';
-export type { FlowBatch, FlowEndpoint, FlowRecord, IpFamily, TrafficClass, Transport, WorkloadKind } from '../pipeline/flow.ts';
+export { OVERFLOW_TRANSPORT, TRAFFIC_CLASSES, flowCount } from '../pipeline/flow.ts';
+export { cloneBatch } from '../pipeline/columns.ts';
+export type { FlowBatch, FlowColumns, FlowEndpoint, FlowRecord, IpFamily, TrafficClass, Transport, WorkloadKind } from '../pipeline/flow.ts';
 export { recordAttributes } from '../pipeline/attributes.ts';
 export type { AttributeValue, FlowAttributes } from '../pipeline/attributes.ts';
 

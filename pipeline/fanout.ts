@@ -7,7 +7,7 @@
  */
 import { MUTATES_DATA, READ_ONLY } from './component.ts';
 import type { FlowConsumer } from './component.ts';
-import { cloneBatch } from './flow.ts';
+import { cloneBatch } from './columns.ts';
 import type { FlowBatch } from './flow.ts';
 
 export function fanout(targets: readonly FlowConsumer[]): FlowConsumer {

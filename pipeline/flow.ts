@@ -112,18 +112,63 @@ export interface FlowRecord {
   ignored?: boolean;
 }
 
-/** The unit that flows through a pipeline: records counted between `start` and `end` (ms since epoch). */
+/**
+ * Flow records held as columns: what the kernel receivers hand on, so that
+ * k8sattributes, crosszone and aggregate process a drain without making a
+ * JavaScript object per flow (pipeline/README.md, "Columns"). Row `i` is the
+ * record `{ src: ends[src[i]] with port srcPort[i], dst: ends[dst[i]] with
+ * port dstPort[i], transport: transports[transport[i]], ipFamily: family[i]
+ * ? 'ipv6' : 'ipv4', bytes: bytes[i], packets: packets[i], trafficClass,
+ * ignored }`. The arrays may be longer than `length` (capacity); rows past
+ * `length` mean nothing.
+ */
+export interface FlowColumns {
+  /** Rows in use. */
+  length: number;
+  /**
+   * The batch's distinct ends, by number, each with port 0 (the port is a
+   * row's): read-only FlowEndpoint objects, shared by every row that names
+   * them, as source or destination. A processor that names an end puts a new
+   * object in its slot, or appends one and renumbers the rows that take it;
+   * it never changes an end in place.
+   */
+  ends: FlowEndpoint[];
+  src: Uint32Array;
+  srcPort: Uint16Array;
+  dst: Uint32Array;
+  dstPort: Uint16Array;
+  /** Index into `transports`. */
+  transport: Uint8Array;
+  /** The batch's transports (`tcp`, `udp`, ..., OVERFLOW_TRANSPORT), at most 256. */
+  transports: Transport[];
+  /** 0: ipv4, 1: ipv6. */
+  family: Uint8Array;
+  bytes: Float64Array;
+  packets: Float64Array;
+  /** 0: not classified; k + 1: TRAFFIC_CLASSES[k]. */
+  trafficClass: Uint8Array;
+  /** 1 where FlowRecord.ignored is true. */
+  ignored: Uint8Array;
+}
+
+/**
+ * The unit that flows through a pipeline: records counted between `start`
+ * and `end` (ms since epoch). A batch may carry its records as `columns`
+ * (pipeline/columns.ts, ColumnBatch): then reading `records` turns them into
+ * objects once, and `columns` is undefined from then on. A component that
+ * understands columns reads `columns` first; every other one just reads
+ * `records`. Count a batch's records with flowCount(), which never turns
+ * columns into objects.
+ */
 export interface FlowBatch {
   start: number;
   end: number;
   records: FlowRecord[];
+  readonly columns?: FlowColumns;
 }
 
-/** Deep copy, for fan-out to a consumer that changes the batch. */
-export function cloneBatch(batch: FlowBatch): FlowBatch {
-  return {
-    start: batch.start,
-    end: batch.end,
-    records: batch.records.map((r) => ({ ...r, src: { ...r.src }, dst: { ...r.dst } })),
-  };
+/** How many records `batch` holds, in either form. */
+export function flowCount(batch: FlowBatch): number {
+  const columns = batch.columns;
+  return columns !== undefined ? columns.length : batch.records.length;
 }

@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { ComponentKind, FlowConsumer } from './component.ts';
-import type { FlowBatch } from './flow.ts';
+import { flowCount, type FlowBatch } from './flow.ts';
 import type { SelfTelemetry } from './telemetry/metrics.ts';
 
 /** In front of a processor or exporter: counts records in; a rejection is logged and counted as dropped, never passed upstream. */
@@ -14,7 +14,7 @@ export function observeConsumer(target: FlowConsumer, id: string, kind: Componen
   return {
     capabilities: target.capabilities,
     async consume(batch: FlowBatch): Promise<void> {
-      const n = batch.records.length;
+      const n = flowCount(batch);
       telemetry.recordsIn(id, kind, n);
       try {
         await target.consume(batch);
@@ -32,7 +32,7 @@ export function countOutput(next: FlowConsumer, id: string, kind: ComponentKind,
   return {
     capabilities: next.capabilities,
     consume(batch: FlowBatch): Promise<void> {
-      telemetry.recordsOut(id, kind, batch.records.length);
+      telemetry.recordsOut(id, kind, flowCount(batch));
       return next.consume(batch);
     },
   };

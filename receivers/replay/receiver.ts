@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Counter } from '@opentelemetry/api';
 import type { ComponentSettings, FlowConsumer, Receiver } from '../../pipeline/component.ts';
-import { cloneBatch, type FlowBatch } from '../../pipeline/flow.ts';
+import { cloneBatch } from '../../pipeline/columns.ts';
+import type { FlowBatch } from '../../pipeline/flow.ts';
 import type { ReplayConfig } from './config.ts';
 import { readFlowLog, type DamagedLine } from '../../exporters/flowlog/index.ts';
 
