@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { FlowEndpoint, FlowRecord, TrafficClass } from '../pipeline/flow.ts';
 import { addTraffic, emptyTotals, sampleOf, topPairs } from '../exporters/console/index.ts';
-import { advise, adviceFromFlowLog, observedFromLabels, observedFromRecords, renderAdviceHtml, renderAdviceText, MAX_EVIDENCE, type AdviceItem } from './index.ts';
+import { advise, observedFromLabels, observedFromRecords, renderAdviceHtml, renderAdviceText, MAX_EVIDENCE, type AdviceItem } from './index.ts';
+import { observedFromFlowLog } from '../exporters/flowlog/index.ts';
 
 /** USD per second that is exactly $1 a month (730 h). */
 const DOLLAR_A_MONTH = 1 / (730 * 3600);
@@ -170,7 +171,7 @@ test('same-zone traffic and internet traffic call for nothing', () => {
 
 test('the recorded demo: the advice names the summary\'s two culprits, each with its remedy and the dollars of its flows', async () => {
   const file = join(import.meta.dirname, '../config/quickstart-flows.jsonl');
-  const log = await adviceFromFlowLog(file);
+  const log = await observedFromFlowLog(file);
   const report = advise(log.observed);
   // The culprits as the demo's summary computes them (exporters/console, sim/live-view.ts).
   const { readFlowLog } = await import('../exporters/flowlog/index.ts');

@@ -7,4 +7,4 @@ export { ADVICE_BY_LABELS, adviceQueries, observedFromPrometheus, observedFromSe
 export type { CumulativeSeries } from './prometheus-source.ts';
 export { renderAdviceHtml, renderAdviceText } from './render.ts';
 export type { AdviceContext } from './render.ts';
-export { adviceFromFlowLog } from './flow-log-source.ts';
+export { MONTHLY_PROMQL_FACTOR, formatBytes, formatUsd, monthly } from './units.ts';

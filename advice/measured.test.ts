@@ -21,7 +21,8 @@ import { until } from '../test/support/poll.ts';
 import { assertPrivileged, privileged } from '../test/support/privileges.ts';
 import { CONFIG_DIR } from '../sim/zonetap-process.ts';
 import { Cluster, deployZonetap, parseTopology, writeInventory, type Deployment, type PlannedPod, type Send } from '../sim/index.ts';
-import { advise, adviceFromFlowLog } from './index.ts';
+import { advise } from './index.ts';
+import { observedFromFlowLog } from '../exporters/flowlog/index.ts';
 
 const PORT = 7000;
 const TOPOLOGY = parseTopology({
@@ -82,11 +83,11 @@ describe('advice on measured flows: PreferClose only for the Service that does n
     await Promise.all(servers.map((s) => s.stop()));
     await deployment!.stopAgents();
     // Every cross-zone pair reached the gateway's flow log: client-a -> *-1 (zone b), client-c -> all four.
-    const crossing = async () => (await adviceFromFlowLog(deployment!.flowLog)).observed.filter((t) => t.trafficClass === 'cross_zone').length;
+    const crossing = async () => (await observedFromFlowLog(deployment!.flowLog)).observed.filter((t) => t.trafficClass === 'cross_zone').length;
     await until('six cross-zone pod pairs in the flow log', async () => ((await crossing().catch(() => 0)) >= 6 ? true : undefined), { timeoutMs: 30_000 });
     await deployment!.stop();
 
-    const { observed } = await adviceFromFlowLog(deployment!.flowLog);
+    const { observed } = await observedFromFlowLog(deployment!.flowLog);
     const webFlows = observed.filter((t) => t.dstService === 'web');
     const searchFlows = observed.filter((t) => t.dstService === 'search');
     assert.ok(webFlows.length > 0 && webFlows.every((t) => !t.dstServiceTopologyAware), 'web is named, and does not route by zone');

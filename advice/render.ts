@@ -3,7 +3,7 @@
  * for `/advice` (no script: the server renders it, so any browser and
  * `chromium --dump-dom` see the same document). JSON is the report itself.
  */
-import { formatBytes, formatUsd } from '../exporters/console/index.ts';
+import { formatBytes, formatUsd } from './units.ts';
 import type { AdviceReport } from './rules.ts';
 
 /** Where the traffic was measured, for the heading. */

@@ -21,7 +21,7 @@
  * - server and clients each in one zone, different ones: schedule them
  *   together (pod affinity).
  */
-import { monthly } from '../exporters/console/index.ts';
+import { monthly } from './units.ts';
 import type { ObservedTraffic, TrafficEnd } from './traffic.ts';
 
 export type AdviceRule = 'keep-in-region' | 'zone-local-reads' | 'prefer-close' | 'reader-per-zone' | 'spread-replicas' | 'co-locate';

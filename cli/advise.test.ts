@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { FlowRecord } from '../pipeline/flow.ts';
 import { readFlowLog } from '../exporters/flowlog/index.ts';
 import { configSchema, PrometheusFlowExporter } from '../exporters/prometheus/index.ts';
-import { formatUsd } from '../exporters/console/index.ts';
+import { formatUsd } from '../advice/index.ts';
 import { testSettings } from '../test/support/components.ts';
 import { until } from '../test/support/poll.ts';
 import { run, ZONETAP } from '../test/support/processes.ts';

@@ -6,7 +6,8 @@
  */
 import { parseDuration } from '../pipeline/schema.ts';
 import { ZonetapError } from '../pipeline/errors.ts';
-import { advise, adviceFromFlowLog, observedFromPrometheus, renderAdviceHtml, renderAdviceText, type AdviceReport, type ObservedTraffic } from '../advice/index.ts';
+import { advise, observedFromPrometheus, renderAdviceHtml, renderAdviceText, type AdviceReport, type ObservedTraffic } from '../advice/index.ts';
+import { observedFromFlowLog } from '../exporters/flowlog/index.ts';
 
 export interface AdviseArguments {
   'flow-log'?: string;
@@ -39,7 +40,7 @@ export async function adviseCommand(values: AdviseArguments, usageError: (messag
   let note = '';
   try {
     if (flowLog !== undefined) {
-      const log = await adviceFromFlowLog(flowLog);
+      const log = await observedFromFlowLog(flowLog);
       observed = log.observed;
       measured = `flow log ${flowLog}, ${Math.round(log.seconds)} s of flows`;
       if (log.damaged.length > 0) note += `note: ${log.damaged.length} damaged lines skipped (first: line ${log.damaged[0]!.line}: ${log.damaged[0]!.problem})\n`;

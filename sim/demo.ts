@@ -13,7 +13,8 @@ import { parseDuration } from '../pipeline/schema.ts';
 import { Cluster } from './cluster.ts';
 import { deployZonetap, endDeployedProcesses, type Deployment } from './deployment.ts';
 import { scrape } from './exposition.ts';
-import { advise, adviceFromFlowLog } from '../advice/index.ts';
+import { advise } from '../advice/index.ts';
+import { observedFromFlowLog } from '../exporters/flowlog/index.ts';
 import { renderAdvice, renderLive, renderSummary, ratesBetween, totalsOf, type TrafficTotals } from './live-view.ts';
 import { QUICK_START_HINT, THIS_HOST, demoProblems } from './preflight.ts';
 import { startDemoScenario, type RunningScenario } from './scenario.ts';
@@ -177,7 +178,7 @@ export async function runDemo(args: string[]): Promise<number> {
     // machine can cover less time than the traffic ran).
     // A run stopped before the gateway wrote any flow has no log to read: the summary stands alone.
     try {
-      const advice = advise((await adviceFromFlowLog(deployment.flowLog, seconds)).observed, 2);
+      const advice = advise((await observedFromFlowLog(deployment.flowLog, seconds)).observed, 2);
       process.stdout.write(`\n${renderAdvice(advice, { flowLog: deployment.flowLog, adviceUrl: deployment.metricsUrl.replace(/\/metrics$/, '/advice') })}\n`);
     } catch (error) {
       process.stdout.write(`\n(no advice: ${(error as Error).message})\n`);

@@ -61,9 +61,10 @@ test('the summary names the culprits with their share and the PromQL to look fur
 });
 
 test('the advice section: each item with its rule, dollars, finding and remedy, and where to see the evidence', async () => {
-  const { advise, adviceFromFlowLog } = await import('../advice/index.ts');
+  const { advise } = await import('../advice/index.ts');
+  const { observedFromFlowLog } = await import('../exporters/flowlog/index.ts');
   const flowLog = new URL('../config/quickstart-flows.jsonl', import.meta.url).pathname;
-  const text = renderAdvice(advise((await adviceFromFlowLog(flowLog)).observed, 2), { flowLog, adviceUrl: 'http://127.0.0.1:9464/advice' });
+  const text = renderAdvice(advise((await observedFromFlowLog(flowLog)).observed, 2), { flowLog, adviceUrl: 'http://127.0.0.1:9464/advice' });
   const lines = text.split('\n');
   assert.equal(lines[0], 'What to change (zonetap advise, from the flows measured):');
   assert.match(lines[1]!, /^ {2}1\. monitoring\/metrics-store \[reader-per-zone\], \$15\.83\/month at stake: monitoring\/rule-evaluator \(in us-central1-a\) reads/);

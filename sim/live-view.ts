@@ -5,7 +5,8 @@
  * and the closing summary.
  */
 import type { AdviceReport } from '../advice/index.ts';
-import { INTERNET, addTraffic, emptyTotals, formatBytes, formatUsd, monthly, renderMatrix, renderTrafficView, topPairs, MONTHLY_PROMQL_FACTOR } from '../exporters/console/index.ts';
+import { formatBytes, formatUsd, monthly, MONTHLY_PROMQL_FACTOR } from '../advice/index.ts';
+import { INTERNET, addTraffic, emptyTotals, renderMatrix, renderTrafficView, topPairs } from '../exporters/console/index.ts';
 import type { TrafficTotals } from '../exporters/console/index.ts';
 export type { TrafficTotals };
 import type { Sample } from './exposition.ts';

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { readFlowLog } from '../flowlog/index.ts';
 import { testSettings } from '../../test/support/components.ts';
 import { run } from '../../test/support/processes.ts';
-import { formatUsd } from '../console/index.ts';
+import { formatUsd } from '../../advice/index.ts';
 import { configSchema, PrometheusFlowExporter } from './index.ts';
 
 const FLOWS = join(import.meta.dirname, '../../config/quickstart-flows.jsonl');

@@ -4,8 +4,8 @@
  * record's end. Priced logs (a pipeline with `cost`) give dollars; an
  * unpriced one gives bytes only, and says so.
  */
-import { readFlowLog, type DamagedLine } from '../exporters/flowlog/index.ts';
-import { observedFromRecords, type ObservedTraffic } from './traffic.ts';
+import { observedFromRecords, type ObservedTraffic } from '../../advice/index.ts';
+import { readFlowLog, type DamagedLine } from './reader.ts';
 
 export interface FlowLogTraffic {
   observed: ObservedTraffic[];
@@ -22,7 +22,7 @@ export interface FlowLogTraffic {
  * record. `spanSeconds`, when the caller knows how long the traffic ran (the
  * demo), replaces the span of the records' windows as the rates' denominator.
  */
-export async function adviceFromFlowLog(path: string, spanSeconds?: number): Promise<FlowLogTraffic> {
+export async function observedFromFlowLog(path: string, spanSeconds?: number): Promise<FlowLogTraffic> {
   const log = await readFlowLog(path);
   let start = Infinity;
   let end = -Infinity;
