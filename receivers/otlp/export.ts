@@ -41,9 +41,9 @@ export class ExportRequests {
   readonly #requests: Counter;
   readonly #points: Counter;
   readonly counts: OtlpReceiverCounts = { requests: 0, invalidRequests: 0, unauthenticated: 0, records: 0, consumeFailures: 0, points: 0, ignoredOther: 0, ignoredStale: 0, invalid: 0, overLimits: 0, refused: 0, resets: 0 };
-  /** False once close() was called: no request is applied from then on. */
+  /** False once stop() was called: no request is applied from then on. */
   #open = true;
-  /** Exports being applied, not answered yet; close() waits until none is (`#idle` resolves). */
+  /** Exports being applied, not answered yet; drained() waits until none is (`#idle` resolves). */
   #inFlight = 0;
   #idle = Promise.withResolvers<void>();
 
@@ -75,7 +75,7 @@ export class ExportRequests {
 
   /**
    * Decodes, applies and hands over one authorized export; resolves once the
-   * pipeline has the records. After close(), applies nothing: 'unavailable'.
+   * pipeline has the records. After stop(), applies nothing: 'unavailable'.
    */
   async export(transport: Transport, body: ExportBody, peer: string): Promise<ExportOutcome> {
     if (!this.#open) {
@@ -91,16 +91,24 @@ export class ExportRequests {
   }
 
   /**
-   * Stops applying requests (later ones are answered 'unavailable'), then
-   * waits until those being applied are in the pipeline, or the deadline. The
-   * receiver calls it last in its shutdown, once the transports are closed:
-   * after it the service shuts the exporters down, so a request applied
-   * later would reach some outputs and not others (Prometheus, still waiting
-   * for its last scrape, and not the closed flow log or OTLP), while its
-   * sender was told OK. Resolves false when the deadline came first.
+   * No request is applied from now on: later ones are answered
+   * 'unavailable', and their senders re-send them elsewhere. The receiver
+   * calls it once its transports are closed, and a transport before it cuts
+   * connections (a request on a cut connection cannot be answered).
    */
-  async close(context: LifecycleContext): Promise<boolean> {
+  stop(): void {
     this.#open = false;
+  }
+
+  /**
+   * Waits until the requests being applied are in the pipeline, or the
+   * deadline; resolves false when the deadline came first. The receiver's
+   * shutdown ends with it: the service shuts the exporters down next, and a
+   * request applied later would reach some outputs and not others
+   * (Prometheus, still waiting for its last scrape, and not the closed flow
+   * log or OTLP) while its sender was told OK.
+   */
+  async drained(context: LifecycleContext): Promise<boolean> {
     if (this.#inFlight === 0) return true;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), remainingMs(context))));

@@ -138,7 +138,7 @@ export class GrpcTransport {
    * requests still arriving or being applied (grpc-js 1.14 on Node 24). A
    * gracefully closing session ends its connection only once its last
    * request is answered, so the sockets are the sign. The receiver then
-   * waits for requests still being applied (ExportRequests.close()).
+   * waits for requests still being applied (ExportRequests.drained()).
    */
   async shutdown(context: LifecycleContext): Promise<void> {
     this.#closing = true;
@@ -158,6 +158,8 @@ export class GrpcTransport {
     if (this.sockets.size > 0) await Promise.race([this.#allClosed.promise, forced]);
     clearTimeout(force);
     if (this.sockets.size === 0) return;
+    // Requests on the connections cut now cannot be answered: apply none of them.
+    this.#requests.stop();
     server.forceShutdown();
     for (const socket of this.sockets) socket.destroy();
   }

@@ -234,6 +234,8 @@ export class HttpTransport {
       new Promise<void>((resolve) => (force = setTimeout(resolve, Math.min(5000, remainingMs(context) / 2)))),
     ]);
     clearTimeout(force);
+    // Requests on connections still open are cut now and cannot be answered: apply none of them.
+    if (this.sockets.size > 0) this.#requests.stop();
     server.closeAllConnections();
     for (const socket of this.sockets) socket.destroy();
   }

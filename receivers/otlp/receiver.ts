@@ -114,7 +114,8 @@ export class OtlpReceiver implements Receiver {
     this.#stopped = true;
     clearInterval(this.#expiry);
     await Promise.all([this.#grpc?.shutdown(context), this.#http?.shutdown(context)]);
-    if (!(await this.#requests.close(context))) {
+    this.#requests.stop();
+    if (!(await this.#requests.drained(context))) {
       this.#settings.logger.warn('shutdown deadline passed while a request was still being applied: stopping without waiting for it');
     }
   }
