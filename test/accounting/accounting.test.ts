@@ -29,7 +29,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { settled, sleep, until } from '../support/poll.ts';
 import { startPrometheus, type PrometheusServer } from '../support/prometheus.ts';
-import { Agent, Gateway, OtlpBackend, TIMING, flowLogBytes, requestBytes, type AgentProtocol } from './fleet.ts';
+import { Agent, Gateway, OtlpBackend, OUTPUT_LAG_MS, TIMING, flowLogBytes, requestBytes, type AgentProtocol } from './fleet.ts';
 import { Relay } from '../support/relay.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'zt-accounting-'));
@@ -143,14 +143,14 @@ class Case {
     return most;
   }
 
-  /** Every output, once none has changed for four intervals of the slowest feed. */
+  /** Every output, once none has changed for longer than any of them may lag (OUTPUT_LAG_MS) plus four intervals of the slowest feed. */
   outputs(): Promise<{ flowLogs: number; prometheus: number; otlp: number }> {
     const read = async () => ({
       flowLogs: fleet.reduce((n, g) => n + flowLogBytes(g.flowLog, this.name), 0),
       prometheus: await prometheus.increase(this.selector, this.startedMs),
       otlp: backend.bytes(this.name),
     });
-    return settled(`${this.name}: outputs`, read, 4 * Math.max(TIMING.scrapeMs, TIMING.gatewayExportMs), { details: () => this.logs(), timeoutMs: 120_000 });
+    return settled(`${this.name}: outputs`, read, OUTPUT_LAG_MS + 4 * Math.max(TIMING.scrapeMs, TIMING.gatewayExportMs), { details: () => this.logs(), timeoutMs: 120_000 });
   }
 
   /** Per gateway: what its flow log holds of this case (by request) and Prometheus' last value of it: says where a difference came from. */
