@@ -180,7 +180,7 @@ describe('otlp exporter while the gateway is down', () => {
     }
   });
 
-  test('shutdown flushes the totals one last time; shutdown without start is safe and idempotent', async () => {
+  test('shutdown flushes the totals one last time, and refuses records after it; shutdown without start is safe and idempotent', async () => {
     const sink = new RecordingConsumer();
     const receiver = otlpReceiverFactory.create(testSettings('otlp', 'receiver'), otlpReceiverFactory.configSchema.parse({ protocols: { grpc: { endpoint: '127.0.0.1:0' } } }), sink) as OtlpReceiver;
     await receiver.start();
@@ -190,6 +190,8 @@ describe('otlp exporter while the gateway is down', () => {
     const guarded = new Lifecycle(exporter);
     await Promise.all([guarded.shutdown(stopWithin()), guarded.shutdown(stopWithin())]);
     assert.deepEqual(sink.records.map((r) => r.bytes), [77]);
+    // Past the final flush nothing would carry them: the service logs and counts them as dropped.
+    await assert.rejects(exporter.consume({ start: 0, end: 0, records: [flow(2, 5)] }), /otlp exporter "otlp" is shut down: 1 records not exported/);
     const never = otlpExporterFactory.create(testSettings('otlp', 'exporter'), otlpExporterConfigSchema.parse({}));
     await never.shutdown(stopWithin());
     await never.shutdown(stopWithin());

@@ -98,7 +98,9 @@ export class OtlpExporter implements Exporter {
     this.#schedule(this.#config.interval);
   }
 
+  /** Adds the batch to the totals; rejects once shutdown began (the final flush would not carry it: say so rather than drop it silently). */
   async consume(batch: FlowBatch): Promise<void> {
+    if (this.#stopped) throw new Error(`otlp exporter "${this.#settings.id}" is shut down: ${batch.records.length} records not exported`);
     this.#totals.add(batch);
   }
 

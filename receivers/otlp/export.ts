@@ -9,7 +9,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Counter } from '@opentelemetry/api';
-import type { ComponentSettings, FlowConsumer } from '../../pipeline/component.ts';
+import type { ComponentSettings, FlowConsumer, LifecycleContext } from '../../pipeline/component.ts';
+import { remainingMs } from '../../pipeline/lifecycle.ts';
 import { decodeRequest, type ExportMetricsServiceRequest } from './proto.ts';
 import type { FlowStreams, IngestStats } from './streams.ts';
 
@@ -17,7 +18,9 @@ import type { FlowStreams, IngestStats } from './streams.ts';
 export type ExportOutcome =
   | { kind: 'ok'; rejected: number; message: string }
   | { kind: 'invalid'; message: string }
-  | { kind: 'consume_failed' };
+  | { kind: 'consume_failed' }
+  /** The receiver has stopped taking requests (shutting down): nothing applied; the sender retries elsewhere. */
+  | { kind: 'unavailable' };
 
 /** Running totals of what the receiver did, since start (both transports). */
 export interface OtlpReceiverCounts extends IngestStats {
@@ -38,6 +41,11 @@ export class ExportRequests {
   readonly #requests: Counter;
   readonly #points: Counter;
   readonly counts: OtlpReceiverCounts = { requests: 0, invalidRequests: 0, unauthenticated: 0, records: 0, consumeFailures: 0, points: 0, ignoredOther: 0, ignoredStale: 0, invalid: 0, overLimits: 0, refused: 0, resets: 0 };
+  /** False once stop() was called: no request is applied from then on. */
+  #open = true;
+  /** Exports being applied, not answered yet; drained() waits until none is (`#idle` resolves). */
+  #inFlight = 0;
+  #idle = Promise.withResolvers<void>();
 
   constructor(settings: ComponentSettings, streams: FlowStreams, next: FlowConsumer) {
     this.#settings = settings;
@@ -65,8 +73,51 @@ export class ExportRequests {
     this.#requests.add(1, { component_id: this.#settings.id, transport, outcome });
   }
 
-  /** Decodes, applies and hands over one authorized export; resolves once the pipeline has the records. */
+  /**
+   * Decodes, applies and hands over one authorized export; resolves once the
+   * pipeline has the records. After stop(), applies nothing: 'unavailable'.
+   */
   async export(transport: Transport, body: ExportBody, peer: string): Promise<ExportOutcome> {
+    if (!this.#open) {
+      this.#requests.add(1, { component_id: this.#settings.id, transport, outcome: 'unavailable' });
+      return { kind: 'unavailable' };
+    }
+    if (this.#inFlight++ === 0) this.#idle = Promise.withResolvers<void>();
+    try {
+      return await this.#apply(transport, body, peer);
+    } finally {
+      if (--this.#inFlight === 0) this.#idle.resolve();
+    }
+  }
+
+  /**
+   * No request is applied from now on: later ones are answered
+   * 'unavailable', and their senders re-send them elsewhere. The receiver
+   * calls it once its transports are closed, and a transport before it cuts
+   * connections (a request on a cut connection cannot be answered).
+   */
+  stop(): void {
+    this.#open = false;
+  }
+
+  /**
+   * Waits until the requests being applied are in the pipeline, or the
+   * deadline; resolves false when the deadline came first. The receiver's
+   * shutdown ends with it: the service shuts the exporters down next, and a
+   * request applied later would reach some outputs and not others
+   * (Prometheus, still waiting for its last scrape, and not the closed flow
+   * log or OTLP) while its sender was told OK.
+   */
+  async drained(context: LifecycleContext): Promise<boolean> {
+    if (this.#inFlight === 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), remainingMs(context))));
+    const done = await Promise.race([this.#idle.promise.then(() => true as const), deadline]);
+    clearTimeout(timer);
+    return done;
+  }
+
+  async #apply(transport: Transport, body: ExportBody, peer: string): Promise<ExportOutcome> {
     const component_id = this.#settings.id;
     let ingested;
     try {

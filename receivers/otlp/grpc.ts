@@ -10,6 +10,7 @@
  * (createConnectionInjector), so that they can be capped (`max_connections`)
  * and closed when they carry nothing (`max_connection_idle`), before any
  * authentication; grpc-js closes idle HTTP/2 sessions and old connections.
+ * Owning the sockets also gives the shutdown its end: see shutdown().
  */
 import { readFileSync } from 'node:fs';
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
@@ -42,6 +43,11 @@ export class GrpcTransport {
   readonly #requests: ExportRequests;
   readonly #connectionsRefused: Counter;
   readonly sockets = new Set<Socket>();
+  /** Accepted connections not handed to grpc-js yet: nothing has arrived on them. */
+  readonly #silent = new Set<Socket>();
+  #closing = false;
+  /** Resolves once the last connection closed, after the shutdown began. */
+  readonly #allClosed = Promise.withResolvers<void>();
   #server: Server | undefined;
   #listener: TcpServer | undefined;
   #token: Buffer | undefined;
@@ -78,9 +84,15 @@ export class GrpcTransport {
     const injector = server.createConnectionInjector(creds);
     const listener = createTcpServer((socket) => {
       this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
+      this.#silent.add(socket);
+      socket.on('close', () => {
+        this.sockets.delete(socket);
+        this.#silent.delete(socket);
+        if (this.#closing && this.sockets.size === 0) this.#allClosed.resolve();
+      });
       socket.setTimeout(keepalive.max_connection_idle, () => socket.destroy());
       socket.once('data', (chunk: Buffer) => {
+        this.#silent.delete(socket);
         socket.pause();
         socket.unshift(chunk);
         socket.setTimeout(0);
@@ -112,29 +124,44 @@ export class GrpcTransport {
       case 'consume_failed':
         callback({ code: status.INTERNAL, details: 'pipeline refused the records' });
         return;
+      case 'unavailable':
+        callback({ code: status.UNAVAILABLE, details: 'the gateway is shutting down; retry' });
+        return;
     }
   }
 
+  /**
+   * Requests already sent are served; then every connection is gone. The end
+   * is when our own sockets have closed, not grpc-js's tryShutdown callback:
+   * Node's Http2Server.close() (which tryShutdown calls first) marks every
+   * session closed, so grpc-js finds them closed and calls back at once, with
+   * requests still arriving or being applied (grpc-js 1.14 on Node 24). A
+   * gracefully closing session ends its connection only once its last
+   * request is answered, so the sockets are the sign. The receiver then
+   * waits for requests still being applied (ExportRequests.drained()).
+   */
   async shutdown(context: LifecycleContext): Promise<void> {
-    // No new connections (close() calls back only once every connection is gone: not awaited);
-    // those open are closed by grpc-js below once their requests are answered.
+    this.#closing = true;
+    // No new connections; those that sent nothing yet carry no request: close them
+    // rather than hand them to grpc-js after its shutdown, which would serve them unwatched.
     this.#listener?.close();
     this.#listener = undefined;
+    for (const socket of this.#silent) socket.destroy();
     const server = this.#server;
     if (!server) return;
     this.#server = undefined;
-    // Let requests in flight finish while the deadline allows (at most 5 s), then cut the rest.
-    await new Promise<void>((resolve) => {
-      const force = setTimeout(() => {
-        server.forceShutdown();
-        for (const socket of this.sockets) socket.destroy();
-        resolve();
-      }, Math.min(5000, remainingMs(context) / 2));
-      server.tryShutdown(() => {
-        clearTimeout(force);
-        resolve();
-      });
-    });
+    // GOAWAY on every connection: requests already sent are served, later ones go to another gateway.
+    server.tryShutdown(() => undefined);
+    // Let them finish while the deadline allows (at most 5 s), then cut the rest.
+    let force: NodeJS.Timeout | undefined;
+    const forced = new Promise<void>((resolve) => (force = setTimeout(resolve, Math.min(5000, remainingMs(context) / 2))));
+    if (this.sockets.size > 0) await Promise.race([this.#allClosed.promise, forced]);
+    clearTimeout(force);
+    if (this.sockets.size === 0) return;
+    // Requests on the connections cut now cannot be answered: apply none of them.
+    this.#requests.stop();
+    server.forceShutdown();
+    for (const socket of this.sockets) socket.destroy();
   }
 }
 

@@ -42,6 +42,8 @@ type Encoding = typeof PROTOBUF | typeof JSON_TYPE;
 /** gRPC status codes carried in google.rpc.Status bodies, as the Collector writes them. */
 const CODE = { invalidArgument: 3, resourceExhausted: 8, internal: 13, unavailable: 14, unauthenticated: 16, unimplemented: 12 } as const;
 
+const SHUTTING_DOWN = 'the gateway is shutting down; retry';
+
 /** Seconds a sender is asked to wait before retrying (429: too many requests at once; 503: shutting down). */
 const RETRY_AFTER_SECONDS = 1;
 
@@ -147,6 +149,7 @@ export class HttpTransport {
         const outcome = await this.#requests.export('http', request, `${req.socket.remoteAddress}:${req.socket.remotePort}`);
         if (outcome.kind === 'invalid') throw new HttpRefusal(400, CODE.invalidArgument, outcome.message, '');
         if (outcome.kind === 'consume_failed') throw new HttpRefusal(500, CODE.internal, 'pipeline refused the records', '');
+        if (outcome.kind === 'unavailable') throw new HttpRefusal(503, CODE.unavailable, SHUTTING_DOWN, '', true);
         this.#send(res, 200, encoding, encodeResponse(encoding, outcome.rejected, outcome.message));
       } finally {
         this.#inFlight--;
@@ -167,7 +170,7 @@ export class HttpTransport {
 
   /** Throws the answer for requests that are not exports, or that come while shutting down. */
   #checkRoute(req: IncomingMessage): void {
-    if (this.#closing) throw new HttpRefusal(503, CODE.unavailable, 'the gateway is shutting down; retry', 'unavailable', true);
+    if (this.#closing) throw new HttpRefusal(503, CODE.unavailable, SHUTTING_DOWN, 'unavailable', true);
     const path = (req.url ?? '').split('?', 1)[0];
     if (path !== this.#config.metrics_url_path) throw new HttpRefusal(404, CODE.unimplemented, `no OTLP endpoint at ${path?.slice(0, 100)}: metrics are exported to ${this.#config.metrics_url_path}`, 'not_found', true);
     if (req.method !== 'POST') throw new HttpRefusal(405, CODE.unimplemented, `method ${req.method} not allowed: exports are POSTed`, 'method_not_allowed', true);
@@ -231,6 +234,8 @@ export class HttpTransport {
       new Promise<void>((resolve) => (force = setTimeout(resolve, Math.min(5000, remainingMs(context) / 2)))),
     ]);
     clearTimeout(force);
+    // Requests on connections still open are cut now and cannot be answered: apply none of them.
+    if (this.sockets.size > 0) this.#requests.stop();
     server.closeAllConnections();
     for (const socket of this.sockets) socket.destroy();
   }

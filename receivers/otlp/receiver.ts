@@ -104,9 +104,19 @@ export class OtlpReceiver implements Receiver {
     this.#expiry.unref();
   }
 
+  /**
+   * Serves the requests already sent, closes every connection, then waits
+   * (within the deadline) for requests still being applied. Once it resolves
+   * nothing more is applied: the service shuts the exporters down next, and
+   * a request applied after that would reach some outputs and not others.
+   */
   async shutdown(context: LifecycleContext): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#expiry);
     await Promise.all([this.#grpc?.shutdown(context), this.#http?.shutdown(context)]);
+    this.#requests.stop();
+    if (!(await this.#requests.drained(context))) {
+      this.#settings.logger.warn('shutdown deadline passed while a request was still being applied: stopping without waiting for it');
+    }
   }
 }

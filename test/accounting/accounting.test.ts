@@ -29,7 +29,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { settled, sleep, until } from '../support/poll.ts';
 import { startPrometheus, type PrometheusServer } from '../support/prometheus.ts';
-import { Agent, Gateway, OtlpBackend, TIMING, flowLogBytes, requestBytes, type AgentProtocol } from './fleet.ts';
+import { Agent, Gateway, OtlpBackend, OUTPUT_LAG_MS, TIMING, flowLogBytes, requestBytes, type AgentProtocol } from './fleet.ts';
 import { Relay } from '../support/relay.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'zt-accounting-'));
@@ -143,14 +143,25 @@ class Case {
     return most;
   }
 
-  /** Every output, once none has changed for four intervals of the slowest feed. */
+  /** Every output, once none has changed for longer than any of them may lag (OUTPUT_LAG_MS) plus four intervals of the slowest feed. */
   outputs(): Promise<{ flowLogs: number; prometheus: number; otlp: number }> {
     const read = async () => ({
       flowLogs: fleet.reduce((n, g) => n + flowLogBytes(g.flowLog, this.name), 0),
       prometheus: await prometheus.increase(this.selector, this.startedMs),
       otlp: backend.bytes(this.name),
     });
-    return settled(`${this.name}: outputs`, read, 4 * Math.max(TIMING.scrapeMs, TIMING.gatewayExportMs), { details: () => this.logs(), timeoutMs: 120_000 });
+    return settled(`${this.name}: outputs`, read, OUTPUT_LAG_MS + 4 * Math.max(TIMING.scrapeMs, TIMING.gatewayExportMs), { details: () => this.logs(), timeoutMs: 120_000 });
+  }
+
+  /** Per gateway: what its flow log holds of this case (by request) and Prometheus' last value of it: says where a difference came from. */
+  async breakdown(): Promise<string> {
+    const rows = await Promise.all(fleet.map(async (g) => {
+      const requests = requestBytes(g.flowLog, this.name);
+      if (requests.length === 0) return '';
+      const scraped = await prometheus.lastValue(this.selector, g.metricsAddress, this.startedMs);
+      return `${g.name}: flow log ${requests.reduce((a, b) => a + b, 0)} in ${requests.length} requests [${requests.join(' ')}], Prometheus last ${scraped}`;
+    }));
+    return rows.filter(Boolean).join('\n');
   }
 
   get selector(): string {
@@ -179,8 +190,23 @@ function intervalBytes(i: number): number {
 }
 
 /** Puts the figures of a case in the test's output. */
-function report(t: TestContext, c: Case, out: Record<string, number>): void {
+async function report(t: TestContext, c: Case, out: Record<string, number>): Promise<void> {
+  t.diagnostic(await c.breakdown());
   t.diagnostic(`${c.name}: truth ${c.truth()} bytes, one export at most ${c.oneExport()}; ${Object.entries(out).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+}
+
+/**
+ * How many of a gateway's last requests (`applied`, in the order it applied
+ * them) a counter showing `scraped` misses: the count after the first
+ * requests that sum to `scraped`; undefined when no first requests do.
+ */
+function missedRequests(applied: readonly number[], scraped: number): number | undefined {
+  let sum = 0;
+  for (let i = 0; i <= applied.length; i++) {
+    if (sum === scraped) return applied.length - i;
+    sum += applied[i] ?? 0;
+  }
+  return undefined;
 }
 
 /** Every output equals the truth. */
@@ -212,25 +238,37 @@ describe('accounting: agent -> OTLP -> gateways -> Prometheus, OTLP and flow log
     assert.equal(g0.process!.child.exitCode, 0, g0.logTail());
     await c.finish();
     const out = await c.outputs();
-    report(t, c, out);
+    await report(t, c, out);
     assertExact(out, c.truth());
   });
 
-  test('gateway SIGKILL: flow logs lose nothing; Prometheus loses what it had not scraped, OTLP what was not exported; a request in flight may count twice', async (t) => {
+  test('gateway SIGKILL: flow logs lose nothing; Prometheus loses what g0 applied after its last scrape, OTLP what was not exported; a request in flight may count twice', async (t) => {
     const [g0, g1] = live as [Gateway, Gateway];
     const c = await Case.start('gateway-sigkill', g0);
     await c.progress(0.5);
-    await until('g0 to have applied some of it', () => flowLogBytes(g0.flowLog, c.name) > 0, { details: () => c.logs() });
+    // A series is shown at 0 in its first render (new_series_at_zero), so until Prometheus has
+    // scraped g0's counts of it, a kill loses all of them there by design: kill after that.
+    await until('Prometheus to have scraped counts of it from g0', async () => (await prometheus.lastValue(c.selector, g0.metricsAddress, c.startedMs)) > 0, { details: () => c.logs() });
     await g0.kill();
     c.relay.route(g1.ports.otlp);
     c.relay.cut();
     await c.finish();
     const out = await c.outputs();
     const [truth, oneExport] = [c.truth(), c.oneExport()];
-    // What Prometheus missed is exactly what g0 applied after its last scrape of it.
-    const unscraped = flowLogBytes(g0.flowLog, c.name) - (await prometheus.lastValue(c.selector, g0.metricsAddress, c.startedMs));
-    report(t, c, { ...out, unscraped });
-    assert.ok(unscraped >= 0 && unscraped <= oneExport, `g0 applied ${unscraped} bytes after its last scrape: at most one scrape interval`);
+    const applied = requestBytes(g0.flowLog, c.name);
+    const scraped = await prometheus.lastValue(c.selector, g0.metricsAddress, c.startedMs);
+    const unscraped = applied.reduce((a, b) => a + b, 0) - scraped;
+    const missed = missedRequests(applied, scraped);
+    await report(t, c, { ...out, unscraped, ...(missed === undefined ? {} : { unscrapedRequests: missed }) });
+    // What Prometheus missed is exactly the last requests g0 applied, those after the render its
+    // last scrape was served. How many depends on when Prometheus last managed to scrape (a scrape
+    // interval plus exposition_max_age when scrapes succeed; more on a loaded machine), not on g0:
+    // no bound in bytes holds. Prometheus may also have shown the request g0 was writing when it was
+    // killed (never acknowledged, so re-sent to g1): then it is ahead of the flow log by that one.
+    assert.ok(
+      unscraped < 0 ? -unscraped <= oneExport : missed !== undefined,
+      `Prometheus' last value of g0 (${scraped}) is neither the sum of the first requests g0 applied [${applied.join(' ')}] nor that plus one request in flight`,
+    );
     assertNoLossAtMost('flow logs', out.flowLogs, truth, oneExport);
     assertNoLossAtMost('Prometheus, with what it had not scraped', out.prometheus + unscraped, truth, oneExport);
     assert.ok(Math.abs(out.otlp - truth) <= oneExport, `OTLP: ${out.otlp} for a truth of ${truth}: at most one export (${oneExport}) off`);
@@ -251,7 +289,7 @@ describe('accounting: agent -> OTLP -> gateways -> Prometheus, OTLP and flow log
     live = fresh;
     await c.finish();
     const out = await c.outputs();
-    report(t, c, out);
+    await report(t, c, out);
     assertExact(out, c.truth());
     await prometheus.setTargets(live.map((g) => g.metricsAddress));
   });
@@ -267,7 +305,7 @@ describe('accounting: agent -> OTLP -> gateways -> Prometheus, OTLP and flow log
     c.relay.cut();
     await c.finish();
     const out = await c.outputs();
-    report(t, c, out);
+    await report(t, c, out);
     for (const [what, value] of Object.entries(out)) assertNoLossAtMost(what, value, c.truth(), 2 * c.oneExport());
     assert.ok(requestBytes(g1.flowLog, c.name).length > 0, 'the agent did export to the second gateway');
   });
@@ -280,7 +318,7 @@ describe('accounting: agent -> OTLP -> gateways -> Prometheus, OTLP and flow log
     c.relay.cut();
     await c.finish();
     const out = await c.outputs();
-    report(t, c, out);
+    await report(t, c, out);
     assertExact(out, c.truth());
   });
 
@@ -293,7 +331,7 @@ describe('accounting: agent -> OTLP -> gateways -> Prometheus, OTLP and flow log
     c.relay.cut();
     await c.finish();
     const out = await c.outputs();
-    report(t, c, out);
+    await report(t, c, out);
     for (const [what, value] of Object.entries(out)) assertNoLossAtMost(what, value, c.truth(), c.oneExport());
   });
 
@@ -310,7 +348,7 @@ describe('accounting: agent -> OTLP -> gateways -> Prometheus, OTLP and flow log
     c.relay.cut();
     await c.finish();
     const out = await c.outputs();
-    report(t, c, out);
+    await report(t, c, out);
     assertExact(out, c.truth());
   });
 
@@ -326,7 +364,7 @@ describe('accounting: agent -> OTLP -> gateways -> Prometheus, OTLP and flow log
     assert.equal(g0.process!.child.exitCode, 0, g0.logTail());
     await c.finish();
     const out = await c.outputs();
-    report(t, c, out);
+    await report(t, c, out);
     assertExact(out, c.truth());
     assert.ok(requestBytes(g0.flowLog, c.name).length > 0 && requestBytes(g1.flowLog, c.name).length > 0, 'both gateways applied some of it over HTTP');
   });
@@ -338,7 +376,7 @@ describe('accounting: agent -> OTLP -> gateways -> Prometheus, OTLP and flow log
     const truth = c.truth();
     assert.ok(truth < flowLogBytes(c.input, c.name), 'stopped before the end of its input');
     const out = await c.outputs();
-    report(t, c, out);
+    await report(t, c, out);
     assertExact(out, truth);
   });
 
@@ -351,7 +389,7 @@ describe('accounting: agent -> OTLP -> gateways -> Prometheus, OTLP and flow log
     const truth = c.truth();
     assert.ok(truth > flowLogBytes(c.input, c.name), 'the second agent counted its input again');
     const out = await c.outputs();
-    report(t, c, out);
+    await report(t, c, out);
     assertExact(out, truth);
   });
 });

@@ -25,7 +25,21 @@ export const TIMING = {
   /** The gateways' OTLP export interval (to the backend). */
   gatewayExportMs: 500,
   scrapeMs: 500,
+  /**
+   * The gateways' exposition_max_age, scaled with the scrape interval as the
+   * other intervals are (the default 1 s is meant for scrapes every 15 s or
+   * more; against 500 ms scrapes it would serve each render to three).
+   */
+  expositionMaxAgeMs: 250,
 } as const;
+
+/**
+ * How long every output of a gateway may lag what it applied: a new series
+ * is shown with its count two renders after it appeared (new_series_at_zero),
+ * each up to a scrape interval plus exposition_max_age; OTLP out, an export
+ * interval plus its timeout.
+ */
+export const OUTPUT_LAG_MS = Math.max(2 * (TIMING.scrapeMs + TIMING.expositionMaxAgeMs), TIMING.gatewayExportMs + 1000);
 
 /** Bytes per source namespace in a flow log file (none when the file does not exist yet). */
 export function flowLogBytes(path: string, namespace: string): number {
@@ -148,7 +162,7 @@ export class Gateway {
     writeFileSync(config, stringify({
       receivers: { otlp: { protocols: { grpc: { endpoint: `127.0.0.1:${this.ports.otlp}` }, http: { endpoint: `127.0.0.1:${this.ports.otlpHttp}` } }, stream_ttl: '2s', agent_ttl: '1m' } },
       exporters: {
-        prometheus: { endpoint: this.metricsAddress },
+        prometheus: { endpoint: this.metricsAddress, exposition_max_age: `${TIMING.expositionMaxAgeMs}ms` },
         flowlog: { path: this.flowLog },
         otlp: {
           endpoint: `127.0.0.1:${this.#backendPort}`, tls: { insecure: true }, interval: `${TIMING.gatewayExportMs}ms`, timeout: '1s',
