@@ -55,7 +55,12 @@ export interface Pass {
   directory: AddressDirectory;
   /** The pod, node or external block `address` belongs to now. */
   resolve(address: string): Resolved | undefined;
-  /** What a flow's source resolves to: its pod by UID (cgroup receiver), else resolve(address); a sidecar's own pod whatever the address. */
+  /**
+   * What a flow's source resolves to: its pod by UID (cgroup receiver), else
+   * resolve(address); a sidecar's own pod whatever the address. For an end
+   * without a UID, except on a sidecar, it MUST be resolve(address):
+   * columnar.ts looks that up once for both sides of an end.
+   */
   source(src: FlowEndpoint): Resolved | undefined;
   /** node_name: this node, when it is known. */
   self: NodeEntry | undefined;

@@ -53,9 +53,11 @@ class EndNaming {
   readonly sourceFlags: Uint8Array;
   readonly destinationSlot: Int32Array;
   readonly destinationFlags: Uint8Array;
-  /** Pods of destinations named per port: what they resolved to, and slot by port * 256 + transport number. */
-  readonly #pods: (Resolved | undefined)[] = [];
-  readonly #byPort: (Map<number, number> | undefined)[] = [];
+  /** What each end's address resolves to (looked up once for both sides), where `looked` is 1. */
+  readonly #resolved: (Resolved | undefined)[];
+  readonly #looked: Uint8Array;
+  /** Destinations named per port (few): end -> its pod, and slot by port * 256 + transport number. */
+  readonly #perPort = new Map<number, { pod: Resolved; slots: Map<number, number> }>();
 
   constructor(pass: Pass, nodeName: string | undefined, holding: boolean, columns: FlowColumns) {
     this.#pass = pass;
@@ -65,6 +67,10 @@ class EndNaming {
     this.#transports = columns.transports;
     const n = columns.ends.length;
     this.#asIs = new Int32Array(n).fill(UNSET);
+    // Filled by push: `new Array(n)` of a large n would be a slow dictionary-mode array.
+    this.#resolved = [];
+    for (let k = 0; k < n; k++) this.#resolved.push(undefined);
+    this.#looked = new Uint8Array(n);
     this.sourceSlot = new Int32Array(2 * n).fill(UNSET);
     this.sourceFlags = new Uint8Array(2 * n);
     this.destinationSlot = new Int32Array(n).fill(UNSET);
@@ -78,11 +84,21 @@ class EndNaming {
     return slot;
   }
 
+  /** What the address of end `k` resolves to (Pass.resolve), looked up once per batch. */
+  #resolve(k: number): Resolved | undefined {
+    if (this.#looked[k] === 1) return this.#resolved[k];
+    const r = this.#pass.resolve(this.#ends[k]!.address);
+    this.#resolved[k] = r;
+    this.#looked[k] = 1;
+    return r;
+  }
+
   /** Names end `k` as the source of overflow rows (`overflow` 1) or of the others (0); returns its slot. */
   nameSource(k: number, overflow: number): number {
     const end = this.#ends[k]!;
     const pass = this.#pass;
-    const s = pass.source(end);
+    // Pass.source of an end without a pod UID is its address's (not on a sidecar, which takes the records path).
+    const s = end.podUid !== undefined ? pass.source(end) : this.#resolve(k);
     const src = sourceEnd(pass, this.#nodeName, end, s, overflow === 1);
     let flags = 0;
     if (s === undefined) {
@@ -98,7 +114,7 @@ class EndNaming {
   /** Names end `k` as a destination; returns its slot, or PER_PORT. */
   nameDestination(k: number): number {
     const end = this.#ends[k]!;
-    const d = this.#pass.resolve(end.address);
+    const d = this.#resolve(k);
     let slot: number;
     let flags = 0;
     if (d === undefined) {
@@ -107,7 +123,7 @@ class EndNaming {
     } else if (d.kind === POD && !d.ns.ignored) {
       const service = this.#pass.directory.services.serviceAtEveryPort(end.address);
       if (service === PORT_DEPENDENT) {
-        this.#pods[k] = d;
+        this.#perPort.set(k, { pod: d, slots: new Map() });
         slot = PER_PORT;
       } else slot = this.#slotOf(k, namedEnd(end, d, service));
     } else {
@@ -122,14 +138,13 @@ class EndNaming {
   /** The slot of destination `k` (a pod backing Services on different ports) reached at `port` over transport number `t`. */
   destinationAtPort(k: number, port: number, t: number): number {
     const key = port * 256 + t;
-    let byPort = this.#byPort[k];
-    if (byPort === undefined) byPort = this.#byPort[k] = new Map();
-    let slot = byPort.get(key);
+    const { pod, slots } = this.#perPort.get(k)!;
+    let slot = slots.get(key);
     if (slot === undefined) {
       const end = this.#ends[k]!;
       const service = this.#pass.directory.services.serviceAt(end.address, port, this.#transports[t]!);
-      slot = this.named.push(namedEnd(end, this.#pods[k]!, service)) - 1;
-      byPort.set(key, slot);
+      slot = this.named.push(namedEnd(end, pod, service)) - 1;
+      slots.set(key, slot);
     }
     return slot;
   }
