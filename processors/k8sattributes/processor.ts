@@ -1,8 +1,10 @@
 /**
  * The k8sattributes processor: names both ends of every flow (namespace, pod,
  * workload, node, zone, region, hostNetwork) from the address directory, one
- * Map lookup per end; the batch is changed in place (each record kept is
- * replaced by a new record with every field, each resolved end by a complete
+ * Map lookup per end; the batch is changed in place. Columns (the kernel
+ * receivers' batches) are named once per distinct end and stay columns
+ * (columnar.ts); records are named one by one (each record kept is replaced
+ * by a new record with every field, each resolved end by a complete
  * endpoint object; the input records are not changed). On agents (node_name
  * set) it keeps only flows whose source is on this node, so each flow is
  * counted once in the cluster (and overflow records, which this node's hook
