@@ -66,15 +66,18 @@ class EndNaming {
     this.#ends = columns.ends;
     this.#transports = columns.transports;
     const n = columns.ends.length;
-    this.#asIs = new Int32Array(n).fill(UNSET);
+    // Two allocations per batch, not seven: views into one array of slots and one of flags.
+    const slots = new Int32Array(4 * n).fill(UNSET);
+    this.#asIs = slots.subarray(0, n);
+    this.sourceSlot = slots.subarray(n, 3 * n);
+    this.destinationSlot = slots.subarray(3 * n);
+    const flags = new Uint8Array(4 * n);
+    this.#looked = flags.subarray(0, n);
+    this.sourceFlags = flags.subarray(n, 3 * n);
+    this.destinationFlags = flags.subarray(3 * n);
     // Filled by push: `new Array(n)` of a large n would be a slow dictionary-mode array.
     this.#resolved = [];
     for (let k = 0; k < n; k++) this.#resolved.push(undefined);
-    this.#looked = new Uint8Array(n);
-    this.sourceSlot = new Int32Array(2 * n).fill(UNSET);
-    this.sourceFlags = new Uint8Array(2 * n);
-    this.destinationSlot = new Int32Array(n).fill(UNSET);
-    this.destinationFlags = new Uint8Array(n);
   }
 
   #slotOf(k: number, end: FlowEndpoint): number {
@@ -161,11 +164,15 @@ export function attributeColumns(pass: Pass, nodeName: string | undefined, colum
   const naming = new EndNaming(pass, nodeName, hold !== undefined, c);
   const { sourceSlot, sourceFlags, destinationSlot, destinationFlags } = naming;
   const overflowTransport = c.transports.indexOf(OVERFLOW_TRANSPORT);
-  const keep = new Uint8Array(c.length);
+  // The columns in locals: the calls in the loop would otherwise make each a property load per row.
+  const { src: srcEnd, srcPort, dst: dstEnd, dstPort, transport, bytes: rowBytes, ignored } = c;
+  const n = c.length;
+  const keep = new Uint8Array(n);
   let kept = 0;
-  for (let i = 0; i < c.length; i++) {
-    const bytes = c.bytes[i]!;
-    const s = 2 * c.src[i]! + (c.transport[i] === overflowTransport ? 1 : 0);
+  for (let i = 0; i < n; i++) {
+    const bytes = rowBytes[i]!;
+    const t = transport[i]!;
+    const s = 2 * srcEnd[i]! + (t === overflowTransport ? 1 : 0);
     let src = sourceSlot[s]!;
     if (src === UNSET) src = naming.nameSource(s >> 1, s & 1);
     const sf = sourceFlags[s]!;
@@ -182,24 +189,24 @@ export function attributeColumns(pass: Pass, nodeName: string | undefined, colum
       continue;
     }
     if ((sf & UNRESOLVED) !== 0) tally.unresolvedSrcBytes += bytes;
-    const d = c.dst[i]!;
+    const d = dstEnd[i]!;
     let dst = destinationSlot[d]!;
     if (dst === UNSET) dst = naming.nameDestination(d);
-    if (dst === PER_PORT) dst = naming.destinationAtPort(d, c.dstPort[i]!, c.transport[i]!);
+    if (dst === PER_PORT) dst = naming.destinationAtPort(d, dstPort[i]!, t);
     const df = destinationFlags[d]!;
     if ((df & UNRESOLVED) !== 0) tally.unresolvedDstBytes += bytes;
     if (((sf | df) & IGNORED) !== 0) {
       tally.ignoredRecords++;
       tally.ignoredBytes += bytes;
-      c.ignored[i] = 1;
-      if ((sf & IGNORED) !== 0) c.srcPort[i] = 0;
-      if ((df & IGNORED) !== 0) c.dstPort[i] = 0;
+      ignored[i] = 1;
+      if ((sf & IGNORED) !== 0) srcPort[i] = 0;
+      if ((df & IGNORED) !== 0) dstPort[i] = 0;
     }
-    c.src[i] = src;
-    c.dst[i] = dst;
+    srcEnd[i] = src;
+    dstEnd[i] = dst;
     keep[i] = 1;
     kept++;
   }
-  if (kept < c.length) keepRows(c, keep);
+  if (kept < n) keepRows(c, keep);
   c.ends = naming.named;
 }
