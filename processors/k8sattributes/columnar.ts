@@ -12,7 +12,8 @@
  * The named ends go into a new ends table and every row is renumbered into
  * it: a source and a destination naming of one address differ, and so do a
  * destination's namings per Service. Ends a naming leaves as they are
- * (unresolved, upstream names kept) keep one slot for both sides. Ends of
+ * (unresolved, upstream names kept), and ends named alike on both sides
+ * (after their address's entry, no Service), keep one slot for both sides. Ends of
  * ignored namespaces have port 0 (attribution.ts ignoredEnd): the rows'
  * ports are set to 0 with them. Rows an agent does not keep are dropped with
  * keepRows; rows whose source is unresolved and that would be held leave
@@ -48,6 +49,12 @@ class EndNaming {
   readonly named: FlowEndpoint[] = [];
   /** Slot of an end kept as it is (shared by both sides). */
   readonly #asIs: Int32Array;
+  /**
+   * Slot of the end named after its address's entry, without a Service
+   * (namedEnd(end, entry)): the same object whichever side asks, so an end
+   * that is a source and a destination stays one end for the stages after.
+   */
+  readonly #byAddress: Int32Array;
   /** Per end and overflow (2k + 1 for overflow rows): slot or a NotKept slot, and flags. */
   readonly sourceSlot: Int32Array;
   readonly sourceFlags: Uint8Array;
@@ -67,10 +74,11 @@ class EndNaming {
     this.#transports = columns.transports;
     const n = columns.ends.length;
     // Two allocations per batch, not seven: views into one array of slots and one of flags.
-    const slots = new Int32Array(4 * n).fill(UNSET);
+    const slots = new Int32Array(5 * n).fill(UNSET);
     this.#asIs = slots.subarray(0, n);
-    this.sourceSlot = slots.subarray(n, 3 * n);
-    this.destinationSlot = slots.subarray(3 * n);
+    this.#byAddress = slots.subarray(n, 2 * n);
+    this.sourceSlot = slots.subarray(2 * n, 4 * n);
+    this.destinationSlot = slots.subarray(4 * n);
     const flags = new Uint8Array(4 * n);
     this.#looked = flags.subarray(0, n);
     this.sourceFlags = flags.subarray(n, 3 * n);
@@ -84,6 +92,13 @@ class EndNaming {
     if (end !== this.#ends[k]) return this.named.push(end) - 1;
     let slot = this.#asIs[k]!;
     if (slot === UNSET) slot = this.#asIs[k] = this.named.push(end) - 1;
+    return slot;
+  }
+
+  /** The slot of end `k` named after what its address resolves to, with no Service: `make()` names it the first time. */
+  #namedByAddress(k: number, make: () => FlowEndpoint): number {
+    let slot = this.#byAddress[k]!;
+    if (slot === UNSET) slot = this.#byAddress[k] = this.named.push(make()) - 1;
     return slot;
   }
 
@@ -101,14 +116,19 @@ class EndNaming {
     const end = this.#ends[k]!;
     const pass = this.#pass;
     // Pass.source of an end without a pod UID is its address's (not on a sidecar, which takes the records path).
-    const s = end.podUid !== undefined ? pass.source(end) : this.#resolve(k);
+    const byAddress = end.podUid === undefined;
+    const s = byAddress ? this.#resolve(k) : pass.source(end);
     const src = sourceEnd(pass, this.#nodeName, end, s, overflow === 1);
     let flags = 0;
     if (s === undefined) {
       flags |= UNRESOLVED;
       if (this.#holding && overflow === 0 && !hasUpstreamNames(end)) flags |= HOLD;
     } else if (inIgnoredNamespace(s)) flags |= IGNORED;
-    const slot = typeof src === 'number' ? notKeptSlot(src) : this.#slotOf(k, src);
+    let slot: number;
+    if (typeof src === 'number') slot = notKeptSlot(src);
+    // A resolved source that is not kept as it came is namedEnd(end, s) (attribution.ts sourceEnd).
+    else if (byAddress && s !== undefined && src !== end) slot = this.#namedByAddress(k, () => src);
+    else slot = this.#slotOf(k, src);
     this.sourceSlot[2 * k + overflow] = slot;
     this.sourceFlags[2 * k + overflow] = flags;
     return slot;
@@ -128,10 +148,11 @@ class EndNaming {
       if (service === PORT_DEPENDENT) {
         this.#perPort.set(k, { pod: d, slots: new Map() });
         slot = PER_PORT;
-      } else slot = this.#slotOf(k, namedEnd(end, d, service));
+      } else if (service === undefined) slot = this.#namedByAddress(k, () => namedEnd(end, d));
+      else slot = this.#slotOf(k, namedEnd(end, d, service));
     } else {
       if (inIgnoredNamespace(d)) flags = IGNORED;
-      slot = this.#slotOf(k, namedEnd(end, d));
+      slot = this.#namedByAddress(k, () => namedEnd(end, d));
     }
     this.destinationSlot[k] = slot;
     this.destinationFlags[k] = flags;

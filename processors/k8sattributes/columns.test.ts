@@ -248,6 +248,28 @@ test('columns: a destination backing Services on several ports is named per port
   await h.processor.shutdown();
 });
 
+test('columns: a pod that is a source and a destination is one end for both, unless its Service names one side', async () => {
+  const h = harness({ source: 'static', inventory: inventoryFile }, { columns: false });
+  await h.processor.start();
+  addServices(h.processor.directory!);
+  const flow = (src: string, dst: string): FlowRecord => ({ src: { address: src, port: 40000 }, dst: { address: dst, port: 5432 }, transport: 'tcp', ipFamily: 'ipv4', bytes: 10, packets: 1 });
+  // bare-0 and 192.168.50.2 (node-b) back no Service; db-0 backs "db".
+  const batch = new ColumnBatch(0, 1, columnsFromRecords([flow('10.3.0.10', '192.168.50.2'), flow('192.168.50.2', '10.3.0.10'), flow('10.2.0.7', '10.3.0.10'), flow('10.3.0.10', '10.2.0.7')]));
+  await h.processor.consume(batch);
+  const columns = batch.columns!;
+  assert.deepEqual(columns.ends.map((e) => [e.workloadName, e.service]), [
+    ['bare-0', undefined],
+    ['node-b', undefined],
+    ['db', undefined],
+    ['db', 'db'],
+  ]);
+  assert.deepEqual([Array.from(columns.src.subarray(0, 4)), Array.from(columns.dst.subarray(0, 4))], [
+    [0, 1, 2, 0],
+    [1, 0, 0, 3],
+  ]);
+  await h.processor.shutdown();
+});
+
 /** The tests of this folder that name flows through the harness (the rest check config, credentials, readiness, or a whole service). */
 const FEEDING = ['static', 'labels', 'pod-uid', 'resolve-wait', 'new-pods', 'external', 'services', 'kubernetes', 'sidecar'];
 
