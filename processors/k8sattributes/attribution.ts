@@ -55,7 +55,12 @@ export interface Pass {
   directory: AddressDirectory;
   /** The pod, node or external block `address` belongs to now. */
   resolve(address: string): Resolved | undefined;
-  /** What a flow's source resolves to: its pod by UID (cgroup receiver), else resolve(address); a sidecar's own pod whatever the address. */
+  /**
+   * What a flow's source resolves to: its pod by UID (cgroup receiver), else
+   * resolve(address); a sidecar's own pod whatever the address. For an end
+   * without a UID, except on a sidecar, it MUST be resolve(address):
+   * columnar.ts looks that up once for both sides of an end.
+   */
   source(src: FlowEndpoint): Resolved | undefined;
   /** node_name: this node, when it is known. */
   self: NodeEntry | undefined;
@@ -241,60 +246,78 @@ export function hasUpstreamNames(ep: FlowEndpoint): boolean {
   return !!(ep.namespace || ep.pod || ep.workloadName || ep.node || ep.zone || ep.region);
 }
 
+/** Why an agent does not keep a flow: its source is another node's (`forwarded`), or may be a pod this agent does not know of. */
+export const FORWARDED = 0;
+export const UNKNOWN_SOURCE = 1;
+export type NotKept = typeof FORWARDED | typeof UNKNOWN_SOURCE;
+
+/** Counts a flow of `bytes` that an agent does not keep, and why. */
+export function countNotKept(tally: Tally, why: NotKept, bytes: number): void {
+  if (why === FORWARDED) {
+    tally.forwardedFlows++;
+    tally.forwardedBytes += bytes;
+  } else {
+    tally.unknownSourceFlows++;
+    tally.unknownSourceBytes += bytes;
+  }
+}
+
+/** True when `r` is a pod of a namespace annotated zonetap.io/ignore. */
+export function inIgnoredNamespace(r: Resolved | undefined): boolean {
+  return r !== undefined && r.kind === POD && r.ns.ignored;
+}
+
 /**
- * The record `r` named, given what its source resolved to now (`s`), or
- * undefined when an agent does not keep it (counted in `tally`). An unknown
- * source (`s` undefined) is final here: it already waited, or could not.
+ * The source end `ep` of a flow named, given what it resolved to now (`s`),
+ * or why an agent (nodeName set) does not keep the flow. An unknown source
+ * (`s` undefined) is final here: it already waited, or could not.
+ * `overflow`: the flow is overflow (receivers/netfilter: traffic that found
+ * the kernel table full, addresses ''), counted by this node's hook by
+ * construction, so it passes the locality rule.
  *
- * Agents (nodeName set) keep a flow whose source is on this node: a pod or
- * address of this node, or, for an unknown source, an address in this node's
- * pod CIDR. An unknown source in another node's pod CIDR is that node's to
- * count. One in no pod CIDR is kept with its address alone when it cannot be
- * a pod this agent does not know of (this node has pod CIDRs, so pods are in
- * them; or every pod is known), and dropped as unknown_source otherwise: it
- * may be a pod of another node, whose agent counts it.
+ * Agents keep a flow whose source is on this node: a pod or address of this
+ * node, or, for an unknown source, an address in this node's pod CIDR. An
+ * unknown source in another node's pod CIDR is that node's to count. One in
+ * no pod CIDR is kept with its address alone when it cannot be a pod this
+ * agent does not know of (this node has pod CIDRs, so pods are in them; or
+ * every pod is known), and not kept (unknown_source) otherwise: it may be a
+ * pod of another node, whose agent counts it.
  */
-export function attribute(pass: Pass, nodeName: string | undefined, r: FlowRecord, s: Resolved | undefined, tally: Tally): FlowRecord | undefined {
-  const overflow = r.transport === OVERFLOW_TRANSPORT;
-  let src: FlowEndpoint;
+export function sourceEnd(pass: Pass, nodeName: string | undefined, ep: FlowEndpoint, s: Resolved | undefined, overflow: boolean): FlowEndpoint | NotKept {
   if (s !== undefined) {
-    // Overflow records (receivers/netfilter: traffic that found the kernel
-    // table full, addresses '') were counted by this node's hook by
-    // construction: they pass the locality filter.
     if (nodeName !== undefined && !overflow) {
       const local = s.kind === POD ? s.node !== undefined && s.node.name === nodeName : s.kind === NODE && s.name === nodeName;
-      if (!local) {
-        tally.forwardedFlows++;
-        tally.forwardedBytes += r.bytes;
-        return undefined;
-      }
+      if (!local) return FORWARDED;
     }
     // An upstream agent named this end a hostNetwork pod of node N (by its UID); here its
     // address only says "node N": keep the agent's name.
-    const keepSource = s.kind === NODE && r.src.hostNetwork === true && r.src.pod !== undefined && r.src.node === s.name;
-    src = keepSource ? r.src : namedEnd(r.src, s);
-  } else {
-    const placedOn = overflow || hasUpstreamNames(r.src) ? undefined : pass.directory.podNetworkOf(r.src.address);
-    if (nodeName !== undefined && !overflow) {
-      if (placedOn !== undefined && placedOn.name !== nodeName) {
-        tally.forwardedFlows++;
-        tally.forwardedBytes += r.bytes;
-        return undefined;
-      }
-      const selfHasPodCidrs = pass.self !== undefined && pass.self.podCidrs.length > 0;
-      if (placedOn === undefined && !selfHasPodCidrs && !pass.knowsEveryPod) {
-        tally.unknownSourceFlows++;
-        tally.unknownSourceBytes += r.bytes;
-        return undefined;
-      }
-    }
-    src = placedOn !== undefined ? placedEnd(r.src, placedOn) : r.src;
-    tally.unresolvedSrcBytes += r.bytes;
+    const keepSource = s.kind === NODE && ep.hostNetwork === true && ep.pod !== undefined && ep.node === s.name;
+    return keepSource ? ep : namedEnd(ep, s);
   }
+  const placedOn = overflow || hasUpstreamNames(ep) ? undefined : pass.directory.podNetworkOf(ep.address);
+  if (nodeName !== undefined && !overflow) {
+    if (placedOn !== undefined && placedOn.name !== nodeName) return FORWARDED;
+    const selfHasPodCidrs = pass.self !== undefined && pass.self.podCidrs.length > 0;
+    if (placedOn === undefined && !selfHasPodCidrs && !pass.knowsEveryPod) return UNKNOWN_SOURCE;
+  }
+  return placedOn !== undefined ? placedEnd(ep, placedOn) : ep;
+}
+
+/**
+ * The record `r` named, given what its source resolved to now (`s`, see
+ * sourceEnd), or undefined when an agent does not keep it (counted in `tally`).
+ */
+export function attribute(pass: Pass, nodeName: string | undefined, r: FlowRecord, s: Resolved | undefined, tally: Tally): FlowRecord | undefined {
+  const src = sourceEnd(pass, nodeName, r.src, s, r.transport === OVERFLOW_TRANSPORT);
+  if (typeof src === 'number') {
+    countNotKept(tally, src, r.bytes);
+    return undefined;
+  }
+  if (s === undefined) tally.unresolvedSrcBytes += r.bytes;
   const d = pass.resolve(r.dst.address);
   if (d === undefined) tally.unresolvedDstBytes += r.bytes;
   const dst = d === undefined ? r.dst : destinationEnd(pass, r, d);
-  const ignored = (s !== undefined && s.kind === POD && s.ns.ignored) || (d !== undefined && d.kind === POD && d.ns.ignored);
+  const ignored = inIgnoredNamespace(s) || inIgnoredNamespace(d);
   if (ignored) {
     tally.ignoredRecords++;
     tally.ignoredBytes += r.bytes;

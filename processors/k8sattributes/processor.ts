@@ -1,8 +1,10 @@
 /**
  * The k8sattributes processor: names both ends of every flow (namespace, pod,
  * workload, node, zone, region, hostNetwork) from the address directory, one
- * Map lookup per end; the batch is changed in place (each record kept is
- * replaced by a new record with every field, each resolved end by a complete
+ * Map lookup per end; the batch is changed in place. Columns (the kernel
+ * receivers' batches) are named once per distinct end and stay columns
+ * (columnar.ts); records are named one by one (each record kept is replaced
+ * by a new record with every field, each resolved end by a complete
  * endpoint object; the input records are not changed). On agents (node_name
  * set) it keeps only flows whose source is on this node, so each flow is
  * counted once in the cluster (and overflow records, which this node's hook
@@ -23,6 +25,7 @@ import type { ComponentSettings, FlowConsumer, LifecycleContext, Processor } fro
 import { OVERFLOW_TRANSPORT, type FlowBatch, type FlowEndpoint, type FlowRecord } from '../../pipeline/flow.ts';
 import { NO_DEADLINE } from '../../pipeline/lifecycle.ts';
 import { attribute, hasUpstreamNames, newTally, type Pass, type Tally } from './attribution.ts';
+import { attributeColumns } from './columnar.ts';
 import type { K8sAttributesConfig } from './config.ts';
 import { ChosenLabels } from './chosen-labels.ts';
 import { AddressDirectory, type ExternalEntry, type Resolved } from './directory.ts';
@@ -185,6 +188,23 @@ export class K8sAttributesProcessor implements Processor {
     const tally = newTally();
     const until = now + this.#resolveWaitMs;
     const sidecar = this.#ownPod !== undefined;
+    // Columns (the kernel receivers' drains) are named once per end (columnar.ts). A sidecar's
+    // batches take the records path: its receiver sees one pod's flows, few, and its
+    // within-pod rule compares addresses per flow (reading batch.records turns columns into records).
+    const columns = sidecar ? undefined : batch.columns;
+    if (columns !== undefined) {
+      const hold = this.#holding ? (r: FlowRecord) => this.#held.hold(r, batch.start, batch.end, until) : undefined;
+      attributeColumns(pass, nodeName, columns, tally, hold);
+    } else this.#attributeRecords(pass, batch, tally, until);
+    this.#telemetry.add(tally);
+    // Earlier intervals first: what waited was counted before this batch.
+    for (const b of released) await this.#next.consume(b);
+    await this.#next.consume(batch);
+  }
+
+  /** Names the records of `batch` in place, one by one (the records path; columnar.ts is the columns path). */
+  #attributeRecords(pass: Pass, batch: FlowBatch, tally: Tally, until: number): void {
+    const sidecar = this.#ownPod !== undefined;
     const records = batch.records;
     let kept = 0;
     for (let i = 0; i < records.length; i++) {
@@ -204,14 +224,10 @@ export class K8sAttributesProcessor implements Processor {
         }
         tally.notHeldRecords++;
       }
-      const named = attribute(pass, nodeName, r, s, tally);
+      const named = attribute(pass, this.#nodeName, r, s, tally);
       if (named !== undefined) records[kept++] = named;
     }
     records.length = kept;
-    this.#telemetry.add(tally);
-    // Earlier intervals first: what waited was counted before this batch.
-    for (const b of released) await this.#next.consume(b);
-    await this.#next.consume(batch);
   }
 
   /** What this pass resolves against; clears the per-pass cache of external blocks. */

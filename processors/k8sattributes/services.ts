@@ -78,13 +78,19 @@ function portKey(port: number, transport: string): number {
  * so that naming a destination touches one object and one array (the lookup
  * is on the hot path; following slices, ports and Services cost a cache miss
  * each): `keys[i]` (portKey, or EVERY_PORT) is served by `services[i]`, in
- * rule order; `fallback` is rule 2's answer.
+ * rule order; `fallback` is rule 2's answer; `everyPort` the answer for
+ * every port and transport when there is one (all of `services` are
+ * `fallback`: the address backs one Service), else PORT_DEPENDENT.
  */
 interface Choice {
   readonly keys: readonly number[];
   readonly services: readonly ServiceEntry[];
   readonly fallback: ServiceEntry | undefined;
+  readonly everyPort: ServiceEntry | typeof PORT_DEPENDENT;
 }
+
+/** ServiceIndex.serviceAtEveryPort: the Service of an address depends on the flow's port and transport. */
+export const PORT_DEPENDENT = null;
 
 /**
  * The slices that list an address, and its Choice: one object shared by
@@ -114,7 +120,9 @@ function choiceOf(slices: readonly Slice[]): Choice | undefined {
     }
   }
   // Copies of exact length: a pushed-to array keeps room for 17 elements, and there is one Choice per Service.
-  return fallback === undefined ? undefined : { keys: keys.slice(), services: services.slice(), fallback };
+  if (fallback === undefined) return undefined;
+  const everyPort = services.every((s) => s === fallback) ? fallback : PORT_DEPENDENT;
+  return { keys: keys.slice(), services: services.slice(), fallback, everyPort };
 }
 
 /** Sets `s.topologyAware` from its spec, annotation and slices (see the file comment). */
@@ -161,6 +169,17 @@ export class ServiceIndex {
     const keys = choice.keys;
     for (let i = 0; i < keys.length; i++) if (keys[i] === key || keys[i] === EVERY_PORT) return choice.services[i];
     return choice.fallback;
+  }
+
+  /**
+   * What serviceAt() says for `address` whatever the port and transport, or
+   * PORT_DEPENDENT when that depends on them (the address backs Services
+   * that publish different ports): lets a caller name a destination once
+   * for all its flows.
+   */
+  serviceAtEveryPort(address: string): ServiceEntry | undefined | typeof PORT_DEPENDENT {
+    if (this.#byAddress.size === 0) return undefined;
+    return this.#byAddress.get(address)?.choice?.everyPort;
   }
 
   /** The Service whose ClusterIP `address` is (a flow seen before kube-proxy's DNAT, by the cgroup receiver). */

@@ -29,8 +29,11 @@ pods:
 
 const to = (dst: string, port: number, from = '10.1.0.5'): FlowRecord => ({ ...flow(from, dst), dst: { address: dst, port } });
 
+/** SharedEnds is the records path's: columns share an end by its number (columns.test.ts). */
+const RECORDS = { columns: false };
+
 test('records to one pod and port share their destination end, which is the end each would have had alone', async () => {
-  const h = harness({ source: 'static', inventory });
+  const h = harness({ source: 'static', inventory }, RECORDS);
   await h.processor.start();
   try {
     await h.processor.consume({ start: 0, end: 1, records: [to('10.1.0.7', 5432), to('10.1.0.7', 5432, '192.168.50.1'), to('10.1.0.7', 6379), to('10.1.0.5', 5432, '10.1.0.7')] });
@@ -50,7 +53,7 @@ test('records to one pod and port share their destination end, which is the end 
 });
 
 test('an end is not handed out again in a later pass: a node relabelled in between gives its pods the new zone', async () => {
-  const h = harness({ source: 'static', inventory });
+  const h = harness({ source: 'static', inventory }, RECORDS);
   await h.processor.start();
   try {
     await h.processor.consume({ start: 0, end: 1, records: [to('10.1.0.7', 5432)] });
@@ -67,7 +70,7 @@ test('an end is not handed out again in a later pass: a node relabelled in betwe
 });
 
 test('ends an upstream hop named are not shared: each keeps the zone its agent gave where the directory has none', async () => {
-  const h = harness({ source: 'static', inventory });
+  const h = harness({ source: 'static', inventory }, RECORDS);
   await h.processor.start();
   try {
     // cache-0 is on node-b, which has no zone here: the agents' zones stay.

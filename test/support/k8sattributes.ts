@@ -1,7 +1,8 @@
 /** Test support for k8sattributes: flows between addresses, a processor wired to a recorder with its logs kept as text. */
 import { metrics, type Meter } from '@opentelemetry/api';
 import type { ComponentSettings } from '../../pipeline/component.ts';
-import type { FlowRecord } from '../../pipeline/flow.ts';
+import { ColumnBatch, columnsFromRecords } from '../../pipeline/columns.ts';
+import type { FlowBatch, FlowRecord } from '../../pipeline/flow.ts';
 import { configSchema } from '../../processors/k8sattributes/config.ts';
 import { K8sAttributesProcessor, type K8sAttributesOptions } from '../../processors/k8sattributes/processor.ts';
 import { capturedLogger, RecordingConsumer } from './components.ts';
@@ -25,15 +26,33 @@ export interface Harness {
   run(...flows: Array<[string, string] | [string, string, number]>): Promise<FlowRecord[]>;
 }
 
+/**
+ * ZT_K8SATTRIBUTES_INPUT=columns: harnesses that do not say otherwise hand
+ * their processor every batch of records as columns (a ColumnBatch, as the
+ * kernel receivers hand them on), so the k8sattributes tests run on the
+ * columnar path too (processors/k8sattributes/columns.test.ts runs them so).
+ */
+const columnsByDefault = process.env.ZT_K8SATTRIBUTES_INPUT === 'columns';
+
+export interface HarnessOptions extends K8sAttributesOptions {
+  /** True: batches of records reach the processor as columns; false: as they are. Default: ZT_K8SATTRIBUTES_INPUT is `columns`. */
+  columns?: boolean;
+}
+
 export function harness(
   config: Record<string, unknown>,
-  options: K8sAttributesOptions = { backoffInitialMs: 50, backoffMaxMs: 200 },
+  options: HarnessOptions = { backoffInitialMs: 50, backoffMaxMs: 200 },
   meter: Meter = metrics.getMeter('zonetap-test'),
 ): Harness {
   const { logger, lines: logs } = capturedLogger('debug');
   const settings: ComponentSettings = { id: 'k8sattributes', kind: 'processor', logger, meter, reportSendFailure: () => {} };
   const out = new RecordingConsumer();
-  const processor = new K8sAttributesProcessor(settings, configSchema.parse(config), out, options);
+  const { columns = columnsByDefault, ...processorOptions } = options;
+  const processor = new K8sAttributesProcessor(settings, configSchema.parse(config), out, processorOptions);
+  if (columns) {
+    const consume = processor.consume.bind(processor);
+    processor.consume = (b: FlowBatch) => consume(b.columns !== undefined ? b : new ColumnBatch(b.start, b.end, columnsFromRecords(b.records)));
+  }
   return {
     processor,
     out,
