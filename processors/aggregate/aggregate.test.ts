@@ -154,6 +154,21 @@ test('IPv4 and IPv6 flows and traffic classes stay apart; the input records are 
   assert.equal(out[2]!.src.namespace, 'shop');
 });
 
+test('every traffic class stays apart, and so does a class value zonetap does not know (read from OTLP)', () => {
+  const classes = ['same_zone', 'same_region', 'cross_zone', 'cross_region', 'internet', 'unknown', undefined, 'interplanetary', 'other'] as const;
+  const input = classes.map((trafficClass, i) => {
+    const r = flow(api1, db0, 2 ** i);
+    if (trafficClass === undefined) delete r.trafficClass;
+    else r.trafficClass = trafficClass as FlowRecord['trafficClass'];
+    return r;
+  });
+  const out = rollUp([...input, ...input], 'workload');
+  assert.deepEqual(
+    out.map((r) => [r.trafficClass, r.bytes]),
+    classes.map((c, i) => [c, 2 * 2 ** i]),
+  );
+});
+
 /**
  * README.md's table of what each level keeps, written out again here (not
  * rollUpEndpoint(), which the reference would otherwise share with the code
@@ -257,7 +272,7 @@ function randomRecords(seed: number, count: number): FlowRecord[] {
     ipFamily: 'ipv4' as const,
     bytes: rnd(10_000),
     packets: rnd(10),
-    ...(rnd(5) ? { trafficClass: (['same_zone', 'cross_zone', 'internet'] as const)[rnd(3)] } : {}),
+    ...(rnd(5) ? { trafficClass: (['same_zone', 'cross_zone', 'internet', 'same_region', 'unknown'] as const)[rnd(5)] } : {}),
     ...(rnd(2) ? { costUsd: rnd(100) / 1000 } : {}),
     ...(rnd(8) === 0 ? { ignored: true } : {}),
   }));

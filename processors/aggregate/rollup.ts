@@ -3,7 +3,7 @@
  * table of what each level keeps). Records that end up with the same ends,
  * transport, IP family and traffic class are summed into one.
  */
-import type { FlowEndpoint, FlowRecord, TrafficClass } from '../../pipeline/flow.ts';
+import { TRAFFIC_CLASSES, type FlowEndpoint, type FlowRecord } from '../../pipeline/flow.ts';
 
 export type AggregationLevel = 'pod' | 'workload' | 'namespace';
 
@@ -246,39 +246,49 @@ class SideIds {
   }
 }
 
-/** Traffic classes (and "none" when crosszone did not run) as small numbers, for group keys. */
-const CLASS_SLOTS = 6;
-function classSlot(trafficClass: TrafficClass | undefined): number {
-  switch (trafficClass) {
-    case undefined:
-      return 0;
-    case 'same_zone':
-      return 1;
-    case 'cross_zone':
-      return 2;
-    case 'cross_region':
-      return 3;
-    case 'internet':
-      return 4;
-    default:
-      return 5; // unknown
-  }
-}
-
 /**
- * The part of a record's group key that is not its ends: transport, IP family
- * and class, as one small number. Transports are numbered in order of first
- * appearance and remembered across batches (there are a handful: tcp, udp, icmp...).
+ * The part of a record's group key that is not its ends: transport, IP family,
+ * class and the ignored mark, as one number. Transports and classes are
+ * numbered in order of first appearance and remembered across batches (a
+ * handful: tcp, udp, icmp...; the classes start as "none" followed by
+ * TRAFFIC_CLASSES, so a class's number is its column value, classCode). A
+ * class value that is not one of TRAFFIC_CLASSES (read from OTLP or a flow
+ * log) gets a number of its own, so it is never summed with another.
  */
 class RestKeys {
   readonly #transports: string[] = [];
+  readonly #classes: (string | undefined)[] = [undefined, ...TRAFFIC_CLASSES];
+
   key(r: FlowRecord): number {
+    return restKey(this.transportNumber(r.transport), r.ipFamily === 'ipv6' ? 1 : 0, this.#classNumber(r.trafficClass), r.ignored ? 1 : 0);
+  }
+
+  transportNumber(transport: string): number {
     const transports = this.#transports;
     let t = 0;
-    while (t < transports.length && transports[t] !== r.transport) t++;
-    if (t === transports.length) transports.push(r.transport);
-    return ((t * 2 + (r.ipFamily === 'ipv6' ? 1 : 0)) * CLASS_SLOTS + classSlot(r.trafficClass)) * 2 + (r.ignored ? 1 : 0);
+    while (t < transports.length && transports[t] !== transport) t++;
+    if (t === transports.length) transports.push(transport);
+    return t;
   }
+
+  #classNumber(trafficClass: string | undefined): number {
+    const classes = this.#classes;
+    let c = 0;
+    while (c < classes.length && classes[c] !== trafficClass) c++;
+    if (c === classes.length) {
+      if (c === MAX_CLASSES) throw new Error(`more than ${MAX_CLASSES} distinct traffic class values reached the aggregate processor`);
+      classes.push(trafficClass);
+    }
+    return c;
+  }
+}
+
+/** Distinct class values (the six known, "none", and values from elsewhere) a RollUp tells apart. */
+const MAX_CLASSES = 1 << 20;
+
+/** One number per (transport number, family bit, class number, ignored bit): exact in a double below 2^53. */
+function restKey(transport: number, family: number, trafficClass: number, ignored: number): number {
+  return ((transport * MAX_CLASSES + trafficClass) * 2 + family) * 2 + ignored;
 }
 
 /** Smallest group table (slots; half as many groups). */
