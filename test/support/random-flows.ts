@@ -6,7 +6,7 @@
  * a processor given `recordsBatch(records)` and `columnBatch(...)` of the
  * same flows must give the same records.
  */
-import { ColumnBatch, columnsFromRecords, newColumns } from '../../pipeline/columns.ts';
+import { ColumnBatch, columnsFromRecords } from '../../pipeline/columns.ts';
 import { OVERFLOW_TRANSPORT, type FlowColumns, type FlowEndpoint, type FlowRecord } from '../../pipeline/flow.ts';
 import { TRAFFIC_CLASSES } from '../../pipeline/flow.ts';
 import type { SeededRandom } from './fuzz.ts';
@@ -98,45 +98,42 @@ export function randomFlows(random: SeededRandom, ends: readonly FlowEndpoint[],
  * arrays longer than `length`. The records are left as they were.
  */
 export function roughColumns(random: SeededRandom, records: readonly FlowRecord[], spareEnds: readonly FlowEndpoint[] = []): FlowColumns {
-  const tight = columnsFromRecords(records);
-  const c = newColumns(tight.length + random.int(0, 50));
-  // New end numbers: shuffled, with room for unnamed spares and duplicates.
-  const order = tight.ends.map((_, e) => e);
+  const c = columnsFromRecords(records);
+  // New end numbers: shuffled, with ends no row names in between.
+  const tight = c.ends;
+  const order = tight.map((_, e) => e);
   for (let e = order.length - 1; e > 0; e--) {
     const k = random.int(0, e);
     [order[e], order[k]] = [order[k]!, order[e]!];
   }
   const renumbered = new Uint32Array(order.length);
+  c.ends = [];
   for (const e of order) {
-    if (random.int(0, 3) === 0) c.ends.push(Object.freeze({ ...random.pick(spareEnds.length > 0 ? spareEnds : tight.ends), port: 0 }));
-    renumbered[e] = c.ends.push(tight.ends[e]!) - 1;
+    if (random.int(0, 3) === 0) c.ends.push(Object.freeze({ ...random.pick(spareEnds.length > 0 ? spareEnds : tight), port: 0 }));
+    renumbered[e] = c.ends.push(tight[e]!) - 1;
   }
+  // Some rows name a second end of the same content.
   const duplicate = new Map<number, number>();
   const endOf = (e: number): number => {
     if (random.int(0, 4) !== 0) return renumbered[e]!;
     let copy = duplicate.get(e);
-    if (copy === undefined) duplicate.set(e, (copy = c.ends.push(Object.freeze({ ...tight.ends[e]! })) - 1));
+    if (copy === undefined) duplicate.set(e, (copy = c.ends.push(Object.freeze({ ...tight[e]! })) - 1));
     return copy;
   };
-  c.transports.push(...tight.transports);
-  for (let i = 0; i < tight.length; i++) {
-    c.src[i] = endOf(tight.src[i]!);
-    c.dst[i] = endOf(tight.dst[i]!);
-    c.srcPort[i] = tight.srcPort[i]!;
-    c.dstPort[i] = tight.dstPort[i]!;
-    c.transport[i] = tight.transport[i]!;
-    c.family[i] = tight.family[i]!;
-    c.bytes[i] = tight.bytes[i]!;
-    c.packets[i] = tight.packets[i]!;
-    c.trafficClass[i] = tight.trafficClass[i]!;
-    c.ignored[i] = tight.ignored[i]!;
+  for (let i = 0; i < c.length; i++) {
+    c.src[i] = endOf(c.src[i]!);
+    c.dst[i] = endOf(c.dst[i]!);
   }
-  // Rows past `length` hold values that mean nothing.
-  for (let i = tight.length; i < c.src.length; i++) {
-    c.src[i] = 1e9;
-    c.bytes[i] = 1e9;
+  // Spare capacity, holding values that mean nothing.
+  const spare = random.int(0, 50);
+  const columns = c as unknown as Record<string, unknown>;
+  for (const [field, values] of Object.entries(columns)) {
+    if (!ArrayBuffer.isView(values)) continue;
+    const typed = values as Uint8Array;
+    const longer = new (typed.constructor as Uint8ArrayConstructor)(typed.length + spare).fill(200);
+    longer.set(typed);
+    columns[field] = longer;
   }
-  c.length = tight.length;
   return c;
 }
 
