@@ -5,11 +5,11 @@ export const GROUP = 8;
 
 /**
  * The groups of the batch being rolled up. An open-addressing hash table maps
- * (source end number, destination end number, rest key) to the group's index; each group is
- * one block of 8 numbers (its key, its first record, its running sums: one
- * cache line), so adding a record to a group allocates nothing, hashes no
- * string and touches no record object; the output records are made once, at
- * the end. Reused from batch to batch.
+ * (source end number, destination end number, rest key) to the group's
+ * index; each group is one block of 8 numbers (its key, its first record or
+ * row, its running sums: one cache line), so adding a record or row to a
+ * group allocates nothing, hashes no string and touches no record object;
+ * the output records are made once, at the end. Reused from batch to batch.
  */
 export class Groups {
   /** Group index + 1 per slot (0: empty). A power of two, at least twice the groups. */
@@ -17,8 +17,8 @@ export class Groups {
   /**
    * Per group, GROUP numbers: source end number, destination end number, rest
    * key, index in the input of its first record or row (transport, IP family,
-   * class and ignored mark come from it),
-   * bytes, packets, cost in USD, 1 when some record of the group had a cost.
+   * class and ignored mark come from it), bytes, packets, cost in USD, 1 when
+   * some record of the group had a cost.
    */
   blocks = new Float64Array(GROUP * (MIN_SLOTS >> 1));
   count = 0;

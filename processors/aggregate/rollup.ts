@@ -123,6 +123,7 @@ export class RollUp {
       const d = dst[i]!;
       let dn = numbers[d]!;
       if (dn < 0) dn = numbers[d] = book.number(ends[d]!);
+      // A class column value is the class's number in RestKeys (classCode order).
       const rest = restKey(transports[transport[i]!]!, family[i]!, trafficClass[i]!, ignored[i]!);
       groups.add(sn, dn, rest, bytes[i]!, packets[i]!, undefined, i);
     }
