@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { columnsFromRecords } from '../../pipeline/columns.ts';
+import { columnsFromRecords, newColumns } from '../../pipeline/columns.ts';
 import { fanout } from '../../pipeline/fanout.ts';
 import type { FlowEndpoint, FlowRecord } from '../../pipeline/flow.ts';
 import { fuzzSeed, SeededRandom } from '../../test/support/fuzz.ts';
@@ -343,7 +343,7 @@ const LEVELS: AggregationLevel[] = ['pod', 'workload', 'namespace'];
 test('columns give the records that records give: random batches through one RollUp per form, at every level', () => {
   for (const level of LEVELS) {
     const random = new SeededRandom(fuzzSeed(17));
-    const ends = randomEnds(random, 400);
+    const ends = randomEnds(random, 1_500);
     const onRecords = new RollUp(level);
     const onColumns = new RollUp(level);
     for (let round = 0; round < 6; round++) {
@@ -390,6 +390,10 @@ test('columns: ports on the rows are dropped at every level, like the ports of r
       level,
     );
   }
+});
+
+test('columns: an empty batch rolls up to no records', () => {
+  for (const level of LEVELS) assert.deepEqual(new RollUp(level).columns(newColumns(0)), []);
 });
 
 test('columns behind a fan-out: the read-only sibling sees its columns exactly as sent', async () => {

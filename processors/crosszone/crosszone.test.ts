@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ColumnBatch, columnsFromRecords } from '../../pipeline/columns.ts';
+import { ColumnBatch, columnsFromRecords, newColumns } from '../../pipeline/columns.ts';
 import { fanout } from '../../pipeline/fanout.ts';
 import { TRAFFIC_CLASSES, type FlowEndpoint, type FlowRecord, type TrafficClass } from '../../pipeline/flow.ts';
 import { fuzzSeed, SeededRandom } from '../../test/support/fuzz.ts';
@@ -173,7 +173,7 @@ test('columns give the records that records give, on random batches through one 
   const seen = new Set<string>();
   for (const keep of keeps) {
     const random = new SeededRandom(fuzzSeed(31));
-    const ends = randomEnds(random, 300);
+    const ends = randomEnds(random, 1_500);
     const onRecords = classifyBatches(keep ? { keep } : {});
     const onColumns = classifyBatches(keep ? { keep } : {});
     for (let round = 0; round < 5; round++) {
@@ -188,6 +188,14 @@ test('columns give the records that records give, on random batches through one 
   }
   // The comparison above covers every case of classify.ts.
   assert.deepEqual([...seen].sort(), [...TRAFFIC_CLASSES, 'unknown kept'].sort());
+});
+
+test('columns: an empty batch stays empty, with or without keep', async () => {
+  for (const config of [{}, { keep: ['internet'] }]) {
+    const batch = new ColumnBatch(0, 1, newColumns(0));
+    await processor(config).p.consume(batch);
+    assert.equal(batch.columns?.length, 0);
+  }
 });
 
 test('columns behind a fan-out: the read-only sibling sees its columns exactly as sent', async () => {
