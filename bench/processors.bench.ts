@@ -1,12 +1,14 @@
 /**
  * Records per second through processors/crosszone and processors/aggregate on
  * one core, for batches of 100k flows between 10k pods (plus internet and
- * unresolved destinations). Baseline: copying the batch (cloneBatch), which
- * the pipeline's fan-out pays anyway for consumers that change batches.
+ * unresolved destinations), given as records and as columns (the same flows,
+ * as the kernel receivers and k8sattributes hand them on; made untimed).
+ * Baseline: copying the batch of records (cloneBatch), which the pipeline's
+ * fan-out pays anyway for consumers that change batches.
  * Run alone: node --expose-gc bench/processors.bench.ts
  */
-import { cloneBatch } from '../pipeline/columns.ts';
-import type { FlowBatch, FlowEndpoint, FlowRecord } from '../pipeline/flow.ts';
+import { ColumnBatch, cloneBatch, columnsFromRecords } from '../pipeline/columns.ts';
+import { flowCount, type FlowBatch, type FlowEndpoint, type FlowRecord } from '../pipeline/flow.ts';
 import { classifyBatches } from '../processors/crosszone/index.ts';
 import { aggregateBatches, type AggregationLevel } from '../processors/aggregate/index.ts';
 import { result } from './report.ts';
@@ -100,9 +102,9 @@ function measure(name: string, template: FlowBatch, run: (batch: FlowBatch) => v
     globalThis.gc?.();
     const seconds = cpuSeconds(() => run(batch));
     if (round >= 0) total += seconds;
-    out = batch.records.length;
+    out = flowCount(batch);
   }
-  return { name, perSecond: (template.records.length * ROUNDS) / total, out };
+  return { name, perSecond: (flowCount(template) * ROUNDS) / total, out };
 }
 
 // The processors' batch functions, as their factories build them (without the hand-off to a next consumer).
@@ -126,24 +128,34 @@ function baseline(template: FlowBatch): { name: string; perSecond: number; out: 
 console.log(`${PODS} pods, ${FLOWS} flows per batch, ${ROUNDS} batches per row, records per CPU second on one thread (node ${process.version})`);
 for (const scenario of ['realistic', 'worst'] as const) {
   const template = makeBatch(scenario);
+  // The same flows as columns: one end per distinct endpoint, ports in the rows.
+  const columns = new ColumnBatch(template.start, template.end, columnsFromRecords(template.records));
+  const chain = (b: FlowBatch) => {
+    classify(b);
+    aggregators.workload(b);
+  };
   const rows = [
     baseline(template),
     measure('crosszone', template, classify),
     measure('aggregate by pod', template, aggregators.pod),
     measure('aggregate by workload', template, aggregators.workload),
     measure('aggregate by namespace', template, aggregators.namespace),
-    measure('crosszone -> aggregate by workload', template, (b) => {
-      classify(b);
-      aggregators.workload(b);
-    }),
+    measure('crosszone -> aggregate by workload', template, chain),
+    measure('columns: crosszone', columns, classify),
+    measure('columns: aggregate by pod', columns, aggregators.pod),
+    measure('columns: aggregate by workload', columns, aggregators.workload),
+    measure('columns: aggregate by namespace', columns, aggregators.namespace),
+    measure('columns: crosszone -> aggregate by workload', columns, chain),
   ];
   console.log(`\n${scenario} traffic`);
-  console.log(`${'stage'.padEnd(38)} ${'records/s'.padStart(12)} ${'vs baseline'.padStart(12)} ${'records out'.padStart(12)}`);
-  const chain = rows.at(-1)!;
-  result({ measure: `crosszone -> aggregate by workload, ${FLOWS} flows/batch, ${scenario} traffic`, value: `${(chain.perSecond / 1e6).toFixed(2)} M records/CPU-s`, baseline: `cloneBatch: ${(rows[0]!.perSecond / 1e6).toFixed(2)} M` });
+  console.log(`${'stage'.padEnd(46)} ${'records/s'.padStart(12)} ${'vs baseline'.padStart(12)} ${'records out'.padStart(12)}`);
+  const chainRow = (input: string) => rows.find((r) => r.name === `${input}crosszone -> aggregate by workload`)!;
+  for (const [input, label] of [['', ''], ['columns: ', ', columns input']] as const) {
+    result({ measure: `crosszone -> aggregate by workload, ${FLOWS} flows/batch, ${scenario} traffic${label}`, value: `${(chainRow(input).perSecond / 1e6).toFixed(2)} M records/CPU-s`, baseline: `cloneBatch: ${(rows[0]!.perSecond / 1e6).toFixed(2)} M` });
+  }
   for (const row of rows) {
     const ratio = (row.perSecond / rows[0]!.perSecond).toFixed(2) + 'x';
-    console.log(`${row.name.padEnd(38)} ${Math.round(row.perSecond).toLocaleString('en-US').padStart(12)} ${ratio.padStart(12)} ${String(row.out).padStart(12)}`);
+    console.log(`${row.name.padEnd(46)} ${Math.round(row.perSecond).toLocaleString('en-US').padStart(12)} ${ratio.padStart(12)} ${String(row.out).padStart(12)}`);
   }
 }
 // Machine speed, to read the figures above against: one Map lookup of a short string key.

@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { columnsFromRecords, newColumns } from '../../pipeline/columns.ts';
+import { fanout } from '../../pipeline/fanout.ts';
 import type { FlowEndpoint, FlowRecord } from '../../pipeline/flow.ts';
+import { fuzzSeed, SeededRandom } from '../../test/support/fuzz.ts';
+import { bothForms, randomEnds, randomFlows } from '../../test/support/random-flows.ts';
 import { NO_DEADLINE } from '../../pipeline/lifecycle.ts';
 import { configProblems, RecordingConsumer, testSettings } from '../../test/support/components.ts';
 import { RollUp, aggregateProcessorFactory, rollUp, rollUpEndpoint, type AggregationLevel } from './index.ts';
@@ -154,6 +158,21 @@ test('IPv4 and IPv6 flows and traffic classes stay apart; the input records are 
   assert.equal(out[2]!.src.namespace, 'shop');
 });
 
+test('every traffic class stays apart, and so does a class value zonetap does not know (read from OTLP)', () => {
+  const classes = ['same_zone', 'same_region', 'cross_zone', 'cross_region', 'internet', 'unknown', undefined, 'interplanetary', 'other'] as const;
+  const input = classes.map((trafficClass, i) => {
+    const r = flow(api1, db0, 2 ** i);
+    if (trafficClass === undefined) delete r.trafficClass;
+    else r.trafficClass = trafficClass as FlowRecord['trafficClass'];
+    return r;
+  });
+  const out = rollUp([...input, ...input], 'workload');
+  assert.deepEqual(
+    out.map((r) => [r.trafficClass, r.bytes]),
+    classes.map((c, i) => [c, 2 * 2 ** i]),
+  );
+});
+
 /**
  * README.md's table of what each level keeps, written out again here (not
  * rollUpEndpoint(), which the reference would otherwise share with the code
@@ -257,7 +276,7 @@ function randomRecords(seed: number, count: number): FlowRecord[] {
     ipFamily: 'ipv4' as const,
     bytes: rnd(10_000),
     packets: rnd(10),
-    ...(rnd(5) ? { trafficClass: (['same_zone', 'cross_zone', 'internet'] as const)[rnd(3)] } : {}),
+    ...(rnd(5) ? { trafficClass: (['same_zone', 'cross_zone', 'internet', 'same_region', 'unknown'] as const)[rnd(5)] } : {}),
     ...(rnd(2) ? { costUsd: rnd(100) / 1000 } : {}),
     ...(rnd(8) === 0 ? { ignored: true } : {}),
   }));
@@ -317,4 +336,95 @@ test('endpoints changed or reused after their batch do not confuse the next batc
   assert.equal(rollUpper.records([flow(api1, db0, 2)])[0]!.dst.workloadName, 'db');
   const moved = rollUpper.records([first[0]!])[0]!;
   assert.deepEqual([moved.dst.workloadName, moved.dst.zone], ['cache', 'zone-c']);
+});
+
+const LEVELS: AggregationLevel[] = ['pod', 'workload', 'namespace'];
+
+test('columns give the records that records give: random batches through one RollUp per form, at every level', () => {
+  for (const level of LEVELS) {
+    const random = new SeededRandom(fuzzSeed(17));
+    const ends = randomEnds(random, 1_500);
+    const onRecords = new RollUp(level);
+    const onColumns = new RollUp(level);
+    for (let round = 0; round < 6; round++) {
+      const { records, columns } = bothForms(random, randomFlows(random, ends, random.int(0, 5_000)), ends);
+      const before = structuredClone(columns.columns);
+      const expected = onRecords.records(records.records);
+      assertSameRecords(onColumns.columns(columns.columns!), expected, `${level}, round ${round}`);
+      assert.deepEqual(columns.columns, before, 'the columns are left as they were');
+      assert.ok(expected.length < records.records.length || records.records.length === 0, 'rows were summed');
+    }
+  }
+});
+
+test('columns and records in turn through one processor: the same records as records alone, the ends shared and frozen', async () => {
+  for (const level of LEVELS) {
+    const random = new SeededRandom(fuzzSeed(23));
+    const ends = randomEnds(random, 200);
+    const mixed = processor({ by: level });
+    const plain = processor({ by: level });
+    for (let round = 0; round < 6; round++) {
+      const flows = randomFlows(random, ends, random.int(0, 3_000));
+      const { records, columns } = bothForms(random, flows, ends);
+      await plain.p.consume(records);
+      await mixed.p.consume(round % 2 === 0 ? columns : bothForms(random, flows).records);
+    }
+    for (let b = 0; b < 6; b++) assertSameRecords(mixed.next.batches[b]!.records, plain.next.batches[b]!.records, `${level}, batch ${b}`);
+    const rolled = mixed.next.batches[0]!.records;
+    assert.ok(rolled.length > 1 && Object.isFrozen(rolled[0]!.src));
+    assert.equal(mixed.next.batches[0]!.columns, undefined, 'the output is records');
+  }
+});
+
+test('columns: ports on the rows are dropped at every level, like the ports of records', () => {
+  for (const level of LEVELS) {
+    const input = [flow(api1, db0, 1), flow({ ...api1, port: 1 }, { ...db0, port: 2 }, 2), flow(api1, { address: '8.8.8.8', port: 443 }, 4), flow(api1, { address: '8.8.8.8', port: 80 }, 8)];
+    const out = new RollUp(level).columns(columnsFromRecords(input));
+    assert.deepEqual(out, rollUp(input, level), level);
+    assert.deepEqual(
+      out.map((r) => [r.src.port, r.dst.port, r.bytes]),
+      [
+        [0, 0, 3],
+        [0, 0, 12],
+      ],
+      level,
+    );
+  }
+});
+
+test('columns: an empty batch rolls up to no records', () => {
+  for (const level of LEVELS) assert.deepEqual(new RollUp(level).columns(newColumns(0)), []);
+});
+
+test('columns behind a fan-out: the read-only sibling sees its columns exactly as sent', async () => {
+  const downstream = new RecordingConsumer();
+  const sibling = new RecordingConsumer();
+  const p = aggregateProcessorFactory.create(testSettings('aggregate', 'processor'), aggregateProcessorFactory.configSchema.parse({ by: 'workload' }), downstream);
+  const random = new SeededRandom(5);
+  const sent = bothForms(random, randomFlows(random, randomEnds(random, 50), 500)).columns;
+  const before = structuredClone(sent.columns);
+  await fanout([p, sibling]).consume(sent);
+  assert.deepEqual(sibling.batches[0]!.columns, before);
+  assert.ok(downstream.batches[0]!.records.length < before!.length, 'the processor summed rows in its own copy');
+});
+
+test('crosszone -> aggregate on columns gives what it gives on records', async () => {
+  const random = new SeededRandom(fuzzSeed(41));
+  const ends = randomEnds(random, 300);
+  for (const keep of [undefined, ['cross_zone', 'cross_region', 'internet', 'same_region']] as const) {
+    const chain = () => {
+      const next = new RecordingConsumer();
+      const aggregate = aggregateProcessorFactory.create(testSettings('aggregate', 'processor'), aggregateProcessorFactory.configSchema.parse({ by: 'workload' }), next);
+      const crosszone = crosszoneProcessorFactory.create(testSettings('crosszone', 'processor'), crosszoneProcessorFactory.configSchema.parse(keep ? { keep } : {}), aggregate);
+      return { crosszone, next };
+    };
+    const onRecords = chain();
+    const onColumns = chain();
+    for (let round = 0; round < 3; round++) {
+      const { records, columns } = bothForms(random, randomFlows(random, ends, 4_000), ends);
+      await onRecords.crosszone.consume(records);
+      await onColumns.crosszone.consume(columns);
+      assertSameRecords(onColumns.next.batches[round]!.records, onRecords.next.batches[round]!.records, `keep ${keep?.join(',') ?? 'all'}, round ${round}`);
+    }
+  }
 });

@@ -11,6 +11,8 @@ import { RollUp } from './rollup.ts';
 export function aggregateBatches(config: AggregateConfig): (batch: FlowBatch) => void {
   const rollUp = new RollUp(config.by);
   return (batch) => {
-    batch.records = rollUp.records(batch.records);
+    // Columns are rolled up once per end (RollUp#columns); the output is records either way, few.
+    const columns = batch.columns;
+    batch.records = columns !== undefined ? rollUp.columns(columns) : rollUp.records(batch.records);
   };
 }

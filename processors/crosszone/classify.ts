@@ -2,7 +2,7 @@ import type { FlowEndpoint, FlowRecord, TrafficClass } from '../../pipeline/flow
 import { isPublicAddress } from '../../net/index.ts';
 
 /** True when k8sattributes resolved the endpoint to anything: pod, workload, node or an external block. */
-function isResolved(ep: FlowEndpoint): boolean {
+export function isResolved(ep: FlowEndpoint): boolean {
   return !!(ep.zone || ep.region || ep.namespace || ep.pod || ep.workloadName || ep.node);
 }
 

@@ -1,9 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { FlowEndpoint, FlowRecord } from '../../pipeline/flow.ts';
+import { ColumnBatch, columnsFromRecords, newColumns } from '../../pipeline/columns.ts';
+import { fanout } from '../../pipeline/fanout.ts';
+import { TRAFFIC_CLASSES, type FlowEndpoint, type FlowRecord, type TrafficClass } from '../../pipeline/flow.ts';
+import { fuzzSeed, SeededRandom } from '../../test/support/fuzz.ts';
+import { bothForms, randomEnds, randomFlows } from '../../test/support/random-flows.ts';
 import { NO_DEADLINE } from '../../pipeline/lifecycle.ts';
 import { configProblems, RecordingConsumer, testSettings } from '../../test/support/components.ts';
-import { classifyFlow, crosszoneProcessorFactory } from './index.ts';
+import { classifyBatches, classifyFlow, crosszoneProcessorFactory } from './index.ts';
 import { replayReceiverFactory } from '../../receivers/replay/index.ts';
 import { flowlogExporterFactory } from '../../exporters/flowlog/index.ts';
 import { aggregateProcessorFactory } from '../../processors/aggregate/index.ts';
@@ -122,4 +126,86 @@ test('broken configs in testdata/ are rejected through the config loader, with p
     `${file}:6:24: processors::crosszone::keep::1: unknown traffic class "inter_region": expected one of same_zone, same_region, cross_zone, cross_region, internet, unknown`,
     `${file}:8:5: processors::crosszone/empty::keep: list at least one traffic class, or leave the key out to keep every class`,
   ]);
+});
+
+/** A batch of columns: the flows of `records`. */
+function columnBatch(records: FlowRecord[]): ColumnBatch {
+  return new ColumnBatch(0, 1, columnsFromRecords(records));
+}
+
+test('columns: classes set per row from its ends, a class set upstream kept when they say unknown, the batch stays columns', async () => {
+  const { p, next } = processor();
+  const batch = columnBatch([
+    flow({ zone: 'a' }, { zone: 'a' }),
+    flow({ zone: 'a', region: 'r1' }, { zone: 'b', region: 'r2' }),
+    flow({ zone: 'a', region: 'r1' }, { region: 'r1', workloadName: 'aws-s3' }),
+    flow({ zone: 'a' }, { address: '8.8.8.8' }),
+    flow({ zone: 'a' }, { address: '8.8.8.8', node: 'node-x' }),
+    flow({}, { address: '10.1.1.1' }, { trafficClass: 'cross_region' }),
+    flow({ zone: 'a' }, { zone: 'b' }, { trafficClass: 'same_zone' }),
+  ]);
+  await p.consume(batch);
+  assert.equal(next.batches[0], batch);
+  assert.ok(batch.columns !== undefined, 'crosszone left the batch as columns');
+  assert.deepEqual(
+    next.records.map((r) => r.trafficClass),
+    ['same_zone', 'cross_region', 'same_region', 'internet', 'unknown', 'cross_region', 'cross_zone'],
+  );
+});
+
+test('columns: keep drops rows of other classes, in order', async () => {
+  const { p, next } = processor({ keep: ['cross_zone', 'internet'] });
+  const batch = columnBatch([flow({ zone: 'a' }, { zone: 'b' }, { bytes: 1 }), flow({ zone: 'a' }, { zone: 'a' }, { bytes: 2 }), flow({ zone: 'a' }, { address: '8.8.8.8' }, { bytes: 3 }), flow({ zone: 'a' }, { zone: 'c' }, { bytes: 5 })]);
+  await p.consume(batch);
+  assert.equal(batch.columns!.length, 3);
+  assert.deepEqual(
+    next.records.map((r) => [r.bytes, r.trafficClass]),
+    [
+      [1, 'cross_zone'],
+      [3, 'internet'],
+      [5, 'cross_zone'],
+    ],
+  );
+});
+
+test('columns give the records that records give, on random batches through one processor per form, for several keep choices', () => {
+  const keeps: (TrafficClass[] | undefined)[] = [undefined, ['cross_zone', 'internet'], ['unknown'], ['same_region', 'same_zone', 'cross_region']];
+  const seen = new Set<string>();
+  for (const keep of keeps) {
+    const random = new SeededRandom(fuzzSeed(31));
+    const ends = randomEnds(random, 1_500);
+    const onRecords = classifyBatches(keep ? { keep } : {});
+    const onColumns = classifyBatches(keep ? { keep } : {});
+    for (let round = 0; round < 5; round++) {
+      const flows = randomFlows(random, ends, random.int(0, 4_000));
+      for (const r of flows) seen.add(`${classifyFlow(r)}${classifyFlow(r) === 'unknown' && r.trafficClass ? ' kept' : ''}`);
+      const { records, columns } = bothForms(random, flows, ends);
+      onRecords(records);
+      onColumns(columns);
+      assert.ok(columns.columns !== undefined, 'still columns');
+      assert.deepEqual(columns.records, records.records, `keep ${keep?.join(',') ?? 'all'}, round ${round}`);
+    }
+  }
+  // The comparison above covers every case of classify.ts.
+  assert.deepEqual([...seen].sort(), [...TRAFFIC_CLASSES, 'unknown kept'].sort());
+});
+
+test('columns: an empty batch stays empty, with or without keep', async () => {
+  for (const config of [{}, { keep: ['internet'] }]) {
+    const batch = new ColumnBatch(0, 1, newColumns(0));
+    await processor(config).p.consume(batch);
+    assert.equal(batch.columns?.length, 0);
+  }
+});
+
+test('columns behind a fan-out: the read-only sibling sees its columns exactly as sent', async () => {
+  const downstream = new RecordingConsumer();
+  const sibling = new RecordingConsumer();
+  const p = crosszoneProcessorFactory.create(testSettings('crosszone', 'processor'), crosszoneProcessorFactory.configSchema.parse({ keep: ['cross_zone'] }), downstream);
+  const random = new SeededRandom(5);
+  const sent = bothForms(random, randomFlows(random, randomEnds(random, 50), 500)).columns;
+  const before = structuredClone(sent.columns);
+  await fanout([p, sibling]).consume(sent);
+  assert.deepEqual(sibling.batches[0]!.columns, before);
+  assert.notEqual(downstream.batches[0]!.columns!.length, before!.length, 'the processor dropped rows in its own copy');
 });
