@@ -91,13 +91,13 @@ export function decodeColumns(buffer: Uint8Array, cgroups = false): DecodedChunk
   const c = newColumns(rows + SPARE_ROWS);
   const endCgroups: number[] = [];
   // Distinct addresses (key: family, 16 address bytes) by number, each with its text, made once.
-  const addresses = new KeyTable(2 * rows);
+  const addresses = new KeyTable();
   const texts: string[] = [];
-  // Each address's end without a socket, + 1 (0: none yet).
-  const plainEnd = new Int32Array(2 * rows);
-  // The cgroup table: distinct (address number, cgroup id) and the end of each, + 1.
-  const sockets = new KeyTable(cgroups ? rows : 0);
-  const socketEnd = new Int32Array(cgroups ? rows : 0);
+  // By address number: its end without a socket, -1 until made.
+  const plainEnd: number[] = [];
+  // The cgroup table: distinct (address number, cgroup id), and the end of each by their number.
+  const sockets = new KeyTable();
+  const socketEnd: number[] = [];
   // Transport number of each IP protocol, -1 until seen.
   const transports = new Int16Array(256).fill(-1);
 
@@ -112,6 +112,7 @@ export function decodeColumns(buffer: Uint8Array, cgroups = false): DecodedChunk
     if (address < 0) {
       address = addresses.add();
       texts.push(v6 ? ipv6(view, off) : ipv4(view, off));
+      plainEnd.push(-1);
     }
     return address;
   };
@@ -121,8 +122,8 @@ export function decodeColumns(buffer: Uint8Array, cgroups = false): DecodedChunk
   };
   const endOf = (address: number, cgroupId: number): number => {
     if (cgroupId === 0) {
-      let end = plainEnd[address]! - 1;
-      if (end < 0) plainEnd[address] = (end = newEnd(address, 0)) + 1;
+      let end = plainEnd[address]!;
+      if (end < 0) plainEnd[address] = end = newEnd(address, 0);
       return end;
     }
     const k = sockets.key;
@@ -132,9 +133,9 @@ export function decodeColumns(buffer: Uint8Array, cgroups = false): DecodedChunk
     let socket = sockets.find();
     if (socket < 0) {
       socket = sockets.add();
-      socketEnd[socket] = newEnd(address, cgroupId) + 1;
+      socketEnd.push(newEnd(address, cgroupId));
     }
-    return socketEnd[socket]! - 1;
+    return socketEnd[socket]!;
   };
 
   for (let i = 0, off = 0; i < rows; i++, off += RECORD_SIZE) {
