@@ -21,10 +21,6 @@ export class KeyTable {
   /** The hash of the key find() last looked up. */
   #hash = 0;
 
-  get size(): number {
-    return this.#size;
-  }
-
   /** The number of `key`, or -1 when it is not in the table (then add() adds it). */
   find(): number {
     const k = this.key;
