@@ -17,7 +17,7 @@
  * event-loop block in that window (nodejs_eventloop_lag_max_seconds, whose histogram each
  * scrape resets), and, for the agent, the packets its OTLP export carried: exactly 1,000,000
  * (every flow once, no overflow). `BENCH_MILLION_BASELINE=/path/to/checkout` also runs that
- * checkout's agent (a before/after in the same run); `BENCH_MILLION_NODE_OPTIONS` is given to
+ * checkout's netfilter -> flowlog and agent (a before/after in the same run); `BENCH_MILLION_NODE_OPTIONS` is given to
  * the measured processes as NODE_OPTIONS (a CPU profile: `--cpu-prof --cpu-prof-dir=DIR`).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -224,20 +224,27 @@ try {
       sink.server.forceShutdown();
     }
   };
-  const flowlog = async () => {
+  const flowlog = async (name: string, checkout: string) => {
     const config = join(workdir, 'flowlog.yaml');
     writeFileSync(config, stringify({
       receivers: { netfilter },
       exporters: { flowlog: { path: join(workdir, 'flows.jsonl') } },
       service: { pipelines: { flows: { receivers: ['netfilter'], exporters: ['flowlog'] } } },
     }));
-    return measure(await startPipeline('netfilter -> flowlog', REPO, [config], {}));
+    const measured = await measure(await startPipeline(name, checkout, [config], {}));
+    rmSync(join(workdir, 'flows.jsonl'), { force: true });
+    return measured;
   };
 
   // One after the other (two programs cannot share the hook at one priority), on the same traffic and API server.
   // BENCH_MILLION_ONLY=agent: this checkout's agent alone (a quick look, no baseline).
-  const rows: Measured[] = process.env.BENCH_MILLION_ONLY === 'agent' ? [] : [await flowlog()];
-  if (process.env.BENCH_MILLION_BASELINE) rows.push(await agent(`agent (${process.env.BENCH_MILLION_BASELINE})`, process.env.BENCH_MILLION_BASELINE));
+  const baseline = process.env.BENCH_MILLION_BASELINE;
+  const rows: Measured[] = [];
+  if (process.env.BENCH_MILLION_ONLY !== 'agent') {
+    if (baseline) rows.push(await flowlog(`netfilter -> flowlog (${baseline})`, baseline));
+    rows.push(await flowlog('netfilter -> flowlog', REPO));
+  }
+  if (baseline) rows.push(await agent(`agent (${baseline})`, baseline));
   const z = await agent('agent (config/agent.yaml)', REPO);
   rows.push(z);
 

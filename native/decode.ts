@@ -1,10 +1,13 @@
 /**
- * Decodes the addon's drain output: one record per flow, laid out as
- * bpf/flows.h's struct flow_key (48 bytes) then u64 bytes and u64 packets in
- * host (little-endian) byte order. Done here rather than in C so that the addon
- * stays a thin syscall layer; plain DataView reads keep 1M flows fast.
+ * Decodes the addon's drain output: records laid out as bpf/flows.h's struct
+ * flow_key (48 bytes) then u64 bytes and u64 packets in host (little-endian)
+ * byte order, straight into columns (pipeline/flow.ts FlowColumns): no object
+ * per flow, one end (and one address text) per distinct address of a chunk.
+ * Done here rather than in C so that the addon stays a thin syscall layer.
  */
-import type { FlowRecord, IpFamily, Transport } from '../pipeline/flow.ts';
+import type { FlowColumns, Transport } from '../pipeline/flow.ts';
+import { newColumns, transportCode } from '../pipeline/columns.ts';
+import { KeyTable } from './key-table.ts';
 
 /** Offsets in struct flow_key (bpf/flows.h). */
 export const KEY_SIZE = 48;
@@ -58,28 +61,99 @@ function u64(view: DataView, off: number): number {
   return view.getUint32(off, true) + view.getUint32(off + 4, true) * 0x1_0000_0000;
 }
 
+/** One decoded chunk of a drain. */
+export interface DecodedChunk {
+  /**
+   * Its flows, with room for SPARE_ROWS more rows (overflow). Ends have
+   * `address` and port 0 only.
+   */
+  columns: FlowColumns;
+  /**
+   * The cgroup table only: by end number, the cgroup id of the sending socket
+   * for a source end (0 for an end by address alone: every destination, and a
+   * source the hook saw without a socket). A source end is one per distinct
+   * (address, cgroup id), for the receiver to name its pod (receivers/cgroup).
+   */
+  endCgroups?: number[];
+}
+
+/** Rows decodeColumns leaves free after the flows: one overflow row per family (receivers/kernel). */
+export const SPARE_ROWS = 2;
+
 /**
- * Decodes every record of a drain. With `cgroupIds`, also the sending
- * socket's cgroup id of each record (0 when the hook had no socket), by index.
+ * Decodes every record of a chunk into columns. `cgroups`: the records are
+ * the cgroup table's, whose source ends are told apart by sending cgroup too.
  */
-export function decodeFlows(buffer: Uint8Array, cgroupIds?: number[]): FlowRecord[] {
+export function decodeColumns(buffer: Uint8Array, cgroups = false): DecodedChunk {
   if (buffer.byteLength % RECORD_SIZE !== 0) throw new Error(`drain output of ${buffer.byteLength} bytes is not a whole number of ${RECORD_SIZE}-byte records`);
   const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-  const records: FlowRecord[] = [];
-  for (let off = 0; off < buffer.byteLength; off += RECORD_SIZE) {
-    if (cgroupIds !== undefined) cgroupIds.push(u64(view, off + CGROUP_ID));
+  const rows = buffer.byteLength / RECORD_SIZE;
+  const c = newColumns(rows + SPARE_ROWS);
+  const endCgroups: number[] = [];
+  // Distinct addresses (key: family, 16 address bytes) by number, each with its text, made once.
+  const addresses = new KeyTable();
+  const texts: string[] = [];
+  // By address number: its end without a socket, -1 until made.
+  const plainEnd: number[] = [];
+  // The cgroup table: distinct (address number, cgroup id), and the end of each by their number.
+  const sockets = new KeyTable();
+  const socketEnd: number[] = [];
+  // Transport number of each IP protocol, -1 until seen.
+  const transports = new Int16Array(256).fill(-1);
+
+  const addressAt = (off: number, v6: boolean): number => {
+    const k = addresses.key;
+    k[0] = v6 ? 6 : 4;
+    k[1] = view.getUint32(off, true);
+    k[2] = v6 ? view.getUint32(off + 4, true) : 0;
+    k[3] = v6 ? view.getUint32(off + 8, true) : 0;
+    k[4] = v6 ? view.getUint32(off + 12, true) : 0;
+    let address = addresses.find();
+    if (address < 0) {
+      address = addresses.add();
+      texts.push(v6 ? ipv6(view, off) : ipv4(view, off));
+      plainEnd.push(-1);
+    }
+    return address;
+  };
+  const newEnd = (address: number, cgroupId: number): number => {
+    endCgroups.push(cgroupId);
+    return c.ends.push(Object.freeze({ address: texts[address]!, port: 0 })) - 1;
+  };
+  const endOf = (address: number, cgroupId: number): number => {
+    if (cgroupId === 0) {
+      let end = plainEnd[address]!;
+      if (end < 0) plainEnd[address] = end = newEnd(address, 0);
+      return end;
+    }
+    const k = sockets.key;
+    k[0] = address;
+    k[1] = cgroupId % 0x1_0000_0000;
+    k[2] = cgroupId / 0x1_0000_0000;
+    let socket = sockets.find();
+    if (socket < 0) {
+      socket = sockets.add();
+      socketEnd.push(newEnd(address, cgroupId));
+    }
+    return socketEnd[socket]!;
+  };
+
+  for (let i = 0, off = 0; i < rows; i++, off += RECORD_SIZE) {
     const v6 = view.getUint8(off + FAMILY) === 6;
-    const ipFamily: IpFamily = v6 ? 'ipv6' : 'ipv4';
-    records.push({
-      src: { address: v6 ? ipv6(view, off + SADDR) : ipv4(view, off + SADDR), port: view.getUint16(off + SPORT) },
-      dst: { address: v6 ? ipv6(view, off + DADDR) : ipv4(view, off + DADDR), port: view.getUint16(off + DPORT) },
-      transport: transportName(view.getUint8(off + PROTOCOL)),
-      ipFamily,
-      bytes: u64(view, off + KEY_SIZE),
-      packets: u64(view, off + KEY_SIZE + 8),
-    });
+    c.src[i] = endOf(addressAt(off + SADDR, v6), cgroups ? u64(view, off + CGROUP_ID) : 0);
+    c.dst[i] = endOf(addressAt(off + DADDR, v6), 0);
+    c.srcPort[i] = view.getUint16(off + SPORT);
+    c.dstPort[i] = view.getUint16(off + DPORT);
+    const protocol = view.getUint8(off + PROTOCOL);
+    let transport = transports[protocol]!;
+    if (transport < 0) transport = transports[protocol] = transportCode(c, transportName(protocol));
+    c.transport[i] = transport;
+    c.family[i] = v6 ? 1 : 0;
+    c.bytes[i] = u64(view, off + KEY_SIZE);
+    c.packets[i] = u64(view, off + KEY_SIZE + 8);
   }
-  return records;
+  c.length = rows;
+  return cgroups ? { columns: c, endCgroups } : { columns: c };
 }
 
 /** Overflow counters of one family: every CPU's struct overflow_counters summed. */

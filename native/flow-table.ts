@@ -6,16 +6,17 @@
  * bpf/README.md: why a drain neither loses nor double-counts a packet.
  */
 import type { FlowRecord, IpFamily } from '../pipeline/flow.ts';
+import { recordAt } from '../pipeline/columns.ts';
 import { bpfError, nativeModule, type NativeFlowTable, type ProgramStats } from './addon.ts';
-import { decodeFlows, RECORD_SIZE, sumOverflow, type OverflowCounters } from './decode.ts';
+import { decodeColumns, RECORD_SIZE, sumOverflow, type DecodedChunk, type OverflowCounters } from './decode.ts';
 
 export type FlowTableKind = 'netfilter' | 'cgroup';
 
 /** Keys per lookup-and-delete syscall: bounds each call and its buffers. */
 const DRAIN_BATCH = 4096;
 /**
- * Records per chunk of a drain (1 MiB): what a receiver decodes and hands on
- * at a time, so that a drain of 1M flows never becomes 1M objects at once.
+ * Records per chunk of a drain (1 MiB): what a receiver decodes into columns
+ * and hands on at a time, so that a drain of 1M flows is never decoded at once.
  * The addon puts the flows of one address pair in one chunk (a hash of the
  * two addresses): every chunk is one batch, and a pair's flows rolled up in
  * one batch are one series update downstream, not one per chunk (1M flows
@@ -60,7 +61,11 @@ export interface FlowTableOptions {
   insertDelayNs?: number;
 }
 
-/** One drain (or one chunk of it): the flows, and for the cgroup object each record's sending cgroup id by index. */
+/**
+ * One whole drain as records (tests and benchmarks; a receiver decodes chunk
+ * by chunk into columns): the flows, and for the cgroup object each record's
+ * sending cgroup id by index.
+ */
 export interface Drained {
   records: FlowRecord[];
   cgroupIds?: number[];
@@ -137,9 +142,11 @@ export class KernelFlowTable {
     const { chunks } = await this.drainRaw();
     const drained: Drained = { records: [], ...(this.kind === 'cgroup' ? { cgroupIds: [] } : {}) };
     for (const chunk of chunks) {
-      const part = this.decode(chunk);
-      for (const r of part.records) drained.records.push(r);
-      if (part.cgroupIds) for (const id of part.cgroupIds) drained.cgroupIds!.push(id);
+      const { columns, endCgroups } = this.decode(chunk);
+      for (let i = 0; i < columns.length; i++) {
+        drained.records.push(recordAt(columns, i));
+        if (endCgroups) drained.cgroupIds!.push(endCgroups[columns.src[i]!]!);
+      }
     }
     return drained;
   }
@@ -154,11 +161,9 @@ export class KernelFlowTable {
     return { chunks, flows: bytes / RECORD_SIZE };
   }
 
-  /** The records of one chunk of drainRaw(). */
-  decode(chunk: Uint8Array): Drained {
-    if (this.kind === 'netfilter') return { records: decodeFlows(chunk) };
-    const cgroupIds: number[] = [];
-    return { records: decodeFlows(chunk, cgroupIds), cgroupIds };
+  /** One chunk of drainRaw() as columns (with the sources' cgroups for the cgroup object). */
+  decode(chunk: Uint8Array): DecodedChunk {
+    return decodeColumns(chunk, this.kind === 'cgroup');
   }
 
   /**

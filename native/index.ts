@@ -8,5 +8,5 @@
  */
 export { ADDON_PATH, bpfError, nativeModule, openProgramFile, type NativeError, type ProgramFile, type ProgramStats } from './addon.ts';
 export { KernelFlowTable, HOOK_PRIORITY, DRAIN_CHUNK_RECORDS, type Drained, type RawDrain, type FlowTableKind, type FlowTableOptions, type SocketSourcesOptions } from './flow-table.ts';
-export { decodeFlows, sumOverflow, transportName, ipv6, KEY_SIZE, RECORD_SIZE, type OverflowCounters } from './decode.ts';
+export { decodeColumns, sumOverflow, transportName, ipv6, KEY_SIZE, RECORD_SIZE, SPARE_ROWS, type DecodedChunk, type OverflowCounters } from './decode.ts';
 export { kernelRelease, kernelVersion, netfilterPath, requireKernel, type KernelPath } from './kernel.ts';

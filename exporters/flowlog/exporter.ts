@@ -2,7 +2,8 @@ import { READ_ONLY } from '../../pipeline/component.ts';
 import type { ComponentSettings, Exporter } from '../../pipeline/component.ts';
 import type { FlowBatch, TrafficClass } from '../../pipeline/flow.ts';
 import type { FlowlogConfig } from './config.ts';
-import { flowLogTime, formatFlowLogLine } from './format.ts';
+import { classOf } from '../../pipeline/columns.ts';
+import { columnLines, flowLogTime, formatFlowLogLine } from './format.ts';
 import { FileSink } from './file-sink.ts';
 import { StdoutSink, type FlowLogSink } from './sink.ts';
 
@@ -10,7 +11,8 @@ import { StdoutSink, type FlowLogSink } from './sink.ts';
 const CHUNK_CHARS = 1 << 20;
 
 /**
- * Writes one JSON line per flow record (format.ts) to stdout or a file.
+ * Writes one JSON line per flow record (format.ts) to stdout or a file; a
+ * batch of columns is written from its columns, without a record per row.
  * Batches are written in the order consume() was called; each batch becomes
  * one or a few large writes, all or nothing in a file (file-sink.ts): a batch
  * that fails (disk full) rejects consume(), so the service counts its records
@@ -73,22 +75,14 @@ export class FlowlogExporter implements Exporter {
     return written;
   }
 
-  /** Formats the batch into chunks of lines, each ending with a newline. */
+  /** Formats the batch into chunks of lines, each ending with a newline; columns straight from the columns. */
   #format(batch: FlowBatch): { text: string; lines: number }[] {
     const start = flowLogTime(batch.start);
     const end = flowLogTime(batch.end);
     const chunks: { text: string; lines: number }[] = [];
     let lines: string[] = [];
     let chars = 0;
-    for (const record of batch.records) {
-      if (this.#classes) {
-        if (record.trafficClass === undefined) {
-          this.#warnUnclassified();
-          continue;
-        }
-        if (!this.#classes.has(record.trafficClass)) continue;
-      }
-      const line = formatFlowLogLine(start, end, record);
+    const add = (line: string) => {
       lines.push(line);
       chars += line.length + 1;
       if (chars >= CHUNK_CHARS) {
@@ -96,9 +90,26 @@ export class FlowlogExporter implements Exporter {
         lines = [];
         chars = 0;
       }
+    };
+    const columns = batch.columns;
+    if (columns !== undefined) {
+      const lineOf = columnLines(start, end, columns);
+      for (let i = 0; i < columns.length; i++) if (this.#writes(classOf(columns.trafficClass[i]!))) add(lineOf(i));
+    } else {
+      for (const record of batch.records) if (this.#writes(record.trafficClass)) add(formatFlowLogLine(start, end, record));
     }
     if (lines.length > 0) chunks.push({ text: lines.join('\n') + '\n', lines: lines.length });
     return chunks;
+  }
+
+  /** Whether a record of `trafficClass` is written (`classes`). */
+  #writes(trafficClass: TrafficClass | undefined): boolean {
+    if (!this.#classes) return true;
+    if (trafficClass === undefined) {
+      this.#warnUnclassified();
+      return false;
+    }
+    return this.#classes.has(trafficClass);
   }
 
   #warnUnclassified(): void {

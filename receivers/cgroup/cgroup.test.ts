@@ -58,6 +58,7 @@ describe('cgroup receiver on the kernel', { concurrency: false }, () => {
     } finally {
       await receiver.shutdown();
     }
+    assert.ok(recorded.asColumns.every(Boolean), 'the kernel receivers hand on columns');
     return { records: recorded.records, batches: recorded.batches, collect };
   }
 

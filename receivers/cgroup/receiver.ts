@@ -6,11 +6,12 @@
  */
 import { statSync } from 'node:fs';
 import type { ComponentSettings, FlowConsumer } from '../../pipeline/component.ts';
-import { KernelFlowTable, kernelRelease, requireKernel, type Drained, type SocketSourcesOptions } from '../../native/index.ts';
+import { KernelFlowTable, kernelRelease, requireKernel, type SocketSourcesOptions } from '../../native/index.ts';
 import { KernelReceiver, type KernelHook } from '../kernel/index.ts';
 import type { CgroupConfig } from './config.ts';
 import { attachDirectory, cgroupRoot } from './hierarchy.ts';
 import { CgroupPods } from './pods.ts';
+import { namePodSources } from './sources.ts';
 
 /** How long a pod cgroup's id keeps naming its pod after the cgroup is gone (its last flows drain after it). */
 const POD_GRACE_MS = 10 * 60_000;
@@ -55,12 +56,8 @@ function cgroupHook(config: CgroupConfig): KernelHook {
     prepare() {
       pods?.refresh();
     },
-    annotate({ records, cgroupIds }: Drained) {
-      if (!pods || !cgroupIds) return;
-      for (let i = 0; i < records.length; i++) {
-        const uid = pods.podUid(cgroupIds[i]!);
-        if (uid !== undefined) records[i]!.src.podUid = uid;
-      }
+    annotate(chunk) {
+      if (pods) namePodSources(chunk, pods);
     },
   };
 }

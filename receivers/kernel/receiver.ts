@@ -1,15 +1,16 @@
 /**
  * What both kernel receivers do once their flow table is attached: every
  * `interval` drain it, add overflow, filter by CIDR, and hand the deltas on as
- * FlowBatches of one chunk each (at most 16,384 records), all with the
- * interval's start and end; on shutdown detach first, then drain once more, so nothing
+ * batches of columns (pipeline/columns.ts ColumnBatch) of one chunk each (at
+ * most 16,384 flows), all with the interval's start and end; on shutdown detach first, then drain once more, so nothing
  * the kernel counted is lost. The receivers themselves (receivers/netfilter,
  * receivers/cgroup) only say how to open and attach their table (a KernelHook).
  */
 import type { ComponentSettings, FlowConsumer, Receiver } from '../../pipeline/component.ts';
-import { OVERFLOW_TRANSPORT, type FlowRecord, type IpFamily } from '../../pipeline/flow.ts';
+import { OVERFLOW_TRANSPORT, type FlowColumns, type IpFamily } from '../../pipeline/flow.ts';
+import { ColumnBatch, keepRows, newColumns, transportCode } from '../../pipeline/columns.ts';
 import { cidrContains, type Cidr } from '../../net/index.ts';
-import type { Drained, FlowTableKind, KernelFlowTable, OverflowCounters, RawDrain, SocketSourcesOptions } from '../../native/index.ts';
+import { SPARE_ROWS, type DecodedChunk, type FlowTableKind, type KernelFlowTable, type OverflowCounters, type RawDrain, type SocketSourcesOptions } from '../../native/index.ts';
 import type { KernelFlowsConfig } from './config.ts';
 import { declareKernelReceiver, sharingClosed, sharingOpened, socketSourcesFor } from './socket-sources.ts';
 import { KernelTelemetry } from './telemetry.ts';
@@ -26,8 +27,12 @@ export interface KernelHook {
   open(sharing: SocketSourcesOptions | undefined): { table: KernelFlowTable; message: string; fields: Record<string, unknown> };
   /** Called once per drain, before its chunks are annotated (the cgroup receiver walks its cgroups). */
   prepare?(): void;
-  /** Called with each chunk of a drain before the CIDR filters (the cgroup receiver names the sending pods). */
-  annotate?(drained: Drained): void;
+  /**
+   * Called with each chunk of a drain before the CIDR filters (the cgroup
+   * receiver names the sending pods): may replace ends (read-only objects)
+   * and renumber rows, not add rows.
+   */
+  annotate?(chunk: DecodedChunk): void;
   /** The cgroup receiver: the id of the cgroup it attaches to (for a netfilter receiver beside it). */
   cgroupId?(): number;
 }
@@ -91,8 +96,9 @@ export class KernelReceiver implements Receiver {
   /**
    * One drain: swap tables, read them, add overflow, and hand the flows on as
    * batches of one chunk each (native/flow-table.ts), all with the interval's
-   * start and end: a chunk is decoded only when the one before it was
-   * consumed, so at most one chunk of records exists as objects at a time.
+   * start and end: a chunk is decoded into columns only when the one before it
+   * was consumed, and never into an object per flow (a consumer that reads
+   * `records` makes those, one chunk at a time).
    */
   async #drain(): Promise<void> {
     const table = this.#table;
@@ -124,23 +130,25 @@ export class KernelReceiver implements Receiver {
       const chunk = chunks[i];
       // Dropped as soon as it is decoded: its native memory is freed while later chunks go on.
       if (chunk !== undefined) chunks[i] = EMPTY;
-      const records = chunk === undefined ? [] : this.#decode(table, chunk);
+      const columns = chunk === undefined ? newColumns(SPARE_ROWS) : this.#decode(table, chunk);
       // Overflow counters not read stay in the kernel: a later drain reports them.
-      if (i === last && overflow !== undefined) this.#addOverflow(records, overflow);
-      if (records.length === 0) continue;
+      if (i === last && overflow !== undefined) this.#addOverflow(columns, overflow);
+      if (columns.length === 0) continue;
+      const flows = columns.length;
       try {
-        await this.#next.consume({ start, end, records });
+        await this.#next.consume(new ColumnBatch(start, end, columns));
       } catch (err) {
-        this.#settings.logger.warn({ err, records: records.length }, 'next consumer rejected a flow batch');
+        this.#settings.logger.warn({ err, records: flows }, 'next consumer rejected a flow batch');
       }
     }
   }
 
-  /** One chunk's records: decoded, named by the hook, filtered by CIDR. */
-  #decode(table: KernelFlowTable, chunk: Uint8Array): FlowRecord[] {
-    const drained = table.decode(chunk);
-    if (this.#hook.annotate) this.#afterDrain('name the sending pods', () => this.#hook.annotate!(drained));
-    return this.#filter(drained.records);
+  /** One chunk's flows: decoded, named by the hook, filtered by CIDR. */
+  #decode(table: KernelFlowTable, chunk: Uint8Array): FlowColumns {
+    const decoded = table.decode(chunk);
+    if (this.#hook.annotate) this.#afterDrain('name the sending pods', () => this.#hook.annotate!(decoded));
+    this.#filter(decoded.columns);
+    return decoded.columns;
   }
 
   /** `step`'s result, or undefined (logged and counted) if it throws. */
@@ -154,27 +162,49 @@ export class KernelReceiver implements Receiver {
     }
   }
 
-  /** Appends one overflow record per family with traffic in the drained generation. */
-  #addOverflow(records: FlowRecord[], overflow: Record<IpFamily, OverflowCounters>): void {
+  /**
+   * Appends one overflow row per family with traffic in the drained
+   * generation (into the SPARE_ROWS the decoder left): both ends one end with
+   * address '', ports 0.
+   */
+  #addOverflow(columns: FlowColumns, overflow: Record<IpFamily, OverflowCounters>): void {
     const t = this.#telemetry;
-    for (const ipFamily of ['ipv4', 'ipv6'] as const) {
+    let unknown = -1;
+    for (const [family, ipFamily] of (['ipv4', 'ipv6'] as const).entries()) {
       const { bytes, packets, failedInserts } = overflow[ipFamily];
       t.dropped.add(failedInserts, t.attributes);
       if (packets === 0) continue;
       t.overflowBytes.add(bytes, t.attributes);
       t.overflowPackets.add(packets, t.attributes);
-      records.push({ src: { address: '', port: 0 }, dst: { address: '', port: 0 }, transport: OVERFLOW_TRANSPORT, ipFamily, bytes, packets });
+      if (unknown < 0) unknown = columns.ends.push(Object.freeze({ address: '', port: 0 })) - 1;
+      const i = columns.length++;
+      columns.src[i] = unknown;
+      columns.srcPort[i] = 0;
+      columns.dst[i] = unknown;
+      columns.dstPort[i] = 0;
+      columns.transport[i] = transportCode(columns, OVERFLOW_TRANSPORT);
+      columns.family[i] = family;
+      columns.bytes[i] = bytes;
+      columns.packets[i] = packets;
     }
   }
 
-  #filter(flows: FlowRecord[]): FlowRecord[] {
+  /** Drops the rows include_cidrs / exclude_cidrs leave out; each end is matched once. */
+  #filter(columns: FlowColumns): void {
     const { include_cidrs: include, exclude_cidrs: exclude } = this.#config;
-    if (include.length === 0 && exclude.length === 0) return flows;
-    const touches = (blocks: readonly Cidr[], r: FlowRecord) =>
-      blocks.some((c) => cidrContains(c, r.src.address) || cidrContains(c, r.dst.address));
-    const kept = flows.filter((r) => (include.length === 0 || touches(include, r)) && !touches(exclude, r));
-    this.#telemetry.filtered.add(flows.length - kept.length, this.#telemetry.attributes);
-    return kept;
+    if (include.length === 0 && exclude.length === 0) return;
+    // Per end: 1 in an included block, 2 in an excluded one.
+    const match = new Uint8Array(columns.ends.length);
+    const inAny = (blocks: readonly Cidr[], address: string) => blocks.some((c) => cidrContains(c, address));
+    columns.ends.forEach(({ address }, e) => {
+      match[e] = (inAny(include, address) ? 1 : 0) | (inAny(exclude, address) ? 2 : 0);
+    });
+    const keep = new Uint8Array(columns.length);
+    for (let i = 0; i < columns.length; i++) {
+      const touches = match[columns.src[i]!]! | match[columns.dst[i]!]!;
+      keep[i] = (include.length === 0 || (touches & 1) !== 0) && (touches & 2) === 0 ? 1 : 0;
+    }
+    this.#telemetry.filtered.add(keepRows(columns, keep), this.#telemetry.attributes);
   }
 
   async shutdown(): Promise<void> {

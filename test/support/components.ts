@@ -67,8 +67,11 @@ export function capturedLogger(level = 'debug'): { logger: Logger; lines: string
 export class RecordingConsumer implements FlowConsumer {
   readonly capabilities = READ_ONLY;
   readonly batches: FlowBatch[] = [];
+  /** Per batch: true when it came as columns (read before `records` turns it into records). */
+  readonly asColumns: boolean[] = [];
   async consume(batch: FlowBatch): Promise<void> {
     this.batches.push(batch);
+    this.asColumns.push(batch.columns !== undefined);
   }
   get records() {
     return this.batches.flatMap((b) => b.records);
