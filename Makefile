@@ -38,8 +38,8 @@ $(NATIVE_ADDON): native/src/*.cc native/src/*.h native/binding.gyp bpf/*.h $(SKE
 	$(NODE) bpf/reach/check.ts $(FLOW_OBJ)
 	@touch $@
 
-# ---- build/zonetap.mjs: the command as one minified file, which bin/zonetap runs while it is
-# newer than every file it was built from (scripts/bundle.ts; README "Footprint") ----
+# ---- build/zonetap.mjs and its chunks: the command bundled and minified, which bin/zonetap runs while it is
+# newer than every file it was built from (scripts/bundle.ts; README "The agent's footprint") ----
 BUNDLE := build/zonetap.mjs
 BUNDLE_SOURCES := $(shell find cli pipeline receivers processors exporters advice net native lib bpf -name '*.ts' -not -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null)
 

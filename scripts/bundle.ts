@@ -1,17 +1,18 @@
 /**
- * Builds build/zonetap.mjs: the zonetap command (cli/main.ts and everything it
- * can load) as one minified JavaScript file, which bin/zonetap runs instead of
- * the TypeScript sources whenever it is newer than all of them (`make build`
- * runs this script; README "Footprint" says why and what it saves).
+ * Builds build/zonetap.mjs and its chunks (build/*.mjs): the zonetap command
+ * (cli/main.ts and everything it can load) bundled and minified, which
+ * bin/zonetap runs instead of the TypeScript sources whenever it is newer than
+ * all of them (`make build` runs this script; README "The agent's footprint"
+ * says why and what it saves).
  *
  *   node scripts/bundle.ts
  *
- * - esbuild (npm `esbuild`) strips the types, resolves every import and keeps
- *   one file, minified: V8 then holds one source of ~1.6 MB instead of ~1,000
- *   modules and ~4 MB of sources, and compiles only the functions that run.
- *   The modules a command loads on demand (cli/catalogue.ts: components only
- *   when a configuration uses them) stay lazy: esbuild wraps every module
- *   reached by `import()` in a function run on first use.
+ * - esbuild (npm `esbuild`) strips the types, resolves every import and
+ *   minifies: the agent's V8 then holds a few dozen modules and ~1.5 MB of
+ *   source instead of ~1,000 modules and ~4 MB, and compiles only the
+ *   functions that run. What a command imports on demand (cli/catalogue.ts:
+ *   components only when a configuration uses them) is split into chunks
+ *   loaded by the same import(): `--version` loads the entry alone.
  * - `@grpc/grpc-js` stays outside, loaded from node_modules: the official
  *   OTLP/gRPC exporter requires it at run time through createRequire, where no
  *   bundler sees it; bundled as well, the process would hold two copies.
@@ -19,21 +20,25 @@
  *   the bundle that is build/, so the path is rewritten to native/ (a sibling
  *   of build/). The build fails if that expression is no longer there.
  * - build/zonetap.inputs lists the project's own files the bundle was built
- *   from, plus package-lock.json (node_modules): bin/zonetap runs the sources
- *   when any of them is newer than the bundle, so a stale bundle never runs.
+ *   from, plus package.json, package-lock.json (node_modules) and this script:
+ *   bin/zonetap runs the sources when any of them is newer than the bundle or
+ *   missing, so a stale bundle never runs.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { build, type Plugin } from 'esbuild';
 
 const ROOT = join(import.meta.dirname, '..');
 const OUT_DIR = join(ROOT, 'build');
-const BUNDLE = join(OUT_DIR, 'zonetap.mjs');
 const INPUTS = join(OUT_DIR, 'zonetap.inputs');
 
-/** Loaded at run time from node_modules (see above). */
-const EXTERNAL = ['@grpc/grpc-js'];
+/**
+ * Loaded at run time from node_modules (see above). pino-pretty too: zonetap
+ * import()s it, and esbuild gives a CommonJS package reached by import() in a
+ * split bundle only its default export.
+ */
+const EXTERNAL = ['@grpc/grpc-js', 'pino-pretty'];
 
 const ADDON_DIR_EXPRESSION = 'import.meta.dirname';
 
@@ -49,10 +54,17 @@ const addonDirectory: Plugin = {
   },
 };
 
+// The chunks of an earlier build, whose names change with their contents.
+mkdirSync(OUT_DIR, { recursive: true });
+for (const name of readdirSync(OUT_DIR, { withFileTypes: true }).filter((e) => e.isFile() && e.name.endsWith('.mjs'))) rmSync(join(OUT_DIR, name.name));
+
 const result = await build({
   absWorkingDir: ROOT,
-  entryPoints: ['cli/main.ts'],
-  outfile: BUNDLE,
+  entryPoints: { zonetap: 'cli/main.ts' },
+  outdir: OUT_DIR,
+  outExtension: { '.js': '.mjs' },
+  // What a command imports only when it needs it stays in chunks of its own: `--version` loads the entry alone.
+  splitting: true,
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -68,4 +80,4 @@ const result = await build({
 
 const own = Object.keys(result.metafile.inputs).filter((p) => !p.startsWith('node_modules/'));
 writeFileSync(INPUTS, [...own, 'package-lock.json', 'scripts/bundle.ts'].map((p) => relative(ROOT, join(ROOT, p))).join('\n') + '\n');
-console.log(`zonetap bundle: ${relative(ROOT, BUNDLE)} from ${Object.keys(result.metafile.inputs).length} modules (${own.length} of zonetap's own)`);
+console.log(`zonetap bundle: build/zonetap.mjs and its chunks from ${Object.keys(result.metafile.inputs).length} modules (${own.length} of zonetap's own)`);
