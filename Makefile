@@ -38,8 +38,16 @@ $(NATIVE_ADDON): native/src/*.cc native/src/*.h native/binding.gyp bpf/*.h $(SKE
 	$(NODE) bpf/reach/check.ts $(FLOW_OBJ)
 	@touch $@
 
+# ---- build/zonetap.mjs and its chunks: the command bundled and minified, which bin/zonetap runs while it is
+# newer than every file it was built from (scripts/bundle.ts; README "The agent's footprint") ----
+BUNDLE := build/zonetap.mjs
+BUNDLE_SOURCES := $(shell find cli pipeline receivers processors exporters advice net native lib bpf -name '*.ts' -not -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null)
+
+$(BUNDLE): $(BUNDLE_SOURCES) package.json package-lock.json scripts/bundle.ts
+	$(NODE) scripts/bundle.ts
+
 build: setup
-	@$(MAKE) --no-print-directory $(BPF_OBJ) $(NATIVE_ADDON) .reach-checked
+	@$(MAKE) --no-print-directory $(BPF_OBJ) $(NATIVE_ADDON) .reach-checked $(BUNDLE)
 
 check: setup
 	node_modules/.bin/tsc --noEmit -p .
@@ -54,4 +62,4 @@ bench: build
 	$(NODE) bench/run.ts
 
 clean:
-	rm -rf native/build native/generated .reach-checked $(BPF_OBJ)
+	rm -rf native/build native/generated .reach-checked $(BPF_OBJ) build

@@ -13,6 +13,7 @@
  * Nothing is run: importing defines, and cli/main.ts acts only as the main module.
  * cli/compile-cache.test.ts checks that a filled cache is complete.
  */
+import { existsSync, readdirSync } from 'node:fs';
 import { flushCompileCache, getCompileCacheDir } from 'node:module';
 
 if (!process.env.NODE_COMPILE_CACHE) throw new Error('set NODE_COMPILE_CACHE to the directory to fill (bin/zonetap uses .tools/compile-cache)');
@@ -36,6 +37,15 @@ const COMPONENTS = ['../cli/factories.ts'];
 /** Imported by components only when they start (the transports a configuration chooses). */
 const ON_START = ['../receivers/otlp/grpc.ts', '../receivers/otlp/http.ts', '../exporters/otlp/transport.ts'];
 
-for (const module of [...COMMANDS, ...COMPONENTS, ...ON_START]) await import(module);
+/**
+ * build/zonetap.mjs and its chunks (scripts/bundle.ts), which bin/zonetap runs instead of the
+ * sources when they are up to date: as the sources, importing defines only (the entry acts as
+ * cli/main.ts only as the main module). The sources are cached too, for a bundle found stale
+ * and for ZONETAP_FROM_SOURCES=1.
+ */
+const BUNDLE_DIR = new URL('../build/', import.meta.url);
+const bundle = existsSync(BUNDLE_DIR) ? readdirSync(BUNDLE_DIR).filter((f) => f.endsWith('.mjs')).map((f) => new URL(f, BUNDLE_DIR).href) : [];
+
+for (const module of [...COMMANDS, ...COMPONENTS, ...ON_START, ...bundle]) await import(module);
 flushCompileCache();
 console.log(`compile cache filled: ${getCompileCacheDir()}`);

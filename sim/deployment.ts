@@ -100,7 +100,8 @@ function endStaleProcesses(file: string): void {
     try {
       // Only if that pid is still one of ours (pids are reused): zonetap running a demo config.
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (cmdline.includes(CONFIG_DIR) && cmdline.includes('cli/main.ts')) process.kill(pid, 'SIGKILL');
+      // bin/zonetap runs the sources (cli/main.ts) or their bundle (build/zonetap.mjs).
+      if (cmdline.includes(CONFIG_DIR) && (cmdline.includes('cli/main.ts') || cmdline.includes('build/zonetap.mjs'))) process.kill(pid, 'SIGKILL');
     } catch {
       // gone
     }
