@@ -19,6 +19,11 @@
  * - native/addon.ts finds the addon next to itself (import.meta.dirname); in
  *   the bundle that is build/, so the path is rewritten to native/ (a sibling
  *   of build/). The build fails if that expression is no longer there.
+ * - `node:http` is bound to a module that names its exports one by one
+ *   (httpWithoutWebSocket below): an ES module import of Node's own `http`
+ *   reads every export, and three of them (WebSocket, CloseEvent,
+ *   MessageEvent) load Node's copy of undici, about 14 MB resident that
+ *   nothing in zonetap uses.
  * - build/zonetap.inputs lists the project's own files the bundle was built
  *   from, plus package.json, package-lock.json (node_modules) and this script:
  *   bin/zonetap runs the sources when any of them is newer than the bundle or
@@ -54,6 +59,26 @@ const addonDirectory: Plugin = {
   },
 };
 
+/** Exports of `node:http` that load undici when read; nothing in zonetap uses them. */
+const UNDICI_EXPORTS = new Set(['WebSocket', 'CloseEvent', 'MessageEvent']);
+
+/**
+ * `http` and `node:http`, for zonetap and every package it bundles: the same
+ * module object, but exported name by name without the undici ones, so that
+ * importing it loads no undici (see the header).
+ */
+const httpWithoutWebSocket: Plugin = {
+  name: 'zonetap-http-without-websocket',
+  setup(b) {
+    // require('http') reads no export, and keeps Node's own module object.
+    b.onResolve({ filter: /^(node:)?http$/ }, (args) => (args.kind === 'require-call' ? undefined : { path: 'node:http', namespace: 'zonetap-http' }));
+    b.onLoad({ filter: /.*/, namespace: 'zonetap-http' }, () => {
+      const names = Object.getOwnPropertyNames(process.getBuiltinModule('node:http')).filter((name) => !UNDICI_EXPORTS.has(name));
+      return { contents: `const http = process.getBuiltinModule('node:http');\nexport default http;\nexport const { ${names.join(', ')} } = http;\n`, loader: 'js' };
+    });
+  },
+};
+
 // The chunks of an earlier build, whose names change with their contents.
 mkdirSync(OUT_DIR, { recursive: true });
 for (const name of readdirSync(OUT_DIR, { withFileTypes: true }).filter((e) => e.isFile() && e.name.endsWith('.mjs'))) rmSync(join(OUT_DIR, name.name));
@@ -73,11 +98,12 @@ const result = await build({
   // CommonJS packages inside an ES module bundle call require() for Node's built-ins.
   banner: { js: "import { createRequire as __zonetapRequire } from 'node:module'; const require = __zonetapRequire(import.meta.url);" },
   external: EXTERNAL,
-  plugins: [addonDirectory],
+  plugins: [addonDirectory, httpWithoutWebSocket],
   metafile: true,
   logLevel: 'warning',
 });
 
-const own = Object.keys(result.metafile.inputs).filter((p) => !p.startsWith('node_modules/'));
+// Files only: not node_modules (package-lock.json stands for them), not a plugin's module ("namespace:path").
+const own = Object.keys(result.metafile.inputs).filter((p) => !p.startsWith('node_modules/') && !p.includes(':'));
 writeFileSync(INPUTS, [...own, 'package-lock.json', 'scripts/bundle.ts'].map((p) => relative(ROOT, join(ROOT, p))).join('\n') + '\n');
 console.log(`zonetap bundle: build/zonetap.mjs and its chunks from ${Object.keys(result.metafile.inputs).length} modules (${own.length} of zonetap's own)`);
