@@ -193,6 +193,12 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     assert.ok(podSpec(gateway).terminationGracePeriodSeconds > 75, 'the kubelet waits longer than zonetap');
   });
 
+  test("the gateway runs with V8's defaults (TurboFan), agents with bin/zonetap's lean default (--max-opt=2)", () => {
+    const v8Flags = (o: Json) => container(o).env?.find((e: Json) => e.name === 'ZONETAP_V8_FLAGS')?.value;
+    assert.equal(v8Flags(find(rendered.gateway.objects, 'Deployment', 'zonetap-gateway') as Json), '', 'the gateway is bound by CPU (bin/zonetap)');
+    for (const v of ['agent-only', 'gateway'] as const) assert.equal(v8Flags(agent(v)), undefined, `${v}: the agent keeps bin/zonetap's default`);
+  });
+
   test('configs are valid zonetap configs (zonetap validate) and agree with ports and Services', async () => {
     const shapes: [Variant, K8sObject, string[], string[]][] = [
       ['agent-only', agent('agent-only'), ['netfilter'], ['prometheus']],

@@ -28,7 +28,8 @@ export interface GatewaySize {
 
 /**
  * Starts `config/gateway.yaml` as `name` (its config and log in `dir`), the
- * agents' token `token`, `env` added to its environment (NODE_OPTIONS, say);
+ * agents' token `token`, `env` added to its environment (NODE_OPTIONS, say;
+ * ZONETAP_V8_FLAGS is empty, as the gateway's Deployment sets it);
  * resolves once it is ready. Stop it with `process.stop()`.
  */
 export async function startShippedGateway(name: string, dir: string, token: string, size: GatewaySize, env: Record<string, string> = {}): Promise<ShippedGateway> {
@@ -50,7 +51,7 @@ export async function startShippedGateway(name: string, dir: string, token: stri
     exporters: { prometheus: { endpoint: metrics, max_series: 2 * size.streams } },
     service: { telemetry: { metrics: { endpoint: telemetry } } },
   }));
-  const process = new ZonetapProcess(name, [join(CONFIG_DIR, 'gateway.yaml'), override], { ...env, ZONETAP_TELEMETRY: telemetry, ZONETAP_OTLP_TOKEN_FILE: tokenFile }, join(dir, `${name}.log`), 'warn');
+  const process = new ZonetapProcess(name, [join(CONFIG_DIR, 'gateway.yaml'), override], { ZONETAP_V8_FLAGS: '', ...env, ZONETAP_TELEMETRY: telemetry, ZONETAP_OTLP_TOKEN_FILE: tokenFile }, join(dir, `${name}.log`), 'warn');
   await process.ready(60_000);
   return { process, otlp, metricsUrl: `http://${metrics}/metrics`, telemetry };
 }
