@@ -10,7 +10,8 @@
  * - Kubernetes: test/kube-api in its own process (not counted) with 5,000 pods: the 70
  *   pods of the traffic (50 on this node, 20 on a node in another zone) and 4,930
  *   synthetic ones on 30 nodes, listed and watched by the agent through a kubeconfig.
- * - OTLP: a gRPC sink in this process answers every export with success (a gateway's
+ * - OTLP: a sink in this process (gRPC and OTLP/HTTP: each checkout's agent.yaml says which it
+ *   sends) answers every export with success (a gateway's
  *   acknowledgement) and counts the data points.
  * After a warm-up of two drains, CPU (utime + stime from /proc) over six intervals, and
  * resident memory (VmRSS) sampled every second: median and peak. The flows per drain
@@ -79,13 +80,13 @@ interface Agent {
   telemetryPort: number;
 }
 
-async function startAgent(name: string, checkout: string, kubeconfig: string, sinkPort: number): Promise<Agent> {
+async function startAgent(name: string, checkout: string, kubeconfig: string): Promise<Agent> {
   const telemetryPort = await freePort();
   const override = join(workdir, `override-${programs.length}.json`);
   writeFileSync(override, JSON.stringify({
     receivers: { netfilter: { netns: pair.pathA } },
     processors: { k8sattributes: { kubeconfig } },
-    exporters: { otlp: { endpoint: `127.0.0.1:${sinkPort}` } },
+    exporters: { otlp: { endpoint: sink.endpointFor(checkout) } },
     service: { telemetry: { metrics: { endpoint: `127.0.0.1:${telemetryPort}` } } },
   }));
   const env = { ...process.env, NODE_NAME: 'bench-node', POD_IP: '127.0.0.1', ZONETAP_OTLP_TOKEN: 'bench' };
@@ -163,7 +164,7 @@ try {
   const kubeconfig = join(workdir, 'kubeconfig');
   writeFileSync(kubeconfig, `apiVersion: v1\nkind: Config\nclusters: [{name: bench, cluster: {server: "${url}", insecure-skip-tls-verify: true}}]\nusers: [{name: zonetap, user: {}}]\ncontexts: [{name: bench, context: {cluster: bench, user: zonetap}}]\ncurrent-context: bench\n`);
 
-  const sinkPort = await sink.listen();
+  await sink.listen();
 
   const bareRss = await bareNodeRssMB();
   const sendTraffic = () => pair.traffic(pair.a, ['spread', SOURCES.join(','), DESTINATIONS.join(','), '7000', String(PORTS), '64']).catch((err: unknown) => console.error(`traffic: ${String(err)}`));
@@ -176,7 +177,7 @@ try {
   const checkouts: Array<[string, string]> = [['zonetap', REPO]];
   if (process.env.BENCH_AGENT_BASELINE) checkouts.unshift([`baseline (${process.env.BENCH_AGENT_BASELINE})`, process.env.BENCH_AGENT_BASELINE]);
   const measured: Measured[] = [];
-  for (const [name, checkout] of checkouts) measured.push(await measure(await startAgent(name, checkout, kubeconfig, sinkPort), sink));
+  for (const [name, checkout] of checkouts) measured.push(await measure(await startAgent(name, checkout, kubeconfig), sink));
   const rows = measured.toReversed();
 
   console.log(`\nagent footprint: config/agent.yaml, ${FLOWS} flows per ${INTERVAL_S}s interval, ${pods} pods in the API server, ${MEASURE_INTERVALS} intervals measured after two drains`);
@@ -196,7 +197,7 @@ try {
   });
 } finally {
   clearInterval(trafficTimer);
-  sink.server.forceShutdown();
+  sink.close();
   for (const p of programs) await p.stop('SIGKILL');
   pair.destroy();
   rmSync(workdir, { recursive: true, force: true });

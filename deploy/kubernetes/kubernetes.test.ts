@@ -224,10 +224,15 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
       assert.equal(port(config.service.telemetry.metrics.endpoint), containerPort(c, 'telemetry'), where);
       if (config.exporters.prometheus) assert.equal(port(config.exporters.prometheus.endpoint), containerPort(c, 'metrics'), where);
       if (config.receivers.netfilter) assert.equal(config.processors.k8sattributes.node_name, '${env:NODE_NAME}', where);
-      if (config.receivers.otlp) assert.equal(port(config.receivers.otlp.protocols.grpc.endpoint), containerPort(c, 'otlp-grpc'), where);
+      if (config.receivers.otlp) {
+        assert.equal(port(config.receivers.otlp.protocols.grpc.endpoint), containerPort(c, 'otlp-grpc'), where);
+        assert.equal(port(config.receivers.otlp.protocols.http.endpoint), containerPort(c, 'otlp-http'), where);
+      }
       if (config.exporters.otlp) {
+        // The agents send OTLP/HTTP (config/agent.yaml: no http2 or grpc-js in every agent).
+        assert.equal(config.exporters.otlp.protocol, 'http/protobuf', where);
         const service = find(rendered.gateway.objects, 'Service', 'zonetap-gateway') as Json;
-        const svcPort = service.spec.ports.find((p: Json) => p.name === 'otlp-grpc').port;
+        const svcPort = service.spec.ports.find((p: Json) => p.name === 'otlp-http').port;
         assert.equal(config.exporters.otlp.endpoint, `${service.metadata.name}.${service.metadata.namespace}.svc:${svcPort}`, where);
       }
     }
@@ -349,11 +354,11 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     const portsOf = (rule: Json) => rule.ports.map((p: Json) => containerPort(container(gateway), p.port));
     const rules = policy.spec.ingress as Json[];
     for (const rule of rules) assert.ok((rule.from ?? []).length > 0, `a rule without "from" admits everyone: ${JSON.stringify(rule)}`);
-    assert.deepEqual(rules.map(portsOf), [[4317], [9464, 8888]]);
+    assert.deepEqual(rules.map(portsOf), [[4318, 4317], [9464, 8888]]);
     assert.deepEqual(rules.flatMap(portsOf).sort(), container(gateway).ports.map((p: Json) => p.containerPort).sort(), 'every port the gateway serves has a rule');
     // OTLP: hostNetwork agents connect from node addresses, private ranges by default.
     assert.ok(rules[0].from.every((peer: Json) => Object.keys(peer).join() === 'ipBlock'), JSON.stringify(rules[0].from));
-    assert.ok(!rules[0].from.some((peer: Json) => ['0.0.0.0/0', '::/0'].includes(peer.ipBlock.cidr)), 'the internet must not reach 4317');
+    assert.ok(!rules[0].from.some((peer: Json) => ['0.0.0.0/0', '::/0'].includes(peer.ipBlock.cidr)), 'the internet must not reach 4317 or 4318');
     // Metrics and telemetry: Prometheus' namespace only.
     assert.deepEqual(rules[1].from, [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }]);
     // No policy selects a hostNetwork pod: NetworkPolicy is not enforced there by common CNIs,
