@@ -41,7 +41,7 @@ class DrainRecords {
   size_t count() const { return count_; }
 
   // Reorders the records in place so that the flows of one address pair are
-  // contiguous, then cuts them into slices of at most `per_chunk` records
+  // in one group (and next to each other, mostly), then cuts them into slices of at most `per_chunk` records
   // that never mix two groups: the chunks of the drain.
   void GroupByAddressPair(size_t per_chunk);
 
@@ -63,12 +63,14 @@ class DrainRecords {
   uint8_t* Record(size_t i) const { return base_ + i * kRecord; }
   void Append(const flow_key& key, const flow_counters& counters);
   Cached* FindCached(const flow_key& key);
+  void SortGroup(size_t first, size_t end);
 
   uint8_t* base_ = nullptr;
   size_t mapped_ = 0, capacity_ = 0, count_ = 0;
   std::vector<Cached> cached_;
   std::vector<int32_t> cached_slots_;  // open addressing: index into cached_, -1 empty
   std::vector<Slice> slices_;
+  std::vector<uint8_t> scratch_;  // SortGroup's copy of one group
 };
 
 }  // namespace zonetap
