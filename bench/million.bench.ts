@@ -239,15 +239,16 @@ try {
   const netfilter = { netns: pair.pathA, max_flows: MAX_FLOWS, interval: `${INTERVAL_S}s` };
   const agent = async (name: string, checkout: string) => {
     const sink = new OtlpSink();
-    const port = await sink.listen();
+    await sink.listen();
     try {
       return await measure(await startPipeline(name, checkout, [join(checkout, 'config', 'agent.yaml')], {
         receivers: { netfilter },
         processors: { k8sattributes: { kubeconfig } },
-        exporters: { otlp: { endpoint: `127.0.0.1:${port}` } },
+        // The protocol the checkout's agent.yaml speaks (OTLP/HTTP since 2026-12-02, gRPC before).
+        exporters: { otlp: { endpoint: sink.endpointFor(checkout) } },
       }, sink));
     } finally {
-      sink.server.forceShutdown();
+      sink.close();
     }
   };
   const flowlog = async (name: string, checkout: string) => {

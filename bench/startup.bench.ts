@@ -85,7 +85,7 @@ function ready(args: string[]): Promise<Sample> {
 
 /** Configurations written for this run, on free loopback ports. */
 async function configs(): Promise<{ agent: string; gateway: string }> {
-  const [gatewayOtlp, prometheus, gatewayTelemetry, agentTelemetry] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const [gatewayOtlp, gatewayOtlpHttp, prometheus, gatewayTelemetry, agentTelemetry] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
   const agent = join(work, 'agent-like.yaml');
   writeFileSync(
     agent,
@@ -96,7 +96,7 @@ processors:
   k8sattributes: { source: static, inventory: ${join(REPO, 'config/demo-inventory.yaml')}, node_name: node-a, pod_delete_grace: 2m }
   aggregate: { by: pod }
 exporters:
-  otlp: { endpoint: "127.0.0.1:${gatewayOtlp}", headers: { authorization: Bearer bench-token }, tls: { insecure: true }, compression: gzip, interval: 10s, temporality: delta }
+  otlp: { protocol: http/protobuf, endpoint: "127.0.0.1:${gatewayOtlpHttp}", headers: { authorization: Bearer bench-token }, tls: { insecure: true }, compression: gzip, interval: 10s, temporality: delta }
 service:
   pipelines: { flows: { receivers: [replay], processors: [k8sattributes, aggregate], exporters: [otlp] } }
   telemetry: { metrics: { endpoint: "127.0.0.1:${agentTelemetry}" } }
@@ -108,6 +108,7 @@ service:
     gateway,
     shipped
       .replace('0.0.0.0:4317', `127.0.0.1:${gatewayOtlp}`)
+      .replace('0.0.0.0:4318', `127.0.0.1:${gatewayOtlpHttp}`)
       .replace('0.0.0.0:9464', `127.0.0.1:${prometheus}`)
       .replace('0.0.0.0:8888', `127.0.0.1:${gatewayTelemetry}`),
   );
