@@ -12,11 +12,31 @@
  *
  * Nothing is run: importing defines, and cli/main.ts acts only as the main module.
  * cli/compile-cache.test.ts checks that a filled cache is complete.
+ *
+ * Node keeps one cache per set of V8 flags, and bin/zonetap starts Node with
+ * the agent's default (`${ZONETAP_V8_FLAGS---max-opt=2}`) unless
+ * ZONETAP_V8_FLAGS says otherwise (the gateway: empty). So this script fills
+ * both: it runs itself once with bin/zonetap's default flags, read from
+ * bin/zonetap, and once with none.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { flushCompileCache, getCompileCacheDir } from 'node:module';
+import { fileURLToPath } from 'node:url';
 
 if (!process.env.NODE_COMPILE_CACHE) throw new Error('set NODE_COMPILE_CACHE to the directory to fill (bin/zonetap uses .tools/compile-cache)');
+
+const CHILD = '--as-child';
+if (!process.argv.includes(CHILD)) {
+  const script = readFileSync(new URL('../bin/zonetap', import.meta.url), 'utf8');
+  const lean = /\$\{ZONETAP_V8_FLAGS-([^}]*)\}/.exec(script)?.[1];
+  if (lean === undefined) throw new Error('bin/zonetap: no ${ZONETAP_V8_FLAGS-...} default found');
+  for (const flags of [lean.split(/\s+/).filter(Boolean), []]) {
+    const child = spawnSync(process.execPath, [...flags, fileURLToPath(import.meta.url), CHILD], { stdio: 'inherit' });
+    if (child.status !== 0) throw new Error(`filling the compile cache with V8 flags [${flags.join(' ')}] failed: exit ${child.status}`);
+  }
+  process.exit(0);
+}
 
 /** What each command loads (cli/main.ts, cli/commands.ts), beyond what these import statically. */
 const COMMANDS = [
@@ -48,4 +68,4 @@ const bundle = existsSync(BUNDLE_DIR) ? readdirSync(BUNDLE_DIR).filter((f) => f.
 
 for (const module of [...COMMANDS, ...COMPONENTS, ...ON_START, ...bundle]) await import(module);
 flushCompileCache();
-console.log(`compile cache filled: ${getCompileCacheDir()}`);
+console.log(`compile cache filled: ${getCompileCacheDir()} (V8 flags: ${process.execArgv.join(' ') || 'none'})`);
