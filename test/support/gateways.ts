@@ -13,8 +13,6 @@ export interface ShippedGateway {
   readonly process: ZonetapProcess;
   /** host:port of its OTLP/gRPC endpoint. */
   readonly otlp: string;
-  /** host:port of its OTLP/HTTP endpoint (what zonetap's agents send). */
-  readonly otlpHttp: string;
   /** URL of its flow metrics (the prometheus exporter). */
   readonly metricsUrl: string;
   /** host:port of its own /metrics (self-telemetry). */
@@ -36,7 +34,6 @@ export interface GatewaySize {
  */
 export async function startShippedGateway(name: string, dir: string, token: string, size: GatewaySize, env: Record<string, string> = {}): Promise<ShippedGateway> {
   const otlp = `127.0.0.1:${await freePort()}`;
-  const otlpHttp = `127.0.0.1:${await freePort()}`;
   const metrics = `127.0.0.1:${await freePort()}`;
   const telemetry = `127.0.0.1:${await freePort()}`;
   const tokenFile = join(dir, `${name}.token`);
@@ -45,7 +42,8 @@ export async function startShippedGateway(name: string, dir: string, token: stri
   writeFileSync(override, stringify({
     receivers: {
       otlp: {
-        protocols: { grpc: { endpoint: otlp, max_connections: size.agents + 100 }, http: { endpoint: otlpHttp, max_connections: size.agents + 100 } },
+        // OTLP/HTTP (config/gateway.yaml's 0.0.0.0:4318) on any free loopback port: the callers send gRPC.
+        protocols: { grpc: { endpoint: otlp, max_connections: size.agents + 100 }, http: { endpoint: '127.0.0.1:0', max_connections: size.agents + 100 } },
         // ~2.5 KiB counted per stream (receivers/otlp "Memory"); with room to spare.
         max_streams: 2 * size.streams,
         max_streams_memory_mib: Math.ceil((size.streams * 4096) / 2 ** 20) + 64,
@@ -56,5 +54,5 @@ export async function startShippedGateway(name: string, dir: string, token: stri
   }));
   const process = new ZonetapProcess(name, [join(CONFIG_DIR, 'gateway.yaml'), override], { ZONETAP_V8_FLAGS: '', ...env, ZONETAP_TELEMETRY: telemetry, ZONETAP_OTLP_TOKEN_FILE: tokenFile }, join(dir, `${name}.log`), 'warn');
   await process.ready(60_000);
-  return { process, otlp, otlpHttp, metricsUrl: `http://${metrics}/metrics`, telemetry };
+  return { process, otlp, metricsUrl: `http://${metrics}/metrics`, telemetry };
 }
