@@ -1,8 +1,8 @@
 /**
  * What the agent benchmarks (agent.bench.ts, million.bench.ts, sidecar.bench.ts)
- * share: starting a process and waiting for its "ready" line, and an OTLP/gRPC
- * endpoint standing in for the gateway that acknowledges every export and
- * counts what it carried.
+ * share: starting a process and waiting for its "ready" line, and an OTLP
+ * endpoint (gRPC and OTLP/HTTP) standing in for the gateway that acknowledges
+ * every export and counts what it carried.
  */
 import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall, type ServiceDefinition } from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
@@ -32,7 +32,7 @@ export async function startReady(programs: RunningProgram[], name: string, file:
 /** An OTLP endpoint (gRPC and OTLP/HTTP with protobuf) that acknowledges every export, as a gateway does, and counts what came. */
 export class OtlpSink {
   readonly server = new Server();
-  http?: HttpServer;
+  #http?: HttpServer;
   #grpcPort = 0;
   #httpPort = 0;
   requests = 0;
@@ -66,12 +66,12 @@ export class OtlpSink {
 
   close(): void {
     this.server.forceShutdown();
-    this.http?.close();
+    this.#http?.close();
   }
 
   /** OTLP/HTTP with protobuf (gzip or not) on POST /v1/metrics; resolves to the port. */
   async #listenHttp(): Promise<number> {
-    const http = (this.http = createServer((req, res) => {
+    const http = (this.#http = createServer((req, res) => {
       const parts: Buffer[] = [];
       req.on('data', (b: Buffer) => parts.push(b));
       req.on('end', () => {
