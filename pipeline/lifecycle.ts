@@ -15,6 +15,26 @@ export function contextWithTimeout(ms: number, parent?: AbortSignal): LifecycleC
   return { signal: parent ? AbortSignal.any([timeout, parent]) : timeout, deadline: Date.now() + ms };
 }
 
+/**
+ * How long after a shutdown's deadline the service (and a reload) stops waiting for a component.
+ * Components finish by their deadline, and some end on it: closing an exporter or waiting for
+ * requests in flight "until the deadline". Were the service to give up at that same instant, which
+ * of two timers fired first would decide whether a component that kept its deadline counted as
+ * stopped or as hung (an exit code of 1 for a clean stop, now and then). The grace lets the
+ * component's own verdict arrive first; one that ignores its deadline holds the stop this much longer.
+ */
+export const SHUTDOWN_GRACE_MS = 500;
+
+/**
+ * A shutdown's context for components (its signal aborts at the deadline, `timeoutMs` from now, or
+ * when `parent` aborts) and the signal at which the caller stops waiting for them: the deadline
+ * plus SHUTDOWN_GRACE_MS, or `parent`.
+ */
+export function shutdownContext(timeoutMs: number, parent?: AbortSignal): { context: LifecycleContext; giveUp: AbortSignal } {
+  const giveUp = AbortSignal.timeout(Math.max(0, timeoutMs) + SHUTDOWN_GRACE_MS);
+  return { context: contextWithTimeout(timeoutMs, parent), giveUp: parent ? AbortSignal.any([giveUp, parent]) : giveUp };
+}
+
 /** Milliseconds left before `context.deadline` (never negative; Infinity without one). */
 export function remainingMs(context: LifecycleContext): number {
   return Math.max(0, context.deadline - Date.now());

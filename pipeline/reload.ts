@@ -54,6 +54,8 @@ export function changesBetween(from: Graph, to: Graph): ReloadChanges {
 export interface SwapContexts {
   /** For holding and for shutting down retired nodes: aborted at the reload's flush deadline or when the service shuts down. */
   stop: LifecycleContext;
+  /** Where the swap stops waiting for retired nodes: a little after `stop`'s deadline (pipeline/lifecycle.ts, SHUTDOWN_GRACE_MS). */
+  giveUp: AbortSignal;
   /** For starting new nodes: aborted when the service shuts down. */
   start: LifecycleContext;
 }
@@ -115,7 +117,7 @@ export class GraphSwap {
   async #retire(nodes: GraphNode[]): Promise<void> {
     if (nodes.length === 0) return;
     const pending = new Set<GraphNode>();
-    const outcome = await untilDeadline(stopNodes(nodes, this.#contexts.stop, this.#logger, pending), this.#contexts.stop.signal);
+    const outcome = await untilDeadline(stopNodes(nodes, this.#contexts.stop, this.#logger, pending), this.#contexts.giveUp);
     if (outcome === 'timeout') {
       this.#logger.error({ pending: [...pending].map((n) => n.label) }, 'reload: components did not stop before the deadline; going on without waiting for them');
     }

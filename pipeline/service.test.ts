@@ -15,6 +15,7 @@ import type { ComponentSettings, ExporterFactory, FlowConsumer, LifecycleContext
 import { loadConfig } from './config/load.ts';
 import { ZonetapError } from './errors.ts';
 import type { FlowBatch } from './flow.ts';
+import { remainingMs } from './lifecycle.ts';
 import { FactoryRegistry } from './registry.ts';
 import { Service } from './service.ts';
 import { until } from '../test/support/poll.ts';
@@ -28,7 +29,7 @@ const pulses = new Map<string, { next: FlowConsumer }>();
 const received = new Map<string, FlowBatch[]>();
 const created = new Map<string, number>();
 
-const settingsSchema = z.strictObject({ fail_start: z.boolean().default(false), fail_consume: z.boolean().default(false), hang_shutdown: z.boolean().default(false) });
+const settingsSchema = z.strictObject({ fail_start: z.boolean().default(false), fail_consume: z.boolean().default(false), hang_shutdown: z.boolean().default(false), stop_on_deadline: z.boolean().default(false) });
 type Settings = z.infer<typeof settingsSchema>;
 
 /** The context each component's shutdown() was given, by id. */
@@ -45,6 +46,8 @@ function lifecycle(s: ComponentSettings, c: Settings) {
       shutdownContexts.set(s.id, context);
       events.push(`shutdown ${s.kind} ${s.id}`);
       if (c.hang_shutdown) await new Promise(() => {});
+      // Waits out its whole budget, then stops in good order (a flush retried until the deadline).
+      if (c.stop_on_deadline) await new Promise((resolve) => setTimeout(resolve, remainingMs(context)));
     },
   };
 }
@@ -255,6 +258,19 @@ ${NO_SERVER}`,
     assert.equal(shutdownContexts.get('pulse')!.deadline, context.deadline);
     assert.ok(context.deadline >= began + 200 && context.deadline <= began + 200 + 1000, `deadline ${context.deadline - began} ms after shutdown began`);
     assert.equal(context.signal.aborted, true);
+  });
+
+  it('counts a component that stops on its deadline as stopped cleanly: the service waits a little past it', async () => {
+    const service = await serviceFor(
+      `receivers: { pulse: }
+exporters: { reader: { stop_on_deadline: true } }
+service:
+  pipelines: { flows: { receivers: [pulse], exporters: [reader] } }
+${NO_SERVER}`,
+      200,
+    );
+    await service.start();
+    assert.equal(await service.shutdown(), true);
   });
 
   it('aborts the signal of a component still starting when shutdown begins, and waits for its start to settle', async () => {

@@ -8,12 +8,13 @@ import type { Logger } from 'pino';
 import type { LifecycleContext } from './component.ts';
 import type { ServiceConfig } from './config/types.ts';
 import { ZonetapError } from './errors.ts';
+import { shutdownContext } from './lifecycle.ts';
 import { buildGraph, connect, emptyGraph, nodesOf } from './graph.ts';
 import type { Graph, GraphDeps, GraphNode } from './graph.ts';
 import { createLogger } from './logging.ts';
 import type { FactoryRegistry } from './registry.ts';
 import { GraphSwap, changesBetween } from './reload.ts';
-import type { ReloadChanges } from './reload.ts';
+import type { ReloadChanges, SwapContexts } from './reload.ts';
 import { startNodes, stopNodes, untilDeadline } from './stages.ts';
 import { SelfTelemetry } from './telemetry/metrics.ts';
 import { TelemetryServer } from './telemetry/server.ts';
@@ -144,11 +145,8 @@ export class Service {
 
   async #reload(config: ServiceConfig): Promise<ReloadChanges> {
     if (this.#state !== 'running') throw new ZonetapError('ZT_COMPONENT_START', `cannot reload the configuration while ${this.#state}`);
-    const timeout = AbortSignal.timeout(this.#shutdownTimeoutMs);
-    const contexts = {
-      stop: { signal: AbortSignal.any([timeout, this.#startAbort.signal]), deadline: Date.now() + this.#shutdownTimeoutMs },
-      start: { signal: this.#startAbort.signal, deadline: Infinity },
-    };
+    const { context: stop, giveUp } = shutdownContext(this.#shutdownTimeoutMs, this.#startAbort.signal);
+    const contexts = { stop, giveUp, start: { signal: this.#startAbort.signal, deadline: Infinity } };
     const running = this.#graph;
     const next = emptyGraph();
     try {
@@ -179,7 +177,7 @@ export class Service {
   }
 
   /** After a failed swap: starts anew what it retired, from the running configuration. */
-  async #putBack(running: Graph, failed: Graph, contexts: { stop: LifecycleContext; start: LifecycleContext }): Promise<void> {
+  async #putBack(running: Graph, failed: Graph, contexts: SwapContexts): Promise<void> {
     const inFailed = new Set(nodesOf(failed));
     const carried = (nodes: GraphNode[]) => nodes.filter((n) => inFailed.has(n));
     const survivors: Graph = { exporters: carried(running.exporters), processors: carried(running.processors), receivers: carried(running.receivers), wiring: new Map() };
@@ -256,9 +254,7 @@ export class Service {
     this.#state = 'stopping';
     await this.#reloads; // a reload in progress sees the abort and settles quickly
     // One deadline for the whole shutdown: each component budgets its own flush against it.
-    const expiry = new AbortController();
-    const timer = setTimeout(() => expiry.abort(new Error('shutdown deadline passed')), this.#shutdownTimeoutMs);
-    const context = { signal: expiry.signal, deadline: Date.now() + this.#shutdownTimeoutMs };
+    const { context, giveUp } = shutdownContext(this.#shutdownTimeoutMs);
     const pending = new Set<GraphNode>();
     const stages = (async () => {
       const { receivers, processors, exporters } = this.#graph;
@@ -269,10 +265,9 @@ export class Service {
       ];
       return stopped.every(Boolean);
     })();
-    // A component that ignores its deadline must not hold the process: stop waiting at the deadline.
-    const outcome = await untilDeadline(stages, context.signal);
+    // A component that ignores its deadline must not hold the process: stop waiting soon after it.
+    const outcome = await untilDeadline(stages, giveUp);
     const clean = outcome === true;
-    clearTimeout(timer);
     if (outcome === 'timeout') {
       this.#logger.error(
         { pending: [...pending].map((n) => n.label), timeout_ms: this.#shutdownTimeoutMs },

@@ -92,7 +92,8 @@ test('Ctrl-C stops the demo early with a summary and the same clean-up', privile
   const linksBefore = rootLinks();
   const child = spawn(ZONETAP, ['demo'], { env: { ...process.env, DURATION: '120', INTERVAL: '1s' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
-  child.stderr.resume();
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   const sawFlows = new Promise<void>((resolve) =>
     child.stdout.on('data', (c: Buffer) => {
       stdout += c.toString();
@@ -102,7 +103,7 @@ test('Ctrl-C stops the demo early with a summary and the same clean-up', privile
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
   await Promise.race([sawFlows, exited]);
   child.kill('SIGINT'); // bin/zonetap execs node: this is the demo process itself
-  assert.equal(await exited, 0, stdout);
+  assert.equal(await exited, 0, `${stdout}\n--- stderr:\n${stderr}`);
   assert.match(stdout, /stopping|Traffic stopped/);
   assert.match(stdout, /Culprits/);
   assert.match(stdout, /Summary of (\d+)s/);

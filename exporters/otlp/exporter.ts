@@ -23,8 +23,6 @@ import { createMetricExporter } from './transport.ts';
  * final flush: the flush retries until only this much is left (at most 1 s).
  */
 const CLOSE_SHARE = 0.1;
-/** How long before the shutdown deadline closing the exporter gives up on it (see shutdown). */
-const DEADLINE_MARGIN_MS = 100;
 /** Waits between flush attempts: doubled from the first, capped at the second. */
 const FLUSH_RETRY_MS = [100, 1000] as const;
 
@@ -179,11 +177,11 @@ export class OtlpExporter implements Exporter {
     const closing = Math.min(1000, remainingMs(context) * CLOSE_SHARE);
     await this.#flush(context.deadline - closing);
     this.#exporter = undefined;
-    // An attempt still in flight past the budget must not hold the service's shutdown. The official
+    // An attempt still in flight past the budget must not hold the service's shutdown: the official
     // OTLP/HTTP exporter's shutdown waits for its own retries (503 with Retry-After from a gateway
-    // that is stopping too): end a little before the deadline, not on it, where the service's own
-    // timer would give up on this exporter first and the stop would count as unclean.
-    await within(exporter.shutdown(), Math.max(0, remainingMs(context) - DEADLINE_MARGIN_MS), undefined);
+    // that is stopping too). Ending on the deadline is in time: the service waits a little longer
+    // (SHUTDOWN_GRACE_MS in pipeline/lifecycle.ts).
+    await within(exporter.shutdown(), remainingMs(context), undefined);
   }
 
   /**
