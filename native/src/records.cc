@@ -18,6 +18,17 @@ namespace zonetap {
 // use them from its first byte.
 static constexpr size_t kHugePage = size_t{2} << 20;
 
+// Guard pages: the region sits between two reservations of kGuard bytes that
+// can be neither read nor written (PROT_NONE), so that a write past either end
+// of the records faults at the writer instead of landing in whatever the kernel
+// mapped next to the region (the V8 heap or its JIT code, say). Address space
+// only: no memory, no page faults, and nothing in the loops that write records.
+// A huge page each: the slack of the alignment below holds the one before.
+static constexpr size_t kGuard = kHugePage;
+
+// Unmaps a region and its guard pages.
+static void Unmap(uint8_t* base, size_t mapped) { munmap(base - kGuard, mapped + 2 * kGuard); }
+
 // What the Buffers share: the region, unmapped with the last of them.
 struct DrainRecords::Region {
   uint8_t* base;
@@ -26,19 +37,28 @@ struct DrainRecords::Region {
 };
 
 DrainRecords::~DrainRecords() {
-  if (base_) munmap(base_, mapped_);
+  if (base_) Unmap(base_, mapped_);
 }
 
 int DrainRecords::Reserve(size_t max_records) {
   size_t want = std::max<size_t>(max_records, 1) * kRecord;
   size_t mapped = (want + kHugePage - 1) / kHugePage * kHugePage;
-  // MAP_NORESERVE: address space only, the pages come as records are written.
-  void* p = mmap(nullptr, mapped + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  // Address space for the guard before, the region, the guard after, and a
+  // huge page of slack to align the region: all PROT_NONE, then the region
+  // made writable. MAP_NORESERVE: the pages come as records are written.
+  size_t reserved = kGuard + kHugePage + mapped + kGuard;
+  void* p = mmap(nullptr, reserved, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) return errno;
-  uintptr_t start = reinterpret_cast<uintptr_t>(p);
-  uintptr_t aligned = (start + kHugePage - 1) & ~(kHugePage - 1);
-  if (aligned > start) munmap(p, aligned - start);
-  if (aligned + mapped < start + mapped + kHugePage) munmap(reinterpret_cast<void*>(aligned + mapped), start + mapped + kHugePage - (aligned + mapped));
+  uintptr_t start = reinterpret_cast<uintptr_t>(p), end = start + reserved;
+  uintptr_t aligned = (start + kGuard + kHugePage - 1) & ~(kHugePage - 1);
+  // Keep [aligned - kGuard, aligned + mapped + kGuard); give back the slack on either side.
+  if (aligned - kGuard > start) munmap(p, aligned - kGuard - start);
+  if (aligned + mapped + kGuard < end) munmap(reinterpret_cast<void*>(aligned + mapped + kGuard), end - (aligned + mapped + kGuard));
+  if (mprotect(reinterpret_cast<void*>(aligned), mapped, PROT_READ | PROT_WRITE) != 0) {
+    int err = errno;
+    Unmap(reinterpret_cast<uint8_t*>(aligned), mapped);
+    return err;
+  }
   base_ = reinterpret_cast<uint8_t*>(aligned);
   mapped_ = mapped;
   capacity_ = mapped / kRecord;
@@ -210,7 +230,7 @@ Napi::Array DrainRecords::Buffers(Napi::Env env) {
     auto release = [region, length, page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE))](Napi::Env env, uint8_t* data) {
       Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(length));
       if (--region->refs == 0) {
-        munmap(region->base, region->mapped);
+        Unmap(region->base, region->mapped);
         delete region;
         return;
       }
