@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "zonetap_native",
-      "sources": ["src/addon.cc", "src/errors.cc", "src/links.cc", "src/drain.cc", "src/options.cc", "src/flow_table.cc", "src/program.cc"],
+      "sources": ["src/addon.cc", "src/errors.cc", "src/links.cc", "src/drain.cc", "src/records.cc", "src/options.cc", "src/flow_table.cc", "src/program.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "../bpf", "generated"],
       "libraries": ["-lbpf"],
       "cflags!": ["-fno-exceptions"],

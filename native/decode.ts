@@ -138,10 +138,37 @@ export function decodeColumns(buffer: Uint8Array, cgroups = false): DecodedChunk
     return socketEnd[socket]!;
   };
 
+  // The ends of the record before: the addon puts the flows of one address pair
+  // next to each other, so most records repeat them (no lookup then).
+  const same = new Uint32Array(8);
+  let sameFamily = -1;
+  let sameCgroup = -1;
+  let src = -1;
+  let dst = -1;
+  const repeats = (off: number, family: number, cgroupId: number): boolean => {
+    let repeat = family === sameFamily && cgroupId === sameCgroup;
+    for (let w = 0; w < 8; w++) {
+      const word = view.getUint32(off + w * 4, true);
+      if (word !== same[w]) {
+        repeat = false;
+        same[w] = word;
+      }
+    }
+    sameFamily = family;
+    sameCgroup = cgroupId;
+    return repeat;
+  };
+
   for (let i = 0, off = 0; i < rows; i++, off += RECORD_SIZE) {
-    const v6 = view.getUint8(off + FAMILY) === 6;
-    c.src[i] = endOf(addressAt(off + SADDR, v6), cgroups ? u64(view, off + CGROUP_ID) : 0);
-    c.dst[i] = endOf(addressAt(off + DADDR, v6), 0);
+    const family = view.getUint8(off + FAMILY);
+    const v6 = family === 6;
+    const cgroupId = cgroups ? u64(view, off + CGROUP_ID) : 0;
+    if (!repeats(off, family, cgroupId)) {
+      src = endOf(addressAt(off + SADDR, v6), cgroupId);
+      dst = endOf(addressAt(off + DADDR, v6), 0);
+    }
+    c.src[i] = src;
+    c.dst[i] = dst;
     c.srcPort[i] = view.getUint16(off + SPORT);
     c.dstPort[i] = view.getUint16(off + DPORT);
     const protocol = view.getUint8(off + PROTOCOL);

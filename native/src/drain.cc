@@ -1,19 +1,15 @@
 #include "drain.h"
 
 #include <errno.h>
-#include <stddef.h>
-#include <string.h>
 
-#include <algorithm>
 #include <string>
-#include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include <bpf/bpf.h>
 
 #include "errors.h"
 #include "flows.h"
+#include "records.h"
 
 namespace zonetap {
 namespace {
@@ -32,7 +28,7 @@ class DrainWorker : public Napi::AsyncWorker {
   DrainWorker(Napi::Env env, Napi::Object owner, int* in_flight, uint32_t* generation, DrainMaps maps, uint32_t batch,
               uint32_t chunk_records)
       : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), owner_(Napi::Persistent(owner)),
-        in_flight_(in_flight), generation_(generation), maps_(maps), batch_(batch), chunk_bytes_(size_t{chunk_records} * kRecord) {
+        in_flight_(in_flight), generation_(generation), maps_(maps), batch_(batch), chunk_records_(chunk_records) {
     ++*in_flight_;
   }
   ~DrainWorker() override { --*in_flight_; }
@@ -40,6 +36,9 @@ class DrainWorker : public Napi::AsyncWorker {
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
+    // Reserved before the swap: a drain that cannot hold the table leaves it
+    // in the kernel.
+    if (int err = records_.Reserve(size_t{maps_.table_entries} + maps_.cache_entries)) return Fail("reserve memory for the drain", err);
     uint32_t zero = 0;
     uint32_t next_generation = maps_.next_generation, next_table = maps_.table_next;
     if (bpf_map_update_elem(maps_.cache_generation, &zero, &next_generation, BPF_ANY) != 0) return Fail("swap flow caches", errno);
@@ -47,6 +46,7 @@ class DrainWorker : public Napi::AsyncWorker {
     swapped_ = true;
     std::vector<flow_cache_entry> cached;
     if (!ReadCache(cached)) return;
+    records_.SetCached(cached);
 
     std::vector<flow_key> keys(batch_);
     std::vector<flow_counters> values(batch_);
@@ -59,35 +59,23 @@ class DrainWorker : public Napi::AsyncWorker {
                                                keys.data(), values.data(), &count, &opts);
       int err = rc ? errno : 0;
       if (rc && err != ENOENT) return Fail("drain flow table", err);
-      for (uint32_t i = 0; i < count; i++) Append(keys[i], values[i]);
+      if (!records_.Add(keys.data(), values.data(), count)) return Fail("drain flow table", EOVERFLOW);
       if (err == ENOENT) break;
       in_batch = out_batch;
       first = false;
     }
-    MergeCached(cached);
-    GroupByAddressPair();
+    if (!records_.AddUnmatchedCached()) return Fail("drain flow table", EOVERFLOW);
+    records_.GroupByAddressPair(chunk_records_);
   }
 
-  // Each chunk becomes a Buffer over the chunk's own memory (no copy), freed
-  // when JavaScript lets go of it: a drain of 1M flows never holds its 64 MB
-  // twice. V8 is told of that memory (it counts only its own heap), so that
-  // a drain of many chunks brings the next full collection closer: the
-  // chunks handed on and the records decoded from them are freed sooner.
+  // Each chunk becomes a Buffer over a slice of the drain's one region (no
+  // copy), which is freed when JavaScript lets go of the last of them. V8 is
+  // told of that memory (it counts only its own heap), so that a large drain
+  // brings the next full collection closer: the chunks handed on and the
+  // records decoded from them are freed sooner.
   void OnOK() override {
     *generation_ = maps_.next_generation;
-    Napi::Env env = Env();
-    Napi::Array chunks = Napi::Array::New(env, chunks_.size());
-    for (size_t i = 0; i < chunks_.size(); i++) {
-      auto* owned = new std::vector<uint8_t>(std::move(chunks_[i]));
-      Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(owned->capacity()));
-      auto free_chunk = [](Napi::Env env, uint8_t*, std::vector<uint8_t>* chunk) {
-        Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(chunk->capacity()));
-        delete chunk;
-      };
-      chunks.Set(i, Napi::Buffer<uint8_t>::NewOrCopy(env, owned->data(), owned->size(), free_chunk, owned));
-    }
-    chunks_.clear();
-    deferred_.Resolve(chunks);
+    deferred_.Resolve(records_.Buffers(Env()));
   }
   void OnError(const Napi::Error&) override {
     // Swapped but not fully read: the retired table keeps the unread rest, and a
@@ -97,8 +85,6 @@ class DrainWorker : public Napi::AsyncWorker {
   }
 
  private:
-  static constexpr size_t kRecord = sizeof(flow_key) + sizeof(flow_counters);
-
   // The retired generation of every CPU's cache, then zeroes it (one batch
   // syscall each; the read takes the live generation too and skips it).
   bool ReadCache(std::vector<flow_cache_entry>& cached) {
@@ -122,103 +108,6 @@ class DrainWorker : public Napi::AsyncWorker {
     return true;
   }
 
-  // Records go into chunks of chunk_bytes_, each reserved once: no vector of
-  // the whole drain that doubles (and is briefly held twice) as it grows.
-  void Append(const flow_key& key, const flow_counters& counters) {
-    if (chunks_.empty() || chunks_.back().size() + kRecord > chunk_bytes_) {
-      chunks_.emplace_back();
-      chunks_.back().reserve(chunk_bytes_);
-    }
-    std::vector<uint8_t>& chunk = chunks_.back();
-    const uint8_t* k = reinterpret_cast<const uint8_t*>(&key);
-    const uint8_t* v = reinterpret_cast<const uint8_t*>(&counters);
-    chunk.insert(chunk.end(), k, k + sizeof(flow_key));
-    chunk.insert(chunk.end(), v, v + sizeof(flow_counters));
-  }
-
-  static std::string_view KeyBytes(const void* p) { return std::string_view(static_cast<const char*>(p), sizeof(flow_key)); }
-
-  // Sums the cached flows by key (a flow may sit in several CPUs' caches),
-  // adds each to its table record, and appends the ones the table lacks.
-  void MergeCached(const std::vector<flow_cache_entry>& cached) {
-    std::unordered_map<std::string_view, flow_counters> flows;
-    for (const auto& e : cached) {
-      flow_counters& sum = flows[KeyBytes(&e.key)];
-      sum.bytes += e.counters.bytes;
-      sum.packets += e.counters.packets;
-    }
-    if (flows.empty()) return;
-    for (auto& chunk : chunks_) {
-      for (size_t off = 0; off < chunk.size(); off += kRecord) {
-        auto it = flows.find(KeyBytes(chunk.data() + off));
-        if (it == flows.end()) continue;
-        flow_counters c;
-        memcpy(&c, chunk.data() + off + sizeof(flow_key), sizeof c);
-        c.bytes += it->second.bytes;
-        c.packets += it->second.packets;
-        memcpy(chunk.data() + off + sizeof(flow_key), &c, sizeof c);
-        flows.erase(it);
-      }
-    }
-    for (const auto& [key, counters] : flows) {
-      flow_key k;
-      memcpy(&k, key.data(), sizeof k);
-      Append(k, counters);
-    }
-  }
-
-  // Which group an address pair falls in: a hash of both addresses (and the family).
-  static uint64_t PairHash(const uint8_t* key) {
-    uint64_t w[4];
-    memcpy(w, key, sizeof w);  // saddr, daddr: the first 32 bytes of struct flow_key
-    uint64_t h = (w[0] * 0x9e3779b97f4a7c15ULL) ^ (w[1] * 0xc2b2ae3d27d4eb4fULL) ^ (w[2] * 0x165667b19e3779f9ULL) ^
-                 (w[3] * 0x85ebca77c2b2ae63ULL) ^ key[offsetof(flow_key, family)];
-    h ^= h >> 31;
-    h *= 0xd6e8feb86659fd93ULL;
-    return h ^ (h >> 32);
-  }
-
-  // Regroups the records so that the flows of one address pair share a chunk
-  // (a chunk still holds at most chunk_bytes_; a group larger than that spans
-  // chunks): each chunk becomes one batch downstream, and the flows of a pair
-  // rolled up in one batch (aggregate by pod) give one record, not one per
-  // chunk. Each chunk read is freed once its records are moved.
-  void GroupByAddressPair() {
-    size_t records = 0;
-    for (const auto& c : chunks_) records += c.size() / kRecord;
-    size_t per_chunk = chunk_bytes_ / kRecord;
-    size_t groups = (records + per_chunk - 1) / per_chunk;
-    if (groups <= 1) return;
-    std::vector<uint32_t> group_of(records);
-    std::vector<size_t> left(groups);
-    size_t i = 0;
-    for (const auto& c : chunks_) {
-      for (size_t off = 0; off < c.size(); off += kRecord) {
-        uint32_t g = static_cast<uint32_t>(PairHash(c.data() + off) % groups);
-        group_of[i++] = g;
-        left[g]++;
-      }
-    }
-    std::vector<std::vector<std::vector<uint8_t>>> out(groups);
-    i = 0;
-    for (auto& c : chunks_) {
-      for (size_t off = 0; off < c.size(); off += kRecord) {
-        uint32_t g = group_of[i++];
-        auto& to = out[g];
-        if (to.empty() || to.back().size() + kRecord > chunk_bytes_) {
-          to.emplace_back();
-          to.back().reserve(std::min(left[g], per_chunk) * kRecord);
-        }
-        to.back().insert(to.back().end(), c.data() + off, c.data() + off + kRecord);
-        left[g]--;
-      }
-      std::vector<uint8_t>().swap(c);
-    }
-    chunks_.clear();
-    for (auto& group : out)
-      for (auto& chunk : group) chunks_.push_back(std::move(chunk));
-  }
-
   void Fail(const char* op, int err) {
     op_ = op;
     err_ = err;
@@ -232,8 +121,8 @@ class DrainWorker : public Napi::AsyncWorker {
   bool swapped_ = false;
   DrainMaps maps_;
   uint32_t batch_;
-  size_t chunk_bytes_;
-  std::vector<std::vector<uint8_t>> chunks_;
+  size_t chunk_records_;
+  DrainRecords records_;
   std::string op_;
   int err_ = 0;
 };

@@ -12,6 +12,7 @@ struct DrainMaps {
   int cache, cache_generation;
   uint32_t cache_entries, next_generation;
   int table_outer, table_next, table_retired;
+  uint32_t table_entries;  // the most flows a table holds
 };
 
 // Queues a drain and returns its promise: resolves to an array of Buffers

@@ -237,7 +237,8 @@ Napi::Value FlowTable::Drain(const Napi::CallbackInfo& info) {
   }
   const TableMaps& m = object_.maps;
   DrainMaps maps = {bpf_map__fd(m.flow_cache), bpf_map__fd(m.cache_generation), bpf_map__max_entries(m.flow_cache), next,
-                    bpf_map__fd(m.active_flows), bpf_map__fd(next ? m.flows_b : m.flows_a), bpf_map__fd(next ? m.flows_a : m.flows_b)};
+                    bpf_map__fd(m.active_flows), bpf_map__fd(next ? m.flows_b : m.flows_a), bpf_map__fd(next ? m.flows_a : m.flows_b),
+                    bpf_map__max_entries(next ? m.flows_a : m.flows_b)};
   return QueueDrain(env, info.This().As<Napi::Object>(), &drains_in_flight_, &generation_, maps, batch, chunk_records);
 }
 
