@@ -26,6 +26,9 @@ import { FlowMetricsSerializer } from './encoding.ts';
 type GrpcOptions = NonNullable<ConstructorParameters<typeof GrpcMetricExporter>[0]>;
 type HttpOptions = NonNullable<ConstructorParameters<typeof ProtobufMetricExporter>[0]>;
 
+/** Idle time before the kernel probes the OTLP/HTTP connection (TCP keep-alive). */
+const TCP_KEEPALIVE_MS = 30_000;
+
 /** The OTLP/gRPC method the official metrics exporter calls. */
 const GRPC_EXPORT_PATH = '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export';
 
@@ -72,7 +75,10 @@ export async function createMetricExporter(c: OtlpExporterConfig): Promise<PushM
     compression,
     timeoutMillis: c.timeout,
     // One kept-alive connection is all an agent needs (one export at a time); TLS files as for gRPC.
-    httpAgentOptions: url.startsWith('https:') ? { keepAlive: true, ca: read(c.tls.ca_file), cert: read(c.tls.cert_file), key: read(c.tls.key_file) } : { keepAlive: true },
+    // TCP keep-alive probes after 30 s idle, as Go's net/http (the Collector's otlphttp exporter)
+    // sends them, not Node's 1 s: between exports every `interval` (10 s) the connection idles,
+    // and 1 s probes were a packet and an answer each second from every agent to its gateway.
+    httpAgentOptions: { keepAlive: true, keepAliveMsecs: TCP_KEEPALIVE_MS, ...(url.startsWith('https:') ? { ca: read(c.tls.ca_file), cert: read(c.tls.cert_file), key: read(c.tls.key_file) } : {}) },
   };
   if (c.protocol === 'http/protobuf') {
     const [{ OTLPMetricExporterBase }, http, { MetricsExporterMetricsHelper }] = await Promise.all([
