@@ -79,9 +79,26 @@ class Writer {
   }
 
   fixed64(low: number, high: number): void {
-    this.bytes.writeUInt32LE(low >>> 0, this.pos);
-    this.bytes.writeUInt32LE(high >>> 0, this.pos + 4);
-    this.pos += 8;
+    const b = this.bytes;
+    const p = this.pos;
+    b[p] = low & 255;
+    b[p + 1] = (low >>> 8) & 255;
+    b[p + 2] = (low >>> 16) & 255;
+    b[p + 3] = low >>> 24;
+    b[p + 4] = high & 255;
+    b[p + 5] = (high >>> 8) & 255;
+    b[p + 6] = (high >>> 16) & 255;
+    b[p + 7] = high >>> 24;
+    this.pos = p + 8;
+  }
+
+  /** An int64 value as sfixed64 (the official writeSfixed64). */
+  sfixed64(v: number): void {
+    if (v >= 0) this.fixed64(v >>> 0, (v / 4294967296) >>> 0);
+    else {
+      const [low, high] = split64(v);
+      this.fixed64(low, high);
+    }
   }
 
   double(v: number): void {
@@ -105,26 +122,25 @@ class Writer {
     this.pos += b.length;
   }
 
-  #time: HrTime | undefined;
-  #timeLow = 0;
-  #timeHigh = 0;
-
   /**
    * HrTime [seconds, nanoseconds] as fixed64 nanoseconds since the epoch, with the official
-   * serializer's arithmetic (writeHrTimeAsFixed64): exact, in numbers below 2^53. The end time is
-   * one array for every point of a request and a start time one per series: the last is kept.
+   * serializer's arithmetic (writeHrTimeAsFixed64): exact, in numbers below 2^53. `seen` keeps
+   * the last time written in that place ([seconds, nanoseconds, low, high]): the points of a
+   * request share their end time, and most share their start time (the last export's).
    */
-  hrTime(time: HrTime): void {
-    if (time !== this.#time) {
-      const [seconds, nanos] = time;
+  hrTime(time: HrTime, seen: number[]): void {
+    const seconds = time[0];
+    const nanos = time[1];
+    if (seconds !== seen[0] || nanos !== seen[1]) {
       const fromLow16 = (seconds & 0xffff) * 1e9;
       const fromHigh = ((seconds / 65536) >>> 0) * 1e9;
       const low = (fromLow16 >>> 0) + (((fromHigh & 0xffff) * 65536) >>> 0) + nanos;
-      this.#timeLow = low >>> 0;
-      this.#timeHigh = (Math.floor(fromLow16 / 4294967296) + ((fromHigh / 65536) >>> 0) + Math.floor(low / 4294967296)) >>> 0;
-      this.#time = time;
+      seen[0] = seconds;
+      seen[1] = nanos;
+      seen[2] = low >>> 0;
+      seen[3] = (Math.floor(fromLow16 / 4294967296) + ((fromHigh / 65536) >>> 0) + Math.floor(low / 4294967296)) >>> 0;
     }
-    this.fixed64(this.#timeLow, this.#timeHigh);
+    this.fixed64(seen[2]!, seen[3]!);
   }
 }
 
@@ -212,35 +228,37 @@ export class FlowMetricsSerializer implements ISerializer<ResourceMetrics, IExpo
     const resource = this.#resource(rm.resource);
     if (resource === undefined) return undefined;
     // Sizes first (every length is known before its message is written), then one exact buffer.
-    const scopes: { scope: Buffer; metricSizes: number[]; pointSizes: number[][]; size: number }[] = [];
+    const scopes: { scope: Buffer; metricSizes: number[]; points: EncodedPoints[]; size: number }[] = [];
     let rmSize = fieldSize(resource.length) + (rm.resource.schemaUrl ? fieldSize(utf8(rm.resource.schemaUrl)) : 0);
     for (const sm of rm.scopeMetrics) {
       const scope = encodeScope(sm.scope);
       if (scope === undefined) return undefined;
       const metricSizes: number[] = [];
-      const pointSizes: number[][] = [];
+      const points: EncodedPoints[] = [];
       let size = fieldSize(scope.length) + (sm.scope.schemaUrl ? fieldSize(utf8(sm.scope.schemaUrl)) : 0);
       for (const m of sm.metrics) {
-        const points = this.#pointSizes(m);
-        if (points === undefined) return undefined;
-        const metric = metricSize(m, points);
+        const encoded = this.#encodePoints(m);
+        if (encoded === undefined) return undefined;
+        const metric = metricSize(m, encoded.sizes);
         metricSizes.push(metric);
-        pointSizes.push(points);
+        points.push(encoded);
         size += fieldSize(metric);
       }
-      scopes.push({ scope, metricSizes, pointSizes, size });
+      scopes.push({ scope, metricSizes, points, size });
       rmSize += fieldSize(size);
     }
     const w = new Writer(fieldSize(rmSize));
     w.open(1, rmSize);
     w.open(1, resource.length);
     w.copy(resource);
-    for (const [i, sm] of rm.scopeMetrics.entries()) {
-      const { scope, metricSizes, pointSizes, size } = scopes[i]!;
+    const times = { start: [NaN, NaN, 0, 0], end: [NaN, NaN, 0, 0] };
+    for (let i = 0; i < rm.scopeMetrics.length; i++) {
+      const sm = rm.scopeMetrics[i]!;
+      const { scope, metricSizes, points, size } = scopes[i]!;
       w.open(2, size);
       w.open(1, scope.length);
       w.copy(scope);
-      for (const [j, m] of sm.metrics.entries()) this.#writeMetric(w, m, metricSizes[j]!, pointSizes[j]!);
+      for (let j = 0; j < sm.metrics.length; j++) writeMetric(w, sm.metrics[j]!, metricSizes[j]!, points[j]!, times);
       if (sm.scope.schemaUrl) w.string(3, sm.scope.schemaUrl, utf8(sm.scope.schemaUrl));
     }
     if (rm.resource.schemaUrl) w.string(3, rm.resource.schemaUrl, utf8(rm.resource.schemaUrl));
@@ -271,51 +289,73 @@ export class FlowMetricsSerializer implements ISerializer<ResourceMetrics, IExpo
     return encoded;
   }
 
-  /** Each data point's NumberDataPoint size, or undefined for a metric that is not a sum of numbers this encoder writes. */
-  #pointSizes(m: MetricData): number[] | undefined {
+  /** Each data point's NumberDataPoint size and attributes, or undefined for a metric that is not a sum of numbers this encoder writes. */
+  #encodePoints(m: MetricData): EncodedPoints | undefined {
     if (m.dataPointType !== DataPointType.SUM) return undefined;
-    const sizes: number[] = [];
-    for (const p of m.dataPoints) {
+    const points = m.dataPoints;
+    const sizes: number[] = new Array(points.length);
+    const attributes: (Buffer | undefined)[] = new Array(points.length);
+    for (let i = 0; i < points.length; i++) {
+      const p = points[i]!;
       if (typeof p.value !== 'number') return undefined;
-      const attributes = p.attributes ? this.#attributes(p.attributes) : undefined;
-      if (p.attributes && attributes === undefined) return undefined;
-      sizes.push(POINT_FIXED_BYTES + (attributes?.length ?? 0));
-    }
-    return sizes;
-  }
-
-  #writeMetric(w: Writer, m: MetricData, size: number, pointSizes: number[]): void {
-    const { name, description, unit, valueType } = m.descriptor;
-    w.open(2, size);
-    w.string(1, name, utf8(name));
-    if (description) w.string(2, description, utf8(description));
-    if (unit) w.string(3, unit, utf8(unit));
-    if (m.dataPointType !== DataPointType.SUM) throw new Error('not a sum');
-    w.open(7, sumSize(m, pointSizes));
-    for (const [i, p] of m.dataPoints.entries()) {
-      w.open(1, pointSizes[i]!);
-      w.byte(tag(2, I64));
-      w.hrTime(p.startTime);
-      w.byte(tag(3, I64));
-      w.hrTime(p.endTime);
-      if (valueType === ValueType.INT) {
-        w.byte(tag(6, I64));
-        w.fixed64(...split64(p.value as number));
-      } else {
-        w.byte(tag(4, I64));
-        w.double(p.value as number);
+      let encoded: Buffer | undefined;
+      if (p.attributes) {
+        encoded = this.#attributes(p.attributes);
+        if (encoded === undefined) return undefined;
       }
-      if (p.attributes) w.copy(this.#points.get(p.attributes)!);
+      sizes[i] = POINT_FIXED_BYTES + (encoded === undefined ? 0 : encoded.length);
+      attributes[i] = encoded;
     }
-    const temporality = protoTemporality(m.aggregationTemporality);
-    if (temporality !== 0) {
-      w.byte(tag(2, VARINT));
-      w.byte(temporality);
+    return { sizes, attributes };
+  }
+}
+
+/** A metric's data points as sized for the request: each NumberDataPoint's size and its encoded attributes. */
+interface EncodedPoints {
+  sizes: number[];
+  attributes: (Buffer | undefined)[];
+}
+
+/**
+ * Writes the Metric message (a sum). Plain loops and no allocation per point: this runs once
+ * per export interval, often before V8 has optimized it.
+ */
+function writeMetric(w: Writer, m: MetricData, size: number, encoded: EncodedPoints, times: { start: number[]; end: number[] }): void {
+  const { name, description, unit, valueType } = m.descriptor;
+  w.open(2, size);
+  w.string(1, name, utf8(name));
+  if (description) w.string(2, description, utf8(description));
+  if (unit) w.string(3, unit, utf8(unit));
+  if (m.dataPointType !== DataPointType.SUM) throw new Error('not a sum');
+  const { sizes, attributes } = encoded;
+  w.open(7, sumSize(m, sizes));
+  const points = m.dataPoints;
+  const int = valueType === ValueType.INT;
+  for (let i = 0; i < points.length; i++) {
+    const p = points[i]!;
+    w.open(1, sizes[i]!);
+    w.byte(tag(2, I64));
+    w.hrTime(p.startTime, times.start);
+    w.byte(tag(3, I64));
+    w.hrTime(p.endTime, times.end);
+    if (int) {
+      w.byte(tag(6, I64));
+      w.sfixed64(p.value as number);
+    } else {
+      w.byte(tag(4, I64));
+      w.double(p.value as number);
     }
-    if (m.isMonotonic) {
-      w.byte(tag(3, VARINT));
-      w.byte(1);
-    }
+    const a = attributes[i];
+    if (a !== undefined) w.copy(a);
+  }
+  const temporality = protoTemporality(m.aggregationTemporality);
+  if (temporality !== 0) {
+    w.byte(tag(2, VARINT));
+    w.byte(temporality);
+  }
+  if (m.isMonotonic) {
+    w.byte(tag(3, VARINT));
+    w.byte(1);
   }
 }
 
@@ -326,7 +366,7 @@ function protoTemporality(t: AggregationTemporality): number {
 /** The Sum message's size: its data points, temporality and monotonicity. */
 function sumSize(m: MetricData, pointSizes: number[]): number {
   let size = 0;
-  for (const p of pointSizes) size += fieldSize(p);
+  for (let i = 0; i < pointSizes.length; i++) size += fieldSize(pointSizes[i]!);
   if (protoTemporality(m.aggregationTemporality) !== 0) size += 2;
   if (m.dataPointType === DataPointType.SUM && m.isMonotonic) size += 2;
   return size;
