@@ -80,6 +80,9 @@ export class OtlpSink {
         res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
       });
     }));
+    // Idle connections kept as long as the gateway keeps them (the otlp receiver's idle_timeout,
+    // 2m), not Node's 5 s: an agent exporting every 10 s reconnects only when a gateway would make it.
+    http.keepAliveTimeout = 120_000;
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
     return (http.address() as { port: number }).port;
   }

@@ -68,8 +68,10 @@ export class K8sAttributesProcessor implements Processor {
   /** The config's `external` and `external_ranges`, loaded at start; consulted after the directory and the inventory's blocks. */
   readonly #externalConfig: Pick<K8sAttributesConfig, 'external' | 'external_ranges'>;
   #externals: ExternalBlocks | undefined;
+  /** The sweep of held flows, while there are any (#sweepWhileHeld). */
   #sweep: NodeJS.Timeout | undefined;
   #started = false;
+  #stopping = false;
 
   constructor(settings: ComponentSettings, config: K8sAttributesConfig, next: FlowConsumer, options: K8sAttributesOptions = {}) {
     this.#settings = settings;
@@ -159,14 +161,30 @@ export class K8sAttributesProcessor implements Processor {
     if (this.#kubernetes) await this.#kubernetes.start();
     else await this.#static!.start();
     this.#started = true;
-    // Often enough that a held flow leaves soon after its pod appears or its wait ends.
+  }
+
+  /**
+   * Runs the sweep while flows are held, and only then: a node's agent holds
+   * nothing most of the time, and a timer that fires anyway wakes it every
+   * second for nothing. Often enough that a held flow leaves soon after its
+   * pod appears or its wait ends.
+   */
+  #sweepWhileHeld(): void {
+    if (this.#sweep !== undefined || this.#stopping || this.#held.records === 0) return;
     const every = Math.max(25, Math.min(1000, this.#resolveWaitMs / 4));
-    this.#sweep = setInterval(() => void this.#releaseHeld(false), every);
+    this.#sweep = setInterval(() => {
+      void this.#releaseHeld(false).then(() => {
+        if (this.#held.records > 0) return;
+        clearInterval(this.#sweep);
+        this.#sweep = undefined;
+      });
+    }, every);
     this.#sweep.unref();
   }
 
   /** Passes on what is held (resolved when it can be, as unresolved otherwise), then stops the source. */
   async shutdown(context: LifecycleContext = NO_DEADLINE): Promise<void> {
+    this.#stopping = true;
     clearInterval(this.#sweep);
     const flushed = this.#releaseHeld(true);
     const aborted = new Promise<'aborted'>((resolve) => {
@@ -196,6 +214,7 @@ export class K8sAttributesProcessor implements Processor {
       const hold = this.#holding ? (r: FlowRecord) => this.#held.hold(r, batch.start, batch.end, until) : undefined;
       attributeColumns(pass, nodeName, columns, tally, hold);
     } else this.#attributeRecords(pass, batch, tally, until);
+    this.#sweepWhileHeld();
     this.#telemetry.add(tally);
     // Earlier intervals first: what waited was counted before this batch.
     for (const b of released) await this.#next.consume(b);
