@@ -39,10 +39,10 @@ struct {
  * (max_entries set before load to 2 * possible CPUs * FLOW_CACHE_SLOTS; a CPU
  * beyond it counts straight into the table). One array and a CPU index, not a
  * per-CPU array behind a map-in-map: the slot's address needs no dependent
- * loads. cache_generation[0] says which generation the programs write; user
- * space flips it and then swaps active_flows, whose wait for running programs
- * (synchronize_rcu) covers both. The program reads cache_generation before
- * active_flows. */
+ * loads. hit_path.cache_generation says which generation the programs write;
+ * user space flips it and then swaps active_flows, whose wait for running
+ * programs (synchronize_rcu) covers both. The program reads cache_generation
+ * before active_flows. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE); /* page-aligned values: each entry is one cache line */
@@ -51,17 +51,24 @@ struct {
 	__type(value, struct flow_cache_entry);
 } flow_cache SEC(".maps");
 
-/* A global in a data section of its own: an array map of one 4-byte value
- * that user space writes like any array element, and that the netfilter
- * programs read with one direct load (no key on the stack, no lookup). The
- * cgroup object has one program per generation instead, each with its
- * generation a constant, and user space moves its links from one to the
- * other (cgroup.bpf.c): the cache slot's address then waits for no load. */
-__u32 cache_generation SEC(".data.cache_generation") = 0;
+/* A global in a data section of its own: an array map of one value
+ * (struct hit_path_globals, flows.h) that user space writes like any array
+ * element, and that the netfilter programs read with direct loads (no key on
+ * the stack, no lookup): the cache generation, and the netfilter settings the
+ * hit path tests. Why not those settings in .rodata, where the verifier would
+ * drop the code they turn off: the verifier keeps the load of a read-only
+ * value even when it knows the value, so the hit path read the .rodata page
+ * on every packet, and every page a run touches costs a TLB miss on kernels
+ * that flush the TLB at each system call (README.md, Cost). Here they share
+ * the generation's cache line. The cgroup object has one program per
+ * generation instead, each with its generation a constant, and user space
+ * moves its links from one to the other (cgroup.bpf.c): the cache slot's
+ * address then waits for no load. */
+struct hit_path_globals hit_path SEC(".data.hit_path") = { .wide_header_loads = 1 };
 
 static __always_inline __u32 active_generation(void)
 {
-	return *(volatile __u32 *)&cache_generation & 1;
+	return *(volatile __u32 *)&hit_path.cache_generation & 1;
 }
 
 /* Traffic of flows that found the active table full, per CPU, double-buffered

@@ -77,4 +77,16 @@ struct socket_source {
 	__u32 pad;
 };
 
+/* The one value of the global section .data.hit_path (flow_table.bpf.h):
+ * what the netfilter programs read on every packet besides the packet and its
+ * flow cache entry, together in one cache line of one page. Written by user
+ * space only: the settings before load, the generation at each drain (the
+ * whole value, settings unchanged). */
+struct hit_path_globals {
+	__u32 cache_generation;   /* the flow cache generation the netfilter programs write (bit 0) */
+	__u8 wide_header_loads;   /* netfilter: 8-byte header loads where the kernel allows them; 0 for tests */
+	__u8 skip_socket_sources; /* netfilter: skip what a cgroup receiver in the same process counts */
+	__u8 pad[2];
+};
+
 #endif

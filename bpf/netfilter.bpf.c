@@ -77,13 +77,17 @@ static __always_inline __u32 ipv6_transport(unsigned char *ip6, __u8 *protocol)
 	return 0;
 }
 
-/* Set before load. 0 forces per-field header reads (so tests cover that path). */
-const volatile __u8 wide_header_loads = 1;
-
 /* Whether headers are read with 8-byte loads of untyped memory: needs a kernel
- * that casts to untyped memory (BPF_FEAT_RDONLY_CAST_TO_VOID, Linux 6.18).
- * Both checks are constants at load time: the verifier drops the path not taken. */
-#define WIDE_LOADS (wide_header_loads && bpf_core_enum_value_exists(enum bpf_features, BPF_FEAT_RDONLY_CAST_TO_VOID))
+ * that casts to untyped memory (BPF_FEAT_RDONLY_CAST_TO_VOID, Linux 6.18; a
+ * constant at load time: on older kernels the verifier drops the wide path),
+ * and hit_path.wide_header_loads, set before load (0 forces per-field reads,
+ * so tests cover that path; read on the hit path, so it lives beside the cache
+ * generation, not in .rodata: flow_table.bpf.h). */
+static __always_inline int wide_loads(void)
+{
+	return bpf_core_enum_value_exists(enum bpf_features, BPF_FEAT_RDONLY_CAST_TO_VOID) &&
+	       *(volatile __u8 *)&hit_path.wide_header_loads;
+}
 
 /* The last word of a flow key: ports (as in memory: network order), family, protocol. */
 static __always_inline __u64 key_tail(__u32 ports, __u8 family, __u8 protocol)
@@ -92,9 +96,9 @@ static __always_inline __u64 key_tail(__u32 ports, __u8 family, __u8 protocol)
 }
 
 /* Source and destination port at `l4` as one little-endian word, as struct flow_key holds them. */
-static __always_inline __u32 read_ports(unsigned char *l4)
+static __always_inline __u32 read_ports(unsigned char *l4, int wide)
 {
-	if (WIDE_LOADS)
+	if (wide)
 		return *(const __u32 *)bpf_rdonly_cast(l4, 0);
 	struct udphdr *ports = KERNEL_PTR(struct udphdr, l4);
 	return ports->source | (__u32)ports->dest << 16;
@@ -104,12 +108,12 @@ static __always_inline __u32 read_ports(unsigned char *l4)
  * three 8-byte loads read a header without options and its ports; otherwise
  * one load per field. Returns the transport header's offset, 0 for a later
  * fragment. */
-static __always_inline __u32 parse_ipv4(unsigned char *ip, struct key_words *k, __u8 *protocol, __u32 *l3_len)
+static __always_inline __u32 parse_ipv4(unsigned char *ip, struct key_words *k, __u8 *protocol, __u32 *l3_len, int wide)
 {
 	__u16 frag_off;
 	k->w[1] = 0; /* IPv4 addresses fill the first 4 bytes of their 16 */
 	k->w[3] = 0;
-	if (WIDE_LOADS) {
+	if (wide) {
 		const __u64 *w = bpf_rdonly_cast(ip, 0);
 		__u64 w0 = w[0], w1 = w[1], w2 = w[2]; /* little-endian words of the header */
 		*l3_len = (w0 & 0x0f) * 4;
@@ -133,15 +137,15 @@ static __always_inline __u32 parse_ipv4(unsigned char *ip, struct key_words *k, 
 	if (frag_off & bpf_htons(0x1fff))
 		return 0; /* a later fragment: no ports */
 	if (*protocol == IPPROTO_TCP || *protocol == IPPROTO_UDP)
-		k->w[4] |= read_ports(ip + *l3_len);
+		k->w[4] |= read_ports(ip + *l3_len, wide);
 	return *l3_len;
 }
 
 /* IPv6 addresses, protocol (after extension headers) and ports into the key's
  * words. Returns the transport header's offset, 0 when there is none. */
-static __always_inline __u32 parse_ipv6(unsigned char *ip, struct key_words *k, __u8 *protocol)
+static __always_inline __u32 parse_ipv6(unsigned char *ip, struct key_words *k, __u8 *protocol, int wide)
 {
-	if (WIDE_LOADS) {
+	if (wide) {
 		const __u64 *w = bpf_rdonly_cast(ip, 0);
 		*protocol = w[0] >> 48;
 		k->w[0] = w[1];
@@ -160,15 +164,21 @@ static __always_inline __u32 parse_ipv6(unsigned char *ip, struct key_words *k, 
 	__u32 l4_off = ipv6_transport(ip, protocol);
 	__u32 ports = 0;
 	if (l4_off && (*protocol == IPPROTO_TCP || *protocol == IPPROTO_UDP))
-		ports = read_ports(ip + l4_off);
+		ports = read_ports(ip + l4_off, wide);
 	k->w[4] = key_tail(ports, ZT_FAMILY_IPV6, *protocol);
 	return l4_off;
 }
 
-/* Set before load when a cgroup receiver runs in the same process
- * (socket_sources.bpf.h): this program skips what that receiver counts. */
-const volatile __u8 skip_socket_sources = 0;
-/* The cgroup receiver's cgroup (its id); 0: none. */
+/* hit_path.skip_socket_sources, set before load when a cgroup receiver runs
+ * in the same process (socket_sources.bpf.h): this program skips what that
+ * receiver counts. Read on every packet, so beside the cache generation, not
+ * in .rodata (flow_table.bpf.h). */
+static __always_inline int skip_socket_sources(void)
+{
+	return *(volatile __u8 *)&hit_path.skip_socket_sources;
+}
+
+/* The cgroup receiver's cgroup (its id); 0: none. Read only when skipping. */
 const volatile __u64 skip_cgroup_id = 0;
 
 #define TCP_TIME_WAIT 6
@@ -219,12 +229,13 @@ static __always_inline int count_packet(struct bpf_nf_ctx *ctx, const int v6)
 	__u32 l3_len = sizeof(struct ipv6hdr), l4_off;
 	__u64 len = skb->len; /* IP length at POSTROUTING; tot_len is 0 for BIG TCP */
 
+	int wide = wide_loads();
 	if (!v6)
-		l4_off = parse_ipv4(ip, &key, &protocol, &l3_len);
+		l4_off = parse_ipv4(ip, &key, &protocol, &l3_len, wide);
 	else
-		l4_off = parse_ipv6(ip, &key, &protocol);
+		l4_off = parse_ipv6(ip, &key, &protocol, wide);
 
-	if (skip_socket_sources) {
+	if (skip_socket_sources()) {
 		/* Counted at its socket by the cgroup program: in this namespace (the
 		 * socket decides), or in a pod's before the node forwarded it (its source was recorded). */
 		struct socket_source source;

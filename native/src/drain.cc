@@ -14,8 +14,8 @@
 namespace zonetap {
 namespace {
 
-// The program reads cache_generation before active_flows, so: flip
-// cache_generation to the next cache generation, then point active_flows at
+// The program reads the cache generation before active_flows, so: flip
+// hit_path.cache_generation to the next cache generation, then point active_flows at
 // the next table (that update returns only after running programs finished:
 // the kernel's synchronize_rcu for map-in-map updates); now nothing writes the
 // retired generation or table. Read and zero the retired generation of every
@@ -40,8 +40,12 @@ class DrainWorker : public Napi::AsyncWorker {
     // in the kernel.
     if (int err = records_.Reserve(size_t{maps_.table_entries} + maps_.cache_entries)) return Fail("reserve memory for the drain", err);
     uint32_t zero = 0;
-    uint32_t next_generation = maps_.next_generation, next_table = maps_.table_next;
-    if (bpf_map_update_elem(maps_.cache_generation, &zero, &next_generation, BPF_ANY) != 0) return Fail("swap flow caches", errno);
+    uint32_t next_table = maps_.table_next;
+    // The generation shares its value with the netfilter settings (bpf/flows.h): written whole, settings as they are.
+    hit_path_globals hit_path;
+    if (bpf_map_lookup_elem(maps_.hit_path, &zero, &hit_path) != 0) return Fail("read the flow cache generation", errno);
+    hit_path.cache_generation = maps_.next_generation;
+    if (bpf_map_update_elem(maps_.hit_path, &zero, &hit_path, BPF_ANY) != 0) return Fail("swap flow caches", errno);
     if (bpf_map_update_elem(maps_.table_outer, &zero, &next_table, BPF_ANY) != 0) return Fail("swap flow tables", errno);
     swapped_ = true;
     std::vector<flow_cache_entry> cached;

@@ -9,7 +9,7 @@ namespace zonetap {
 
 // The maps of one flow table, by fd.
 struct DrainMaps {
-  int cache, cache_generation;
+  int cache, hit_path;  // hit_path: .data.hit_path, the cache generation and the netfilter settings
   uint32_t cache_entries, next_generation;
   int table_outer, table_next, table_retired;
   uint32_t table_entries;  // the most flows a table holds

@@ -14,10 +14,10 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "flows.h"  // before the skeletons: their .data.hit_path holds struct hit_path_globals
 #include "cgroup_flows.skel.h"
 #include "drain.h"
 #include "errors.h"
-#include "flows.h"
 #include "links.h"
 #include "netfilter_flows.skel.h"
 #include "options.h"
@@ -31,7 +31,7 @@ constexpr int kAttachNetfilter = 45;    // BPF_NETFILTER
 
 template <class Skel>
 TableMaps MapsOf(Skel* s) {
-  return {s->maps.flows_a,  s->maps.flows_b,  s->maps.active_flows, s->maps.flow_cache, s->maps.data_cache_generation,
+  return {s->maps.flows_a,  s->maps.flows_b,  s->maps.active_flows, s->maps.flow_cache, s->maps.data_hit_path,
           s->maps.overflow, s->maps.insert_races, s->maps.socket_sources};
 }
 
@@ -73,8 +73,9 @@ int OpenNetfilter(const OpenOptions& o, Object& out, std::string& op) {
   netfilter_flows* s = netfilter_flows::open();
   if (!s) return -errno;
   out = {s->obj, MapsOf(s), {{"count_ipv4", s->progs.count_ipv4}, {"count_ipv6", s->progs.count_ipv6}}, Destroy<netfilter_flows>, s};
-  s->rodata->wide_header_loads = o.wide_header_loads;
-  s->rodata->skip_socket_sources = o.socket_sources == SocketSources::kSkip;
+  // In .data.hit_path, not .rodata: the programs read them on every packet (bpf/flow_table.bpf.h).
+  s->data_hit_path->hit_path.wide_header_loads = o.wide_header_loads;
+  s->data_hit_path->hit_path.skip_socket_sources = o.socket_sources == SocketSources::kSkip;
   s->rodata->skip_cgroup_id = o.skip_cgroup_id;
   for (auto& [name, prog] : out.programs) {
     bpf_program__set_type(prog, static_cast<bpf_prog_type>(kProgTypeNetfilter));
@@ -236,7 +237,7 @@ Napi::Value FlowTable::Drain(const Napi::CallbackInfo& info) {
     linked_generation_ = next;
   }
   const TableMaps& m = object_.maps;
-  DrainMaps maps = {bpf_map__fd(m.flow_cache), bpf_map__fd(m.cache_generation), bpf_map__max_entries(m.flow_cache), next,
+  DrainMaps maps = {bpf_map__fd(m.flow_cache), bpf_map__fd(m.hit_path), bpf_map__max_entries(m.flow_cache), next,
                     bpf_map__fd(m.active_flows), bpf_map__fd(next ? m.flows_b : m.flows_a), bpf_map__fd(next ? m.flows_a : m.flows_b),
                     bpf_map__max_entries(next ? m.flows_a : m.flows_b)};
   return QueueDrain(env, info.This().As<Napi::Object>(), &drains_in_flight_, &generation_, maps, batch, chunk_records);
@@ -288,7 +289,7 @@ Napi::Value FlowTable::MapIds(const Napi::CallbackInfo& info) {
   if (!object_.obj) throw Napi::Error::New(env, "the flow table is closed");
   Napi::Object out = Napi::Object::New(env);
   const TableMaps& m = object_.maps;
-  for (bpf_map* map : {m.flows_a, m.flows_b, m.active_flows, m.flow_cache, m.cache_generation, m.overflow, m.insert_races, m.socket_sources}) {
+  for (bpf_map* map : {m.flows_a, m.flows_b, m.active_flows, m.flow_cache, m.hit_path, m.overflow, m.insert_races, m.socket_sources}) {
     bpf_map_info mi = {};
     uint32_t len = sizeof mi;
     if (bpf_obj_get_info_by_fd(bpf_map__fd(map), &mi, &len) != 0) throw SyscallError(env, "read map info", errno);

@@ -14,7 +14,7 @@ namespace zonetap {
 
 // The maps every flow-table object has (bpf/flow_table.bpf.h, socket_sources.bpf.h).
 struct TableMaps {
-  bpf_map *flows_a, *flows_b, *active_flows, *flow_cache, *cache_generation, *overflow, *insert_races, *socket_sources;
+  bpf_map *flows_a, *flows_b, *active_flows, *flow_cache, *hit_path, *overflow, *insert_races, *socket_sources;
 };
 
 // An opened skeleton, whichever object it is.
