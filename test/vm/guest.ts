@@ -21,7 +21,8 @@ const root = join(import.meta.dirname, '..', '..');
 const step = (name: string) => console.log(`== ${name} (${process.uptime().toFixed(0)}s)`);
 
 step('exactness test');
-const exact = spawnSync(process.execPath, ['--test', '--test-force-exit', '--test-reporter=spec', join(root, 'receivers', 'cgroup', 'exact.test.ts')], {
+// In this process's child itself (--test-isolation=none), so that a crash of its Node shows as the signal.
+const exact = spawnSync(process.execPath, ['--test', '--test-isolation=none', '--test-force-exit', '--test-reporter=spec', join(root, 'receivers', 'cgroup', 'exact.test.ts')], {
   encoding: 'utf8',
   cwd: root,
   env: { ...process.env, FORCE_COLOR: '0' },
@@ -49,7 +50,7 @@ console.log(refusal);
 step('done');
 const result = {
   kernel: release(),
-  exact: { status: exact.status, passed: /^ℹ pass (\d+)$/m.exec(exact.stdout)?.[1], failed: /^ℹ fail (\d+)$/m.exec(exact.stdout)?.[1] },
+  exact: { status: exact.status, signal: exact.signal, passed: /^ℹ pass (\d+)$/m.exec(exact.stdout)?.[1], failed: /^ℹ fail (\d+)$/m.exec(exact.stdout)?.[1] },
   netfilter: refusal,
   cgroup: lines[0]?.trim() ?? '',
 };
